@@ -1,0 +1,447 @@
+"""Profile: the JSON the harness writes and the only thing the solver reads.
+
+Versioned (`schema_version`) and exported as JSON Schema (`harness schema`). A profile made on
+a Jetson, an H100 or a 2-core laptop is solvable the same way. Units: seconds, bytes, joules,
+MHz, GiB for memory caps. No torch import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from harness.spec import JobSpec
+
+SCHEMA_VERSION = "1.0"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- statistics
+
+
+class Stat(Model):
+    """Summary of repeated measurements of one quantity."""
+
+    n: Annotated[int, Field(ge=0)]
+    median: float
+    mean: float
+    p5: float
+    p95: float
+    p90: float | None = None
+    p99: float | None = None
+    min: float
+    max: float
+    cv: float = Field(description="coefficient of variation: std / mean (0 when mean is 0)")
+
+    @classmethod
+    def of(cls, values: list[float]) -> Stat:
+        """Summary of a non-empty list; pure Python so the host never needs numpy for it."""
+        if not values:
+            raise ValueError("Stat.of needs at least one value")
+        xs = sorted(float(v) for v in values)
+        n = len(xs)
+        mean = sum(xs) / n
+        var = sum((x - mean) ** 2 for x in xs) / (n - 1) if n > 1 else 0.0
+        cv = (var**0.5) / mean if mean else 0.0
+        return cls(
+            n=n,
+            median=_quantile(xs, 0.5),
+            mean=mean,
+            p5=_quantile(xs, 0.05),
+            p95=_quantile(xs, 0.95),
+            p90=_quantile(xs, 0.90),
+            p99=_quantile(xs, 0.99),
+            min=xs[0],
+            max=xs[-1],
+            cv=cv,
+        )
+
+
+def _quantile(sorted_xs: list[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    if len(sorted_xs) == 1:
+        return sorted_xs[0]
+    pos = q * (len(sorted_xs) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(sorted_xs) - 1)
+    frac = pos - lo
+    return sorted_xs[lo] * (1 - frac) + sorted_xs[hi] * frac
+
+
+# ---------------------------------------------------------------- host
+
+
+class GpuFact(Model):
+    index: int
+    name: str
+    uuid: str | None = None
+    memory_gb: float | None = None
+    driver_version: str | None = None
+    sm_clock_mhz: float | None = None
+    mem_clock_mhz: float | None = None
+    supported_sm_clocks_mhz: list[float] = Field(default_factory=list)
+
+
+class HostFacts(Model):
+    hostname: str
+    cpu_model: str
+    cores: int = Field(description="logical CPUs the host has")
+    memory_gb: float
+    os: str
+    python_version: str
+    torch_version: str | None = None
+    torchvision_version: str | None = None
+    cuda_version: str | None = None
+    driver_version: str | None = None
+    gpus: list[GpuFact] = Field(default_factory=list)
+    cgroup_version: Literal["v1", "v2", "none"] = "none"
+    docker_version: str | None = None
+    node_label: str | None = Field(
+        default=None, description="user-chosen name of the machine (e.g. 'jetson-nano', 'h100-a')"
+    )
+
+
+# ---------------------------------------------------------------- probes
+
+
+class Outcome(StrEnum):
+    ok = "ok"
+    oom = "oom"
+    crashed = "crashed"
+    timed_out = "timed_out"
+    refused = "refused"  # the probe could not be run as asked (e.g. clock locking not permitted)
+
+
+class Caps(Model):
+    """What the harness asked for."""
+
+    cpus: Annotated[float, Field(gt=0)]
+    memory_gb: Annotated[float, Field(gt=0)] | None = None
+    gpus: Annotated[int, Field(ge=0)] = 0
+    gpu_ids: list[int] | None = None
+    frequency_mhz: float | None = None
+
+
+class Enforcement(Model):
+    """What was actually enforced, and how: a cap that was only asked for is not a cap."""
+
+    cpu: str = Field(description="e.g. 'affinity(0,1)+cfs_quota(100000/100000)', 'docker --cpus'")
+    cpuset: list[int] | None = None
+    cpu_quota: float | None = Field(default=None, description="CPUs of CFS quota enforced")
+    memory: str | None = Field(default=None, description="how memory was capped, or why it was not")
+    memory_enforced: bool = False
+    gpus: str | None = None
+    frequency: str | None = None
+    torch_threads: int | None = None
+    loader_workers: int | None = None
+
+
+class BatchRecord(Model):
+    """One measured batch, the columns of the hybrid-scheduler seed."""
+
+    model_config = ConfigDict(extra="allow")
+
+    epoch: int = 0
+    batch_idx: int
+    global_step: int
+    warmup: bool = False
+    batch_size: int
+    data_s: float | None = None
+    forward_s: float | None = None
+    backward_s: float | None = None
+    step_s: float | None = None
+    allreduce_s: float | None = None
+    batch_s: float
+    images_per_s: float
+    loss: float | None = None
+    lr: float | None = None
+    rss_mb: float | None = None
+    cuda_alloc_mb: float | None = None
+    cuda_reserved_mb: float | None = None
+    wall_s: float
+    node_rank: int = 0
+
+
+class NodeResult(Model):
+    """Per-node part of a multi-node probe."""
+
+    rank: int
+    host: str
+    caps: Caps
+    throughput: Stat | None = None
+    comm_share: float | None = Field(
+        default=None, description="share of a step spent in gradient all-reduce"
+    )
+
+
+class Probe(Model):
+    id: str = Field(description="stable key of the caps, used by --resume")
+    caps: Caps
+    enforced: Enforcement | None = None
+    backend: str
+    image: str | None = None
+    container: str | None = None
+    outcome: Outcome
+    exit_code: int | None = None
+    reason: str | None = Field(default=None, description="why it ended that way (one line)")
+    log_tail: list[str] = Field(default_factory=list)
+    started: datetime
+    duration_s: float
+    startup_s: float | None = Field(default=None, description="probe start to first measured batch")
+    throughput: Stat | None = Field(default=None, description="images/s over measured batches")
+    timings: dict[str, Stat] = Field(
+        default_factory=dict, description="seconds per batch: data, forward, backward, step, batch"
+    )
+    peak_rss_mb: float | None = None
+    cpu_time_s: float | None = Field(default=None, description="CPU seconds used during the probe")
+    records: list[BatchRecord] | None = None
+    records_file: str | None = Field(default=None, description="sidecar with per-batch records")
+    nodes: list[NodeResult] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- search
+
+
+class TraceStep(Model):
+    step: int
+    cpus: float
+    memory_gb: float | None = None
+    value: float | None = Field(description="measured throughput (images/s); None if it failed")
+    reason: str
+
+
+class CurvePoint(Model):
+    cpus: float
+    throughput: float
+    lo: float | None = None
+    hi: float | None = None
+    source: Literal["measured", "interpolated", "extrapolated"]
+
+
+class Knee(Model):
+    fraction: float = Field(description="share of peak throughput the knee reaches")
+    cpus: float
+    throughput: float
+    peak_throughput: float
+
+
+class SearchResult(Model):
+    strategy: str
+    budget: int | None = None
+    probes_used: int
+    trace: list[TraceStep]
+    curve: list[CurvePoint]
+    knee: Knee | None = None
+    confidence: float = Field(ge=0, le=1, description="estimated max relative error bound, as 1-err")
+    max_rel_uncertainty: float = Field(
+        ge=0, description="largest relative width of the curve's uncertainty band between probes"
+    )
+
+
+class MatrixCell(Model):
+    cpus: float
+    memory_gb: float
+    gpus: int = 0
+    throughput: float | None
+    outcome: Outcome
+    probe_id: str | None = None
+    source: Literal["measured", "interpolated", "extrapolated"] = "measured"
+
+
+class TrainSection(Model):
+    probes: list[Probe]
+    search: SearchResult | None = None
+    memory_axis: list[MatrixCell] = Field(
+        default_factory=list, description="throughput matrix: CPUs x memory (x GPUs)"
+    )
+    dataset_bytes: int | None = None
+    nnodes: int = 1
+
+
+# ---------------------------------------------------------------- inference
+
+
+class CutPoint(Model):
+    """The tensor crossing between layer `index-1` and layer `index` (index 0 = input)."""
+
+    index: int
+    after: str | None = Field(description="name of the layer before the cut; None at the input")
+    shape: list[int] = Field(description="per-sample shape, batch dimension excluded")
+    numel: int
+    bytes_fp32: int
+    bytes_fp16: int
+
+
+class Layer(Model):
+    index: int
+    name: str
+    kind: str = Field(description="module class name")
+    params: int = 0
+
+
+class BundleTiming(Model):
+    """Latency (and energy) of running layers [start, end) as one unit."""
+
+    start: int
+    end: int
+    batch_size: int
+    frequency_mhz: float | None = None
+    observed_frequency_mhz: float | None = None
+    latency: Stat = Field(description="seconds per batch")
+    energy_j: float | None = Field(default=None, description="joules per batch; None if unmeasured")
+    energy_reason: str | None = None
+    peak_mem_mb: float | None = None
+
+
+class FrequencyInfo(Model):
+    domain: Literal["gpu", "cpu", "none"] = "none"
+    available_mhz: list[float] = Field(default_factory=list)
+    requested_mhz: list[float] = Field(default_factory=list)
+    default_observed_mhz: float | None = None
+    locking: str = Field(default="not requested", description="how clocks were set, or why not")
+
+
+class InferSection(Model):
+    device_name: str
+    device_kind: Literal["cpu", "cuda"] = "cpu"
+    model: str
+    layers: list[Layer]
+    cuts: list[CutPoint] = Field(description="len(layers) + 1 entries: input, between, output")
+    batch_sizes: list[int]
+    max_bundle_len: int
+    frequencies: FrequencyInfo = Field(default_factory=FrequencyInfo)
+    energy_source: str | None = Field(default=None, description="nvml / rapl / powerlog / None")
+    energy_reason: str | None = None
+    bundles: list[BundleTiming]
+    caps: Caps | None = None
+    enforced: Enforcement | None = None
+    probes: list[Probe] = Field(default_factory=list)
+    total_s: float | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> InferSection:
+        n = len(self.layers)
+        if len(self.cuts) != n + 1:
+            raise ValueError(f"cuts must have len(layers)+1 = {n + 1} entries, got {len(self.cuts)}")
+        for b in self.bundles:
+            if not (0 <= b.start < b.end <= n):
+                raise ValueError(f"bundle [{b.start},{b.end}) outside 0..{n}")
+        return self
+
+    def bundle(
+        self, start: int, end: int, batch_size: int, frequency_mhz: float | None = None
+    ) -> BundleTiming | None:
+        for b in self.bundles:
+            if (b.start, b.end, b.batch_size, b.frequency_mhz) == (
+                start,
+                end,
+                batch_size,
+                frequency_mhz,
+            ):
+                return b
+        return None
+
+
+# ---------------------------------------------------------------- the profile
+
+
+class Profile(Model):
+    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    id: str = Field(description="content hash of job + host + created; stable across rewrites")
+    created: datetime
+    harness_version: str
+    kind: Literal["train", "infer"]
+    job: JobSpec
+    host: HostFacts
+    backend: str
+    options: dict[str, Any] = Field(default_factory=dict, description="CLI options of the run")
+    train: TrainSection | None = None
+    infer: InferSection | None = None
+    complete: bool = Field(default=True, description="False while a sweep is still running")
+
+    @model_validator(mode="after")
+    def _section(self) -> Profile:
+        if self.kind == "train" and self.train is None:
+            raise ValueError("a 'train' profile needs a 'train' section")
+        if self.kind == "infer" and self.infer is None:
+            raise ValueError("an 'infer' profile needs an 'infer' section")
+        return self
+
+
+def make_profile_id(job_name: str, hostname: str, created: datetime, extra: str = "") -> str:
+    h = hashlib.sha256(f"{job_name}|{hostname}|{created.isoformat()}|{extra}".encode())
+    return f"{job_name}-{h.hexdigest()[:10]}"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ProfileError(ValueError):
+    """A profile that cannot be loaded; the message is one line naming file and field."""
+
+
+def load_profile(path: str | Path) -> Profile:
+    """Read and validate a profile; every failure becomes a one-line ProfileError."""
+    from pydantic import ValidationError
+
+    p = Path(path)
+    try:
+        raw = json.loads(p.read_text())
+    except OSError as exc:
+        raise ProfileError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ProfileError(f"{p}: not a text file (expected JSON)") from None
+    except json.JSONDecodeError as exc:
+        raise ProfileError(f"{p}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{p}: expected a JSON object, got {type(raw).__name__}")
+    version = raw.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ProfileError(
+            f"{p}: field 'schema_version': expected '{SCHEMA_VERSION}', got {version!r}"
+        )
+    try:
+        return Profile.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise ProfileError(f"{p}: field '{loc}': {err['msg']}{more}") from None
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write via a temp file in the same folder and rename: readers never see half a file."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_profile(profile: Profile, path: str | Path) -> None:
+    write_atomic(path, profile.model_dump_json(indent=1, exclude_none=False) + "\n")
+
+
+def json_schema() -> dict[str, Any]:
+    schema = Profile.model_json_schema()
+    schema["$id"] = f"https://harness.dev/schema/profile-{SCHEMA_VERSION}.json"
+    return schema

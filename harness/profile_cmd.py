@@ -1,0 +1,249 @@
+"""`harness profile`: choose a backend, run the sweep with a progress display, print a summary."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from harness.profile import Probe, Profile
+from harness.spec import JobSpec
+
+console = Console(stderr=True)
+
+
+@dataclass
+class ProfileArgs:
+    job: Path
+    spec: JobSpec
+    cpu: float | None = None
+    memory: float | None = None
+    memory_sweep: list[float] = field(default_factory=list)
+    num_gpus: int = 0
+    nnodes: int = 1
+    master_addr: str | None = None
+    master_port: int | None = None
+    hosts: list[str] = field(default_factory=list)
+    batch: int | None = None
+    max_iterations: int | None = None
+    backend: str = "auto"
+    image: str | None = None
+    out: Path | None = None
+    strategy: str = "adaptive"
+    budget: int | None = None
+    knee: float = 0.9
+    resume: bool = False
+    device_name: str | None = None
+    frequencies: list[float] = field(default_factory=list)
+    timeout: float = 900.0
+    data_dir: Path | None = None
+
+
+def _err(msg: str) -> int:
+    console.print(f"[red]error:[/red] {msg}", highlight=False)
+    return 2
+
+
+def default_out(args: ProfileArgs, backend: str) -> Path:
+    name = args.spec.name
+    if args.spec.kind == "infer":
+        dev = args.device_name or f"{os.uname().nodename}-{args.cpu or os.cpu_count()}cpu"
+        name = f"{name}-{re.sub(r'[^A-Za-z0-9_.-]', '_', dev)}"
+    else:
+        name = f"{name}-{backend}"
+    return Path("profiles") / f"{name}.json"
+
+
+def check_args(args: ProfileArgs, host_cpus: int) -> str | None:
+    """Options accepted but not servable here fail loudly, never silently."""
+    from harness.search import STRATEGIES
+
+    if args.strategy not in STRATEGIES:
+        return f"--strategy: expected one of {', '.join(STRATEGIES)}, got {args.strategy!r}"
+    if args.cpu is not None and args.cpu <= 0:
+        return f"--cpu: expected a positive number, got {args.cpu:g}"
+    if args.cpu is not None and args.cpu > host_cpus:
+        return f"--cpu: {args.cpu:g} CPUs asked for, but this host has {host_cpus}"
+    if args.memory is not None and args.memory <= 0:
+        return f"--memory: expected a positive number of GB, got {args.memory:g}"
+    if args.num_gpus < 0:
+        return f"--num-gpus: expected >= 0, got {args.num_gpus}"
+    if args.nnodes < 1:
+        return f"--nnodes: expected >= 1, got {args.nnodes}"
+    if not 0 < args.knee <= 1:
+        return f"--knee: expected a share of peak in (0, 1], got {args.knee:g}"
+    return None
+
+
+def run_profile(args: ProfileArgs) -> int:
+    from harness.backends import get_backend
+    from harness.backends.base import BackendError
+
+    if args.num_gpus > 0:
+        from harness.telemetry.host import gpu_count
+
+        have = gpu_count()
+        if have < args.num_gpus:
+            return _err(f"--num-gpus {args.num_gpus}: this host has {have} GPU(s) visible")
+    try:
+        kwargs: dict[str, Any] = {"image": args.image} if args.image else {}
+        backend, why = get_backend(args.backend, **kwargs)
+    except (ValueError, BackendError, ImportError) as exc:
+        return _err(str(exc))
+    host_cpus = backend.host_cpus()
+    problem = check_args(args, host_cpus)
+    if problem:
+        return _err(problem)
+    if args.nnodes > 1:
+        return _run_multinode(args, backend)
+    console.print(f"[bold]{args.spec.name}[/bold]: {why}. {backend.describe()}", highlight=False)
+    out = args.out or default_out(args, backend.name)
+    max_cpus = args.cpu if args.cpu is not None else host_cpus
+    from harness.sweep import Sweep, SweepOptions
+
+    opts = SweepOptions(
+        max_cpus=max_cpus,
+        memory_gb=args.memory,
+        memory_sweep=args.memory_sweep,
+        num_gpus=args.num_gpus,
+        strategy=args.strategy,
+        budget=args.budget,
+        knee_fraction=args.knee,
+        batch_size=args.batch,
+        max_iterations=args.max_iterations,
+        timeout_s=args.timeout,
+        data_dir=args.data_dir,
+        device_name=args.device_name,
+        frequencies=args.frequencies,
+    )
+    workroot = out.parent / ".work" / out.stem
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} batches"),
+        TextColumn("{task.fields[ips]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+    expected = (args.spec.iterations.warmup + (args.max_iterations or args.spec.iterations.measured))
+    state: dict[str, Any] = {"task": None}
+
+    def on_record(rec: dict[str, Any]) -> None:
+        if rec.get("type") == "batch" and state["task"] is not None:
+            progress.update(
+                state["task"], advance=1, ips=f"{rec.get('images_per_s', 0):.1f} img/s"
+            )
+        elif rec.get("type") == "progress" and state["task"] is not None:
+            progress.update(state["task"], ips=str(rec.get("message", "")))
+
+    def on_probe(p: Probe) -> None:
+        if state["task"] is not None:
+            progress.update(state["task"], description=_probe_line(p), total=expected)
+            progress.stop_task(state["task"])
+
+    try:
+        sweep = Sweep(args.spec, backend, opts, out, workroot, args.resume, on_probe, on_record)
+    except ValueError as exc:
+        return _err(str(exc))
+    original = sweep.run_caps
+
+    def run_caps_with_task(caps: Any) -> Probe:
+        state["task"] = progress.add_task(
+            f"probe {caps.cpus:g} CPU" + (f", {caps.memory_gb:g} GB" if caps.memory_gb else ""),
+            total=expected,
+            ips="",
+        )
+        return original(caps)
+
+    sweep.run_caps = run_caps_with_task  # type: ignore[method-assign]
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        with progress:
+            profile = sweep.run()
+    except KeyboardInterrupt:
+        backend.cleanup()
+        console.print(
+            f"[yellow]interrupted[/yellow]: {len(sweep.done)} probe(s) kept in {out}; "
+            f"continue with --resume",
+            highlight=False,
+        )
+        return 130
+    except BackendError as exc:
+        backend.cleanup()
+        return _err(str(exc))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        backend.cleanup()
+    print_summary(profile, out)
+    return 0
+
+
+def _probe_line(p: Probe) -> str:
+    cap = f"{p.caps.cpus:g} CPU" + (f", {p.caps.memory_gb:g} GB" if p.caps.memory_gb else "")
+    if p.outcome == "ok" and p.throughput:
+        return f"probe {cap}: {p.throughput.median:.1f} img/s"
+    return f"probe {cap}: {p.outcome} ({p.reason})"
+
+
+def print_summary(profile: Profile, out: Path) -> None:
+    out_console = Console()
+    if profile.train is not None:
+        t = Table(title=f"{profile.job.name}: images/s against CPUs ({profile.backend} backend)")
+        for col in ("CPUs", "memory GB", "images/s (median)", "p5-p95", "cv", "outcome", "source"):
+            t.add_column(col)
+        for p in sorted(profile.train.probes, key=lambda p: (p.caps.memory_gb or 0, p.caps.cpus)):
+            thr = p.throughput
+            t.add_row(
+                f"{p.caps.cpus:g}",
+                f"{p.caps.memory_gb:g}" if p.caps.memory_gb else "-",
+                f"{thr.median:.1f}" if thr else "-",
+                f"{thr.p5:.1f}-{thr.p95:.1f}" if thr else "-",
+                f"{thr.cv:.1%}" if thr else "-",
+                str(p.outcome.value) + (f": {p.reason}" if p.reason else ""),
+                "probe",
+            )
+        out_console.print(t)
+        s = profile.train.search
+        if s is not None and s.knee is not None:
+            out_console.print(
+                f"knee: {s.knee.cpus:g} CPUs reach {s.knee.throughput:.1f} img/s "
+                f"({s.knee.fraction:.0%} of peak {s.knee.peak_throughput:.1f}); "
+                f"search '{s.strategy}' used {s.probes_used} probe(s), "
+                f"curve uncertainty <= {s.max_rel_uncertainty:.1%}",
+                highlight=False,
+            )
+    if profile.infer is not None:
+        inf = profile.infer
+        out_console.print(
+            f"{inf.model} on '{inf.device_name}': {len(inf.layers)} layers, "
+            f"{len(inf.cuts)} cut points, {len(inf.bundles)} bundle timings, "
+            f"batch sizes {inf.batch_sizes}; energy: {inf.energy_source or inf.energy_reason}",
+            highlight=False,
+        )
+    out_console.print(f"profile written to [bold]{out}[/bold]")
+
+
+def _run_multinode(args: ProfileArgs, backend: Any) -> int:
+    try:
+        from harness.multinode import run_multinode_profile
+    except ImportError:
+        return _err("--nnodes > 1 needs the docker backend's multi-node support (not installed)")
+    if backend.name != "docker" and not args.hosts:
+        return _err("--nnodes > 1 runs one container per node: use --backend docker")
+    result: int = run_multinode_profile(args, backend, console)
+    return result

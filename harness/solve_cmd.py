@@ -1,0 +1,63 @@
+"""`harness solve`: read the problem's kind (or guess it from the profiles) and dispatch."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _err(msg: str) -> int:
+    sys.stderr.write(f"error: {msg}\n")
+    return 2
+
+
+def guess_kind(profiles: list[Path]) -> str | None:
+    """infer profiles -> split; train profiles -> packing."""
+    kinds = set()
+    for p in profiles:
+        try:
+            kinds.add(json.loads(p.read_text()).get("kind"))
+        except (OSError, ValueError, AttributeError):
+            continue
+    if kinds == {"infer"}:
+        return "split"
+    if kinds == {"train"}:
+        return "packing"
+    return None
+
+
+def run_solve(
+    profiles: list[Path],
+    problem: Path | None,
+    fmt: str,
+    out: Path,
+    time_limit: float | None,
+    print_jobs: bool,
+) -> int:
+    from solver.problem import ProblemError, read_problem, solver_for
+
+    for p in profiles:
+        if not p.exists():
+            return _err(f"{p}: no such profile file")
+    raw: dict[str, Any] | None = None
+    try:
+        if problem is not None:
+            raw = read_problem(problem)
+            kind = str(raw["kind"])
+        else:
+            if not profiles:
+                return _err("give profile files, a --problem file, or both")
+            guessed = guess_kind(profiles)
+            if guessed is None:
+                return _err(
+                    "cannot tell what to solve from these profiles (mixed or unknown kinds); "
+                    "give --problem FILE with a 'kind'"
+                )
+            kind = guessed
+        fn = solver_for(kind)
+        options = {"time_limit": time_limit, "print_jobs": print_jobs}
+        return fn(raw, problem, profiles, out, fmt, options)
+    except ProblemError as exc:
+        return _err(str(exc))

@@ -1,0 +1,343 @@
+"""A profiling run: drive the search with real probes and keep the profile on disk as it grows.
+
+The profile is rewritten atomically after every probe (complete=False until the end), so an
+interrupted sweep loses nothing and `--resume` picks up from the probes already on disk.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+from harness.backends.base import Backend, ProbeRequest, ProbeRun, Record
+from harness.profile import (
+    BatchRecord,
+    Caps,
+    InferSection,
+    MatrixCell,
+    Outcome,
+    Probe,
+    Profile,
+    ProfileError,
+    Stat,
+    TrainSection,
+    load_profile,
+    make_profile_id,
+    now,
+    save_profile,
+)
+from harness.spec import JobSpec
+
+TIMING_KEYS = ("data_s", "forward_s", "backward_s", "allreduce_s", "step_s", "batch_s")
+
+
+def probe_id(caps: Caps, batch_size: int) -> str:
+    mem = f"{caps.memory_gb:g}" if caps.memory_gb is not None else "none"
+    freq = f"-f{caps.frequency_mhz:g}" if caps.frequency_mhz is not None else ""
+    return f"c{caps.cpus:g}-m{mem}-g{caps.gpus}-b{batch_size}{freq}"
+
+
+def summarise(
+    run: ProbeRun, caps: Caps, pid: str, backend: str, started: Any, keep_records: bool
+) -> Probe:
+    """Turn a finished probe's records into the profile's Probe (stats over measured batches)."""
+    batches = [r for r in run.records if r.get("type") == "batch"]
+    measured = [r for r in batches if not r.get("warmup")]
+    throughput = None
+    timings: dict[str, Stat] = {}
+    if measured:
+        throughput = Stat.of([float(r["images_per_s"]) for r in measured])
+        for k in TIMING_KEYS:
+            vals = [float(r[k]) for r in measured if r.get(k) is not None]
+            if vals:
+                timings[k.removesuffix("_s")] = Stat.of(vals)
+    else:
+        done = next((r for r in run.records if r.get("type") == "script_done"), None)
+        if done is not None and done.get("elapsed_s"):
+            ips = done["batch"] * done["iterations"] / done["elapsed_s"]
+            throughput = Stat.of([ips])
+    startup = None
+    if measured:
+        first = measured[0]
+        startup = float(first.get("wall_s", 0.0)) - float(first.get("batch_s", 0.0))
+    outcome = run.outcome
+    reason = run.reason
+    if outcome == Outcome.ok and throughput is None and not any(
+        r.get("type") == "infer" for r in run.records
+    ):
+        outcome, reason = Outcome.crashed, "ended without a measured batch"
+    return Probe(
+        id=pid,
+        caps=caps,
+        enforced=run.enforced,
+        backend=backend,
+        image=run.image,
+        container=run.container,
+        outcome=outcome,
+        exit_code=run.exit_code,
+        reason=reason,
+        log_tail=run.log_tail,
+        started=started,
+        duration_s=run.duration_s,
+        startup_s=startup,
+        throughput=throughput,
+        timings=timings,
+        peak_rss_mb=run.peak_rss_mb,
+        cpu_time_s=run.cpu_time_s,
+        records=[BatchRecord.model_validate(_batch_fields(r)) for r in batches]
+        if keep_records
+        else None,
+    )
+
+
+def _batch_fields(r: Record) -> Record:
+    return {k: v for k, v in r.items() if k != "type"}
+
+
+@dataclass
+class SweepOptions:
+    max_cpus: float
+    memory_gb: float | None = None
+    memory_sweep: list[float] = field(default_factory=list)
+    num_gpus: int = 0
+    strategy: str = "adaptive"
+    budget: int | None = None
+    knee_fraction: float = 0.9
+    batch_size: int | None = None
+    max_iterations: int | None = None
+    timeout_s: float = 900.0
+    data_dir: Path | None = None
+    device_name: str | None = None
+    frequencies: list[float] = field(default_factory=list)
+    node_label: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Sweep:
+    """Owns the profile being built; `measure` is what the search calls."""
+
+    def __init__(
+        self,
+        spec: JobSpec,
+        backend: Backend,
+        opts: SweepOptions,
+        out: Path,
+        workroot: Path,
+        resume: bool = False,
+        on_probe: Callable[[Probe], None] | None = None,
+        on_record: Callable[[Record], None] | None = None,
+    ) -> None:
+        from harness.telemetry.host import host_facts
+
+        self.spec = spec
+        self.backend = backend
+        self.opts = opts
+        self.out = out
+        self.workroot = workroot
+        self.on_probe = on_probe
+        self.on_record = on_record
+        self.batch = opts.batch_size or spec.batch_size
+        self.done: dict[str, Probe] = {}
+        previous = self._load_previous() if resume else None
+        if previous is not None:
+            self.profile = previous
+            for p in previous.train.probes if previous.train else []:
+                self.done[p.id] = p
+        else:
+            host = host_facts()
+            if opts.node_label:
+                host.node_label = opts.node_label
+            created = now()
+            self.profile = Profile(
+                id=make_profile_id(spec.name, host.hostname or socket.gethostname(), created),
+                created=created,
+                harness_version=__version__,
+                kind=spec.kind.value,
+                job=spec,
+                host=host,
+                backend=backend.name,
+                options=self._options(),
+                train=TrainSection(probes=[]) if spec.kind == "train" else None,
+                infer=_empty_infer(spec) if spec.kind == "infer" else None,
+                complete=False,
+            )
+
+    def _options(self) -> dict[str, Any]:
+        o = self.opts
+        d = {
+            "cpu": o.max_cpus,
+            "memory": o.memory_gb,
+            "memory_sweep": o.memory_sweep,
+            "num_gpus": o.num_gpus,
+            "strategy": o.strategy,
+            "budget": o.budget,
+            "knee_fraction": o.knee_fraction,
+            "batch_size": self.batch,
+            "max_iterations": o.max_iterations,
+        }
+        d.update(o.extra)
+        return d
+
+    def _load_previous(self) -> Profile | None:
+        if not self.out.exists():
+            return None
+        try:
+            prev = load_profile(self.out)
+        except ProfileError:
+            return None
+        if prev.job != self.spec:
+            raise ValueError(
+                f"{self.out}: --resume: the profile on disk is of a different job spec; "
+                "use another --out or drop --resume"
+            )
+        return prev
+
+    # ---------------------------------------------------------------- probes
+
+    def run_caps(self, caps: Caps) -> Probe:
+        pid = probe_id(caps, self.batch)
+        if pid in self.done:
+            return self.done[pid]
+        overrides: dict[str, Any] = {"batch_size": self.batch}
+        if self.opts.max_iterations:
+            overrides["max_iterations"] = self.opts.max_iterations
+        if self.opts.device_name:
+            overrides["device_name"] = self.opts.device_name
+        if self.opts.frequencies:
+            overrides["frequencies"] = self.opts.frequencies
+        overrides.update(self.opts.extra.get("overrides", {}))
+        req = ProbeRequest(
+            spec=self.spec.model_dump(mode="json"),
+            caps=caps,
+            workdir=self.workroot / pid,
+            data_dir=self.opts.data_dir,
+            timeout_s=self.opts.timeout_s,
+            overrides=overrides,
+        )
+        started = now()
+        run = self.backend.run_probe(req, self.on_record)
+        probe = summarise(run, caps, pid, self.backend.name, started, keep_records=True)
+        self.done[pid] = probe
+        if self.profile.train is not None:
+            self.profile.train.probes.append(probe)
+        if self.profile.kind == "infer":
+            self._absorb_infer(run, caps, probe)
+        self.save()
+        if self.on_probe is not None:
+            self.on_probe(probe)
+        return probe
+
+    def _absorb_infer(self, run: ProbeRun, caps: Caps, probe: Probe) -> None:
+        sec = next((r["section"] for r in run.records if r.get("type") == "infer"), None)
+        assert self.profile.infer is not None
+        if sec is not None:
+            sec = dict(sec)
+            sec.setdefault("device_name", self.opts.device_name or _default_device(caps))
+            merged = InferSection.model_validate(
+                {**sec, "caps": caps, "enforced": run.enforced, "probes": [probe]}
+            )
+            self.profile.infer = merged
+        else:
+            self.profile.infer.probes.append(probe)
+
+    def measure_cpus(self, cpus: int) -> float | None:
+        caps = Caps(cpus=cpus, memory_gb=self.opts.memory_gb, gpus=self.opts.num_gpus)
+        p = self.run_caps(caps)
+        return p.throughput.median if p.outcome == Outcome.ok and p.throughput else None
+
+    def known_cpus(self) -> dict[int, float | None]:
+        out: dict[int, float | None] = {}
+        for p in self.done.values():
+            if p.caps.memory_gb == self.opts.memory_gb and float(p.caps.cpus).is_integer():
+                out[int(p.caps.cpus)] = (
+                    p.throughput.median if p.outcome == Outcome.ok and p.throughput else None
+                )
+        return out
+
+    # ---------------------------------------------------------------- the run
+
+    def run(self) -> Profile:
+        if self.spec.kind == "infer":
+            if not self.profile.infer or not self.profile.infer.bundles:
+                self.run_caps(
+                    Caps(cpus=self.opts.max_cpus, memory_gb=self.opts.memory_gb,
+                         gpus=self.opts.num_gpus)
+                )
+        else:
+            self._run_train()
+        self.profile.complete = True
+        self.save()
+        return self.profile
+
+    def _run_train(self) -> None:
+        from harness.search import run_search
+
+        assert self.profile.train is not None
+        max_cpus = int(math.floor(self.opts.max_cpus))
+        result = run_search(
+            self.measure_cpus,
+            max_cpus,
+            strategy=self.opts.strategy,
+            budget=self.opts.budget,
+            knee_fraction=self.opts.knee_fraction,
+            known=self.known_cpus(),
+        )
+        self.profile.train.search = result
+        self.save()
+        if self.opts.memory_sweep:
+            self._memory_axis(max_cpus, result)
+
+    def _memory_axis(self, max_cpus: int, result: Any) -> None:
+        """Throughput against the memory cap, at the knee and at the most CPUs (a 2-D matrix)."""
+        assert self.profile.train is not None
+        cpu_points = sorted({max_cpus, int(result.knee.cpus) if result.knee else max_cpus})
+        cells: list[MatrixCell] = []
+        for cpus in cpu_points:
+            for mem in sorted(self.opts.memory_sweep):
+                p = self.run_caps(Caps(cpus=cpus, memory_gb=mem, gpus=self.opts.num_gpus))
+                cells.append(
+                    MatrixCell(
+                        cpus=cpus,
+                        memory_gb=mem,
+                        gpus=self.opts.num_gpus,
+                        throughput=p.throughput.median if p.throughput and p.outcome == "ok"
+                        else None,
+                        outcome=p.outcome,
+                        probe_id=p.id,
+                    )
+                )
+                self.profile.train.memory_axis = cells
+                self.save()
+
+    def save(self) -> None:
+        save_profile(self.profile, self.out)
+
+
+def _default_device(caps: Caps) -> str:
+    return f"{socket.gethostname()}-{caps.cpus:g}cpu"
+
+
+def _empty_infer(spec: JobSpec) -> InferSection:
+    return InferSection(
+        device_name="pending",
+        model=spec.model,
+        layers=[],
+        cuts=[
+            {
+                "index": 0,
+                "after": None,
+                "shape": spec.input_shape,
+                "numel": math.prod(spec.input_shape),
+                "bytes_fp32": 4 * math.prod(spec.input_shape),
+                "bytes_fp16": 2 * math.prod(spec.input_shape),
+            }  # type: ignore[list-item]
+        ],
+        batch_sizes=spec.infer.batch_sizes if spec.infer else [1],
+        max_bundle_len=spec.infer.max_bundle_len if spec.infer else 1,
+        bundles=[],
+    )
