@@ -76,7 +76,7 @@ def _quantile(sorted_xs: list[float], q: float) -> float:
     lo = int(pos)
     hi = min(lo + 1, len(sorted_xs) - 1)
     frac = pos - lo
-    return sorted_xs[lo] * (1 - frac) + sorted_xs[hi] * frac
+    return sorted_xs[lo] + (sorted_xs[hi] - sorted_xs[lo]) * frac
 
 
 # ---------------------------------------------------------------- host
@@ -390,6 +390,9 @@ def now() -> datetime:
 
 class ProfileError(ValueError):
     """A profile that cannot be loaded; the message is one line naming file and field."""
+
+    def __init__(self, msg: str) -> None:
+        super().__init__(" ".join(str(msg).split()))
 
 
 def load_profile(path: str | Path) -> Profile:

@@ -136,6 +136,14 @@ class JobSpec(Strict):
 class SpecError(ValueError):
     """A spec that cannot be loaded; the message is one line naming file and field."""
 
+    def __init__(self, msg: str) -> None:
+        super().__init__(one_line(msg))
+
+
+def one_line(msg: str) -> str:
+    """Parsers' messages span lines; the CLI promises one line per problem."""
+    return " ".join(str(msg).split())
+
 
 def _first_error(path: str, exc: Exception) -> str:
     from pydantic import ValidationError
@@ -163,7 +171,7 @@ def load_spec(path: str | Path) -> JobSpec:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise SpecError(f"{p}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        raise SpecError(f"{p}: invalid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
     if not isinstance(raw, dict):
         raise SpecError(f"{p}: expected a mapping of job fields, got {type(raw).__name__}")
     try:

@@ -262,6 +262,7 @@ class Sweep:
     # ---------------------------------------------------------------- the run
 
     def run(self) -> Profile:
+        self.save()  # on disk from the start: an interrupted run always leaves its profile
         if self.spec.kind == "infer":
             if not self.profile.infer or not self.profile.infer.bundles:
                 self.run_caps(

@@ -7,10 +7,13 @@ from pathlib import Path
 
 def validate_file(path: Path) -> str | None:
     """None when the file is a valid job spec, problem file or profile; else the error line."""
+    from harness.spec import one_line
+
     try:
-        return _validate(path)
+        err = _validate(path)
     except Exception as exc:  # last line of defence: a clean message, not a traceback
-        return f"{path}: cannot be read as a job spec or profile ({type(exc).__name__}: {exc})"
+        err = f"{path}: cannot be read as a job spec or profile ({type(exc).__name__}: {exc})"
+    return None if err is None else one_line(err)
 
 
 def _validate(path: Path) -> str | None:

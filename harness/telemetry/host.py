@@ -1,0 +1,114 @@
+"""Facts about the host a profile was made on. Imports torch only if it is already loaded
+or cheaply importable inside a workload; the CLI path reads versions from package metadata."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+from importlib import metadata
+from pathlib import Path
+
+from harness.profile import GpuFact, HostFacts
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_gb() -> float:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 2**20, 2)
+    except OSError:
+        pass
+    return 0.0
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def cgroup_version() -> str:
+    if Path("/sys/fs/cgroup/cgroup.controllers").exists():
+        return "v2"
+    if Path("/sys/fs/cgroup/cpu").exists():
+        return "v1"
+    return "none"
+
+
+def nvml_gpus() -> tuple[list[GpuFact], str | None]:
+    """GPUs through NVML, read-only; ([], None) where there is no NVML or no GPU."""
+    try:
+        import pynvml  # type: ignore[import-not-found]
+    except ImportError:
+        return [], None
+    try:
+        pynvml.nvmlInit()
+    except Exception:
+        return [], None
+    try:
+        driver = pynvml.nvmlSystemGetDriverVersion()
+        out = []
+        for i in range(pynvml.nvmlDeviceGetCount()):
+            h = pynvml.nvmlDeviceGetHandleByIndex(i)
+            mem = pynvml.nvmlDeviceGetMemoryInfo(h)
+            try:
+                clocks = [float(c) for c in pynvml.nvmlDeviceGetSupportedGraphicsClocks(
+                    h, pynvml.nvmlDeviceGetSupportedMemoryClocks(h)[0])]
+            except Exception:
+                clocks = []
+            out.append(
+                GpuFact(
+                    index=i,
+                    name=str(pynvml.nvmlDeviceGetName(h)),
+                    uuid=str(pynvml.nvmlDeviceGetUUID(h)),
+                    memory_gb=round(mem.total / 2**30, 2),
+                    driver_version=str(driver),
+                    sm_clock_mhz=float(pynvml.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_SM)),
+                    mem_clock_mhz=float(pynvml.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_MEM)),
+                    supported_sm_clocks_mhz=sorted(set(clocks)),
+                )
+            )
+        return out, str(driver)
+    finally:
+        pynvml.nvmlShutdown()
+
+
+def gpu_count() -> int:
+    gpus, _ = nvml_gpus()
+    if gpus:
+        return len(gpus)
+    return len(list(Path("/dev").glob("nvidia[0-9]*")))
+
+
+def host_facts() -> HostFacts:
+    gpus, driver = nvml_gpus()
+    torch_v = _version("torch")
+    cuda = None
+    if torch_v and "+cu" in torch_v:
+        cuda = torch_v.split("+cu", 1)[1]
+    return HostFacts(
+        hostname=socket.gethostname(),
+        cpu_model=_cpu_model(),
+        cores=os.cpu_count() or 1,
+        memory_gb=_memory_gb(),
+        os=f"{platform.system()} {platform.release()}",
+        python_version=platform.python_version(),
+        torch_version=torch_v,
+        torchvision_version=_version("torchvision"),
+        cuda_version=cuda,
+        driver_version=driver,
+        gpus=gpus,
+        cgroup_version=cgroup_version(),  # type: ignore[arg-type]
+    )

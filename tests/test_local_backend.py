@@ -1,0 +1,100 @@
+"""The local backend against real probes: caps enforced, every way a probe can end recorded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.backends.base import BackendError, ProbeRequest, read_records
+from harness.backends.local import CGROUP_V1, PREFIX, LocalBackend, classify, pick_cpuset
+from harness.profile import Caps, Outcome
+from harness.spec import load_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _leftover_cgroups() -> list[Path]:
+    return [d for c in ("cpu", "cpuset", "memory") for d in (CGROUP_V1 / c).glob(f"{PREFIX}*")]
+
+
+def _request(tmp_path: Path, data_dir: Path, caps: Caps, **spec_changes: object) -> ProbeRequest:
+    spec = load_spec(ROOT / "jobs" / "tiny-train.yaml").model_dump(mode="json")
+    spec.update(spec_changes)
+    return ProbeRequest(spec=spec, caps=caps, workdir=tmp_path / "probe", data_dir=data_dir)
+
+
+def test_one_cpu_probe_fits_its_cap(tmp_path: Path, data_dir: Path) -> None:
+    backend = LocalBackend()
+    seen: list[str] = []
+    run = backend.run_probe(
+        _request(tmp_path, data_dir, Caps(cpus=1)), on_record=lambda r: seen.append(r["type"])
+    )
+    assert run.outcome == Outcome.ok, run.log_tail
+    assert run.enforced is not None and run.enforced.cpuset and len(run.enforced.cpuset) == 1
+    assert run.enforced.torch_threads == 1
+    batches = [r for r in run.records if r["type"] == "batch"]
+    assert len(batches) >= 4 and all(r["images_per_s"] > 0 for r in batches)
+    assert seen == [r["type"] for r in run.records]  # streamed as they came
+    if run.cpu_time_s is not None:  # cpuacct writable: CPU time must fit one CPU
+        assert run.cpu_time_s <= run.duration_s * 1.05 + 0.5
+    assert not _leftover_cgroups()
+
+
+def test_tiny_memory_cap_ends_as_oom(tmp_path: Path, data_dir: Path) -> None:
+    backend = LocalBackend()
+    if not backend.cg_mem:
+        pytest.fail("no writable memory cgroup: the local backend cannot cap memory here")
+    run = backend.run_probe(_request(tmp_path, data_dir, Caps(cpus=1, memory_gb=0.12)))
+    assert run.outcome == Outcome.oom, (run.outcome, run.reason, run.log_tail)
+    assert run.enforced is not None and run.enforced.memory_enforced
+    assert not _leftover_cgroups()
+
+
+def test_crash_records_exit_code_and_log_tail(tmp_path: Path, data_dir: Path) -> None:
+    run = LocalBackend().run_probe(
+        _request(tmp_path, data_dir, Caps(cpus=1), model="no_such_model")
+    )
+    assert run.outcome == Outcome.crashed
+    assert run.exit_code == 1
+    assert "no_such_model" in (run.reason or "")
+    assert any("no_such_model" in line for line in run.log_tail)
+
+
+def test_timeout_kills_the_probe(tmp_path: Path, data_dir: Path) -> None:
+    req = _request(tmp_path, data_dir, Caps(cpus=1))
+    req.timeout_s = 1.0
+    run = LocalBackend().run_probe(req)
+    assert run.outcome == Outcome.timed_out
+    assert run.duration_s < 30
+    assert not _leftover_cgroups()
+
+
+def test_more_cpus_than_the_host_is_an_error(tmp_path: Path, data_dir: Path) -> None:
+    backend = LocalBackend()
+    with pytest.raises(BackendError, match="more than this host"):
+        backend.run_probe(_request(tmp_path, data_dir, Caps(cpus=backend.host_cpus() + 1)))
+
+
+def test_cpuset_avoids_core_zero_when_it_can() -> None:
+    assert pick_cpuset(1, [0, 1, 2, 3]) == [3]
+    assert pick_cpuset(2, [0, 1]) == [0, 1]
+
+
+def test_classify() -> None:
+    assert classify(0, 0, [])[0] == Outcome.ok
+    assert classify(-9, 1, [])[0] == Outcome.oom
+    assert classify(137, 0, [{"type": "error", "message": "MemoryError"}])[0] == Outcome.oom
+    out, why = classify(-11, 0, [])
+    assert out == Outcome.crashed and "SIGSEGV" in (why or "")
+
+
+def test_read_records_leaves_partial_line(tmp_path: Path) -> None:
+    f = tmp_path / "r.jsonl"
+    f.write_text('{"type": "a"}\n{"type": "b"')
+    recs, off = read_records(f)
+    assert [r["type"] for r in recs] == ["a"]
+    with f.open("a") as fh:
+        fh.write("}\n")
+    recs, _ = read_records(f, off)
+    assert [r["type"] for r in recs] == ["b"]

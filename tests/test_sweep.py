@@ -1,0 +1,163 @@
+"""Real short training profiles on the local backend: 1 and 2 CPUs, resume, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.backends.base import ProbeRequest, ProbeRun
+from harness.backends.local import CGROUP_V1, PREFIX, LocalBackend
+from harness.profile import Outcome, load_profile
+from harness.spec import load_spec
+from harness.sweep import Sweep, SweepOptions
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "jobs" / "tiny-train.yaml"
+
+
+def _cli(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+        **kw,
+    )
+
+
+def test_profile_tiny_job_at_1_and_2_cpus(tmp_path: Path) -> None:
+    out = tmp_path / "tiny.json"
+    r = _cli(
+        "profile",
+        str(TINY),
+        "--cpu",
+        "2",
+        "--backend",
+        "local",
+        "--strategy",
+        "exhaustive",
+        "--max-iterations",
+        "2",
+        "--out",
+        str(out),
+    )
+    assert r.returncode == 0, r.stderr
+    prof = load_profile(out)
+    assert prof.complete and prof.kind == "train" and prof.backend == "local"
+    assert prof.train is not None and prof.train.search is not None
+    by_cpus = {p.caps.cpus: p for p in prof.train.probes}
+    assert set(by_cpus) == {1.0, 2.0}
+    for cpus, p in by_cpus.items():
+        assert p.outcome == Outcome.ok, p.reason
+        assert p.enforced is not None and len(p.enforced.cpuset or []) == cpus
+        assert p.throughput is not None and p.throughput.median > 0
+        assert {"data", "forward", "backward", "step", "batch"} <= set(p.timings)
+        assert p.records and sum(not r.warmup for r in p.records) >= 2
+    assert len(prof.train.search.curve) == 2
+    assert "images/s against CPUs" in r.stdout and "knee" in r.stdout
+    v = _cli("validate", str(out))
+    assert v.returncode == 0, v.stderr
+
+
+class _InterruptAfter:
+    """Wraps a real backend; raises KeyboardInterrupt (as Ctrl-C would) after n probes."""
+
+    def __init__(self, inner: LocalBackend, n: int) -> None:
+        self.inner, self.n, self.calls = inner, n, 0
+        self.name = inner.name
+
+    def describe(self) -> str:
+        return self.inner.describe()
+
+    def host_cpus(self) -> int:
+        return self.inner.host_cpus()
+
+    def run_probe(self, request: ProbeRequest, on_record: Any = None) -> ProbeRun:
+        if self.calls >= self.n:
+            raise KeyboardInterrupt
+        self.calls += 1
+        return self.inner.run_probe(request, on_record)
+
+    def cleanup(self) -> None:
+        self.inner.cleanup()
+
+
+def test_interrupted_sweep_resumes_from_disk(tmp_path: Path) -> None:
+    spec = load_spec(TINY)
+    out = tmp_path / "p.json"
+    opts = SweepOptions(max_cpus=2, strategy="exhaustive", max_iterations=2)
+    first = _InterruptAfter(LocalBackend(), 1)
+    with pytest.raises(KeyboardInterrupt):
+        Sweep(spec, first, opts, out, tmp_path / "w").run()
+    partial = load_profile(out)
+    assert not partial.complete and partial.train is not None
+    assert len(partial.train.probes) == 1
+    done_caps = partial.train.probes[0].caps.cpus
+
+    second = _InterruptAfter(LocalBackend(), 5)
+    prof = Sweep(spec, second, opts, out, tmp_path / "w", resume=True).run()
+    assert second.calls == 1  # only the missing point was measured again
+    assert prof.complete and prof.train is not None
+    assert {p.caps.cpus for p in prof.train.probes} == {1.0, 2.0}
+    assert any(p.caps.cpus == done_caps for p in prof.train.probes)
+    assert prof.id == partial.id
+
+
+def test_resume_refuses_a_different_job(tmp_path: Path) -> None:
+    spec = load_spec(TINY)
+    out = tmp_path / "p.json"
+    opts = SweepOptions(max_cpus=1, strategy="exhaustive", max_iterations=1)
+    Sweep(spec, LocalBackend(), opts, out, tmp_path / "w").run()
+    other = spec.model_copy(update={"batch_size": 4})
+    with pytest.raises(ValueError, match="different job spec"):
+        Sweep(other, LocalBackend(), opts, out, tmp_path / "w", resume=True)
+
+
+def test_sigint_leaves_nothing_behind(tmp_path: Path) -> None:
+    out = tmp_path / "p.json"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "profile",
+            str(TINY),
+            "--cpu",
+            "1",
+            "--backend",
+            "local",
+            "--max-iterations",
+            "50",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 120
+    work = tmp_path / ".work" / "p"
+    while time.time() < deadline and not list(work.glob("*/records.jsonl")):
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "--resume" in err
+    leftovers = [d for c in ("cpu", "cpuset", "memory") for d in (CGROUP_V1 / c).glob(f"{PREFIX}*")]
+    assert not leftovers
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(work) not in ps  # no probe process survived
+    assert not any(
+        str(tmp_path) in line and "harness.workloads.run" in line for line in ps.splitlines()
+    )
+    assert os.path.exists(out)
