@@ -12,7 +12,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +51,10 @@ print(json.dumps({"s": time.perf_counter() - t0, "n": n}))
 
 def run(mode: str, n: int, cpus: str) -> float:
     r = subprocess.run(
-        [sys.executable, "-c", CHILD, mode, str(n), cpus], capture_output=True, text=True, check=True
+        [sys.executable, "-c", CHILD, mode, str(n), cpus],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     d = json.loads(r.stdout.strip().splitlines()[-1])
     return 16 * d["n"] / d["s"]
@@ -100,8 +102,11 @@ def main() -> None:
     vals = cv_of_harness_probes(reps, 8 if a.quick else 15)
     m = statistics.mean(vals)
     cv = statistics.stdev(vals) / m if len(vals) > 1 else 0.0
-    print(f"harness probe, tiny job, 1 CPU, synthetic data, {reps} runs: {[round(v, 1) for v in vals]}")
-    print(f"  run-to-run cv of images/s {cv:.2%}  (target < 3%: {'holds' if cv < 0.03 else 'MISSED'})")
+    runs = [round(v, 1) for v in vals]
+    print(f"harness probe, tiny job, 1 CPU, synthetic data, {reps} runs: {runs}")
+    print(
+        f"  run-to-run cv of images/s {cv:.2%}  (target < 3%: {'holds' if cv < 0.03 else 'MISSED'})"
+    )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def main() -> None:
     model = torchvision.models.get_model(a.arch, weights=None, num_classes=len(ds.classes))
     opt = torch.optim.SGD(model.parameters(), lr=a.lr)
     out = os.environ.get("HARNESS_RECORDS")
-    fh = open(out, "a") if out else None
+    fh = open(out, "a") if out else None  # noqa: SIM115 (closed at the end)
     step = 0
     t_start = time.perf_counter()
     while step < a.max_iterations:
@@ -39,10 +39,17 @@ def main() -> None:
             opt.step()
             dt = time.perf_counter() - t0
             if fh:
-                rec = {"type": "batch", "batch_idx": step, "global_step": step,
-                       "warmup": step == 0, "batch_size": len(x), "batch_s": dt,
-                       "images_per_s": len(x) / dt, "loss": float(loss),
-                       "wall_s": time.perf_counter() - t_start}
+                rec = {
+                    "type": "batch",
+                    "batch_idx": step,
+                    "global_step": step,
+                    "warmup": step == 0,
+                    "batch_size": len(x),
+                    "batch_s": dt,
+                    "images_per_s": len(x) / dt,
+                    "loss": float(loss),
+                    "wall_s": time.perf_counter() - t_start,
+                }
                 fh.write(json.dumps(rec) + "\n")
                 fh.flush()
             step += 1

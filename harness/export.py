@@ -190,7 +190,6 @@ def batch_rows(
         for rec in probe_records(probe, base_dir):
             if rec.warmup and not include_warmup:
                 continue
-            extra = rec.model_extra or {}
             row: dict[str, Any] = {
                 "profile_id": profile.id,
                 "job": job.name,
@@ -209,10 +208,10 @@ def batch_rows(
                 "warmup": rec.warmup,
                 "batch_size": rec.batch_size,
                 **dims,
-                "device_type": extra.get("device_type", default_device),
-                "device_index": extra.get("device_index", default_index),
-                "precision": extra.get("precision", precision),
-                "num_workers": extra.get("num_workers", workers),
+                "device_type": _first(rec.device_type, default_device),
+                "device_index": _first(rec.device_index, default_index),
+                "precision": _first(rec.precision, precision),
+                "num_workers": _first(rec.num_workers, workers),
             }
             phases = {name: getattr(rec, f"{name}_s") for name in PHASES}
             total = sum(v for v in phases.values() if v is not None)
@@ -305,3 +304,8 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     if suffix in (".parquet", ".pq"):
         return write_parquet(df, path)
     raise ExportError(f"{path}: unknown table format '{suffix}' (expected .csv or .parquet)")
+
+
+def _first(own: Any, default: Any) -> Any:
+    """The record's own value (what the worker saw) wins over what the caps imply."""
+    return default if own is None else own

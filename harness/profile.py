@@ -171,6 +171,10 @@ class BatchRecord(Model):
     cuda_reserved_mb: float | None = None
     wall_s: float
     node_rank: int = 0
+    device_type: Literal["cpu", "cuda"] | None = None
+    device_index: int | None = None
+    precision: Literal["fp32", "amp"] | None = None
+    num_workers: int | None = None
 
 
 class NodeResult(Model):
@@ -201,7 +205,8 @@ class Probe(Model):
     startup_s: float | None = Field(default=None, description="probe start to first measured batch")
     throughput: Stat | None = Field(default=None, description="images/s over measured batches")
     timings: dict[str, Stat] = Field(
-        default_factory=dict, description="seconds per batch: data, forward, backward, step, batch"
+        default_factory=dict,
+        description="seconds per batch: data, forward, backward, allreduce, step, batch",
     )
     peak_rss_mb: float | None = None
     cpu_time_s: float | None = Field(default=None, description="CPU seconds used during the probe")
@@ -243,7 +248,9 @@ class SearchResult(Model):
     trace: list[TraceStep]
     curve: list[CurvePoint]
     knee: Knee | None = None
-    confidence: float = Field(ge=0, le=1, description="estimated max relative error bound, as 1-err")
+    confidence: float = Field(
+        ge=0, le=1, description="estimated max relative error bound, as 1-err"
+    )
     max_rel_uncertainty: float = Field(
         ge=0, description="largest relative width of the curve's uncertainty band between probes"
     )
@@ -333,7 +340,9 @@ class InferSection(Model):
     def _consistent(self) -> InferSection:
         n = len(self.layers)
         if len(self.cuts) != n + 1:
-            raise ValueError(f"cuts must have len(layers)+1 = {n + 1} entries, got {len(self.cuts)}")
+            raise ValueError(
+                f"cuts must have len(layers)+1 = {n + 1} entries, got {len(self.cuts)}"
+            )
         for b in self.bundles:
             if not (0 <= b.start < b.end <= n):
                 raise ValueError(f"bundle [{b.start},{b.end}) outside 0..{n}")

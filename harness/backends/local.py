@@ -9,6 +9,7 @@ it did, and everything is removed on exit, timeout or Ctrl-C.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -72,20 +73,16 @@ class _Cgroups:
     def pids(self) -> set[int]:
         out: set[int] = set()
         for d in self.dirs.values():
-            try:
+            with contextlib.suppress(OSError):
                 out |= {int(x) for x in (d / "cgroup.procs").read_text().split()}
-            except OSError:
-                pass
         return out
 
     def remove(self) -> None:
         for _ in range(50):
             left = self.pids()
             for pid in left:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             if not left:
                 break
             time.sleep(0.05)
@@ -272,10 +269,8 @@ class LocalBackend:
 
     @staticmethod
     def _kill(proc: subprocess.Popen[bytes]) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     @staticmethod
     def _cpu_time(cg: _Cgroups) -> float | None:
@@ -317,7 +312,10 @@ def classify(rc: int | None, oom_kills: int, records: list[Record]) -> tuple[Out
     if rc == 0:
         return Outcome.ok, None
     if oom_kills > 0:
-        return Outcome.oom, f"killed by the out-of-memory killer ({oom_kills} kill(s) in its cgroup)"
+        return (
+            Outcome.oom,
+            f"killed by the out-of-memory killer ({oom_kills} kill(s) in its cgroup)",
+        )
     if err == "MemoryError":
         return Outcome.oom, "MemoryError inside the workload"
     if rc is not None and rc < 0:

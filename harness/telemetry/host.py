@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import platform
 import socket
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -64,8 +65,12 @@ def nvml_gpus() -> tuple[list[GpuFact], str | None]:
             h = pynvml.nvmlDeviceGetHandleByIndex(i)
             mem = pynvml.nvmlDeviceGetMemoryInfo(h)
             try:
-                clocks = [float(c) for c in pynvml.nvmlDeviceGetSupportedGraphicsClocks(
-                    h, pynvml.nvmlDeviceGetSupportedMemoryClocks(h)[0])]
+                clocks = [
+                    float(c)
+                    for c in pynvml.nvmlDeviceGetSupportedGraphicsClocks(
+                        h, pynvml.nvmlDeviceGetSupportedMemoryClocks(h)[0]
+                    )
+                ]
             except Exception:
                 clocks = []
             out.append(
@@ -92,12 +97,28 @@ def gpu_count() -> int:
     return len(list(Path("/dev").glob("nvidia[0-9]*")))
 
 
+def _cuda_version(torch_v: str | None) -> str | None:
+    """CUDA that torch was built with: from torch itself if already imported (never imported
+    here: the CLI must start fast), else the wheel's local tag, else the CUDA runtime wheel."""
+    mod = sys.modules.get("torch")
+    if mod is not None:
+        v = getattr(getattr(mod, "version", None), "cuda", None)
+        return str(v) if v else None
+    if torch_v and "+cu" in torch_v:
+        return torch_v.split("+cu", 1)[1]
+    if torch_v and "+cpu" in torch_v:
+        return None
+    for dist in ("nvidia-cuda-runtime-cu12", "nvidia-cuda-runtime-cu13", "nvidia-cuda-runtime"):
+        v = _version(dist)
+        if v:
+            return v
+    return None
+
+
 def host_facts() -> HostFacts:
     gpus, driver = nvml_gpus()
     torch_v = _version("torch")
-    cuda = None
-    if torch_v and "+cu" in torch_v:
-        cuda = torch_v.split("+cu", 1)[1]
+    cuda = _cuda_version(torch_v)
     return HostFacts(
         hostname=socket.gethostname(),
         cpu_model=_cpu_model(),

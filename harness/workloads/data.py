@@ -130,9 +130,7 @@ class JpegDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         c, h, w = input_shape
         mean, std = (MEAN, STD) if c == 3 else ((0.5,), (0.5,))
         crop = T.RandomResizedCrop((h, w), antialias=True) if train else T.Resize((h, w))
-        self.tf = T.Compose(
-            [crop, T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(mean, std)]
-        )
+        self.tf = T.Compose([crop, T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(mean, std)])
         self.channels = c
         self.labels = (
             _targets(task, len(self.files), num_classes, 0)
@@ -260,16 +258,18 @@ def _dali_batches(
 
     c, h, w = spec.input_shape
 
-    @pipeline_def(batch_size=batch_size, num_threads=threads, device_id=None, seed=seed)
+    @pipeline_def(batch_size=batch_size, num_threads=threads, device_id=None, seed=seed)  # type: ignore[call-overload]
     def pipe():  # type: ignore[no-untyped-def]
         jpegs, labels = fn.readers.file(file_root=str(root), random_shuffle=True, name="reader")
         images = fn.decoders.image(
-            jpegs, device="cpu", output_type=types.RGB if c == 3 else types.GRAY
+            jpegs,
+            device="cpu",
+            output_type=types.RGB if c == 3 else types.GRAY,  # type: ignore[attr-defined]
         )
         images = fn.random_resized_crop(images, size=(h, w))
         images = fn.crop_mirror_normalize(
             images,
-            dtype=types.FLOAT,
+            dtype=types.FLOAT,  # type: ignore[attr-defined]
             output_layout="CHW",
             mean=[m * 255 for m in MEAN[:c]],
             std=[s * 255 for s in STD[:c]],

@@ -6,6 +6,7 @@ depend on the values of the weights, only on the architecture.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
@@ -78,8 +79,6 @@ def set_threads(n: int) -> int:
     """Size torch's pools from the cap granted, never from os.cpu_count() (DESIGN pitfall)."""
     n = max(1, int(n))
     torch.set_num_threads(n)
-    try:
+    with contextlib.suppress(RuntimeError):  # already set in this process
         torch.set_num_interop_threads(max(1, min(n, 4)))
-    except RuntimeError:
-        pass  # already set in this process
     return n

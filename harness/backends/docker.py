@@ -1,0 +1,546 @@
+"""Docker backend: one probe = one container, with caps the kernel enforces.
+
+CPU: `--cpus` (CFS quota) plus `--cpuset-cpus`; memory: `--memory` with `--memory-swap` equal
+(no swap); GPUs through device requests; a large /dev/shm for DataLoader workers. The dataset
+is mounted read-only and the probe folder read-write, so records.jsonl streams back while the
+probe runs. Every container carries labels (harness.session, harness.probe) so that Ctrl-C, a
+timeout or an error removes it, and `cleanup()` removes whatever this session left.
+
+The container's CPU time and peak memory are read from its own cgroup by a small shell
+wrapper after the workload exits (the engine's stats are gone once a container has stopped).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import tarfile
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+from docker.types import DeviceRequest
+
+from harness.backends.base import (
+    BackendError,
+    OnRecord,
+    ProbeRequest,
+    ProbeRun,
+    Record,
+    read_records,
+)
+from harness.profile import Caps, Enforcement, Outcome
+
+LABEL_SESSION = "harness.session"
+LABEL_PROBE = "harness.probe"
+LABEL_ROLE = "harness.role"
+PROBE_DIR = "/probe"
+DATA_DIR = "/data"
+SOURCE_DIR = "/opt/harness/harness"
+
+# Runs the workload, then reads the container's own cgroup counters (v1 or v2) into a file.
+ENTRY = ("python", "-m", "harness.workloads.run", f"{PROBE_DIR}/request.json")
+WRAPPER = r"""
+"$@"
+rc=$?
+{
+for f in /sys/fs/cgroup/cpuacct/cpuacct.usage /sys/fs/cgroup/cpu,cpuacct/cpuacct.usage; do
+  [ -r "$f" ] && echo "cpu_ns $(cat "$f")" && break
+done
+f=/sys/fs/cgroup/cpu.stat
+[ -r "$f" ] && echo "cpu_us $(sed -n 's/^usage_usec //p' "$f")"
+for f in /sys/fs/cgroup/memory/memory.max_usage_in_bytes /sys/fs/cgroup/memory.peak; do
+  [ -r "$f" ] && echo "mem_peak $(cat "$f")" && break
+done
+} > /probe/cgroup.txt 2>/dev/null
+exit $rc
+"""
+
+
+def session_id() -> str:
+    return f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def available(timeout: float = 3.0, base_url: str | None = None) -> bool:
+    """Does a Docker engine answer within `timeout` seconds? (for --backend auto)"""
+    try:
+        cli = (
+            docker.DockerClient(base_url=base_url, timeout=int(math.ceil(timeout)))
+            if base_url
+            else docker.from_env(timeout=int(math.ceil(timeout)))
+        )
+        ok = bool(cli.ping())
+        cli.close()
+        return ok
+    except Exception:
+        return False
+
+
+def pick_cpuset(host_cpus: int, want: float, offset: int = 0) -> list[int]:
+    """ceil(want) cores counted down from the last core (core 0 keeps the host's own work),
+    shifted by `offset` cores so that nodes on one host get disjoint sets while they fit."""
+    k = max(1, math.ceil(want - 1e-9))
+    if k > host_cpus:
+        raise BackendError(f"asked for {want:g} CPUs; the engine's host has {host_cpus}")
+    return sorted({(host_cpus - 1 - offset - i) % host_cpus for i in range(k)})
+
+
+def gib_bytes(gb: float) -> int:
+    return int(gb * 1024**3)
+
+
+def parse_cgroup(text: str) -> tuple[float | None, float | None]:
+    """(cpu seconds, peak memory MiB) from the wrapper's cgroup.txt."""
+    cpu: float | None = None
+    mem: float | None = None
+    for line in text.splitlines():
+        key, _, val = line.partition(" ")
+        try:
+            num = float(val)
+        except ValueError:
+            continue
+        if key == "cpu_ns":
+            cpu = num / 1e9
+        elif key == "cpu_us":
+            cpu = num / 1e6
+        elif key == "mem_peak":
+            mem = num / 2**20
+    return cpu, mem
+
+
+def classify(
+    oom_killed: bool, exit_code: int | None, timed_out: bool, records: list[Record]
+) -> tuple[Outcome, str | None]:
+    """How a probe ended, from the engine's state and the records (pure)."""
+    errors = [r.get("message", "") for r in records if r.get("type") == "error"]
+    if timed_out:
+        return Outcome.timed_out, "killed at the probe's time limit"
+    if oom_killed:
+        return Outcome.oom, "out of memory: the kernel killed it at the memory cap (OOMKilled)"
+    if errors and str(errors[-1]).startswith("MemoryError"):
+        return Outcome.oom, "out of memory: an allocation failed at the memory cap (MemoryError)"
+    if exit_code == 0:
+        return Outcome.ok, None
+    if errors:
+        return Outcome.crashed, f"exit {exit_code}: {errors[-1]}"
+    return Outcome.crashed, f"exit {exit_code}"
+
+
+def container_limits(caps: Caps, cpuset: list[int], shm_size_gb: float = 2.0) -> dict[str, Any]:
+    """The docker SDK's keyword arguments for the caps (pure)."""
+    kw: dict[str, Any] = {
+        "nano_cpus": int(round(caps.cpus * 1e9)),
+        "cpuset_cpus": ",".join(str(c) for c in cpuset),
+    }
+    shm = shm_size_gb
+    if caps.memory_gb is not None:
+        kw["mem_limit"] = gib_bytes(caps.memory_gb)
+        kw["memswap_limit"] = gib_bytes(caps.memory_gb)
+        shm = min(shm, caps.memory_gb)  # tmpfs pages are charged to the cgroup anyway
+    kw["shm_size"] = gib_bytes(max(shm, 0.0625))
+    if caps.gpu_ids:
+        ids = [str(i) for i in caps.gpu_ids]
+        kw["device_requests"] = [DeviceRequest(device_ids=ids, capabilities=[["gpu"]])]
+    elif caps.gpus:
+        kw["device_requests"] = [DeviceRequest(count=caps.gpus, capabilities=[["gpu"]])]
+    return kw
+
+
+@dataclass
+class Placement:
+    """Where and how one container runs (the multi-node driver sets these per node)."""
+
+    name: str | None = None
+    network: str | None = None  # None: no network ("none"); "host" or a user network
+    cpu_offset: int = 0
+    hostname: str | None = None
+    env: dict[str, str] | None = None
+    role: str = "probe"
+
+
+class DockerBackend:
+    name = "docker"
+
+    def __init__(
+        self,
+        image: str | None = None,
+        *,
+        base_url: str | None = None,
+        remote: bool | None = None,
+        session: str | None = None,
+        mount_source: bool = True,
+        data_cache: Path | None = None,
+        shm_size_gb: float = 2.0,
+        poll_s: float = 0.1,
+        timeout: int = 60,
+        entry: Sequence[str] = ENTRY,
+    ) -> None:
+        try:
+            self.client = (
+                docker.DockerClient(base_url=base_url, timeout=timeout)
+                if base_url
+                else docker.from_env(timeout=timeout)
+            )
+            self.client.ping()
+        except Exception as exc:
+            where = base_url or os.environ.get("DOCKER_HOST", "the local socket")
+            raise BackendError(
+                f"no Docker engine answers at {where} ({type(exc).__name__})"
+            ) from None
+        self.base_url = base_url
+        # A remote engine cannot see this host's folders: files go in and out by archive.
+        self.remote = (
+            remote if remote is not None else bool(base_url and not base_url.startswith("unix:"))
+        )
+        self.session = session or session_id()
+        self.mount_source = mount_source and not self.remote
+        default_cache = Path.home() / ".cache" / "harness" / "data"
+        self.data_cache = data_cache or Path(os.environ.get("HARNESS_DATA", default_cache))
+        self.shm_size_gb = shm_size_gb
+        self.poll_s = poll_s
+        self._image = image
+        self.entry = list(entry)  # what runs in the container (tests use tiny stand-ins)
+        self._info: dict[str, Any] | None = None
+        self._prepared: set[str] = set()
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ facts
+
+    @property
+    def info(self) -> dict[str, Any]:
+        if self._info is None:
+            self._info = self.client.info()
+        return self._info
+
+    def host_cpus(self) -> int:
+        return int(self.info.get("NCPU") or os.cpu_count() or 1)
+
+    def swap_limit(self) -> bool:
+        return bool(self.info.get("SwapLimit", True))
+
+    def image_for(self, caps: Caps) -> str:
+        if self._image:
+            return self._image
+        from harness.images import ImageError, Kind, find_image
+
+        kind: Kind = "cuda" if caps.gpus or caps.gpu_ids else "cpu"
+        try:
+            found = find_image(kind, self.client)
+        except ImageError as exc:
+            raise BackendError(str(exc)) from None
+        if found is None:
+            raise BackendError(
+                f"no harness-job:{kind} image on the engine: run `harness images build"
+                f"{' --cuda' if kind == 'cuda' else ''}` (or pass --image)"
+            )
+        return found
+
+    def describe(self) -> str:
+        where = self.base_url or "local engine"
+        return (
+            f"docker ({where}, engine {self.info.get('ServerVersion', '?')}, "
+            f"cgroup {self.info.get('CgroupVersion', '?')}): caps by --cpus/--cpuset-cpus, "
+            f"--memory=--memory-swap, device requests for GPUs"
+        )
+
+    # ------------------------------------------------------------ caps
+
+    def enforcement(self, caps: Caps, cpuset: list[int]) -> Enforcement:
+        cpus = ",".join(str(c) for c in cpuset)
+        mem = None
+        if caps.memory_gb is not None:
+            g = f"{caps.memory_gb:g}g"
+            mem = f"docker --memory={g} --memory-swap={g}"
+            if not self.swap_limit():
+                mem += " (the kernel has no swap accounting: swap not limited)"
+        gpus = None
+        if caps.gpu_ids:
+            gpus = "docker --gpus device=" + ",".join(str(i) for i in caps.gpu_ids)
+        elif caps.gpus:
+            gpus = f"docker --gpus {caps.gpus}"
+        return Enforcement(
+            cpu=f"docker --cpus={caps.cpus:g} --cpuset-cpus={cpus}",
+            cpuset=cpuset,
+            cpu_quota=caps.cpus,
+            memory=mem or "not capped",
+            memory_enforced=caps.memory_gb is not None,
+            gpus=gpus,
+        )
+
+    # ------------------------------------------------------------ data
+
+    def _data_root(self, request: ProbeRequest) -> Path | None:
+        """Host folder mounted at /data (read-only), or None when the job needs none."""
+        data = request.spec.get("data") or {}
+        if data.get("source") == "synthetic" or self.remote:
+            return None
+        return Path(request.data_dir) if request.data_dir else self.data_cache
+
+    def _prepare_data(self, image: str, request: ProbeRequest, root: Path) -> None:
+        """Make the dataset once per session with the folder writable, so probes mount it ro."""
+        spec = request.spec
+        key = json.dumps([str(root), spec.get("data"), spec.get("input_shape"), image])
+        with self._lock:  # nodes of one multi-node probe share the dataset
+            if key not in self._prepared:
+                self._make_data(image, spec, root)
+                self._prepared.add(key)
+
+    def _make_data(self, image: str, spec: dict[str, Any], root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        code = (
+            "import json,os;from harness.spec import JobSpec;"
+            "from harness.workloads.data import prepare_data;"
+            "print(prepare_data(JobSpec.model_validate(json.loads(os.environ['HARNESS_SPEC'])),"
+            f"'{DATA_DIR}'))"
+        )
+        c = self.client.containers.create(
+            image,
+            ["python", "-c", code],
+            environment={"HARNESS_SPEC": json.dumps(spec), "HOME": "/tmp"},
+            volumes={str(root): {"bind": DATA_DIR, "mode": "rw"}, **self._source_mount()},
+            labels=self._labels("prepare", "prepare"),
+            user=self._user(),
+            network_mode="none",
+        )
+        try:
+            c.start()
+            rc = int(c.wait().get("StatusCode", -1))
+            if rc != 0:
+                tail = c.logs(tail=3).decode(errors="replace").strip().splitlines()
+                raise BackendError(
+                    f"making the dataset in {root} failed (exit {rc}): {tail[-1] if tail else ''}"
+                )
+        finally:
+            with contextlib.suppress(Exception):
+                c.remove(force=True)
+
+    # ------------------------------------------------------------ helpers
+
+    def _labels(self, probe: str, role: str) -> dict[str, str]:
+        return {LABEL_SESSION: self.session, LABEL_PROBE: probe, LABEL_ROLE: role}
+
+    def _user(self) -> str | None:
+        return None if self.remote else f"{os.getuid()}:{os.getgid()}"
+
+    def _source_mount(self) -> dict[str, dict[str, str]]:
+        if not self.mount_source:
+            return {}
+        from harness.images import package_dir
+
+        return {str(package_dir()): {"bind": SOURCE_DIR, "mode": "ro"}}
+
+    # ------------------------------------------------------------ run
+
+    def run_probe(self, request: ProbeRequest, on_record: OnRecord | None = None) -> ProbeRun:
+        return self.run_placed(request, on_record, Placement())
+
+    def run_placed(
+        self, request: ProbeRequest, on_record: OnRecord | None, place: Placement
+    ) -> ProbeRun:
+        """Run one container to its end; never raises for a probe that failed."""
+        caps = request.caps
+        cpuset = pick_cpuset(self.host_cpus(), caps.cpus, place.cpu_offset)
+        image = self.image_for(caps)
+        root = self._data_root(request)
+        if root is not None:
+            self._prepare_data(image, request, root)
+        workdir = request.workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        for stale in (request.records_file, workdir / "cgroup.txt"):
+            stale.unlink(missing_ok=True)
+        data_arg = DATA_DIR if root is not None else None
+        request_text = request.to_json(f"{PROBE_DIR}/records.jsonl", data_arg)
+        env = {"HOME": "/tmp", "HARNESS_DATA": "/tmp/harness-data", "PYTHONPATH": "/opt/harness"}
+        env.update(request.env)
+        env.update(place.env or {})
+        volumes: dict[str, dict[str, str]] = dict(self._source_mount())
+        if not self.remote:
+            request.request_file.write_text(request_text)
+            volumes[str(workdir.resolve())] = {"bind": PROBE_DIR, "mode": "rw"}
+        if root is not None:
+            volumes[str(root.resolve())] = {"bind": DATA_DIR, "mode": "ro"}
+        probe_id = workdir.name
+        name = place.name or f"harness-{self.session}-{probe_id}"[:120]
+        enforced = self.enforcement(caps, cpuset)
+        records: list[Record] = []
+        offset = 0
+        timed_out = False
+        container = None
+        t0 = time.monotonic()
+        try:
+            container = self.client.containers.create(
+                image,
+                ["sh", "-c", WRAPPER, "probe", *self.entry],
+                name=name,
+                hostname=place.hostname,
+                labels=self._labels(probe_id, place.role),
+                environment=env,
+                volumes=volumes,
+                user=self._user(),
+                working_dir=PROBE_DIR,
+                network_mode=place.network or "none",
+                init=True,
+                **container_limits(caps, cpuset, self.shm_size_gb),
+            )
+            if self.remote:
+                _put_file(container, PROBE_DIR, "request.json", request_text)
+            t0 = time.monotonic()
+            container.start()
+            done = threading.Event()
+            waiter = threading.Thread(target=_wait, args=(container, done), daemon=True)
+            waiter.start()
+            deadline = t0 + request.timeout_s
+            last_fetch = 0.0
+            while not done.wait(self.poll_s):
+                now = time.monotonic()
+                if self.remote and now - last_fetch > 2.0:
+                    last_fetch = now
+                    self._fetch_records(container, request)
+                new, offset = read_records(request.records_file, offset)
+                _deliver(new, records, on_record)
+                if now > deadline:
+                    timed_out = True
+                    break
+            duration = time.monotonic() - t0
+            cpu_s: float | None = None
+            mem_mb: float | None = None
+            if timed_out:
+                cpu_s = _stats_cpu(container)
+                with contextlib.suppress(Exception):
+                    container.kill()
+                waiter.join(10)
+            container.reload()
+            state = container.attrs.get("State", {})
+            exit_code = state.get("ExitCode")
+            oom = bool(state.get("OOMKilled"))
+            if self.remote:
+                self._fetch_records(container, request)
+                with contextlib.suppress(Exception):
+                    text = _get_file(container, f"{PROBE_DIR}/cgroup.txt")
+                    (workdir / "cgroup.txt").write_text(text)
+            new, offset = read_records(request.records_file, offset)
+            _deliver(new, records, on_record)
+            logs = container.logs(stdout=True, stderr=True).decode(errors="replace")
+            request.stderr_file.write_text(logs)
+            tail = [ln for ln in logs.splitlines() if ln.strip()][-20:]
+            cg = workdir / "cgroup.txt"
+            if cg.exists():
+                cg_cpu, mem_mb = parse_cgroup(cg.read_text())
+                cpu_s = cg_cpu if cg_cpu is not None else cpu_s
+        except docker.errors.ImageNotFound:
+            raise BackendError(f"image {image} not found: run `harness images build`") from None
+        except docker.errors.APIError as exc:
+            return ProbeRun(
+                outcome=Outcome.crashed,
+                records=records,
+                duration_s=time.monotonic() - t0,
+                enforced=enforced,
+                reason=f"docker: {exc.explanation or exc}"[:300],
+                image=image,
+                container=name,
+            )
+        finally:
+            if container is not None:
+                with contextlib.suppress(Exception):
+                    container.remove(force=True)
+        outcome, reason = classify(oom, exit_code, timed_out, records)
+        _fill_from_records(enforced, records)
+        peak = next((r.get("peak_rss_mb") for r in records if r.get("type") == "done"), None)
+        return ProbeRun(
+            outcome=outcome,
+            records=records,
+            duration_s=duration,
+            enforced=enforced,
+            exit_code=None if timed_out else exit_code,
+            reason=reason,
+            log_tail=tail,
+            cpu_time_s=cpu_s,
+            peak_rss_mb=float(peak) if peak is not None else mem_mb,
+            image=image,
+            container=name,
+        )
+
+    def _fetch_records(self, container: Any, request: ProbeRequest) -> None:
+        with contextlib.suppress(Exception):
+            text = _get_file(container, f"{PROBE_DIR}/records.jsonl")
+            request.records_file.write_text(text)
+
+    def containers(self) -> list[Any]:
+        """This session's containers, running or not."""
+        flt = {"label": f"{LABEL_SESSION}={self.session}"}
+        return list(self.client.containers.list(all=True, filters=flt))
+
+    def cleanup(self) -> None:
+        for c in self.containers():
+            with contextlib.suppress(Exception):
+                c.remove(force=True)
+
+
+# ---------------------------------------------------------------- small helpers
+
+
+def _wait(container: Any, done: threading.Event) -> None:
+    while not done.is_set():
+        try:
+            container.wait(timeout=3600)
+        except Exception:  # read timeout or the container is gone: look again
+            try:
+                container.reload()
+                if container.status not in ("running", "created", "restarting"):
+                    break
+            except Exception:
+                break
+            continue
+        break
+    done.set()
+
+
+def _deliver(new: list[Record], acc: list[Record], on_record: OnRecord | None) -> None:
+    for rec in new:
+        acc.append(rec)
+        if on_record is not None:
+            on_record(rec)
+
+
+def _stats_cpu(container: Any) -> float | None:
+    try:
+        st = container.stats(stream=False)
+        return float(st["cpu_stats"]["cpu_usage"]["total_usage"]) / 1e9
+    except Exception:
+        return None
+
+
+def _fill_from_records(enforced: Enforcement, records: list[Record]) -> None:
+    for r in records:
+        if r.get("type") == "caps":
+            enforced.torch_threads = r.get("threads")
+            enforced.loader_workers = r.get("workers")
+
+
+def _put_file(container: Any, folder: str, name: str, text: str) -> None:
+    data = text.encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        info.mode = 0o644
+        tar.addfile(info, io.BytesIO(data))
+    container.put_archive(folder, buf.getvalue())
+
+
+def _get_file(container: Any, path: str) -> str:
+    stream, _ = container.get_archive(path)
+    buf = io.BytesIO(b"".join(stream))
+    with tarfile.open(fileobj=buf) as tar:
+        member = tar.getmembers()[0]
+        fh = tar.extractfile(member)
+        return fh.read().decode(errors="replace") if fh else ""

@@ -1,0 +1,347 @@
+"""Multi-node data-parallel training profiles: one container per node, each with its own caps.
+
+On one host the nodes are containers on a user-defined Docker network (they reach node 0 by
+its container name). Across hosts, each node runs on that host's own Docker engine, reached by
+its address (`ssh://user@host`, `tcp://host:2376`, `unix:///path.sock`), with host networking
+so that the nodes reach `--master-addr`. torch.distributed starts from the rendezvous the
+request carries (master address and port, world size, rank): gloo on CPU, NCCL on GPU.
+
+The docker SDK is imported inside functions; the pure parts (plans, summaries) need none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.backends.base import BackendError, OnRecord, ProbeRequest, ProbeRun, Record
+from harness.profile import Caps, NodeResult, Outcome, Stat
+
+DEFAULT_PORT = 29500
+_SEVERITY = {
+    Outcome.ok: 0,
+    Outcome.timed_out: 1,
+    Outcome.crashed: 2,
+    Outcome.oom: 3,
+    Outcome.refused: 4,
+}
+
+
+@dataclass
+class NodePlan:
+    rank: int
+    caps: Caps
+    host: str | None  # Docker engine URL; None = the local engine
+    cpu_offset: int = 0
+
+
+@dataclass
+class MultiNodeRun:
+    runs: list[ProbeRun]
+    nodes: list[NodeResult]
+    master_addr: str
+    master_port: int
+    network: str | None
+    aggregate: Stat | None = None  # images/s of the whole job, per synchronous step
+    comm_share: float | None = None  # median share of a step spent in all-reduce, all nodes
+    records: list[Record] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> Outcome:
+        return max((r.outcome for r in self.runs), key=lambda o: _SEVERITY[o])
+
+    def as_probe_run(self) -> ProbeRun:
+        """One ProbeRun for the sweep: node 0's facts, every node's records, worst outcome."""
+        first = self.runs[0]
+        worst = max(self.runs, key=lambda r: _SEVERITY[r.outcome])
+        cpu = [r.cpu_time_s for r in self.runs if r.cpu_time_s is not None]
+        return dataclasses.replace(
+            first,
+            outcome=worst.outcome,
+            reason=worst.reason,
+            exit_code=worst.exit_code,
+            log_tail=worst.log_tail,
+            records=self.records,
+            duration_s=max(r.duration_s for r in self.runs),
+            cpu_time_s=sum(cpu) if cpu else None,
+        )
+
+
+def plan_nodes(
+    nnodes: int, caps: Caps | Sequence[Caps], hosts: Sequence[str] | None = None
+) -> list[NodePlan]:
+    """One plan per node: its caps, its engine, and a cpuset offset so that nodes sharing an
+    engine get disjoint cores while they fit."""
+    if nnodes < 1:
+        raise BackendError("--nnodes must be at least 1")
+    per_node = [caps] * nnodes if isinstance(caps, Caps) else list(caps)
+    if len(per_node) != nnodes:
+        raise BackendError(f"{len(per_node)} node caps given for --nnodes {nnodes}")
+    engines: list[str | None] = list(hosts) if hosts else [None]
+    if hosts and len(hosts) not in (1, nnodes):
+        raise BackendError(f"--hosts lists {len(hosts)} engines; expected 1 or --nnodes {nnodes}")
+    used: dict[str | None, int] = {}
+    plans = []
+    for rank in range(nnodes):
+        host = engines[rank % len(engines)]
+        off = used.get(host, 0)
+        plans.append(NodePlan(rank=rank, caps=per_node[rank], host=host, cpu_offset=off))
+        used[host] = off + max(1, math.ceil(per_node[rank].cpus - 1e-9))
+    return plans
+
+
+def node_result(rank: int, host: str, caps: Caps, records: list[Record]) -> NodeResult:
+    """Per-node throughput and all-reduce share from its measured batch records (pure)."""
+    batches = [
+        r for r in records if r.get("type") == "batch" and not r.get("warmup") and _rank(r) == rank
+    ]
+    ips = [float(r["images_per_s"]) for r in batches if r.get("images_per_s")]
+    shares = [
+        float(r["allreduce_s"]) / float(r["batch_s"])
+        for r in batches
+        if r.get("allreduce_s") is not None and r.get("batch_s")
+    ]
+    return NodeResult(
+        rank=rank,
+        host=host,
+        caps=caps,
+        throughput=Stat.of(ips) if ips else None,
+        comm_share=_median(shares),
+    )
+
+
+def aggregate_throughput(records: list[Record], nnodes: int) -> Stat | None:
+    """images/s of the whole job per synchronous step: all nodes' images over the slowest
+    node's step time (steps every node measured)."""
+    steps: dict[int, dict[int, Record]] = {}
+    for r in records:
+        if r.get("type") == "batch" and not r.get("warmup"):
+            steps.setdefault(int(r["global_step"]), {})[_rank(r)] = r
+    vals = []
+    for per in steps.values():
+        if len(per) == nnodes:
+            slowest = max(float(r["batch_s"]) for r in per.values())
+            if slowest > 0:
+                vals.append(sum(int(r["batch_size"]) for r in per.values()) / slowest)
+    return Stat.of(vals) if vals else None
+
+
+def _rank(r: Record) -> int:
+    return int(r.get("node_rank") or 0)
+
+
+def _median(xs: list[float]) -> float | None:
+    if not xs:
+        return None
+    s = sorted(xs)
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+
+
+def run_multinode(
+    request: ProbeRequest,
+    nnodes: int,
+    *,
+    hosts: Sequence[str] | None = None,
+    node_caps: Sequence[Caps] | None = None,
+    master_addr: str | None = None,
+    master_port: int = DEFAULT_PORT,
+    image: str | None = None,
+    remote: bool | None = None,
+    on_record: OnRecord | None = None,
+    session: str | None = None,
+) -> MultiNodeRun:
+    """Run one data-parallel training probe on `nnodes` containers and summarise it.
+
+    `request` is node 0's request (its workdir gets one sub-folder per node). Every container
+    and the network are removed at the end, on error and on Ctrl-C.
+    """
+    from harness.backends.docker import DockerBackend, Placement, session_id
+
+    plans = plan_nodes(nnodes, list(node_caps) if node_caps else request.caps, hosts)
+    session = session or session_id()
+    engines = {p.host for p in plans}
+    multi_host = hosts is not None and len(hosts) > 0
+    if multi_host and master_addr is None:
+        if all(h is not None and h.startswith("unix:") for h in engines):
+            master_addr = "127.0.0.1"  # several engines on one machine
+        else:
+            raise BackendError(
+                "several hosts need --master-addr: node 0's address the others can reach"
+            )
+    backends: dict[str | None, DockerBackend] = {
+        h: DockerBackend(image, base_url=h, remote=remote, session=session) for h in engines
+    }
+    network_obj: Any = None
+    if multi_host:
+        network = "host"
+        names = [f"harness-{session}-node{p.rank}" for p in plans]
+    else:
+        be = backends[None]
+        network = f"harness-net-{session}"
+        network_obj = be.client.networks.create(
+            network, driver="bridge", labels={"harness.session": session}
+        )
+        names = [f"harness-{session}-node{p.rank}" for p in plans]
+        master_addr = master_addr or names[0]
+    assert master_addr is not None
+    addr: str = master_addr
+    env = {"MASTER_ADDR": addr, "MASTER_PORT": str(master_port)}
+    if not multi_host:
+        env.update({"GLOO_SOCKET_IFNAME": "eth0", "NCCL_SOCKET_IFNAME": "eth0"})
+    lock = threading.Lock()
+
+    def deliver(rec: Record) -> None:
+        if on_record is not None:
+            with lock:
+                on_record(rec)
+
+    runs: list[ProbeRun | None] = [None] * nnodes
+    errors: list[BaseException] = []
+
+    def node(plan: NodePlan) -> None:
+        req = dataclasses.replace(
+            request,
+            caps=plan.caps,
+            workdir=request.workdir / f"node{plan.rank}",
+            node_rank=plan.rank,
+            nnodes=nnodes,
+            master_addr=master_addr,
+            master_port=master_port,
+            env={**request.env, **env, "WORLD_SIZE": str(nnodes), "RANK": str(plan.rank)},
+        )
+        place = Placement(
+            name=names[plan.rank],
+            network=network,
+            cpu_offset=plan.cpu_offset,
+            hostname=names[plan.rank] if not multi_host else None,
+            role="node",
+        )
+        try:
+            runs[plan.rank] = backends[plan.host].run_placed(req, deliver, place)
+        except BaseException as exc:  # reported after every node is stopped
+            errors.append(exc)
+            for b in backends.values():
+                b.cleanup()
+
+    threads = [threading.Thread(target=node, args=(p,), daemon=True) for p in plans]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            while t.is_alive():
+                t.join(0.2)
+    except BaseException:
+        for b in backends.values():
+            b.cleanup()
+        raise
+    finally:
+        if network_obj is not None:
+            for b in backends.values():
+                b.cleanup()
+            with contextlib.suppress(Exception):
+                network_obj.remove()
+    if errors:
+        raise errors[0]
+    done = [r for r in runs if r is not None]
+    records = [rec for r in done for rec in r.records]
+    results = [
+        node_result(p.rank, p.host or "local", p.caps, runs[p.rank].records)  # type: ignore[union-attr]
+        for p in plans
+    ]
+    shares = [n.comm_share for n in results if n.comm_share is not None]
+    return MultiNodeRun(
+        runs=done,
+        nodes=results,
+        master_addr=addr,
+        master_port=master_port,
+        network=network,
+        aggregate=aggregate_throughput(records, nnodes),
+        comm_share=_median(shares),
+        records=records,
+    )
+
+
+def run_multinode_profile(args: Any, backend: Any, console: Any) -> int:
+    """`harness profile JOB --nnodes N [--hosts URL,...] [--master-addr A] [--master-port P]`:
+    one data-parallel probe at the given caps, written as a profile whose probe has per-node
+    results, the aggregate images/s and the all-reduce share of a step."""
+    from pathlib import Path
+
+    from harness.profile import now
+    from harness.sweep import Sweep, SweepOptions, probe_id, summarise
+
+    spec = args.spec
+    if spec.kind != "train":
+        console.print("[red]error:[/red] --nnodes > 1 profiles training jobs only")
+        return 2
+    cpus = args.cpu if args.cpu is not None else max(1, backend.host_cpus() // args.nnodes)
+    caps = Caps(cpus=cpus, memory_gb=args.memory, gpus=args.num_gpus)
+    out = args.out or Path("profiles") / f"{spec.name}-docker-{args.nnodes}nodes.json"
+    opts = SweepOptions(
+        max_cpus=cpus,
+        memory_gb=args.memory,
+        num_gpus=args.num_gpus,
+        batch_size=args.batch,
+        max_iterations=args.max_iterations,
+        timeout_s=args.timeout,
+        data_dir=args.data_dir,
+        extra={"nnodes": args.nnodes, "hosts": list(args.hosts or []), "per_node_caps": True},
+    )
+    sweep = Sweep(spec, backend, opts, out, out.parent / ".work" / out.stem, False)
+    overrides: dict[str, Any] = {"batch_size": sweep.batch}
+    if args.max_iterations:
+        overrides["max_iterations"] = args.max_iterations
+    pid = probe_id(caps, sweep.batch) + f"-n{args.nnodes}"
+    req = ProbeRequest(
+        spec=spec.model_dump(mode="json"),
+        caps=caps,
+        workdir=sweep.workroot / pid,
+        data_dir=args.data_dir,
+        timeout_s=args.timeout,
+        overrides=overrides,
+    )
+    where = ", ".join(args.hosts) if args.hosts else "one engine, a Docker network"
+    console.print(
+        f"[bold]{spec.name}[/bold]: {args.nnodes} nodes x {cpus:g} CPU ({where}); "
+        f"{backend.describe()}",
+        highlight=False,
+    )
+    started = now()
+    try:
+        result = run_multinode(
+            req,
+            args.nnodes,
+            hosts=args.hosts or None,
+            master_addr=args.master_addr,
+            master_port=args.master_port or DEFAULT_PORT,
+            image=getattr(backend, "_image", None),
+            session=getattr(backend, "session", None),
+        )
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/yellow]: every node's container was removed")
+        return 130
+    except BackendError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        return 2
+    probe = summarise(result.as_probe_run(), caps, pid, "docker", started, keep_records=True)
+    probe.nodes = result.nodes
+    if result.aggregate is not None:
+        probe.throughput = result.aggregate
+    assert sweep.profile.train is not None
+    sweep.profile.train.probes.append(probe)
+    sweep.profile.train.nnodes = args.nnodes
+    sweep.profile.complete = True
+    sweep.save()
+    for n in result.nodes:
+        thr = f"{n.throughput.median:.1f} img/s" if n.throughput else "no measured batch"
+        share = f", all-reduce {n.comm_share:.0%} of a step" if n.comm_share is not None else ""
+        console.print(f"node {n.rank} ({n.host}, {n.caps.cpus:g} CPU): {thr}{share}")
+    agg = f"{result.aggregate.median:.1f} img/s" if result.aggregate else "-"
+    console.print(f"aggregate: {agg}; outcome {result.outcome.value}; profile written to {out}")
+    return 0 if result.outcome == Outcome.ok else 1
