@@ -1,0 +1,456 @@
+"""The inference workload: per-layer cut points and measured bundle latencies (and energy).
+
+DIME's point: the time of a run of layers is not the sum of the layers' times (caches, thread
+start-up, operator fusion), so every contiguous run [i, j) up to `max_bundle_len` layers is
+timed as one unit, starting from its real input: the activation that real JPEG images produce
+at cut i, never zeros. One InferSection per call, for each batch size and each requested clock.
+
+Records written through `emit`: {"type": "progress", ...} while it runs, {"type": "refused",
+"reason": ...} when a requested clock cannot be locked here (then ClockLockRefused is raised),
+and at the end {"type": "infer", "section": <InferSection without caps/enforced/probes>}.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from harness.profile import InferSection, Stat
+from harness.spec import InferSpec, JobSpec
+from harness.telemetry import energy as energy_mod
+from harness.telemetry.freq import ClockLockRefused, Clocks
+from harness.workloads import cuts
+
+Emit = Callable[[dict[str, Any]], None]
+MAX_REPEATS = 10_000  # bound on repeats when min_window_s asks for more
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def _jpeg_dir(spec: JobSpec, data_dir: str | None) -> Path:
+    """The job's own JPEG folder (the one the backend prepared and mounted, read-only)."""
+    from harness.workloads.data import prepare_data
+
+    root = prepare_data(spec, data_dir)
+    if root is None:  # pragma: no cover - only synthetic data has no folder
+        raise FileNotFoundError("no dataset folder for a jpeg job")
+    return root
+
+
+def load_inputs(spec: JobSpec, data_dir: str | None, samples: int) -> tuple[torch.Tensor, str]:
+    """[samples, *input_shape] network inputs and a line saying where they came from.
+
+    JPEGs are decoded, resized (shorter side to 1.14 x crop), centre-cropped and normalised the
+    way an ImageNet-style eval transform does.
+    """
+    shape = list(spec.input_shape)
+    g = torch.Generator().manual_seed(spec.data.seed)
+    if spec.data.source == "synthetic" or len(shape) != 3:
+        if len(shape) == 4 and spec.data.source == "volume":
+            from harness.workloads.data import list_files, prepare_data
+
+            root = prepare_data(spec, data_dir)
+            if root is not None:
+                import numpy as np
+
+                files = [f for f, _ in list_files(root, ".npy")][:samples]
+                if files:
+                    arrs = [torch.from_numpy(np.load(f).astype("float32")) for f in files]
+                    x = torch.stack([a.reshape(shape) for a in arrs])
+                    return _cycle(x, samples), f"volume:{root}"
+        return torch.randn(samples, *shape, generator=g), "synthetic (random normal)"
+
+    from PIL import Image
+    from torchvision.transforms import functional as tf
+
+    from harness.workloads.data import MEAN, STD, list_files
+
+    root = _jpeg_dir(spec, data_dir)
+    every = [f for f, _ in list_files(root)]
+    files = every[:: max(1, len(every) // samples)][:samples]  # spread over the classes
+    if not files:
+        raise FileNotFoundError(f"{root}: no .jpg files for the profile's inputs")
+    c, h, w = shape
+    mean, std = (list(MEAN), list(STD)) if c == 3 else ([0.5] * c, [0.5] * c)
+    out = []
+    for f in files:
+        with Image.open(f) as im:
+            img = im.convert("RGB" if c == 3 else "L")
+            img = tf.resize(img, [int(min(h, w) * 1.14)])
+            img = tf.center_crop(img, [h, w])
+            t = tf.to_tensor(img)
+        out.append(tf.normalize(t, mean, std))
+    return _cycle(torch.stack(out), samples), f"jpeg:{root} ({len(files)} files)"
+
+
+def _cycle(x: torch.Tensor, n: int) -> torch.Tensor:
+    idx = [k % x.shape[0] for k in range(n)]
+    return x[idx]
+
+
+def activations(chain: Sequence[tuple[str, nn.Module]], batch: torch.Tensor) -> list[torch.Tensor]:
+    """The real tensor at every cut (len(chain) + 1 of them) for one input batch."""
+    acts = [batch]
+    with torch.inference_mode():
+        for _, stage in chain:
+            acts.append(stage(acts[-1]))
+    return acts
+
+
+# ---------------------------------------------------------------- timing
+
+
+def _sync(device: torch.device) -> Callable[[], None]:
+    if device.type == "cuda":
+        return lambda: torch.cuda.synchronize(device)
+    return lambda: None
+
+
+def time_call(
+    fn: Callable[[], object],
+    device: torch.device,
+    repeats: int,
+    warmup: int,
+    min_window_s: float = 0.0,
+) -> list[float]:
+    """Seconds per call: perf_counter on the CPU, CUDA events on a GPU.
+
+    Runs until both `repeats` calls and `min_window_s` seconds are done (LoadGen's habit).
+    """
+    sync = _sync(device)
+    for _ in range(warmup):
+        fn()
+    sync()
+    out: list[float] = []
+    start = time.perf_counter()
+    if device.type == "cuda":
+        pairs: list[tuple[torch.cuda.Event, torch.cuda.Event]] = []
+        while len(pairs) < repeats or (
+            time.perf_counter() - start < min_window_s and len(pairs) < MAX_REPEATS
+        ):
+            a = torch.cuda.Event(enable_timing=True)
+            b = torch.cuda.Event(enable_timing=True)
+            a.record()
+            fn()
+            b.record()
+            pairs.append((a, b))
+            if len(pairs) >= repeats:
+                sync()  # so the wall-clock window reflects finished work
+        sync()
+        out = [a.elapsed_time(b) / 1000.0 for a, b in pairs]
+    else:
+        while len(out) < repeats or (
+            time.perf_counter() - start < min_window_s and len(out) < MAX_REPEATS
+        ):
+            t0 = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t0)
+    return out
+
+
+def _bundle_fn(
+    chain: Sequence[tuple[str, nn.Module]], i: int, j: int, x: torch.Tensor
+) -> Callable[[], object]:
+    mods = [m for _, m in chain[i:j]]
+
+    def run() -> object:
+        y = x
+        for m in mods:
+            y = m(y)
+        return y
+
+    return run
+
+
+def bundle_ranges(n_layers: int, max_len: int) -> list[tuple[int, int]]:
+    """Every contiguous [i, j) with 1 <= j - i <= max_len."""
+    return [(i, j) for i in range(n_layers) for j in range(i + 1, min(n_layers, i + max_len) + 1)]
+
+
+# ---------------------------------------------------------------- the workload
+
+
+def _device(request: dict[str, Any]) -> torch.device:
+    want = (request.get("overrides") or {}).get("device")
+    caps = request.get("caps") or {}
+    if want:
+        return torch.device(str(want))
+    if int(caps.get("gpus") or 0) > 0:
+        if not torch.cuda.is_available():
+            raise RuntimeError(
+                f"caps ask for {caps.get('gpus')} GPU(s) but torch sees no CUDA device here"
+            )
+        return torch.device("cuda", 0)
+    return torch.device("cpu")
+
+
+def _requested_frequencies(request: dict[str, Any]) -> list[float | None]:
+    over = request.get("overrides") or {}
+    freqs = over.get("frequencies")
+    if freqs:
+        return [float(f) for f in freqs]
+    f = (request.get("caps") or {}).get("frequency_mhz")
+    return [float(f)] if f is not None else [None]
+
+
+def run_infer(spec: JobSpec, request: dict[str, Any], emit: Emit) -> None:
+    """Profile `spec` (kind: infer) under the caps this process runs in; see the module doc.
+
+    request keys used: threads (CPUs granted), data_dir, caps.gpus, caps.frequency_mhz, and
+    overrides: device_name, device ('cpu'/'cuda'), frequencies [MHz...], allow_clock_locking,
+    shared_gpu (default True), power_log (CSV of timestamp,watts to join), energy (False to
+    skip energy windows), batch_sizes / max_bundle_len / repeats / warmup (override the spec).
+    """
+    t_begin = time.perf_counter()
+    over = request.get("overrides") or {}
+    cfg = (spec.infer or InferSpec()).model_copy(
+        update={
+            k: over[k]
+            for k in ("batch_sizes", "max_bundle_len", "repeats", "warmup", "samples")
+            if k in over and over[k] is not None
+        }
+    )
+    threads = int(request.get("threads") or len(os.sched_getaffinity(0)))
+    from harness.workloads.models import build_model, set_threads
+
+    set_threads(threads)
+    device = _device(request)
+    domain: Literal["cpu", "gpu"] = "gpu" if device.type == "cuda" else "cpu"
+
+    # Clocks first: a refused lock should cost nothing else.
+    nvml = None
+    if domain == "gpu":
+        nvml, _ = energy_mod.load_nvml()
+    gpu_index = device.index or 0
+    clocks = Clocks(domain, gpu_index, tuple(sorted(os.sched_getaffinity(0))), nvml=nvml)
+    freqs = _requested_frequencies(request)
+    allow = bool(over.get("allow_clock_locking", False))
+    shared = bool(over.get("shared_gpu", True))
+    for f in freqs:
+        reason = (
+            None if f is None else clocks.check(f, shared_gpu=shared, allow_clock_locking=allow)
+        )
+        if reason:
+            emit({"type": "refused", "reason": reason, "frequency_mhz": f})
+            raise ClockLockRefused(reason)
+    available, avail_reason = clocks.available()
+    default_observed = clocks.observed()
+
+    model = build_model(spec.model, spec.num_classes, spec.input_shape, **spec.model_kwargs).eval()
+    chain = cuts.stages(model, spec.input_shape)
+    cut_dicts = cuts.cut_points(chain, spec.input_shape)
+    layer_dicts = cuts.layers(chain)
+    for _, stage in chain:
+        stage.to(device).eval()
+    images, source = load_inputs(spec, request.get("data_dir"), cfg.samples)
+    ranges = bundle_ranges(len(chain), cfg.max_bundle_len)
+    total = len(ranges) * len(cfg.batch_sizes) * len(freqs)
+    emit(
+        {
+            "type": "progress",
+            "stage": "setup",
+            "layers": len(chain),
+            "bundles_total": total,
+            "threads": threads,
+            "device": str(device),
+            "inputs": source,
+            "setup_s": time.perf_counter() - t_begin,
+        }
+    )
+
+    counter, energy_desc = _energy_counter(device, over)
+    power_log = over.get("power_log")
+    energy_source = "powerlog" if power_log else (counter.source if counter else None)
+    energy_reason = None if (counter or power_log) else energy_desc
+    windows: list[tuple[int, float, float, int]] = []  # (bundle idx, t0, t1, calls)
+
+    bundles: list[dict[str, Any]] = []
+    ctx = _Pass(chain, images, device, cfg, ranges, clocks, counter, bool(power_log), emit, total)
+    ctx.energy_reason = energy_reason
+    for f in freqs:
+        try:
+            with clocks.locked(f, shared_gpu=shared, allow_clock_locking=allow):
+                bundles += ctx.run(f, windows, len(bundles))
+        except ClockLockRefused as exc:
+            emit({"type": "refused", "reason": str(exc), "frequency_mhz": f})
+            raise
+
+    if power_log:
+        energy_mod.apply_power_log(bundles, windows, power_log)
+
+    section = InferSection.model_validate(
+        {
+            "device_name": str(
+                over.get("device_name") or request.get("device_name") or _default_name(request)
+            ),
+            "device_kind": "cuda" if device.type == "cuda" else "cpu",
+            "model": spec.model,
+            "layers": layer_dicts,
+            "cuts": cut_dicts,
+            "batch_sizes": list(cfg.batch_sizes),
+            "max_bundle_len": cfg.max_bundle_len,
+            "frequencies": {
+                "domain": domain,
+                "available_mhz": available,
+                "requested_mhz": [f for f in freqs if f is not None],
+                "default_observed_mhz": default_observed,
+                "locking": _locking_line(freqs, avail_reason),
+            },
+            "energy_source": energy_source,
+            "energy_reason": (
+                energy_reason
+                if energy_source is None
+                else f"external power log {power_log}, joined by timestamps"
+                if power_log
+                else energy_desc
+            ),
+            "bundles": bundles,
+            "total_s": time.perf_counter() - t_begin,
+        }
+    )
+    emit(
+        {
+            "type": "infer",
+            "section": section.model_dump(mode="json", exclude={"caps", "enforced", "probes"}),
+        }
+    )
+
+
+class _Pass:
+    """One pass over every batch size and bundle at one clock setting."""
+
+    def __init__(
+        self,
+        chain: Sequence[tuple[str, nn.Module]],
+        images: torch.Tensor,
+        device: torch.device,
+        cfg: InferSpec,
+        ranges: list[tuple[int, int]],
+        clocks: Clocks,
+        counter: energy_mod.EnergyCounter | None,
+        power_log: bool,
+        emit: Emit,
+        total: int,
+    ) -> None:
+        self.chain, self.images, self.device, self.cfg = chain, images, device, cfg
+        self.ranges, self.clocks, self.counter, self.power_log = ranges, clocks, counter, power_log
+        self.emit, self.total, self.done = emit, total, 0
+        self.energy_reason: str | None = None
+
+    def run(
+        self, f: float | None, windows: list[tuple[int, float, float, int]], offset: int
+    ) -> list[dict[str, Any]]:
+        cfg, device = self.cfg, self.device
+        sync = _sync(device)
+        out: list[dict[str, Any]] = []
+        for bs in cfg.batch_sizes:
+            batch = _cycle(self.images, bs).to(device)
+            acts = activations(self.chain, batch)
+            for i, j in self.ranges:
+                fn = _bundle_fn(self.chain, i, j, acts[i])
+                if device.type == "cuda":
+                    torch.cuda.reset_peak_memory_stats(device)
+                e_j, e_reason = None, self.energy_reason
+                with torch.inference_mode():
+                    lat = time_call(fn, device, cfg.repeats, cfg.warmup, cfg.min_window_s)
+                    if self.counter is not None or self.power_log:
+                        meter = self.counter or _NullCounter()
+                        joules, calls, t0, t1 = energy_mod.measure_window(
+                            meter, fn, cfg.energy_window_s, sync
+                        )
+                        if self.counter is not None:
+                            e_j, e_reason = _per_call(joules, calls, cfg.energy_window_s)
+                        else:
+                            windows.append((offset + len(out), t0, t1, calls))
+                stat = Stat.of(lat)
+                rec: dict[str, Any] = {
+                    "start": i,
+                    "end": j,
+                    "batch_size": bs,
+                    "frequency_mhz": f,
+                    "observed_frequency_mhz": self.clocks.observed(),
+                    "latency": stat.model_dump(),
+                    "energy_j": e_j,
+                    "energy_reason": e_reason,
+                    "peak_mem_mb": (
+                        torch.cuda.max_memory_allocated(device) / 2**20
+                        if device.type == "cuda"
+                        else None
+                    ),
+                }
+                out.append(rec)
+                self.done += 1
+                self.emit(
+                    {
+                        "type": "progress",
+                        "stage": "bundle",
+                        "done": self.done,
+                        "total": self.total,
+                        "start": i,
+                        "end": j,
+                        "batch_size": bs,
+                        "frequency_mhz": f,
+                        "median_s": stat.median,
+                        **(
+                            {"window": list(windows[-1][1:]), "bundle_index": offset + len(out) - 1}
+                            if windows and windows[-1][0] == offset + len(out) - 1
+                            else {}
+                        ),
+                    }
+                )
+            del acts, batch
+        return out
+
+
+def _default_name(request: dict[str, Any]) -> str:
+    """host-<cpus>cpu, as the sweep names a device when the user gave no --device-name."""
+    cpus = (request.get("caps") or {}).get("cpus") or request.get("threads") or 1
+    return f"{socket.gethostname()}-{float(cpus):g}cpu"
+
+
+class _NullCounter:
+    source = "none"
+
+    def read_j(self) -> float:
+        return 0.0
+
+
+def _energy_counter(
+    device: torch.device, over: dict[str, Any]
+) -> tuple[energy_mod.EnergyCounter | None, str]:
+    if over.get("energy", True) is False:
+        return None, "energy measurement switched off (overrides.energy = false)"
+    kind = "cuda" if device.type == "cuda" else "cpu"
+    return energy_mod.best_counter(
+        kind, device.index or 0, rapl_root=over.get("rapl_root", energy_mod.RAPL_ROOT)
+    )
+
+
+def _per_call(joules: float, calls: int, window_s: float) -> tuple[float | None, str | None]:
+    if joules <= 0 or calls <= 0:
+        return None, f"energy counter did not advance over a {window_s:g} s window"
+    return joules / calls, None
+
+
+def _locking_line(freqs: Sequence[float | None], avail_reason: str | None) -> str:
+    asked = [f for f in freqs if f is not None]
+    if not asked:
+        base = "not requested: default clock, observed clocks recorded"
+        return f"{base} ({avail_reason})" if avail_reason else base
+    return f"locked at {', '.join(f'{f:g}' for f in asked)} MHz for each pass, restored after"
+
+
+def collect(spec: JobSpec, request: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run the workload in this process; (section dict, all records). For benches and tests."""
+    records: list[dict[str, Any]] = []
+    run_infer(spec, request, records.append)
+    section = next(r["section"] for r in records if r.get("type") == "infer")
+    return section, records

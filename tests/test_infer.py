@@ -1,0 +1,208 @@
+"""The inference workload: bundle timing of a tiny model, in-process and on the local backend."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from harness.profile import Caps, InferSection, Outcome
+from harness.spec import JobSpec
+from harness.telemetry import energy
+from harness.telemetry.freq import ClockLockRefused
+from harness.workloads.infer import bundle_ranges, collect, load_inputs, run_infer, time_call
+
+
+def _spec(**infer: Any) -> JobSpec:
+    cfg = {"batch_sizes": [1, 2], "max_bundle_len": 2, "repeats": 3, "warmup": 1, "samples": 2}
+    cfg.update(infer)
+    return JobSpec.model_validate(
+        {
+            "name": "tiny-infer",
+            "kind": "infer",
+            "model": "resnet18",
+            "input_shape": [3, 32, 32],
+            "num_classes": 10,
+            "data": {"source": "jpeg", "num_samples": 2},
+            "infer": cfg,
+        }
+    )
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads() -> Iterator[None]:
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def profiled(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    data = tmp_path_factory.mktemp("data")
+    request = {"threads": 1, "data_dir": str(data), "caps": {"cpus": 1}, "overrides": {}}
+    return collect(_spec(), request)
+
+
+def test_section_is_valid_and_complete(
+    profiled: tuple[dict[str, Any], list[dict[str, Any]]],
+) -> None:
+    section, _ = profiled
+    sec = InferSection.model_validate(section)
+    n = len(sec.layers)
+    assert n == 10 and len(sec.cuts) == n + 1
+    want = {(i, j, b) for i, j in bundle_ranges(n, 2) for b in (1, 2)}
+    assert {(b.start, b.end, b.batch_size) for b in sec.bundles} == want
+    assert len(sec.bundles) == len(want)
+    for b in sec.bundles:
+        assert b.latency.n >= 3 and 0 < b.latency.min <= b.latency.median <= b.latency.max
+        assert b.frequency_mhz is None
+    assert sec.device_kind == "cpu" and sec.device_name.endswith("-1cpu")
+    assert sec.total_s is not None and sec.total_s > 0
+    assert sec.frequencies.domain == "cpu" and sec.frequencies.requested_mhz == []
+
+
+def test_no_energy_here_is_null_with_reason(
+    profiled: tuple[dict[str, Any], list[dict[str, Any]]],
+) -> None:
+    sec = InferSection.model_validate(profiled[0])
+    if sec.energy_source is None:  # no RAPL/NVML on this machine: null + reason, never zero
+        assert sec.energy_reason
+        assert all(b.energy_j is None and b.energy_reason for b in sec.bundles)
+
+
+def test_progress_records_and_real_inputs(
+    profiled: tuple[dict[str, Any], list[dict[str, Any]]],
+) -> None:
+    _, records = profiled
+    setup = next(r for r in records if r["type"] == "progress" and r["stage"] == "setup")
+    assert setup["inputs"].startswith("jpeg:") and setup["threads"] == 1
+    steps = [r for r in records if r["type"] == "progress" and r["stage"] == "bundle"]
+    assert steps[-1]["done"] == steps[-1]["total"] == len(profiled[0]["bundles"])
+    assert records[-1]["type"] == "infer"
+
+
+def test_bundle_batch_two_costs_more_than_batch_one(
+    profiled: tuple[dict[str, Any], list[dict[str, Any]]],
+) -> None:
+    sec = InferSection.model_validate(profiled[0])
+    n = len(sec.layers)
+    whole = [sec.bundle(i, i + 1, b) for i in range(n) for b in (1, 2)]
+    assert all(w is not None for w in whole)
+    one = sum(b.latency.median for b in whole if b is not None and b.batch_size == 1)
+    two = sum(b.latency.median for b in whole if b is not None and b.batch_size == 2)
+    assert two > one * 0.8  # twice the images: not less work (loose: the machine is shared)
+
+
+def test_inputs_are_decoded_jpegs_not_zeros(tmp_path: Path) -> None:
+    x, source = load_inputs(_spec(), str(tmp_path), 3)
+    assert source.startswith("jpeg:") and x.shape == (3, 3, 32, 32)
+    assert x.abs().sum() > 0 and x.std() > 0.1
+    assert -3 < x.mean() < 3  # normalised
+
+
+def test_time_call_meets_count_and_window() -> None:
+    calls: list[int] = []
+    t0 = time.perf_counter()
+
+    def work() -> None:
+        calls.append(1)
+        time.sleep(0.002)
+
+    out = time_call(work, torch.device("cpu"), 3, 2, min_window_s=0.05)
+    assert len(out) >= 3 and len(calls) == len(out) + 2
+    assert time.perf_counter() - t0 >= 0.05
+
+
+def test_frequency_request_here_is_refused_with_reason(tmp_path: Path) -> None:
+    records: list[dict[str, Any]] = []
+    request = {
+        "threads": 1,
+        "data_dir": str(tmp_path),
+        "caps": {"cpus": 1},
+        "overrides": {"frequencies": [1.0]},  # offered nowhere: refused even where cpufreq is
+    }
+    with pytest.raises(ClockLockRefused, match="cannot lock CPU clock"):
+        run_infer(_spec(), request, records.append)
+    assert records[-1]["type"] == "refused" and records[-1]["frequency_mhz"] == 1.0
+    if not Path("/sys/devices/system/cpu/cpu0/cpufreq").exists():
+        assert "cpufreq" in records[-1]["reason"]
+    assert not any(r["type"] == "infer" for r in records)  # nothing measured at another clock
+
+
+def test_fake_rapl_that_never_advances_is_null_not_zero(tmp_path: Path) -> None:
+    zone = tmp_path / "rapl" / "intel-rapl:0"
+    zone.mkdir(parents=True)
+    (zone / "energy_uj").write_text("1000\n")
+    (zone / "max_energy_range_uj").write_text("100000000\n")
+    request = {
+        "threads": 1,
+        "data_dir": str(tmp_path),
+        "caps": {"cpus": 1},
+        "overrides": {"rapl_root": str(tmp_path / "rapl"), "batch_sizes": [1], "max_bundle_len": 1},
+    }
+    spec = _spec(energy_window_s=0.01)
+    section, _ = collect(spec, request)
+    sec = InferSection.model_validate(section)
+    assert sec.energy_source == "rapl"
+    assert all(
+        b.energy_j is None and "did not advance" in (b.energy_reason or "") for b in sec.bundles
+    )
+
+
+def test_power_log_energy_is_joined_by_timestamps(tmp_path: Path) -> None:
+    log = tmp_path / "power.csv"
+    now = time.time()
+    log.write_text(f"timestamp,watts\n{now - 5},10\n{now + 600},10\n")
+    request = {
+        "threads": 1,
+        "data_dir": str(tmp_path),
+        "caps": {"cpus": 1},
+        "overrides": {
+            "power_log": str(log),
+            "batch_sizes": [1],
+            "max_bundle_len": 1,
+            "device_name": "edge-a",
+        },
+    }
+    section, records = collect(_spec(energy_window_s=0.02), request)
+    sec = InferSection.model_validate(section)
+    assert sec.energy_source == "powerlog" and sec.device_name == "edge-a"
+    for b in sec.bundles:
+        assert b.energy_j is not None and b.energy_j > 0
+        # 10 W for about one bundle's latency (loose: window includes loop overhead)
+        assert b.energy_j < 10 * b.latency.max * 20
+    # the host-side join (a log the container could not see) gives the same from the records
+    log20 = tmp_path / "power20.csv"
+    log20.write_text(f"timestamp,watts\n{now - 5},20\n{now + 600},20\n")
+    joined = InferSection.model_validate(energy.join_power_log(section, records, log20))
+    for a, b in zip(sec.bundles, joined.bundles, strict=True):
+        assert a.energy_j is not None and b.energy_j == pytest.approx(2 * a.energy_j)
+
+
+def test_local_backend_runs_an_infer_probe(tmp_path: Path) -> None:
+    from harness.backends.base import ProbeRequest
+    from harness.backends.local import LocalBackend
+
+    backend = LocalBackend()
+    req = ProbeRequest(
+        spec=_spec(batch_sizes=[1], max_bundle_len=1, repeats=2).model_dump(mode="json"),
+        caps=Caps(cpus=1),
+        workdir=tmp_path / "probe",
+        data_dir=tmp_path / "data",
+        timeout_s=300,
+        overrides={"device_name": "tiny-local"},
+    )
+    try:
+        run = backend.run_probe(req)
+    finally:
+        backend.cleanup()
+    assert run.outcome == Outcome.ok, (run.reason, run.log_tail)
+    sec = next(r["section"] for r in run.records if r.get("type") == "infer")
+    parsed = InferSection.model_validate(sec)
+    assert parsed.device_name == "tiny-local" and len(parsed.bundles) == len(parsed.layers)
