@@ -1,0 +1,387 @@
+"""The check that cannot lie: shortest paths over the bundle graph, with no solver.
+
+Nodes are (cut k, device d); edges only go from cut k to a later cut (compute) or stay at cut k
+(transfer), so one sweep over the cuts settles every node. `shortest_path` gives the
+unconstrained optimum of any non-negative mix of latency and energy; `pareto_labels` the exact
+latency-energy front by bicriteria labels (small instances: it keeps every label).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from solver.split_problem import Option, SplitInstance, Transfer
+
+Step = Option | Transfer
+
+
+@dataclass(frozen=True)
+class PlanPath:
+    steps: tuple[Step, ...]
+    latency: float
+    energy: float
+
+    @property
+    def options(self) -> list[Option]:
+        return [s for s in self.steps if isinstance(s, Option)]
+
+    @property
+    def transfers(self) -> list[Transfer]:
+        return [s for s in self.steps if isinstance(s, Transfer)]
+
+
+def path_of(steps: list[Step] | tuple[Step, ...]) -> PlanPath:
+    """Totals in path order: the DP and the SCIP side add the same numbers the same way."""
+    ordered = tuple(sorted(steps, key=_order))
+    lat = math.fsum(s.latency for s in ordered)
+    en = math.fsum(s.energy for s in ordered)
+    return PlanPath(ordered, lat, en)
+
+
+def _order(s: Step) -> tuple[int, int]:
+    return (s.cut, 0) if isinstance(s, Transfer) else (s.start, 1)
+
+
+def shortest_path(inst: SplitInstance, w_lat: float = 1.0, w_en: float = 0.0) -> PlanPath | None:
+    """Minimum of w_lat * latency + w_en * energy from (0, source) to (L, sink); None if no path."""
+    n, nd = inst.n_layers, len(inst.devices)
+    dist = [[math.inf] * nd for _ in range(n + 1)]
+    pred: list[list[Step | None]] = [[None] * nd for _ in range(n + 1)]
+    dist[0][inst.source] = 0.0
+    by_cut: dict[int, list[Transfer]] = {}
+    for t in inst.transfers:
+        by_cut.setdefault(t.cut, []).append(t)
+    by_start: dict[int, list[Option]] = {}
+    for o in inst.options:
+        by_start.setdefault(o.start, []).append(o)
+
+    def cost(s: Step) -> float:
+        c = w_lat * s.latency
+        if w_en:
+            c += w_en * s.energy
+        return c
+
+    for k in range(n + 1):
+        row = dist[k]
+        # transfers at one cut may relay a -> b -> c; D - 1 rounds settle them (costs >= 0)
+        for _ in range(max(1, nd - 1)):
+            changed = False
+            for t in by_cut.get(k, ()):
+                c = row[t.src] + cost(t)
+                if c < row[t.dst]:
+                    row[t.dst] = c
+                    pred[k][t.dst] = t
+                    changed = True
+            if not changed:
+                break
+        for o in by_start.get(k, ()):
+            c = row[o.device] + cost(o)
+            if c < dist[o.end][o.device]:
+                dist[o.end][o.device] = c
+                pred[o.end][o.device] = o
+    if math.isinf(dist[n][inst.sink]):
+        return None
+    steps: list[Step] = []
+    k, d = n, inst.sink
+    while (k, d) != (0, inst.source) or pred[k][d] is not None:
+        s = pred[k][d]
+        if s is None:
+            break
+        steps.append(s)
+        if isinstance(s, Transfer):
+            d = s.src
+        else:
+            k = s.start
+        if len(steps) > 4 * (n + 1) * nd:  # a zero-cost cycle; cannot happen with costs > 0
+            raise RuntimeError("cycle in shortest-path predecessors")
+    return path_of(steps)
+
+
+def distances(
+    inst: SplitInstance, w_lat: float, w_en: float, *, to_sink: bool = False
+) -> list[list[float]]:
+    """Least cost w_lat * latency + w_en * energy from the source to every node (k, d), or from
+    every node to the sink: the potentials that price each edge in reduced-cost fixing."""
+    n, nd = inst.n_layers, len(inst.devices)
+    dist = [[math.inf] * nd for _ in range(n + 1)]
+    by_cut: dict[int, list[Transfer]] = {}
+    for t in inst.transfers:
+        by_cut.setdefault(t.cut, []).append(t)
+    rounds = max(1, nd - 1)
+    if not to_sink:
+        by_start: dict[int, list[Option]] = {}
+        for o in inst.options:
+            by_start.setdefault(o.start, []).append(o)
+        dist[0][inst.source] = 0.0
+        for k in range(n + 1):
+            row = dist[k]
+            for _ in range(rounds):
+                changed = False
+                for t in by_cut.get(k, ()):
+                    c = row[t.src] + w_lat * t.latency + w_en * t.energy
+                    if c < row[t.dst]:
+                        row[t.dst], changed = c, True
+                if not changed:
+                    break
+            for o in by_start.get(k, ()):
+                c = row[o.device] + w_lat * o.latency + w_en * o.energy
+                if c < dist[o.end][o.device]:
+                    dist[o.end][o.device] = c
+        return dist
+    by_end_start: dict[int, list[Option]] = {}
+    for o in inst.options:
+        by_end_start.setdefault(o.start, []).append(o)
+    dist[n][inst.sink] = 0.0
+    for k in range(n, -1, -1):
+        row = dist[k]
+        for o in by_end_start.get(k, ()):
+            c = dist[o.end][o.device] + w_lat * o.latency + w_en * o.energy
+            if c < row[o.device]:
+                row[o.device] = c
+        for _ in range(rounds):
+            changed = False
+            for t in by_cut.get(k, ()):
+                c = row[t.dst] + w_lat * t.latency + w_en * t.energy
+                if c < row[t.src]:
+                    row[t.src], changed = c, True
+            if not changed:
+                break
+    return dist
+
+
+def through(
+    inst: SplitInstance, steps: list[Step], w_lat: float, w_en: float
+) -> tuple[list[float], float]:
+    """For each edge, the least cost of a whole plan that uses it; and the optimum."""
+    fwd = distances(inst, w_lat, w_en)
+    bwd = distances(inst, w_lat, w_en, to_sink=True)
+    out = []
+    for s in steps:
+        c = w_lat * s.latency + w_en * s.energy
+        if isinstance(s, Transfer):
+            out.append(fwd[s.cut][s.src] + c + bwd[s.cut][s.dst])
+        else:
+            out.append(fwd[s.start][s.device] + c + bwd[s.end][s.device])
+    return out, fwd[inst.n_layers][inst.sink]
+
+
+def pareto_labels(inst: SplitInstance) -> list[tuple[float, float]]:
+    """Exact non-dominated (latency, energy) pairs of all plans, by keeping every label."""
+    n, nd = inst.n_layers, len(inst.devices)
+    labels: list[list[list[tuple[float, float]]]] = [[[] for _ in range(nd)] for _ in range(n + 1)]
+    labels[0][inst.source] = [(0.0, 0.0)]
+    by_cut: dict[int, list[Transfer]] = {}
+    for t in inst.transfers:
+        by_cut.setdefault(t.cut, []).append(t)
+    by_start: dict[int, list[Option]] = {}
+    for o in inst.options:
+        by_start.setdefault(o.start, []).append(o)
+    for k in range(n + 1):
+        for _ in range(max(1, nd - 1)):
+            changed = False
+            for t in by_cut.get(k, ()):
+                new = [(a + t.latency, b + t.energy) for a, b in labels[k][t.src]]
+                merged = _front(labels[k][t.dst] + new)
+                if merged != labels[k][t.dst]:
+                    labels[k][t.dst] = merged
+                    changed = True
+            if not changed:
+                break
+        for o in by_start.get(k, ()):
+            new = [(a + o.latency, b + o.energy) for a, b in labels[k][o.device]]
+            labels[o.end][o.device] = _front(labels[o.end][o.device] + new)
+    return labels[n][inst.sink]
+
+
+def _front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    best = math.inf
+    for lat, en in sorted(set(points)):
+        if en < best:
+            out.append((lat, en))
+            best = en
+    return out
+
+
+@dataclass(frozen=True)
+class Lagrange:
+    """min objective s.t. resource <= bound, relaxed: L(lam) = min objective + lam (res - bound)."""
+
+    lam: float
+    lower_bound: float
+    incumbent: PlanPath | None  # best plan found that meets the bound
+    infeasible: bool = False
+
+
+def _metric(p: PlanPath, name: str) -> float:
+    return p.latency if name == "latency" else p.energy
+
+
+def lagrangian(
+    inst: SplitInstance,
+    objective: str,
+    bound: float,
+    tol: float = 1e-12,
+    graph: FastGraph | None = None,
+) -> Lagrange:
+    """Best multiplier by walking the lower convex hull of (resource, objective) (Aneja-Nair):
+    each step is one shortest path, so it takes a handful of sweeps."""
+    res = "energy" if objective == "latency" else "latency"
+
+    def weights(w_obj: float, w_res: float) -> tuple[float, float]:
+        return (w_obj, w_res) if objective == "latency" else (w_res, w_obj)
+
+    def shortest_path(inst: SplitInstance, w_lat: float, w_en: float) -> PlanPath | None:
+        if graph is not None:
+            return graph.shortest_path(w_lat, w_en)
+        return _plain_shortest_path(inst, w_lat, w_en)
+
+    p0 = shortest_path(inst, *weights(1.0, 0.0))
+    if p0 is None:
+        return Lagrange(0.0, math.inf, None, infeasible=True)
+    if _metric(p0, res) <= bound:
+        return Lagrange(0.0, _metric(p0, objective), p0)
+    p1 = shortest_path(inst, *weights(0.0, 1.0))
+    if p1 is None or _metric(p1, res) > bound * (1 + 1e-12) + tol:
+        return Lagrange(0.0, math.inf, None, infeasible=True)
+    best = p1
+    lam_best, lb = 0.0, _metric(p0, objective)
+    for _ in range(100):
+        dr = _metric(p0, res) - _metric(p1, res)
+        if dr <= 0:
+            break
+        lam = (_metric(p1, objective) - _metric(p0, objective)) / dr
+        p = shortest_path(inst, *weights(1.0, lam))
+        if p is None:
+            break
+        value = _metric(p, objective) + lam * (_metric(p, res) - bound)
+        if value > lb:
+            lb, lam_best = value, lam
+        here = _metric(p, objective) + lam * _metric(p, res)
+        hull = _metric(p0, objective) + lam * _metric(p0, res)
+        if here >= hull - tol * max(1.0, abs(hull)):
+            break
+        if _metric(p, res) <= bound:
+            p1 = p
+            if _metric(p, objective) < _metric(best, objective):
+                best = p
+        else:
+            p0 = p
+    return Lagrange(lam_best, lb, best)
+
+
+class FastGraph:
+    """The same sweeps with numpy per cut, for pricing inside the SCIP loop (tens of sweeps per
+    front point). shortest_path above stays the plain reference the tests trust."""
+
+    def __init__(self, inst: SplitInstance) -> None:
+        import numpy as np
+
+        self.np = np
+        self.inst = inst
+        n = inst.n_layers
+        self.nd = len(inst.devices)
+        by_start: list[list[Option]] = [[] for _ in range(n + 1)]
+        for o in inst.options:
+            by_start[o.start].append(o)
+        self.starts = by_start
+        self.dev = [np.array([o.device for o in g], dtype=np.int64) for g in by_start]
+        self.end = [np.array([o.end for o in g], dtype=np.int64) for g in by_start]
+        self.lat = [np.array([o.latency for o in g]) for g in by_start]
+        self.en = [np.array([o.energy for o in g]) for g in by_start]
+        self.trs: list[list[Transfer]] = [[] for _ in range(n + 1)]
+        for t in inst.transfers:
+            self.trs[t.cut].append(t)
+        self.into: dict[tuple[int, int], list[Option]] = {}
+        for o in inst.options:
+            self.into.setdefault((o.end, o.device), []).append(o)
+
+    def forward(self, w_lat: float, w_en: float) -> Any:
+        np = self.np
+        n, nd, inst = self.inst.n_layers, self.nd, self.inst
+        dist = np.full((n + 1, nd), math.inf)
+        dist[0, inst.source] = 0.0
+        for k in range(n + 1):
+            row = dist[k]
+            for _ in range(max(1, nd - 1)):
+                changed = False
+                for t in self.trs[k]:
+                    c = row[t.src] + (w_lat * t.latency + w_en * t.energy)
+                    if c < row[t.dst]:
+                        row[t.dst], changed = c, True
+                if not changed:
+                    break
+            if len(self.dev[k]):
+                cand = row[self.dev[k]] + (w_lat * self.lat[k] + w_en * self.en[k])
+                np.minimum.at(dist, (self.end[k], self.dev[k]), cand)
+        return dist
+
+    def backward(self, w_lat: float, w_en: float) -> Any:
+        np = self.np
+        n, nd, inst = self.inst.n_layers, self.nd, self.inst
+        dist = np.full((n + 1, nd), math.inf)
+        dist[n, inst.sink] = 0.0
+        for k in range(n, -1, -1):
+            row = dist[k]
+            if len(self.dev[k]):
+                cand = dist[self.end[k], self.dev[k]] + (w_lat * self.lat[k] + w_en * self.en[k])
+                np.minimum.at(row, self.dev[k], cand)
+            for _ in range(max(1, nd - 1)):
+                changed = False
+                for t in self.trs[k]:
+                    c = row[t.dst] + (w_lat * t.latency + w_en * t.energy)
+                    if c < row[t.src]:
+                        row[t.src], changed = c, True
+                if not changed:
+                    break
+        return dist
+
+    def shortest_path(self, w_lat: float = 1.0, w_en: float = 0.0) -> PlanPath | None:
+        """Forward sweep, then walk back along edges that are tight (equal within 1e-12)."""
+        inst = self.inst
+        fwd = self.forward(w_lat, w_en)
+        n = inst.n_layers
+        if math.isinf(fwd[n, inst.sink]):
+            return None
+        steps: list[Step] = []
+        k, d = n, inst.sink
+        for _ in range(4 * (n + 1) * self.nd):
+            if (k, d) == (0, inst.source):
+                return path_of(steps)
+            here = fwd[k, d]
+            tol = 1e-12 * max(1.0, abs(here))
+            found: Step | None = None
+            for o in self.into.get((k, d), ()):
+                if abs(fwd[o.start, d] + (w_lat * o.latency + w_en * o.energy) - here) <= tol:
+                    found = o
+                    break
+            if found is None:
+                for t in self.trs[k]:
+                    if (
+                        t.dst == d
+                        and abs(fwd[k, t.src] + (w_lat * t.latency + w_en * t.energy) - here) <= tol
+                    ):
+                        found = t
+                        break
+            if found is None:
+                raise RuntimeError(f"no tight edge into node {(k, d)}")
+            steps.append(found)
+            k, d = (found.cut, found.src) if isinstance(found, Transfer) else (found.start, d)
+        raise RuntimeError("walk back did not reach the source")
+
+    def through(self, steps: list[Step], w_lat: float, w_en: float) -> tuple[list[float], float]:
+        fwd = self.forward(w_lat, w_en)
+        bwd = self.backward(w_lat, w_en)
+        out = []
+        for s in steps:
+            c = w_lat * s.latency + w_en * s.energy
+            if isinstance(s, Transfer):
+                out.append(float(fwd[s.cut, s.src] + c + bwd[s.cut, s.dst]))
+            else:
+                out.append(float(fwd[s.start, s.device] + c + bwd[s.end, s.device]))
+        return out, float(fwd[self.inst.n_layers, self.inst.sink])
+
+
+_plain_shortest_path = shortest_path

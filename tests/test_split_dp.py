@@ -1,0 +1,163 @@
+"""The DP side of the check: hand-worked answers, and the Pareto labels against brute force."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from solver.split_dp import (
+    FastGraph,
+    distances,
+    lagrangian,
+    pareto_labels,
+    shortest_path,
+    through,
+)
+from solver.split_problem import Option, SplitInstance, Transfer
+from tests.profile_factory import random_instance
+
+
+def hand_instance() -> SplitInstance:
+    """3 layers; edge (source and sink) and server. Worked out by hand:
+    all on edge 25 ms (bundle [0,3)); edge [0,1) + server [1,3) = 10 + 4 + 1.5 + 2 = 17.5 ms;
+    all on server 20 + 2.5 + 2 = 24.5 ms. Energy: edge computes at 5 W, links at 1 W, the server
+    is free: split 0.056 J, all on server 0.022 J, all on edge 0.125 J."""
+    ms = 1e-3
+    edge = [(0, 1, 10), (1, 2, 10), (2, 3, 10), (0, 3, 25)]
+    server = [(0, 1, 1), (1, 2, 1), (2, 3, 1), (1, 3, 1.5)]
+    opts = [Option(0, None, i, j, t * ms, 5.0 * t * ms) for i, j, t in edge]
+    opts += [Option(1, None, i, j, t * ms, 0.0) for i, j, t in server]
+    cut_ms = [20, 4, 6, 2]
+    trs = [Transfer(k, a, b, c * ms, c * ms, 1000.0) for k, c in enumerate(cut_ms) for a, b in
+           ((0, 1), (1, 0))]  # fmt: skip
+    return SplitInstance(3, ["edge", "server"], opts, trs, source=0, sink=0)
+
+
+def test_hand_instance_latency_optimum_is_the_split_after_layer_0() -> None:
+    p = shortest_path(hand_instance())
+    assert p is not None
+    assert math.isclose(p.latency, 0.0175, rel_tol=1e-12)
+    assert [(o.device, o.start, o.end) for o in p.options] == [(0, 0, 1), (1, 1, 3)]
+    assert [(t.cut, t.src, t.dst) for t in p.transfers] == [(1, 0, 1), (3, 1, 0)]
+
+
+def test_hand_instance_energy_optimum_is_all_on_server() -> None:
+    p = shortest_path(hand_instance(), 0.0, 1.0)
+    assert p is not None
+    assert math.isclose(p.energy, 0.022, rel_tol=1e-12)
+    assert {o.device for o in p.options} == {1}
+
+
+def test_hand_instance_front_has_exactly_two_points() -> None:
+    front = pareto_labels(hand_instance())
+    assert len(front) == 2
+    assert math.isclose(front[0][0], 0.0175) and math.isclose(front[0][1], 0.056)
+    assert math.isclose(front[1][0], 0.0245) and math.isclose(front[1][1], 0.022)
+
+
+def test_unreachable_sink_gives_none() -> None:
+    inst = hand_instance().restricted(lambda o: o.device == 1, lambda t: t.src == 0)
+    assert shortest_path(inst) is None
+
+
+def _all_paths(inst: SplitInstance) -> list[tuple[float, float]]:
+    """Brute force for 2 devices: every cover of the layers by options, with the transfers
+    a device change forces (direct links only)."""
+    out = []
+    n = inst.n_layers
+    tr = {(t.cut, t.src, t.dst): t for t in inst.transfers}
+    for mask in range(1 << (n - 1)):
+        cuts = [0] + [k for k in range(1, n) if mask >> (k - 1) & 1] + [n]
+        segs = list(itertools.pairwise(cuts))
+        choices = [[o for o in inst.options if (o.start, o.end) == s] for s in segs]
+        for combo in itertools.product(*choices):
+            lat = en = 0.0
+            where = inst.source
+            ok = True
+            for o in combo:
+                if o.device != where:
+                    t = tr.get((o.start, where, o.device))
+                    if t is None:
+                        ok = False
+                        break
+                    lat, en = lat + t.latency, en + t.energy
+                lat, en, where = lat + o.latency, en + o.energy, o.device
+            if ok and where != inst.sink:
+                t = tr.get((n, where, inst.sink))
+                ok = t is not None
+                if t is not None:
+                    lat, en = lat + t.latency, en + t.energy
+            if ok:
+                out.append((lat, en))
+    return out
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(1, 5),
+    freqs=st.integers(1, 3),
+    max_len=st.integers(1, 3),
+    seed=st.integers(0, 10**6),
+)
+def test_dp_matches_brute_force(n: int, freqs: int, max_len: int, seed: int) -> None:
+    inst = random_instance(n, 2, freqs, max_len, seed)
+    plans = _all_paths(inst)
+    p = shortest_path(inst)
+    assert p is not None
+    assert math.isclose(p.latency, min(lat for lat, _ in plans), rel_tol=1e-12)
+    e = shortest_path(inst, 0.0, 1.0)
+    assert e is not None
+    assert math.isclose(e.energy, min(en for _, en in plans), rel_tol=1e-12)
+    front = pareto_labels(inst)
+    for lat, en in plans:  # every plan is weakly dominated by a front point
+        assert any(a <= lat * (1 + 1e-12) and b <= en * (1 + 1e-12) for a, b in front)
+    for a, b in front:  # every front point is a plan
+        assert any(math.isclose(a, lat, rel_tol=1e-9) and math.isclose(b, en, rel_tol=1e-9)
+                   for lat, en in plans)  # fmt: skip
+
+
+def test_distances_agree_forward_and_backward() -> None:
+    inst = random_instance(12, 3, 2, 4, seed=3)
+    fwd = distances(inst, 1.0, 0.0)
+    bwd = distances(inst, 1.0, 0.0, to_sink=True)
+    assert math.isclose(fwd[inst.n_layers][inst.sink], bwd[0][inst.source], rel_tol=1e-12)
+    steps = list(inst.options) + list(inst.transfers)
+    values, best = through(inst, steps, 1.0, 0.0)
+    p = shortest_path(inst)
+    assert p is not None
+    for s in p.steps:  # edges of an optimal path price at the optimum
+        assert math.isclose(values[steps.index(s)], best, rel_tol=1e-9)
+    assert min(values) >= best * (1 - 1e-12)
+
+
+def test_lagrangian_bound_is_below_the_constrained_optimum() -> None:
+    inst = random_instance(6, 2, 3, 3, seed=11)
+    fast = shortest_path(inst)
+    assert fast is not None
+    bound = fast.latency * 1.1
+    lg = lagrangian(inst, "energy", bound)
+    best = min(en for lat, en in _all_paths(inst) if lat <= bound)
+    assert lg.incumbent is not None and lg.incumbent.latency <= bound
+    assert lg.lower_bound <= best * (1 + 1e-9) <= lg.incumbent.energy * (1 + 1e-9)
+    assert lagrangian(inst, "energy", fast.latency * 0.5).infeasible
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(1, 9), devices=st.integers(1, 3), freqs=st.integers(1, 3),
+       seed=st.integers(0, 10**6), w=st.floats(0.0, 10.0))  # fmt: skip
+def test_fast_graph_matches_plain_dp(n: int, devices: int, freqs: int, seed: int, w: float) -> None:
+    inst = random_instance(n, devices, freqs, 3, seed)
+    g = FastGraph(inst)
+    plain = shortest_path(inst, 1.0, w)
+    fast = g.shortest_path(1.0, w)
+    assert plain is not None and fast is not None
+    assert math.isclose(plain.latency + w * plain.energy, fast.latency + w * fast.energy,
+                        rel_tol=1e-12)  # fmt: skip
+    steps = list(inst.options) + list(inst.transfers)
+    a, best_a = through(inst, steps, 1.0, w)
+    b, best_b = g.through(steps, 1.0, w)
+    assert math.isclose(best_a, best_b, rel_tol=1e-12)
+    assert all(math.isclose(x, y, rel_tol=1e-12) for x, y in zip(a, b, strict=True))
