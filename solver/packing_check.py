@@ -1,0 +1,74 @@
+"""Independent checker for a placement: capacities, GPU counts, the fairness floor.
+
+It recomputes everything from the parts and the jobs' throughput models; it trusts none of
+the numbers the policy reported (usage, throughput, objective).
+"""
+
+from __future__ import annotations
+
+from solver.packing_problem import Instance, Placement
+
+TOL = 1e-6
+
+
+def check(inst: Instance, placement: Placement) -> list[str]:
+    """Every violation, one line each; empty when the placement is valid."""
+    errs: list[str] = []
+    by_name = {s.name: s for s in inst.servers}
+    used: dict[str, list[float]] = {s.name: [0.0, 0.0, 0.0] for s in inst.servers}
+    total = 0.0
+    tables = {t.name: t for t in inst.jobs}
+    for jp in placement.jobs:
+        tab = tables.get(jp.job)
+        if tab is None:
+            errs.append(f"{jp.job}: not a job of the instance")
+            continue
+        if not jp.placed:
+            if jp.parts:
+                errs.append(f"{jp.job}: unplaced but has parts")
+            continue
+        servers = [p.server for p in jp.parts]
+        if len(set(servers)) != len(servers):
+            errs.append(f"{jp.job}: two parts on one server")
+        gpus = sum(p.gpus for p in jp.parts)
+        if gpus != tab.gpus:
+            errs.append(f"{jp.job}: {gpus} GPUs placed, {tab.gpus} requested")
+        for p in jp.parts:
+            if p.server not in by_name:
+                errs.append(f"{jp.job}: unknown server {p.server}")
+                continue
+            if p.gpus <= 0 or p.cpus <= 0 or p.memory_gb <= 0:
+                errs.append(f"{jp.job}: empty part on {p.server}")
+            u = used[p.server]
+            u[0] += p.gpus
+            u[1] += p.cpus
+            u[2] += p.memory_gb
+        c = sum(p.cpus for p in jp.parts)
+        m = sum(p.memory_gb for p in jp.parts)
+        if len(jp.parts) > 1:
+            # A split job runs at its slowest part: each must hold at least its share per GPU.
+            for p in jp.parts:
+                if p.cpus < p.gpus * inst.cpus_per_gpu * (
+                    1 - TOL
+                ) or p.memory_gb < p.gpus * inst.memory_per_gpu * (1 - TOL):
+                    errs.append(f"{jp.job}: part on {p.server} below its proportional share")
+            norm = 1.0
+        else:
+            norm = tab.normalised_at(c, m)
+        if norm < 1 - TOL:
+            errs.append(
+                f"{jp.job}: normalised throughput {norm:.4f} below the fairness floor 1 "
+                f"({c:g} CPUs, {m:g} GB)"
+            )
+        total += norm
+    for name, (g, c, m) in used.items():
+        s = by_name[name]
+        if g > s.gpus:
+            errs.append(f"{name}: {g:g} GPUs used of {s.gpus}")
+        if c > s.cpus * (1 + TOL) + TOL:
+            errs.append(f"{name}: {c:g} CPUs used of {s.cpus:g}")
+        if m > s.memory_gb * (1 + TOL) + TOL:
+            errs.append(f"{name}: {m:g} GB used of {s.memory_gb:g}")
+    if abs(total - placement.objective) > 1e-4 * max(1.0, total):
+        errs.append(f"objective {placement.objective:.6f} but the parts give {total:.6f}")
+    return errs
