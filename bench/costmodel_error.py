@@ -1,0 +1,216 @@
+"""Hold-out error of the batch-level cost model (median and p90 relative) per device.
+
+First on the committed profiles (profiles/*.json of kind train). When they hold too few ok
+train probes to fit and hold out (fewer than MIN_SAMPLES), it says so and then measures its
+own: real short timing sweeps of the seed's workloads W1-W7 (jobs/W*.yaml) over a few batch
+sizes and CPU caps 1 and 2, in this process (torch intra-op threads = CPU cap and the
+process pinned to that many cores; in-memory tensors, so no JPEG decode in the step), bounded
+by --budget-s. Target (issue 8): median relative error under 10%.
+
+The machine is shared (2 cores, other work running): timings are contended, and 2-CPU points
+especially so. Say so when quoting the figures.
+
+Run: python3 bench/costmodel_error.py [--quick] [--budget-s S] [--save-model FILE]
+     [--save-profiles DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Idle OpenMP threads sleep instead of spinning: on an oversubscribed host spinning threads
+# steal the cores the working ones need, and CPU seconds would count the spinning.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from harness.profile import Profile, ProfileError, load_profile, save_profile  # noqa: E402
+from harness.spec import JobSpec, load_spec  # noqa: E402
+from solver import costmodel  # noqa: E402
+
+MIN_SAMPLES = 12
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def committed_samples() -> tuple[list[costmodel.Sample], int]:
+    samples: list[costmodel.Sample] = []
+    n_train = 0
+    for path in sorted(glob.glob(str(ROOT / "profiles" / "*.json"))):
+        try:
+            prof = load_profile(path)
+        except ProfileError:
+            continue  # costmodel.json and friends live here too
+        if prof.kind == "train":
+            n_train += 1
+            samples.extend(costmodel.samples_from_profile(prof, Path(path).name))
+    return samples, n_train
+
+
+def plan_sweep(quick: bool) -> list[tuple[JobSpec, int, int]]:
+    """(spec, batch, cpus): batch sizes b/16 .. b/2 of each job, cheapest points first."""
+    specs = [load_spec(ROOT / "jobs" / f"W{i}.yaml") for i in range(1, 8)]
+    fracs = (16, 4) if quick else (16, 8, 4, 2)
+    cpus_list = [c for c in (1, 2) if c <= len(os.sched_getaffinity(0))]
+    seen = set()
+    plan = []
+    for f in fracs:
+        for c in cpus_list:
+            for spec in specs:
+                b = max(1, spec.batch_size // f)
+                if (spec.name, b, c) not in seen:
+                    seen.add((spec.name, b, c))
+                    plan.append((spec, b, c))
+    return plan
+
+
+def sweep(quick: bool, budget_s: float) -> tuple[list[Profile], list[Profile], list[Profile]]:
+    """Real timing runs of W1-W7 within the budget: profiles of wall time, of the fastest
+    step's wall time, and of CPU time."""
+    from harness.workloads.medmnist import time_train_steps
+
+    steps, warmup = (2, 1) if quick else (3, 1)
+    old_aff = os.sched_getaffinity(0)
+    cores = sorted(old_aff)
+    wall: dict[tuple[str, int], list[tuple[float, list[float]]]] = {}
+    cpu: dict[tuple[str, int], list[tuple[float, list[float]]]] = {}
+    low: dict[tuple[str, int], list[tuple[float, list[float]]]] = {}
+    specs = {}
+    t0 = time.perf_counter()
+    try:
+        for spec, batch, cpus in plan_sweep(quick):
+            if time.perf_counter() - t0 > budget_s:
+                print(f"  budget of {budget_s:.0f} s spent: stopping the sweep")
+                break
+            specs[spec.name] = spec
+            os.sched_setaffinity(0, set(cores[:cpus]))
+            rows = time_train_steps(
+                spec.model,
+                spec.input_shape,
+                spec.num_classes,
+                str(spec.data.task),
+                batch,
+                steps=steps,
+                warmup=warmup,
+                threads=cpus,
+            )
+            key = (spec.name, batch)
+            wall.setdefault(key, []).append((float(cpus), [r["batch_s"] for r in rows]))
+            cpu.setdefault(key, []).append((float(cpus), [r["cpu_s"] for r in rows]))
+            low.setdefault(key, []).append((float(cpus), [min(r["batch_s"] for r in rows)]))
+            print(
+                f"  {spec.workload_id} {spec.model:12s} batch {batch:4d} cpus {cpus}: "
+                f"{statistics.median(r['batch_s'] for r in rows) * 1000:8.1f} ms wall, "
+                f"{statistics.median(r['cpu_s'] for r in rows) * 1000:8.1f} ms CPU"
+            )
+    finally:
+        os.sched_setaffinity(0, old_aff)
+
+    def profiles(points: dict[tuple[str, int], list[tuple[float, list[float]]]]) -> list[Profile]:
+        return [
+            costmodel.train_profile(specs[name], "cpu", pts, hostname="bench", batch_size=b)
+            for (name, b), pts in points.items()
+        ]
+
+    return profiles(wall), profiles(low), profiles(cpu)
+
+
+def synthetic_samples(noise: float, seed: int = 0) -> list[costmodel.Sample]:
+    """A known law with an overhead term (which the power law only approximates) and
+    lognormal noise, over the W1-W7 models and shapes, CPUs 1-8, batch 4-128, cpu and cuda:
+    the model's own error when the measurements are clean enough to learn from."""
+    import math
+    import random
+
+    rng = random.Random(seed)
+    work = {"simple_cnn": 2e-5, "resnet18_2d": 4e-4, "cnn3d": 1e-4}
+    shapes = [(load_spec(ROOT / "jobs" / f"W{i}.yaml")) for i in range(1, 8)]
+    out = []
+    for spec in shapes:
+        dims = tuple(spec.input_shape)
+        for device in ("cpu", "cuda"):
+            for b in (4, 8, 16, 32, 64, 128):
+                for c in (1.0, 2.0, 4.0, 8.0):
+                    w = work[spec.model] * b * math.prod(dims[1:]) / 784 * (1 + 0.1 * dims[0])
+                    t = 0.003 + w / 40 if device == "cuda" else 0.002 + w / c**0.8
+                    t *= math.exp(rng.gauss(0, noise))
+                    out.append(costmodel.Sample(spec.model, device, b, dims, c, t, "synthetic"))
+    return out
+
+
+def report(title: str, samples: list[costmodel.Sample], folds: int) -> None:
+    print(f"\n{title}: {len(samples)} probes, {folds}-fold hold-out, relative error")
+    h = costmodel.holdout_error(samples, folds=folds)
+    print(f"  {'kind':7s} {'device':7s} {'n':>4s} {'median':>8s} {'p90':>8s} {'mean':>8s}  target")
+    for kind, devs in h.items():
+        for dev, st in devs.items():
+            ok = "ok" if st.median < 0.10 else "MISSED"
+            print(
+                f"  {kind:7s} {dev:7s} {st.n:4d} {st.median:8.1%} {st.p90:8.1%} {st.mean:8.1%}"
+                f"  median<10%: {ok}"
+            )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smaller sweep (about a minute)")
+    ap.add_argument("--budget-s", type=float, default=None, help="wall budget of the sweep")
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--save-model", type=Path, default=None, help="write the fitted model here")
+    ap.add_argument("--save-profiles", type=Path, default=None, help="write swept profiles here")
+    args = ap.parse_args()
+    budget = args.budget_s or (60.0 if args.quick else 180.0)
+
+    for noise in (0.03, 0.10):
+        report(
+            f"synthetic known law + {noise:.0%} lognormal noise (model error on clean data)",
+            synthetic_samples(noise),
+            args.folds,
+        )
+    samples, n_train = committed_samples()
+    if len(samples) >= MIN_SAMPLES:
+        report(f"committed profiles ({n_train} train profiles)", samples, args.folds)
+    else:
+        print(
+            f"committed profiles: {n_train} train profile(s) with {len(samples)} ok probe(s) "
+            f"in profiles/ -- fewer than the {MIN_SAMPLES} needed; measuring W1-W7 here instead"
+        )
+    if len(samples) < MIN_SAMPLES or args.save_profiles:
+        print(f"real timing sweep of W1-W7 (contended 2-core host, budget {budget:.0f} s):")
+        t0 = time.perf_counter()
+        profs, low_profs, cpu_profs = sweep(args.quick, budget)
+        print(f"  sweep took {time.perf_counter() - t0:.0f} s")
+        if args.save_profiles:
+            args.save_profiles.mkdir(parents=True, exist_ok=True)
+            for p in profs:
+                save_profile(p, args.save_profiles / f"{p.id}.json")
+        swept = costmodel.samples_from_profiles(profs)
+        if len(swept) >= 2:
+            report("swept W1-W7 (cpu), target = wall seconds per batch", swept, args.folds)
+            report(
+                "same sweep, target = fastest step's wall seconds (contention only slows a "
+                "step down, so the lower envelope is nearest the uncontended cost)",
+                costmodel.samples_from_profiles(low_profs),
+                args.folds,
+            )
+            report(
+                "same sweep, target = process CPU seconds per batch (what the step costs, "
+                "with other tenants' time left out: separates model error from host noise)",
+                costmodel.samples_from_profiles(cpu_profs),
+                args.folds,
+            )
+        if len(samples) < MIN_SAMPLES:
+            samples = swept
+    if args.save_model:
+        cm, _ = costmodel.fit_with_holdout(samples, "both", args.folds)
+        costmodel.save(cm, args.save_model)
+        print(f"\nwrote {args.save_model}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,73 @@
+"""`harness fit profiles/*.json`: fit the batch-level cost model and report its hold-out error.
+
+Only typer and the standard library at module top; numpy/sklearn load when the command runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("fit")(fit)
+
+
+def fit(
+    profiles: list[Path] = typer.Argument(..., help="train profile JSON files"),  # noqa: B008
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="cost-model JSON (default: costmodel.json next to the profiles)"
+    ),
+    kind: str = typer.Option("both", "--kind", help="linear | gbt | both"),
+    folds: int = typer.Option(5, "--folds", help="k of the k-fold hold-out error"),
+) -> None:
+    """Fit seconds-per-batch per device (batch size, input dims, model, CPU cap) and save JSON."""
+    raise typer.Exit(run_fit(profiles, out, kind, folds))
+
+
+def run_fit(profiles: list[Path], out: Path | None, kind: str, folds: int = 5) -> int:
+    """The command's work; returns the exit code (0 ok, 1 with one line on stderr)."""
+    if kind not in ("linear", "gbt", "both"):
+        print(f"error: --kind: expected linear, gbt or both, got {kind!r}", file=sys.stderr)
+        return 1
+    if folds < 2:
+        print(f"error: --folds: expected at least 2, got {folds}", file=sys.stderr)
+        return 1
+    from harness.profile import ProfileError
+    from solver import costmodel
+
+    try:
+        samples = costmodel.load_samples(profiles)
+        if len(samples) < 2:
+            raise costmodel.CostModelError(
+                f"need at least 2 ok train probes to fit and hold out, found {len(samples)} "
+                f"in {len(profiles)} profile(s)"
+            )
+        cm, holdout = costmodel.fit_with_holdout(samples, kind, folds)  # type: ignore[arg-type]
+    except (ProfileError, costmodel.CostModelError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    path = out or costmodel.default_path(profiles)
+    costmodel.save(cm, path)
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"cost model: {len(samples)} probes, {folds}-fold hold-out error")
+    for col in ("kind", "device", "n", "median rel err", "p90 rel err", "uncovered"):
+        table.add_column(col)
+    for kd, devs in holdout.items():
+        for dev, st in devs.items():
+            table.add_row(
+                kd, dev, str(st.n), f"{st.median:.1%}", f"{st.p90:.1%}", str(st.uncovered)
+            )
+    con = Console()
+    con.print(table)
+    if cm.gbt is None and kind != "linear":
+        con.print(
+            f"note: gbt left out (needs >= {costmodel.MIN_GBT_SAMPLES} probes); linear law only"
+        )
+    con.print(f"wrote {path}")
+    return 0
