@@ -74,7 +74,6 @@ def profile(
 ) -> None:
     """Profile a job: probes under caps, adaptive search over CPUs, a validated JSON profile."""
     from harness.profile_cmd import ProfileArgs, run_profile
-
     from harness.spec import SpecError, load_spec
 
     try:

@@ -135,14 +135,12 @@ def run_profile(args: ProfileArgs) -> int:
         console=console,
         transient=False,
     )
-    expected = (args.spec.iterations.warmup + (args.max_iterations or args.spec.iterations.measured))
+    expected = args.spec.iterations.warmup + (args.max_iterations or args.spec.iterations.measured)
     state: dict[str, Any] = {"task": None}
 
     def on_record(rec: dict[str, Any]) -> None:
         if rec.get("type") == "batch" and state["task"] is not None:
-            progress.update(
-                state["task"], advance=1, ips=f"{rec.get('images_per_s', 0):.1f} img/s"
-            )
+            progress.update(state["task"], advance=1, ips=f"{rec.get('images_per_s', 0):.1f} img/s")
         elif rec.get("type") == "progress" and state["task"] is not None:
             progress.update(state["task"], ips=str(rec.get("message", "")))
 

@@ -171,7 +171,9 @@ def load_spec(path: str | Path) -> JobSpec:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise SpecError(f"{p}: invalid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+        raise SpecError(
+            f"{p}: invalid YAML{where}: {getattr(exc, 'problem', None) or exc}"
+        ) from None
     if not isinstance(raw, dict):
         raise SpecError(f"{p}: expected a mapping of job fields, got {type(raw).__name__}")
     try:

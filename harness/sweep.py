@@ -67,8 +67,10 @@ def summarise(
         startup = float(first.get("wall_s", 0.0)) - float(first.get("batch_s", 0.0))
     outcome = run.outcome
     reason = run.reason
-    if outcome == Outcome.ok and throughput is None and not any(
-        r.get("type") == "infer" for r in run.records
+    if (
+        outcome == Outcome.ok
+        and throughput is None
+        and not any(r.get("type") == "infer" for r in run.records)
     ):
         outcome, reason = Outcome.crashed, "ended without a measured batch"
     return Probe(
@@ -266,8 +268,11 @@ class Sweep:
         if self.spec.kind == "infer":
             if not self.profile.infer or not self.profile.infer.bundles:
                 self.run_caps(
-                    Caps(cpus=self.opts.max_cpus, memory_gb=self.opts.memory_gb,
-                         gpus=self.opts.num_gpus)
+                    Caps(
+                        cpus=self.opts.max_cpus,
+                        memory_gb=self.opts.memory_gb,
+                        gpus=self.opts.num_gpus,
+                    )
                 )
         else:
             self._run_train()
@@ -306,7 +311,8 @@ class Sweep:
                         cpus=cpus,
                         memory_gb=mem,
                         gpus=self.opts.num_gpus,
-                        throughput=p.throughput.median if p.throughput and p.outcome == "ok"
+                        throughput=p.throughput.median
+                        if p.throughput and p.outcome == "ok"
                         else None,
                         outcome=p.outcome,
                         probe_id=p.id,

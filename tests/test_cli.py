@@ -33,22 +33,34 @@ def test_every_command_has_help() -> None:
 
 
 def test_more_cpus_than_host_fails_clearly() -> None:
-    r = runner.invoke(app, ["profile", str(ROOT / "jobs/tiny-train.yaml"), "--cpu", "999",
-                            "--backend", "local"])
+    r = runner.invoke(
+        app, ["profile", str(ROOT / "jobs/tiny-train.yaml"), "--cpu", "999", "--backend", "local"]
+    )
     assert r.exit_code == 2
     assert "999" in r.output and "this host has" in r.output
 
 
 def test_gpus_on_a_host_without_them_fail_clearly() -> None:
-    r = runner.invoke(app, ["profile", str(ROOT / "jobs/tiny-train.yaml"), "--num-gpus", "4",
-                            "--backend", "local"])
+    r = runner.invoke(
+        app,
+        ["profile", str(ROOT / "jobs/tiny-train.yaml"), "--num-gpus", "4", "--backend", "local"],
+    )
     assert r.exit_code == 2
     assert "--num-gpus 4" in r.output
 
 
 def test_bad_strategy_and_bad_spec() -> None:
-    r = runner.invoke(app, ["profile", str(ROOT / "jobs/tiny-train.yaml"), "--strategy", "magic",
-                            "--backend", "local"])
+    r = runner.invoke(
+        app,
+        [
+            "profile",
+            str(ROOT / "jobs/tiny-train.yaml"),
+            "--strategy",
+            "magic",
+            "--backend",
+            "local",
+        ],
+    )
     assert r.exit_code == 2 and "--strategy" in r.output
     r = runner.invoke(app, ["profile", str(ROOT / "README.md")])
     assert r.exit_code == 2 and "README.md" in r.output
