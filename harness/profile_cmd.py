@@ -129,7 +129,7 @@ def run_profile(args: ProfileArgs) -> int:
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total} batches"),
+        TextColumn("{task.completed}/{task.total} {task.fields[unit]}"),
         TextColumn("{task.fields[ips]}"),
         TimeElapsedColumn(),
         console=console,
@@ -142,11 +142,17 @@ def run_profile(args: ProfileArgs) -> int:
         if rec.get("type") == "batch" and state["task"] is not None:
             progress.update(state["task"], advance=1, ips=f"{rec.get('images_per_s', 0):.1f} img/s")
         elif rec.get("type") == "progress" and state["task"] is not None:
-            progress.update(state["task"], ips=str(rec.get("message", "")))
+            if rec.get("stage") == "setup":  # an inference probe counts bundle timings
+                progress.update(state["task"], total=rec.get("bundles_total"), unit="bundles")
+            elif rec.get("stage") == "bundle":
+                desc = f"[{rec.get('start')}, {rec.get('end')}) batch {rec.get('batch_size')}"
+                progress.update(state["task"], completed=rec.get("done", 0), ips=desc)
+            else:
+                progress.update(state["task"], ips=str(rec.get("message", "")))
 
     def on_probe(p: Probe) -> None:
         if state["task"] is not None:
-            progress.update(state["task"], description=_probe_line(p), total=expected)
+            progress.update(state["task"], description=_probe_line(p))
             progress.stop_task(state["task"])
 
     try:
@@ -160,6 +166,7 @@ def run_profile(args: ProfileArgs) -> int:
             f"probe {caps.cpus:g} CPU" + (f", {caps.memory_gb:g} GB" if caps.memory_gb else ""),
             total=expected,
             ips="",
+            unit="batches",
         )
         return original(caps)
 
@@ -195,7 +202,9 @@ def _probe_line(p: Probe) -> str:
     cap = f"{p.caps.cpus:g} CPU" + (f", {p.caps.memory_gb:g} GB" if p.caps.memory_gb else "")
     if p.outcome == "ok" and p.throughput:
         return f"probe {cap}: {p.throughput.median:.1f} img/s"
-    return f"probe {cap}: {p.outcome} ({p.reason})"
+    if p.outcome == "ok":
+        return f"probe {cap}: ok"
+    return f"probe {cap}: {p.outcome}" + (f" ({p.reason})" if p.reason else "")
 
 
 def print_summary(profile: Profile, out: Path) -> None:

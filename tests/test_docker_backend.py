@@ -366,3 +366,32 @@ def test_interrupted_docker_sweep_resumes_from_its_probes_on_disk(
         assert kept[p["id"]] == p["started"]
     assert len(kept) > len(first)
     assert all(p["backend"] == "docker" and p["image"] == image for p in final["train"]["probes"])
+
+
+@pytest.mark.docker
+def test_memory_sweep_adds_a_cpus_by_memory_matrix_of_capped_containers(
+    image: str, tmp_path: Path
+) -> None:
+    """--memory-sweep: every cell is a probe in a container whose memory cap the kernel held."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HARNESS_DATA=str(tmp_path / "data"))
+    out = tmp_path / "prof.json"
+    spec = ROOT / "tests" / "data" / "docker-tiny.yaml"
+    cmd = [sys.executable, "-m", "harness.cli", "profile", str(spec), "--cpu", "1"]
+    cmd += ["--memory-sweep", "0.75,1.5", "--backend", "docker", "--image", image]
+    cmd += ["--out", str(out)]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stderr=subprocess.PIPE)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    train = json.loads(out.read_text())["train"]
+    cells = {(c["cpus"], c["memory_gb"]): c for c in train["memory_axis"]}
+    assert set(cells) == {(1.0, 0.75), (1.0, 1.5)}
+    probes = {p["id"]: p for p in train["probes"]}
+    for (_, mem), cell in cells.items():
+        probe = probes[cell["probe_id"]]
+        assert cell["outcome"] == "ok" and cell["throughput"] > 0
+        assert probe["caps"]["memory_gb"] == mem and probe["backend"] == "docker"
+        assert probe["enforced"]["memory_enforced"] is True
+    import docker
+
+    left = docker.from_env(timeout=30).containers.list(all=True, filters={"label": LABEL_SESSION})
+    assert not [c for c in left if c.labels[LABEL_SESSION].startswith(f"{proc.pid}-")]
