@@ -1,6 +1,9 @@
 """How the split solver scales: SCIP model-build and solve time over chain length, devices and
 frequencies (bundles up to 8 layers), and the whole Pareto front of 100 layers x 3 devices x 10
-frequencies. Targets: a solve under 1 s and the front under 30 s for that instance.
+frequencies. Targets: a solve under 1 s and the front under 30 s for that instance. The exact
+front comes from the label DP (solver/split_dp.pareto_plans) with SCIP certifying its two ends;
+the SCIP epsilon-constraint walk is timed beside it (at 1%, and exact capped at 60 s in the full
+run).
 
     python3 bench/split_scale.py [--quick]
 
@@ -11,6 +14,7 @@ every pair of devices is linked, energies follow a static + f^3 power model.
 from __future__ import annotations
 
 import argparse
+import bisect
 import math
 import sys
 import time
@@ -18,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from solver.pareto import pareto_front  # noqa: E402
+from solver.pareto import Method, pareto_front  # noqa: E402
 from solver.split import SplitModel  # noqa: E402
 from solver.split_dp import pareto_labels, shortest_path  # noqa: E402
 from tests.profile_factory import random_instance  # noqa: E402
@@ -46,9 +50,22 @@ def scale_row(n: int, d: int, f: int, fixing: bool = True) -> dict[str, float]:
     }
 
 
+def _same(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> bool:
+    return len(a) == len(b) and all(
+        math.isclose(x, u, rel_tol=1e-9) and math.isclose(y, v, rel_tol=1e-9)
+        for (x, y), (u, v) in zip(sorted(a), sorted(b), strict=True)
+    )
+
+
+def _on(p: tuple[float, float], front: list[tuple[float, float]]) -> bool:
+    """p is one of the points of `front` (sorted), to 1e-9 relative."""
+    i = bisect.bisect_left(front, (p[0] * (1 - 1e-9), -math.inf))
+    return i < len(front) and _same([p], [front[i]])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="fewer sizes, front at 1%% only")
+    ap.add_argument("--quick", action="store_true", help="fewer sizes, no exact SCIP walk")
     args = ap.parse_args()
     sizes = [20, 100] if args.quick else [20, 50, 100, 200]
     print("(timings on a shared 2-core machine: other jobs run beside this one)")
@@ -74,32 +91,48 @@ def main() -> None:
     if not args.quick:
         # exactness at a size the DP's label sets can still enumerate
         small = random_instance(20, 2, 10, MAX_LEN, seed=1)
-        t0, c0 = time.perf_counter(), time.process_time()
-        front = pareto_front(SplitModel(small))
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         labels = pareto_labels(small)
-        same = len(labels) == len(front.points) and all(
-            math.isclose(a, c, rel_tol=1e-9) and math.isclose(b, d, rel_tol=1e-9)
-            for (a, b), (c, d) in zip(sorted(labels), front.pairs(), strict=True)
-        )
-        print(f"front 20x2x10 (exact): {len(front.points)} points in {wall:.1f} s wall "
-              f"({cpu:.1f} s CPU); DP labels: {len(labels)} points; identical: {same}")  # fmt: skip
+        methods: tuple[Method, ...] = ("scip", "dp")
+        for method in methods:
+            t0, c0 = time.perf_counter(), time.process_time()
+            front = pareto_front(SplitModel(small), method=method)
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            print(f"front 20x2x10 (exact, {method}): {len(front.points)} points in {wall:.1f} s "
+                  f"wall ({cpu:.1f} s CPU); DP labels: {len(labels)} points; identical: "
+                  f"{_same(labels, front.pairs())}")  # fmt: skip
 
     inst = random_instance(100, 3, 10, MAX_LEN, seed=1)
-    runs = [(0.01, 120.0)] if args.quick else [(0.01, 120.0), (0.0, 60.0)]
-    for res, cap in runs:
-        model = SplitModel(inst)
+    # the label DP's exact front, certified by SCIP at both ends; then the SCIP epsilon walk
+    runs: list[tuple[Method, float, float]] = [("dp", 0.0, 120.0), ("dp", 0.01, 120.0)]
+    runs += [("scip", 0.01, 120.0)] if args.quick else [("scip", 0.01, 120.0), ("scip", 0.0, 60.0)]
+    exact: list[tuple[float, float]] = []
+    for method, res, cap in runs:
         t0, c0 = time.perf_counter(), time.process_time()
-        front = pareto_front(model, resolution=res, time_limit=cap)
-        total = time.perf_counter() - t0 + model.build_time_s
+        model = SplitModel(inst)
+        front = pareto_front(model, resolution=res, time_limit=cap, method=method)
+        total = time.perf_counter() - t0
         cpu = time.process_time() - c0
         state = "complete" if front.complete else f"INCOMPLETE: {front.reason}"
         label = "exact" if res == 0 else f"resolution {res:g}"
         rate = len(front.points) / max(total, 1e-9)
-        print(f"front 100x3x10 ({label}): {len(front.points)} points ({rate:.1f}/s), "
-              f"{front.solves} solves, "
+        how = (
+            "label DP + SCIP at both ends"
+            if method == "dp"
+            else f"SCIP epsilon walk, {front.solves} solves"
+        )
+        print(f"front 100x3x10 ({label}, {how}): {len(front.points)} points ({rate:.0f}/s), "
               f"{total:.1f} s wall incl. build ({cpu:.1f} s CPU), {state}; target < 30 s -> "
               f"{'MET' if front.complete and total < 30 else 'NOT MET'}")  # fmt: skip
+        if method == "dp":
+            ends = ", ".join(
+                f"least {k} {s.status} in {s.solve_time_s:.2f} s" for k, s in front.checks.items()
+            )
+            print(f"  SCIP check of the DP front's ends: {ends}")
+            if res == 0 and front.complete:
+                exact = front.pairs()
+        elif exact:
+            on = sum(_on(p, exact) for p in front.pairs())
+            print(f"  SCIP walk points on the DP's exact front: {on}/{len(front.points)}")
 
 
 if __name__ == "__main__":

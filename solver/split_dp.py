@@ -3,14 +3,19 @@
 Nodes are (cut k, device d); edges only go from cut k to a later cut (compute) or stay at cut k
 (transfer), so one sweep over the cuts settles every node. `shortest_path` gives the
 unconstrained optimum of any non-negative mix of latency and energy; `pareto_labels` the exact
-latency-energy front by bicriteria labels (small instances: it keeps every label).
+latency-energy front by bicriteria labels (small instances: it keeps every label);
+`pareto_plans` the same front with a plan per point, fast enough for the full-size instances
+(numpy label sets per node, merged once per node, pruned by the two single-objective optima).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from solver.split_problem import Option, SplitInstance, Transfer
 
@@ -203,6 +208,188 @@ def _front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
             out.append((lat, en))
             best = en
     return out
+
+
+# ---------------------------------------------------------------- the exact front with plans
+
+_SLACK = 1e-9  # pruning keeps a label unless it misses a bound by more than this (relative)
+
+
+def pareto_plans(inst: SplitInstance, *, deadline: float | None = None) -> list[PlanPath]:
+    """Every non-dominated (latency, energy) pair of all plans with one plan each, fastest first:
+    the pairs of `pareto_labels` (same tie rule as `_front`: of equal latencies the least energy,
+    of equal pairs one), each plan's totals recomputed by `path_of`.
+
+    One sweep over the cuts. At cut k every label arriving at (k, d) by a compute edge is
+    gathered first (numpy arrays: the label sets of the earlier nodes shifted by each edge) and
+    reduced to its non-dominated set once; then transfers at cut k relay labels between
+    devices, in D - 1 rounds (a relay a -> b -> c is one path; costs >= 0, so longer relays
+    are dominated). Every kept label records its predecessor label and the edge taken, so each
+    front point's plan is read back from the sink. A label is dropped when even its best
+    completion (least latency, least energy to the sink) is slower than a least-energy plan or
+    hungrier than a fastest plan: such a plan is dominated by that plan. `deadline` (a
+    time.perf_counter() value) raises TimeoutError when passed."""
+    if not inst.energy_known:
+        raise ValueError(inst.energy_note or "energy unknown: no latency-energy front")
+    n, nd = inst.n_layers, len(inst.devices)
+    steps: list[Step] = []
+    # compute edges into (k, d), grouped by start: per bundle, only its non-dominated clocks
+    groups: dict[tuple[int, int, int], list[Option]] = {}
+    for o in inst.options:
+        groups.setdefault((o.device, o.start, o.end), []).append(o)
+    into: list[list[list[tuple[int, Any, Any, Any]]]] = [
+        [[] for _ in range(nd)] for _ in range(n + 1)
+    ]
+    for (d, start, end), group in groups.items():
+        lat = np.array([o.latency for o in group])
+        en = np.array([o.energy for o in group])
+        keep = _nondominated(lat, en)
+        ids = np.arange(len(steps), len(steps) + len(keep), dtype=np.int64)
+        steps.extend(group[int(i)] for i in keep)
+        into[end][d].append((start, lat[keep], en[keep], ids))
+    trs: list[list[list[tuple[int, float, float, int]]]] = [
+        [[] for _ in range(nd)] for _ in range(n + 1)
+    ]
+    for t in inst.transfers:
+        if t.src != t.dst:
+            trs[t.cut][t.dst].append((t.src, t.latency, t.energy, len(steps)))
+            steps.append(t)
+
+    fast = shortest_path(inst, 1.0, 0.0)
+    if fast is None:
+        return []
+    lean = shortest_path(inst, 0.0, 1.0)
+    assert lean is not None
+    lat_cap = lean.latency * (1 + _SLACK) + 1e-300
+    en_cap = fast.energy * (1 + _SLACK) + 1e-300
+    h_lat = distances(inst, 1.0, 0.0, to_sink=True)
+    h_en = distances(inst, 0.0, 1.0, to_sink=True)
+
+    def useful(lat: Any, en: Any, k: int, d: int) -> Any:
+        """Labels at (k, d) whose best completion is neither slower than `lean` nor hungrier
+        than `fast` (beyond the slack)."""
+        return (lat + h_lat[k][d] <= lat_cap) & (en + h_en[k][d] <= en_cap)
+
+    empty_f, empty_i = np.zeros(0), np.zeros(0, dtype=np.int64)
+    # per cut: the kept labels' predecessor (a label index in the predecessor's cut) and edge
+    prev_of: list[Any] = []
+    step_of: list[Any] = []
+    # per node: the non-dominated labels (latency, energy, label index in the cut), fastest first
+    nodes: list[list[tuple[Any, Any, Any]]] = []
+    for k in range(n + 1):
+        if deadline is not None and time.perf_counter() > deadline:
+            raise TimeoutError(f"Pareto labels stopped at cut {k} of {n}")
+        pool = _Pool()
+        cur: list[tuple[Any, Any, Any]] = []
+        for d in range(nd):
+            parts: list[tuple[Any, Any, Any, Any]] = []
+            if k == 0 and d == inst.source:
+                parts.append((np.zeros(1), np.zeros(1), np.full(1, -1), np.full(1, -1)))
+            for start, olat, oen, oid in into[k][d]:
+                slat, sen, sidx = nodes[start][d]
+                if not len(slat):
+                    continue
+                m = len(olat)
+                parts.append(
+                    (
+                        (slat[:, None] + olat[None, :]).ravel(),
+                        (sen[:, None] + oen[None, :]).ravel(),
+                        np.repeat(sidx, m),
+                        np.tile(oid, len(slat)),
+                    )
+                )
+            if not parts:
+                cur.append((empty_f, empty_f, empty_i))
+                continue
+            lat, en, prev, step = (np.concatenate(c) for c in zip(*parts, strict=True))
+            ok = useful(lat, en, k, d)
+            lat, en, prev, step = lat[ok], en[ok], prev[ok], step[ok]
+            keep = _nondominated(lat, en)
+            cur.append((lat[keep], en[keep], pool.store(prev[keep], step[keep])))
+        for _ in range(max(1, nd - 1)):
+            new: list[tuple[Any, Any, Any]] = []
+            changed = False
+            for d in range(nd):
+                here = cur[d]
+                relayed = [
+                    (cur[src][0] + tl, cur[src][1] + te, cur[src][2], tid)
+                    for src, tl, te, tid in trs[k][d]
+                    if len(cur[src][0])
+                ]
+                if not relayed:
+                    new.append(here)
+                    continue
+                lat = np.concatenate([here[0]] + [r[0] for r in relayed])
+                en = np.concatenate([here[1]] + [r[1] for r in relayed])
+                prev = np.concatenate([np.full(len(here[0]), -1)] + [r[2] for r in relayed])
+                step = np.concatenate(
+                    [np.full(len(here[0]), -1)] + [np.full(len(r[0]), r[3]) for r in relayed]
+                )
+                old = np.concatenate([here[2]] + [np.full(len(r[0]), -1) for r in relayed])
+                ok = useful(lat, en, k, d)
+                ok[: len(here[0])] = True
+                lat, en, prev, step, old = lat[ok], en[ok], prev[ok], step[ok], old[ok]
+                keep = _nondominated(lat, en)
+                fresh = keep[old[keep] < 0]
+                if not len(fresh):
+                    new.append(here)  # the relayed labels are all dominated: nothing changes
+                    continue
+                changed = True
+                idx = old[keep]
+                idx[old[keep] < 0] = pool.store(prev[fresh], step[fresh])
+                new.append((lat[keep], en[keep], idx))
+            cur = new
+            if not changed:
+                break
+        nodes.append(cur)
+        prev_of.append(np.concatenate(pool.prev) if pool.prev else empty_i)
+        step_of.append(np.concatenate(pool.step) if pool.step else empty_i)
+
+    plans: list[PlanPath] = []
+    for i in nodes[n][inst.sink][2].tolist():
+        path: list[Step] = []
+        k = n
+        while True:
+            s = int(step_of[k][i])
+            if s < 0:
+                break
+            st = steps[s]
+            path.append(st)
+            i = int(prev_of[k][i])
+            if isinstance(st, Option):
+                k = st.start
+        path.reverse()  # relays at one cut keep their order through path_of's stable sort
+        plans.append(path_of(path))
+    return plans
+
+
+class _Pool:
+    """The labels kept at one cut: each one's predecessor label and edge, by label index."""
+
+    def __init__(self) -> None:
+        self.prev: list[Any] = []
+        self.step: list[Any] = []
+        self.size = 0
+
+    def store(self, prev: Any, step: Any) -> Any:
+        """Add labels; returns their indices."""
+        self.prev.append(prev)
+        self.step.append(step)
+        self.size += len(prev)
+        return np.arange(self.size - len(prev), self.size, dtype=np.int64)
+
+
+def _nondominated(lat: Any, en: Any) -> Any:
+    """Indices of the non-dominated labels, fastest first: sorted by (latency, energy), a label
+    is kept when its energy is below every energy before it (the rule of `_front`)."""
+    if len(lat) <= 1:
+        return np.arange(len(lat), dtype=np.int64)
+    order = np.lexsort((en, lat))
+    e = en[order]
+    keep = np.empty(len(e), dtype=bool)
+    keep[0] = True
+    np.less(e[1:], np.minimum.accumulate(e)[:-1], out=keep[1:])
+    return order[keep]
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,18 @@ from __future__ import annotations
 import itertools
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from solver.split_dp import (
     FastGraph,
+    Step,
     distances,
     lagrangian,
     pareto_labels,
+    pareto_plans,
+    path_of,
     shortest_path,
     through,
 )
@@ -161,3 +165,88 @@ def test_fast_graph_matches_plain_dp(n: int, devices: int, freqs: int, seed: int
     b, best_b = g.through(steps, 1.0, w)
     assert math.isclose(best_a, best_b, rel_tol=1e-12)
     assert all(math.isclose(x, y, rel_tol=1e-12) for x, y in zip(a, b, strict=True))
+
+
+def _is_plan(inst: SplitInstance, steps: tuple[Step, ...]) -> bool:
+    """The steps, in order, walk from (0, source) to (L, sink) over edges of the instance."""
+    edges = set(inst.options) | set(inst.transfers)
+    node = (0, inst.source)
+    for s in steps:
+        if s not in edges:
+            return False
+        if isinstance(s, Option):
+            if node != (s.start, s.device):
+                return False
+            node = (s.end, s.device)
+        else:
+            if node != (s.cut, s.src):
+                return False
+            node = (s.cut, s.dst)
+    return node == (inst.n_layers, inst.sink)
+
+
+def test_hand_instance_plans() -> None:
+    inst = hand_instance()
+    plans = pareto_plans(inst)
+    assert [(round(p.latency, 12), round(p.energy, 12)) for p in plans] == [
+        (0.0175, 0.056),
+        (0.0245, 0.022),
+    ]
+    assert [(o.device, o.start, o.end) for o in plans[0].options] == [(0, 0, 1), (1, 1, 3)]
+    assert {o.device for o in plans[1].options} == {1}
+    assert all(_is_plan(inst, p.steps) for p in plans)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 9), devices=st.integers(1, 4), freqs=st.integers(1, 4),
+       max_len=st.integers(1, 4), seed=st.integers(0, 10**6), pins=st.integers(0, 15))  # fmt: skip
+def test_pareto_plans_equal_labels(
+    n: int, devices: int, freqs: int, max_len: int, seed: int, pins: int
+) -> None:
+    inst = random_instance(n, devices, freqs, max_len, seed)
+    inst.source, inst.sink = pins % devices, pins // 4 % devices
+    labels = pareto_labels(inst)
+    plans = pareto_plans(inst)
+    assert len(plans) == len(labels)
+    for p, (lat, en) in zip(plans, labels, strict=True):
+        assert math.isclose(p.latency, lat, rel_tol=1e-9)
+        assert math.isclose(p.energy, en, rel_tol=1e-9)
+        assert _is_plan(inst, p.steps)
+        again = path_of(list(p.steps))
+        assert (again.latency, again.energy) == (p.latency, p.energy)
+    for a, b in itertools.pairwise(plans):  # fastest first, strictly non-dominated
+        assert a.latency < b.latency and a.energy > b.energy
+
+
+def test_pareto_plans_relay_between_devices() -> None:
+    """Only relays a -> b -> c at one cut connect the devices: the plans must use them."""
+    inst = random_instance(6, 3, 2, 3, seed=5)
+    inst = inst.restricted(
+        keep_transfer=lambda t: (t.src, t.dst) in ((0, 1), (1, 2), (2, 1), (1, 0))
+    )
+    inst.options = [o for o in inst.options if o.device != 1]
+    labels = pareto_labels(inst)
+    plans = pareto_plans(inst)
+    assert len(labels) > 1 and len(plans) == len(labels)
+    assert all(_is_plan(inst, p.steps) for p in plans)
+    assert any(len(p.transfers) >= 4 for p in plans)
+
+
+def test_pareto_plans_brute_force() -> None:
+    inst = random_instance(5, 2, 3, 3, seed=9)
+    plans = pareto_plans(inst)
+    every = _all_paths(inst)
+    for lat, en in every:
+        assert any(p.latency <= lat * (1 + 1e-12) and p.energy <= en * (1 + 1e-12) for p in plans)
+
+
+def test_pareto_plans_no_path() -> None:
+    inst = hand_instance().restricted(lambda o: o.device == 1, lambda t: t.src == 0)
+    assert pareto_plans(inst) == []
+
+
+def test_pareto_plans_needs_energy() -> None:
+    inst = hand_instance()
+    inst.energy_known = False
+    with pytest.raises(ValueError, match="energy unknown"):
+        pareto_plans(inst)
