@@ -1,0 +1,222 @@
+"""`harness run-split SOLUTION.json` and `harness validate-decision SOLUTION.json`.
+
+Only typer and the standard library at module top: torch runs in the containers, and the
+docker SDK, pydantic models and the solver are imported when a command runs.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+SHAPINGS = ("auto", "tc", "token-bucket")
+
+Requests = Annotated[int, typer.Option("--requests", "-n", help="measured requests per phase")]
+Warmup = Annotated[int, typer.Option(help="unmeasured requests first")]
+Window = Annotated[int, typer.Option(help="requests in flight in the throughput phase")]
+Throughput = Annotated[bool, typer.Option(help="also a pipelined throughput phase per plan")]
+Bandwidth = Annotated[
+    float | None, typer.Option("--bandwidth-mbps", help="override the link's bandwidth (both ways)")
+]
+Latency = Annotated[float | None, typer.Option("--latency-ms", help="override the link's latency")]
+ShapingOpt = Annotated[str, typer.Option(help="auto (tc, else token bucket) | tc | token-bucket")]
+Image = Annotated[str | None, typer.Option(help="job image (default: harness-job:cpu)")]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="result JSON path")]
+Timeout = Annotated[float, typer.Option(help="seconds before the containers are stopped")]
+Workdir = Annotated[
+    Path | None, typer.Option(help="folder for the containers' requests, records and logs")
+]
+Profiles = Annotated[
+    str | None, typer.Option(help="profile files to look in, comma-separated (pipeline)")
+]
+Repeats = Annotated[int, typer.Option(help="pipeline: runs of each schedule (median)")]
+
+
+def _fail(msg: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {msg}", err=True)
+    return typer.Exit(code)
+
+
+def _check(requests: int, warmup: int, window: int, repeats: int, shaping: str) -> None:
+    if requests < 1:
+        raise _fail(f"--requests: expected >= 1, got {requests}")
+    if warmup < 0:
+        raise _fail(f"--warmup: expected >= 0, got {warmup}")
+    if window < 1:
+        raise _fail(f"--window: expected >= 1, got {window}")
+    if repeats < 1:
+        raise _fail(f"--repeats: expected >= 1, got {repeats}")
+    if shaping not in SHAPINGS:
+        raise _fail(f"--shaping: expected one of {', '.join(SHAPINGS)}, got {shaping!r}")
+
+
+def _execute(
+    solution: Path,
+    *,
+    validate: bool,
+    requests: int,
+    warmup: int,
+    window: int,
+    throughput: bool,
+    bandwidth_mbps: float | None,
+    latency_ms: float | None,
+    shaping: str,
+    image: str | None,
+    out: Path | None,
+    timeout: float,
+    workdir: Path | None,
+    profiles: str | None,
+    repeats: int,
+) -> int:
+    _check(requests, warmup, window, repeats, shaping)
+    for name, v in (("--bandwidth-mbps", bandwidth_mbps), ("--latency-ms", latency_ms)):
+        if v is not None and (v < 0 or (name == "--bandwidth-mbps" and v == 0)):
+            raise _fail(f"{name}: expected a positive number, got {v:g}")
+    from harness.profile import write_atomic
+    from harness.runsplit.decision import DecisionError, RunOptions, load_decision
+    from harness.runsplit.orchestrate import RunSplitError, run_session
+    from harness.runsplit.plan import PlanError
+    from harness.runsplit.render import render_run, render_validation
+    from harness.runsplit.summary import summarise
+    from harness.runsplit.validate import validation_of
+
+    opts = RunOptions(
+        requests=requests,
+        warmup=warmup,
+        window=window,
+        throughput=throughput,
+        repeats=repeats,
+        bandwidth_mbps=bandwidth_mbps,
+        latency_ms=latency_ms,
+        baselines=validate,
+        profiles=[Path(p) for p in (profiles or "").split(",") if p],
+    )
+    try:
+        decision = load_decision(solution, opts)
+    except (DecisionError, PlanError) as exc:
+        raise _fail(str(exc)) from None
+    if not validate and decision.kind == "pipeline":
+        # run-split runs the solver's answer: the best schedule found (the last method)
+        last = decision.methods[-1]
+        decision.session.phases = [decision.session.phases[last.phase]]
+        last.phase = 0
+        decision.methods = [last]
+    for n in decision.notes:
+        typer.echo(f"note: {n}", err=True)
+    work = workdir or Path(tempfile.mkdtemp(prefix="harness-split-"))
+    typer.echo(
+        f"running {len(decision.session.phases)} phase(s) of {solution} in two containers "
+        f"(work folder {work})",
+        err=True,
+    )
+    try:
+        run = run_session(
+            decision.session,
+            work,
+            image=image,
+            shaping=shaping,  # type: ignore[arg-type]
+            timeout_s=timeout,
+        )
+    except RunSplitError as exc:
+        raise _fail(str(exc), 1) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted: containers and network removed", err=True)
+        return 130
+    result = summarise(decision.session, run, str(solution))
+    result.notes = decision.notes + result.notes
+    if validate:
+        report = validation_of(decision, result, str(solution))
+        text = report.model_dump_json(indent=1)
+        render_validation(report)
+    else:
+        text = result.model_dump_json(indent=1)
+        render_run(result)
+    if out is not None:
+        write_atomic(out, text + "\n")
+        typer.echo(f"wrote {out}")
+    return 0 if result.ok else 1
+
+
+def run_split(
+    solution: Annotated[Path, typer.Argument(help="solution JSON from `harness solve`")],
+    out: OutOpt = None,
+    requests: Requests = 10,
+    warmup: Warmup = 2,
+    window: Window = 4,
+    throughput: Throughput = True,
+    bandwidth_mbps: Bandwidth = None,
+    latency_ms: Latency = None,
+    shaping: ShapingOpt = "auto",
+    image: Image = None,
+    timeout: Timeout = 1800.0,
+    workdir: Workdir = None,
+    profiles: Profiles = None,
+    repeats: Repeats = 3,
+) -> None:
+    """Run the chosen split for real: edge and server containers over a shaped TCP link."""
+    raise typer.Exit(
+        _execute(
+            solution,
+            validate=False,
+            requests=requests,
+            warmup=warmup,
+            window=window,
+            throughput=throughput,
+            bandwidth_mbps=bandwidth_mbps,
+            latency_ms=latency_ms,
+            shaping=shaping,
+            image=image,
+            out=out,
+            timeout=timeout,
+            workdir=workdir,
+            profiles=profiles,
+            repeats=repeats,
+        )
+    )
+
+
+def validate_decision(
+    solution: Annotated[Path, typer.Argument(help="solution JSON from `harness solve`")],
+    out: OutOpt = None,
+    requests: Requests = 10,
+    warmup: Warmup = 2,
+    window: Window = 4,
+    throughput: Throughput = True,
+    bandwidth_mbps: Bandwidth = None,
+    latency_ms: Latency = None,
+    shaping: ShapingOpt = "auto",
+    image: Image = None,
+    timeout: Timeout = 1800.0,
+    workdir: Workdir = None,
+    profiles: Profiles = None,
+    repeats: Repeats = 3,
+) -> None:
+    """Predicted vs measured latency and throughput for the chosen split and the baselines
+    (split solutions), or makespan for every method's schedule (pipeline solutions)."""
+    raise typer.Exit(
+        _execute(
+            solution,
+            validate=True,
+            requests=requests,
+            warmup=warmup,
+            window=window,
+            throughput=throughput,
+            bandwidth_mbps=bandwidth_mbps,
+            latency_ms=latency_ms,
+            shaping=shaping,
+            image=image,
+            out=out,
+            timeout=timeout,
+            workdir=workdir,
+            profiles=profiles,
+            repeats=repeats,
+        )
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run-split")(run_split)
+    app.command("validate-decision")(validate_decision)

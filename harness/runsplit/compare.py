@@ -1,0 +1,169 @@
+"""Predicted against measured (pure: numbers in, numbers out).
+
+The prediction of a plan is the solver's own cost model: compute steps at their profiled
+latencies, transfers at latency + bytes * 8 / bandwidth, summed along the plan (recomputed from
+the bytes when the link differs from the problem's). Throughput with one request in flight is
+batch / latency; with a window of requests in flight the stages overlap and the slowest
+resource (edge compute, uplink, server compute, downlink) sets it. For the batch pipeline the
+prediction is the schedule's makespan as the solver computed it.
+
+Relative error = (predicted - measured) / measured: negative when the model is optimistic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydantic import Field
+
+from harness.runsplit.plan import LinkSetting, Mode, PlanStep
+from harness.runsplit.summary import Out, PhaseResult, RunSplitResult
+
+
+@dataclass(frozen=True)
+class Prediction:
+    latency_s: float
+    edge_s: float
+    up_s: float
+    server_s: float
+    down_s: float
+    batch_size: int
+
+    def throughput(self, mode: Mode) -> float:
+        """Samples per second: sequential in latency mode, the bottleneck when pipelined."""
+        if mode == "latency":
+            return self.batch_size / self.latency_s if self.latency_s > 0 else float("inf")
+        slowest = max(self.edge_s, self.up_s, self.server_s, self.down_s)
+        return self.batch_size / slowest if slowest > 0 else float("inf")
+
+
+def transfer_s(nbytes: float, mbps: float, latency_ms: float) -> float:
+    return latency_ms / 1e3 + nbytes * 8.0 / (mbps * 1e6)
+
+
+def predict(steps: Sequence[PlanStep], batch_size: int, link: LinkSetting | None) -> Prediction:
+    """The plan's predicted latency and per-resource times; `link` re-prices the transfers."""
+    edge = server = up = down = 0.0
+    for st in steps:
+        if st.kind == "compute":
+            if st.role == "edge":
+                edge += st.latency_s
+            else:
+                server += st.latency_s
+            continue
+        t = st.latency_s
+        if link is not None:
+            mbps = link.up_mbps if st.up else link.down_mbps
+            t = transfer_s(st.nbytes, mbps, link.latency_ms)
+        if st.up:
+            up += t
+        else:
+            down += t
+    return Prediction(edge + up + server + down, edge, up, server, down, batch_size)
+
+
+def relative_error(predicted: float | None, measured: float | None) -> float | None:
+    if predicted is None or measured is None or measured <= 0:
+        return None
+    return (predicted - measured) / measured
+
+
+class Comparison(Out):
+    plan: str
+    phase: str
+    mode: Mode
+    predicted_latency_s: float
+    measured_latency_s: float | None
+    latency_error: float | None
+    measured_p95_s: float | None = None
+    predicted_throughput: float
+    measured_throughput: float | None
+    throughput_error: float | None
+    predicted_stages: dict[str, float]
+    measured_stages: dict[str, float] | None = None
+    shaping: str | None = None
+    outputs_match: bool | None = None
+
+
+class MakespanComparison(Out):
+    method: str
+    phase: str
+    jobs: int
+    predicted_makespan_s: float
+    measured_makespan_s: float | None
+    makespan_error: float | None
+    repeats: int = 0
+    shaping: str | None = None
+    outputs_match: bool | None = None
+
+
+class Validation(Out):
+    kind: str = "validate-decision"
+    solution: str
+    decision: str = Field(description="split or pipeline")
+    rows: list[Comparison] = Field(default_factory=list)
+    makespans: list[MakespanComparison] = Field(default_factory=list)
+    median_abs_latency_error: float | None = None
+    median_abs_throughput_error: float | None = None
+    median_abs_makespan_error: float | None = None
+    run: RunSplitResult
+
+
+def compare_phase(name: str, pred: Prediction, ph: PhaseResult) -> Comparison:
+    lat = ph.latency.median if ph.latency is not None else None
+    meas_stages = None
+    if ph.stages is not None:
+        s = ph.stages
+        meas_stages = {
+            "edge": s.edge_compute_s,
+            "up": s.transfer_s,
+            "server": s.server_compute_s,
+            "down": s.return_s,
+            "other": s.other_s,
+        }
+    pt = pred.throughput(ph.mode)
+    return Comparison(
+        plan=name,
+        phase=ph.name,
+        mode=ph.mode,
+        predicted_latency_s=pred.latency_s,
+        measured_latency_s=lat,
+        latency_error=relative_error(pred.latency_s, lat) if ph.mode == "latency" else None,
+        measured_p95_s=ph.latency.p95 if ph.latency is not None else None,
+        predicted_throughput=pt,
+        measured_throughput=ph.throughput_per_s,
+        throughput_error=relative_error(pt, ph.throughput_per_s),
+        predicted_stages={
+            "edge": pred.edge_s,
+            "up": pred.up_s,
+            "server": pred.server_s,
+            "down": pred.down_s,
+        },
+        measured_stages=meas_stages,
+        shaping=ph.shaping,
+        outputs_match=ph.outputs_match,
+    )
+
+
+def compare_makespan(method: str, predicted: float, ph: PhaseResult) -> MakespanComparison:
+    meas = ph.makespan.median if ph.makespan is not None else None
+    return MakespanComparison(
+        method=method,
+        phase=ph.name,
+        jobs=ph.jobs,
+        predicted_makespan_s=predicted,
+        measured_makespan_s=meas,
+        makespan_error=relative_error(predicted, meas),
+        repeats=ph.makespan.n if ph.makespan is not None else 0,
+        shaping=ph.shaping,
+        outputs_match=ph.outputs_match,
+    )
+
+
+def median_abs(errors: Sequence[float | None]) -> float | None:
+    xs = sorted(abs(e) for e in errors if e is not None)
+    if not xs:
+        return None
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2

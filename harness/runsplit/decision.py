@@ -1,0 +1,438 @@
+"""From a solution JSON to a session to run and the predictions to hold it against.
+
+- `kind: split` (harness solve ... --problem edge-cloud.yaml): the chosen plan and every
+  baseline's plan, each run as a latency phase (and a throughput phase), on the problem's link,
+  with the edge (pins.input) and the other device's caps taken from the problem or from the
+  profiles the solution names (their `job` says which model, input and data to build).
+- `kind: pipeline` (problem with `jobs:` groups priced by profiles): every method's schedule
+  (order and cuts) run as a pipeline phase; the prediction is its makespan.
+
+Every bad input is a DecisionError: one line naming the file, the field and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.profile import Profile, ProfileError, load_profile
+from harness.runsplit.compare import Prediction, predict
+from harness.runsplit.orchestrate import Session
+from harness.runsplit.plan import (
+    LinkSetting,
+    ModelRef,
+    Phase,
+    PipelineJob,
+    PlanError,
+    PlanSpec,
+    PlanStep,
+    Precision,
+    output_role,
+    segments_of,
+)
+
+
+class DecisionError(ValueError):
+    """A solution file that cannot be run; one line naming file and field."""
+
+
+@dataclass
+class RunOptions:
+    requests: int = 10
+    warmup: int = 2
+    window: int = 4
+    throughput: bool = True
+    repeats: int = 3
+    bandwidth_mbps: float | None = None
+    latency_ms: float | None = None
+    baselines: bool = True
+    methods: list[str] | None = None  # pipeline methods to run (None: all)
+    profiles: list[Path] = field(default_factory=list)  # extra profile files to look in
+
+
+@dataclass
+class PlanCase:
+    """One plan of the decision: its steps, prediction, and the phases measuring it."""
+
+    name: str
+    steps: list[PlanStep]
+    prediction: Prediction
+    phases: dict[str, int] = field(default_factory=dict)  # mode -> phase index
+
+
+@dataclass
+class MethodCase:
+    method: str
+    predicted_makespan_s: float
+    phase: int
+
+
+@dataclass
+class Decision:
+    kind: str
+    session: Session
+    plans: list[PlanCase] = field(default_factory=list)
+    methods: list[MethodCase] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def read_solution(path: Path) -> dict[str, Any]:
+    try:
+        raw = json.loads(path.read_text())
+    except OSError as exc:
+        raise DecisionError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DecisionError(f"{path}: not a solution JSON ({exc})") from None
+    if not isinstance(raw, dict):
+        raise DecisionError(f"{path}: expected a JSON object with a 'kind' field")
+    kind = raw.get("kind")
+    if kind not in ("split", "pipeline"):
+        raise DecisionError(
+            f"{path}: field 'kind': expected 'split' or 'pipeline' (a solution written by "
+            f"`harness solve`), got {kind!r}"
+        )
+    return raw
+
+
+def _validate(model: Any, raw: dict[str, Any], path: Path) -> Any:
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        raise DecisionError(f"{path}: field '{loc}': {err['msg']}") from None
+
+
+def _find_file(ref: str, path: Path, where: str) -> Path:
+    p = Path(ref)
+    for cand in (p, path.parent / p, path.parent / p.name):
+        if cand.is_file():
+            return cand
+    raise DecisionError(f"{path}: field '{where}': profile file {ref!r} not found")
+
+
+def _load(p: Path, path: Path, where: str) -> Profile:
+    try:
+        prof = load_profile(p)
+    except ProfileError as exc:
+        raise DecisionError(f"{path}: field '{where}': {exc}") from None
+    if prof.infer is None:
+        raise DecisionError(f"{path}: field '{where}': {p} is not an inference profile")
+    return prof
+
+
+def _model_ref(prof: Profile) -> ModelRef:
+    assert prof.infer is not None
+    return ModelRef(
+        key=prof.infer.model,
+        spec=prof.job.model_dump(mode="json"),
+        n_layers=len(prof.infer.layers),
+    )
+
+
+def _caps(cpus: float | None, prof: Profile) -> tuple[float, float | None]:
+    from solver.split_problem import profile_cpus
+
+    inf = prof.infer
+    mem = inf.caps.memory_gb if inf is not None and inf.caps is not None else None
+    return float(cpus or profile_cpus(prof) or 1.0), mem
+
+
+def link_between(links: list[Any], edge: str, server: str) -> LinkSetting | None:
+    """The problem's link seen from the edge: up = edge -> server."""
+    for lk in links:
+        if (lk.src, lk.dst) == (edge, server):
+            down = lk.bandwidth_down_mbps or lk.bandwidth_up_mbps
+            return LinkSetting(
+                up_mbps=lk.bandwidth_up_mbps, down_mbps=down, latency_ms=lk.latency_ms
+            )
+        if (lk.src, lk.dst) == (server, edge):
+            up = lk.bandwidth_down_mbps or lk.bandwidth_up_mbps
+            return LinkSetting(up_mbps=up, down_mbps=lk.bandwidth_up_mbps, latency_ms=lk.latency_ms)
+    return None
+
+
+def _override(link: LinkSetting, opts: RunOptions) -> LinkSetting:
+    upd: dict[str, float] = {}
+    if opts.bandwidth_mbps is not None:
+        upd.update(up_mbps=opts.bandwidth_mbps, down_mbps=opts.bandwidth_mbps)
+    if opts.latency_ms is not None:
+        upd["latency_ms"] = opts.latency_ms
+    return link.model_copy(update=upd)
+
+
+# ---------------------------------------------------------------- split
+
+
+def steps_of(plan: Any, edge: str, server: str) -> list[PlanStep]:
+    """A solver PlanOut's steps with device names mapped to edge/server roles."""
+    out: list[PlanStep] = []
+    roles = {edge: "edge", server: "server"}
+    for s in plan.steps:
+        for dev in (s.device, s.to_device):
+            if dev is not None and dev not in roles:
+                raise PlanError(
+                    f"uses device {dev!r}: a run has an edge ({edge}) and a server ({server}) only"
+                )
+        if s.kind == "compute":
+            assert s.layers is not None
+            out.append(PlanStep("compute", roles[s.device], s.latency_s, s.layers[0], s.layers[1]))  # type: ignore[arg-type]
+        else:
+            out.append(
+                PlanStep("transfer", roles[s.device], s.latency_s, nbytes=float(s.bytes or 0.0))  # type: ignore[arg-type]
+            )
+    return out
+
+
+def split_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Decision:
+    from solver.results import SplitSolution
+    from solver.split_problem import Loaded, _matches
+
+    sol = _validate(SplitSolution, raw, path)
+    prob = sol.problem
+    edge = prob.pins.input
+    if sol.plan is None:
+        raise DecisionError(f"{path}: field 'plan': the solver found no plan, nothing to run")
+    named = [("chosen", sol.plan)]
+    if opts.baselines:
+        named += [(b.name, b.plan) for b in sol.baselines if b.plan is not None]
+    used = {d for _, p in named for s in p.steps for d in (s.device, s.to_device) if d}
+    others = [d.name for d in prob.devices if d.name != edge]
+    server = next((d for d in others if d in used), others[0] if others else None)
+    if server is None:
+        raise DecisionError(f"{path}: field 'problem.devices': only {edge!r}: nothing to split")
+    loaded = []
+    for i, ref in enumerate(sol.profiles):
+        p = _find_file(ref.path, path, f"profiles.{i}.path")
+        loaded.append(Loaded(p, _load(p, path, f"profiles.{i}.path")))
+    for p in opts.profiles:
+        loaded.append(Loaded(p, _load(p, path, "--profiles")))
+    devs = {d.name: d for d in prob.devices}
+    profs: dict[str, Profile] = {}
+    for role_dev in (edge, server):
+        mine = [it for it in loaded if _matches(devs[role_dev], it)]
+        if prob.model is not None:
+            mine = [it for it in mine if it.profile.infer and it.profile.infer.model == prob.model]
+        if not mine:
+            raise DecisionError(
+                f"{path}: field 'profiles': no profile of device {role_dev!r} among "
+                f"{[str(it.path) for it in loaded]}"
+            )
+        profs[role_dev] = mine[0].profile
+    ref = _model_ref(profs[edge])
+    link = link_between(prob.links, edge, server)
+    if link is None:
+        raise DecisionError(
+            f"{path}: field 'problem.links': no link between {edge!r} and {server!r}"
+        )
+    link = _override(link, opts)
+    notes: list[str] = []
+    if prob.output_device not in (edge, server):
+        raise DecisionError(f"{path}: field 'problem.pins.output': not {edge!r} or {server!r}")
+    phases: list[Phase] = []
+    cases: list[PlanCase] = []
+    by_segments: dict[str, PlanCase] = {}
+    for name, plan in named:
+        try:
+            steps = steps_of(plan, edge, server)
+            segs = segments_of(steps)
+        except PlanError as exc:
+            notes.append(f"plan {name!r} not run: {exc}")
+            continue
+        freqs = {s.frequency_mhz for s in plan.steps if s.frequency_mhz is not None}
+        if freqs:
+            notes.append(
+                f"plan {name!r}: clocks {sorted(freqs)} MHz are not set by run-split "
+                "(it runs at the default clock)"
+            )
+        case = PlanCase(name, steps, predict(steps, prob.batch_size, link))
+        cases.append(case)
+        key = json.dumps([s.model_dump() for s in segs])
+        if key in by_segments:  # the same plan under another name: measured once
+            case.phases = by_segments[key].phases
+            continue
+        by_segments[key] = case
+        spec = PlanSpec(
+            name=name,
+            model=ref.key,
+            segments=segs,
+            batch_size=prob.batch_size,
+            precision=prob.precision,
+            output_role=output_role(steps),
+        )
+        modes = ["latency", "throughput"] if opts.throughput else ["latency"]
+        for mode in modes:
+            case.phases[mode] = len(phases)
+            phases.append(
+                Phase(
+                    name=f"{name} ({mode})",
+                    mode=mode,  # type: ignore[arg-type]
+                    link=link,
+                    plan=spec,
+                    requests=opts.requests,
+                    warmup=opts.warmup,
+                    window=opts.window,
+                )
+            )
+    if not phases:
+        raise DecisionError(f"{path}: no plan can run on two devices: {'; '.join(notes)}")
+    e_cpus, e_mem = _caps(devs[edge].cpus, profs[edge])
+    s_cpus, s_mem = _caps(devs[server].cpus, profs[server])
+    session = Session(
+        models=[ref],
+        phases=phases,
+        edge_cpus=e_cpus,
+        server_cpus=s_cpus,
+        edge_memory_gb=e_mem,
+        server_memory_gb=s_mem,
+    )
+    return Decision("split", session, plans=cases, notes=notes)
+
+
+# ---------------------------------------------------------------- pipeline
+
+
+def pipeline_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Decision:
+    from solver.pipeline import PipelineSolution
+    from solver.pipeline_cli import PipelineProblem
+
+    sol = _validate(PipelineSolution, raw, path)
+    prob = _validate(PipelineProblem, sol.problem, path)
+    if not prob.jobs:
+        source = "sampled" if prob.sample is not None else "inline stage times"
+        raise DecisionError(
+            f"{path}: field 'problem.jobs': the jobs come from {source}, with no model to run; "
+            "run-split needs a problem whose `jobs:` groups are priced by profiles"
+        )
+    locals_ = {g.local for g in prob.jobs}
+    remotes = {g.remote for g in prob.jobs}
+    if len(locals_) != 1 or len(remotes) != 1:
+        raise DecisionError(
+            f"{path}: field 'problem.jobs': jobs use local devices {sorted(locals_)} and remote "
+            f"devices {sorted(remotes)}; a run has one edge and one server"
+        )
+    edge, server = next(iter(locals_)), next(iter(remotes))
+    devs = {d.name: d for d in prob.devices}
+    extra = [(p, _load(p, path, "--profiles")) for p in opts.profiles]
+
+    def profile_of(dev_name: str, model: str | None, where: str) -> Profile:
+        dev = devs.get(dev_name)
+        cands: list[Profile] = []
+        if dev is not None:
+            for k, ref in enumerate(dev.profiles):
+                hit = [pr for p, pr in extra if ref in (pr.id, str(p), p.name)]
+                if not hit:
+                    try:
+                        p = _find_file(ref, path, f"{where}.profiles.{k}")
+                    except DecisionError:
+                        continue
+                    hit = [_load(p, path, f"{where}.profiles.{k}")]
+                cands += hit
+        if not cands:
+            cands = [
+                pr
+                for _, pr in extra
+                if pr.infer is not None
+                and (pr.infer.device_name == dev_name or pr.id in sol.profiles)
+            ]
+        cands = [pr for pr in cands if model is None or (pr.infer and pr.infer.model == model)]
+        if not cands:
+            raise DecisionError(
+                f"{path}: field '{where}': no profile of device {dev_name!r}"
+                + (f" and model {model!r}" if model else "")
+                + " found (pass the profile files with --profiles)"
+            )
+        return cands[0]
+
+    groups: dict[str, tuple[ModelRef, int, Precision, int]] = {}
+    refs: dict[str, ModelRef] = {}
+    notes: list[str] = []
+    e_prof = s_prof = None
+    for gi, g in enumerate(prob.jobs):
+        lp = profile_of(g.local, g.model, f"problem.devices[{g.local}]")
+        rp = profile_of(g.remote, g.model, f"problem.devices[{g.remote}]")
+        e_prof, s_prof = e_prof or lp, s_prof or rp
+        ref = _model_ref(lp)
+        refs[ref.key] = ref
+        assert lp.infer is not None
+        bs = g.batch_size or min(lp.infer.batch_sizes)
+        groups[g.name] = (ref, bs, g.precision, len(lp.infer.layers))
+        if g.local_scale != 1.0:
+            notes.append(
+                f"problem.jobs[{gi}].local_scale={g.local_scale:g} is priced, not emulated: "
+                "the edge runs at its own speed"
+            )
+    assert e_prof is not None and s_prof is not None
+    link = link_between(prob.links, edge, server)
+    if link is None:
+        raise DecisionError(
+            f"{path}: field 'problem.links': no link between {edge!r} and {server!r}"
+        )
+    link = _override(link, opts)
+    if opts.bandwidth_mbps is not None or opts.latency_ms is not None:
+        notes.append("link overridden: the predicted makespans are the solver's, at its own link")
+    phases: list[Phase] = []
+    cases: list[MethodCase] = []
+    seen: dict[str, int] = {}
+    for m in sol.methods:
+        if opts.methods is not None and m.method not in opts.methods:
+            continue
+        jobs: list[PipelineJob] = []
+        for js in sorted(m.schedule, key=lambda s: s.position):
+            gname = js.job.rsplit("-", 1)[0] if js.job not in groups else js.job
+            if gname not in groups:
+                raise DecisionError(
+                    f"{path}: field 'methods[{m.method}].schedule': job {js.job!r} is in no "
+                    f"group of problem.jobs ({sorted(groups)})"
+                )
+            ref, bs, prec, n = groups[gname]
+            jobs.append(
+                PipelineJob(
+                    name=js.job,
+                    model=ref.key,
+                    cut=js.cut,
+                    n_layers=n,
+                    batch_size=bs,
+                    precision=prec,
+                )
+            )
+        key = json.dumps([(j.name, j.cut) for j in jobs])
+        if key in seen:
+            cases.append(MethodCase(m.method, m.makespan_s, seen[key]))
+            continue
+        seen[key] = len(phases)
+        cases.append(MethodCase(m.method, m.makespan_s, len(phases)))
+        phases.append(
+            Phase(
+                name=m.method,
+                mode="pipeline",
+                link=link,
+                jobs=jobs,
+                repeats=opts.repeats,
+                warmup=opts.warmup,
+            )
+        )
+    if not phases:
+        raise DecisionError(f"{path}: field 'methods': no method to run (asked: {opts.methods})")
+    e_cpus, e_mem = _caps(None, e_prof)
+    s_cpus, s_mem = _caps(None, s_prof)
+    session = Session(
+        models=list(refs.values()),
+        phases=phases,
+        edge_cpus=e_cpus,
+        server_cpus=s_cpus,
+        edge_memory_gb=e_mem,
+        server_memory_gb=s_mem,
+    )
+    return Decision("pipeline", session, methods=cases, notes=notes)
+
+
+def load_decision(path: Path, opts: RunOptions) -> Decision:
+    raw = read_solution(path)
+    if raw["kind"] == "split":
+        return split_decision(raw, path, opts)
+    return pipeline_decision(raw, path, opts)

@@ -1,0 +1,186 @@
+"""Tables for `harness run-split` and `harness validate-decision` (rich; numbers only)."""
+
+from __future__ import annotations
+
+import shutil
+
+from rich.console import Console
+
+from harness.runsplit.compare import Validation
+from harness.runsplit.summary import RunSplitResult, StageShares
+
+
+def _console() -> Console:
+    """Wide enough for the stage columns; a pipe gets a fixed width."""
+    wide = shutil.get_terminal_size((170, 40)).columns
+    return Console(width=max(150, wide), highlight=False)
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None else f"{v * 1e3:.1f}"
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v * 100:+.1f}%"
+
+
+def _num(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def _on_cpu(s: StageShares | None) -> str:
+    """How much of each side's compute wall time its thread was on a CPU (1.0: core to itself)."""
+    if s is None:
+        return "-"
+    e = "-" if s.edge_on_cpu is None else f"{s.edge_on_cpu:.2f}"
+    v = "-" if s.server_on_cpu is None else f"{s.server_on_cpu:.2f}"
+    return f"{e}/{v}"
+
+
+def _match(v: bool | None) -> str:
+    return "-" if v is None else ("yes" if v else "NO")
+
+
+def render_run(res: RunSplitResult) -> None:
+    from rich.table import Table
+
+    con = _console()
+    for c in res.containers:
+        mem = f", {c.memory_gb:g} GB" if c.memory_gb else ""
+        line = (
+            f"{c.role}: {c.cpus:g} CPU on cpuset {c.cpuset}{mem}, {c.threads or '?'} threads "
+            f"-> {c.outcome}"
+        )
+        if c.asked_cpus != c.cpus:
+            line += f" (asked {c.asked_cpus:g} CPUs)"
+        if c.outcome != "ok":
+            line += f": {c.reason or f'exit {c.exit_code}'}"
+        con.print(line)
+        for ln in c.log_tail:
+            con.print(f"    {ln}")
+    for n in res.notes:
+        con.print(f"[yellow]note:[/yellow] {n}")
+    t = Table(title=f"split run: {', '.join(res.models)}")
+    cols = (
+        "phase",
+        "link",
+        "shaping",
+        "n",
+        "median ms",
+        "p95 ms",
+        "samples/s",
+        "edge ms",
+        "transfer ms",
+        "server ms",
+        "return ms",
+        "other ms",
+        "on CPU e/s",
+        "= whole model",
+    )
+    for col in cols:
+        t.add_column(col, justify="left" if col in ("phase", "link", "shaping") else "right")
+    for p in res.phases:
+        link = f"{p.link.up_mbps:g}/{p.link.down_mbps:g} Mbps, {p.link.latency_ms:g} ms"
+        s = p.stages
+        if p.mode == "pipeline":
+            mk = p.makespan
+            t.add_row(
+                p.name,
+                link,
+                p.shaping or "-",
+                str(mk.n if mk else 0),
+                f"makespan {_ms(mk.median if mk else None)}",
+                _ms(mk.p95 if mk else None),
+                "-",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                _match(p.outputs_match),
+            )
+            continue
+        t.add_row(
+            p.name,
+            link,
+            p.shaping or "-",
+            str(p.requests),
+            _ms(p.latency.median if p.latency else None),
+            _ms(p.latency.p95 if p.latency else None),
+            _num(p.throughput_per_s),
+            _ms(s.edge_compute_s if s else None),
+            _ms(s.transfer_s if s else None),
+            _ms(s.server_compute_s if s else None),
+            _ms(s.return_s if s else None),
+            _ms(s.other_s if s else None),
+            _on_cpu(s),
+            _match(p.outputs_match),
+        )
+    con.print(t)
+    if res.clock_offset_s is not None:
+        con.print(
+            f"clock offset server-edge {res.clock_offset_s * 1e3:+.3f} ms (ping rtt "
+            f"{(res.rtt_s or 0) * 1e3:.3f} ms); link delay applied by the sender"
+        )
+    if res.error:
+        con.print(f"[red]error:[/red] {res.error}")
+
+
+def render_validation(v: Validation) -> None:
+    from rich.table import Table
+
+    con = _console()
+    render_run(v.run)
+    if v.rows:
+        t = Table(title="predicted vs measured (error = (predicted - measured) / measured)")
+        cols = (
+            "plan",
+            "mode",
+            "pred ms",
+            "meas ms",
+            "error",
+            "pred samples/s",
+            "meas samples/s",
+            "error ",
+            "output ok",
+        )
+        for col in cols:
+            t.add_column(col, justify="left" if col in ("plan", "mode") else "right")
+        for r in v.rows:
+            t.add_row(
+                r.plan,
+                r.mode,
+                _ms(r.predicted_latency_s),
+                _ms(r.measured_latency_s),
+                _pct(r.latency_error),
+                _num(r.predicted_throughput),
+                _num(r.measured_throughput),
+                _pct(r.throughput_error),
+                _match(r.outputs_match),
+            )
+        con.print(t)
+    if v.makespans:
+        t = Table(title="batch pipeline: predicted vs measured makespan")
+        for col in ("method", "jobs", "pred ms", "meas ms (median)", "repeats", "error", "ok"):
+            t.add_column(col, justify="left" if col == "method" else "right")
+        for m in v.makespans:
+            t.add_row(
+                m.method,
+                str(m.jobs),
+                _ms(m.predicted_makespan_s),
+                _ms(m.measured_makespan_s),
+                str(m.repeats),
+                _pct(m.makespan_error),
+                _match(m.outputs_match),
+            )
+        con.print(t)
+    parts = []
+    if v.median_abs_latency_error is not None:
+        parts.append(f"latency {v.median_abs_latency_error * 100:.1f}%")
+    if v.median_abs_throughput_error is not None:
+        parts.append(f"throughput {v.median_abs_throughput_error * 100:.1f}%")
+    if v.median_abs_makespan_error is not None:
+        parts.append(f"makespan {v.median_abs_makespan_error * 100:.1f}%")
+    if parts:
+        con.print("median |error|: " + ", ".join(parts))

@@ -1,0 +1,130 @@
+"""Predicted vs measured, and worker records -> results (pure)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from harness.runsplit.compare import (
+    compare_makespan,
+    compare_phase,
+    median_abs,
+    predict,
+    relative_error,
+    transfer_s,
+)
+from harness.runsplit.plan import LinkSetting, Phase, PipelineJob, PlanSpec, PlanStep, Segment
+from harness.runsplit.summary import phase_result, stage_shares
+
+STEPS = [
+    PlanStep("compute", "edge", 0.010, 0, 3),
+    PlanStep("transfer", "edge", 0.999, nbytes=100_000),
+    PlanStep("compute", "server", 0.004, 3, 8),
+    PlanStep("transfer", "server", 0.999, nbytes=4_000),
+]
+LINK = LinkSetting(up_mbps=8.0, down_mbps=16.0, latency_ms=5.0)
+
+
+def test_transfers_are_repriced_at_the_link_each_way() -> None:
+    p = predict(STEPS, 1, LINK)
+    assert p.up_s == pytest.approx(0.005 + 100_000 * 8 / 8e6)
+    assert p.down_s == pytest.approx(0.005 + 4_000 * 8 / 16e6)
+    assert p.latency_s == pytest.approx(0.010 + 0.004 + p.up_s + p.down_s)
+    same = predict(STEPS, 1, None)  # the solver's own transfer latencies
+    assert same.up_s == 0.999 and same.down_s == 0.999
+    assert transfer_s(1e6, 8.0, 0.0) == pytest.approx(1.0)
+
+
+def test_throughput_sequential_vs_pipelined() -> None:
+    p = predict(STEPS, 4, LINK)
+    assert p.throughput("latency") == pytest.approx(4 / p.latency_s)
+    assert p.throughput("throughput") == pytest.approx(4 / p.up_s)  # the uplink is slowest
+
+
+def test_relative_error_and_median() -> None:
+    assert relative_error(0.9, 1.0) == pytest.approx(-0.1)
+    assert relative_error(1.0, None) is None and relative_error(1.0, 0.0) is None
+    assert median_abs([0.1, -0.3, None, 0.2]) == pytest.approx(0.2)
+    assert median_abs([0.1, -0.3]) == pytest.approx(0.2)
+    assert median_abs([None]) is None
+
+
+def _req(phase: int, lat: float, **kw: float) -> dict[str, Any]:
+    return {"type": "request", "phase": phase, "latency_s": lat, **kw}
+
+
+def test_stage_shares_add_up_and_keep_the_rest_as_other() -> None:
+    reqs = [
+        _req(0, 0.10, edge_s=0.02, up_s=0.05, server_s=0.01, down_s=0.01),
+        _req(0, 0.12, edge_s=0.02, up_s=0.06, server_s=0.01, down_s=0.01),
+    ]
+    s = stage_shares(reqs)
+    assert s is not None
+    assert s.transfer_s == pytest.approx(0.055)
+    assert s.other_s == pytest.approx(0.015)
+    assert sum(s.share.values()) == pytest.approx(1.0)
+    assert s.edge_on_cpu is None  # no CPU times recorded
+    assert stage_shares([]) is None
+    shared = stage_shares(
+        [_req(0, 0.1, edge_s=0.04, edge_cpu_s=0.02, server_s=0.01, server_cpu_s=0.01)]
+    )
+    assert shared is not None
+    assert shared.edge_on_cpu == pytest.approx(0.5) and shared.server_on_cpu == pytest.approx(1.0)
+
+
+def test_phase_result_and_comparisons_from_records() -> None:
+    plan = PlanSpec(
+        name="p",
+        model="m",
+        segments=[Segment(role="edge", start=0, end=3), Segment(role="server", start=3, end=8)],
+    )
+    ph = Phase(name="p (latency)", link=LINK, plan=plan, requests=2)
+    recs = [
+        _req(0, 0.10, edge_s=0.02, up_s=0.05, server_s=0.01, down_s=0.01),
+        _req(0, 0.12, edge_s=0.02, up_s=0.06, server_s=0.01, down_s=0.01),
+        _req(1, 9.0),
+        {
+            "type": "phase_done",
+            "phase": 0,
+            "samples": 2,
+            "wall_s": 0.25,
+            "outputs_match": True,
+            "max_abs_diff": 0.0,
+            "inputs": "jpeg:/data",
+        },
+    ]
+    res = phase_result(0, ph, recs, SimpleNamespace(shaping="tc", detail="tbf"))
+    assert res.requests == 2 and res.latency is not None
+    assert res.latency.median == pytest.approx(0.11)
+    assert res.throughput_per_s == pytest.approx(8.0)
+    assert res.shaping == "tc" and res.outputs_match is True
+    pred = predict(STEPS, 1, LINK)
+    row = compare_phase("p", pred, res)
+    assert row.latency_error == pytest.approx((pred.latency_s - 0.11) / 0.11)
+    assert row.measured_stages is not None and row.measured_stages["up"] == pytest.approx(0.055)
+
+
+def test_pipeline_phase_makespan() -> None:
+    jobs = [PipelineJob(name=f"j{i}", model="m", cut=c, n_layers=4) for i, c in enumerate([0, 4])]
+    ph = Phase(name="OPT", mode="pipeline", link=LINK, jobs=jobs, repeats=3)
+    recs = [
+        {
+            "type": "pipeline",
+            "phase": 0,
+            "repeat": r,
+            "makespan_s": m,
+            "jobs": [
+                {"name": "j0", "cut": 0, "comm": [0, 1], "remote": [1, 2]},
+                {"name": "j1", "cut": 4, "local": [0, 1.5]},
+            ],
+        }
+        for r, m in enumerate([2.0, 2.2, 2.1])
+    ] + [{"type": "phase_done", "phase": 0, "samples": 6, "wall_s": None, "outputs_match": True}]
+    res = phase_result(0, ph, recs, None)
+    assert res.makespan is not None and res.makespan.median == pytest.approx(2.1)
+    assert res.schedule[1].local == (0, 1.5) and res.schedule[0].local is None
+    assert res.throughput_per_s is None and res.shaping is None
+    row = compare_makespan("OPT", 1.89, res)
+    assert row.makespan_error == pytest.approx(-0.1) and row.repeats == 3
