@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def committed_samples() -> tuple[list[costmodel.Sample], int]:
     samples: list[costmodel.Sample] = []
     n_train = 0
-    for path in sorted(glob.glob(str(ROOT / "profiles" / "*.json"))):
+    for path in sorted(glob.glob(str(ROOT / "profiles" / "**" / "*.json"), recursive=True)):
         try:
             prof = load_profile(path)
         except ProfileError:

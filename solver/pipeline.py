@@ -19,6 +19,13 @@ job types stays cheap):
   the three machines, big-M non-overlap; the seed's kind of model. Competitive at N = 5, but
   its bound is useless from N = 8 on (gap ~55% after 15 s, vs ~2% for the position model).
 
+For N <= BDP_MAX_N, solve_exact (method "auto") first runs the exact bounded dynamic programme of
+solver/pipeline_bdp.py (states = set of sequenced jobs + the three machines' completion times,
+dominance between states of one set, Lagrangian machine-load bounds against the incumbent): it
+proves the sampled N = 10 instances in about 1-1.5 s where the position model stays 1.7-6.2%
+short after 10 s. When it does not prove within half the time limit, SCIP goes on from its
+incumbent and bound; ExactResult.method says which one proved (or stopped).
+
 Both prune dominated split options first (an option no better on all three stage times than
 another one can be dropped: makespan never decreases when a processing time grows), take a
 lower bound computed outside (machine bounds, Johnson two-machine bounds) and a warm start.
@@ -35,6 +42,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Times = tuple[float, float, float]
 Formulation = Literal["position", "disjunctive"]
+Method = Literal["auto", "bdp", "scip"]
+BDP_MAX_N = 14  # method "auto" tries the bounded DP first up to this many jobs
 
 
 @dataclass(frozen=True)
@@ -169,11 +178,22 @@ def balance_lower_bound(
     (3 N S binaries); its proven dual bound is a lower bound of the joint problem that does not
     depend on the position model's root LP, which for N >= 50 may not finish in time.
     """
+    return balance_bound_and_splits(jobs, options, time_limit)[0]
+
+
+def balance_bound_and_splits(
+    jobs: Sequence[Job], options: Sequence[Sequence[int]], time_limit: float = 5.0
+) -> tuple[float, list[int] | None]:
+    """balance_lower_bound's bound, and the split choice of its best solution (option indices
+    per job, None if SCIP found none). Those splits balance the three machines' loads, which
+    makes them a good start for the split-aware heuristics at large N (SAIG's single-job moves
+    do not rebalance a batch of 50: 4-7% above this bound alone, 0.3-1.3% from these splits).
+    """
     from pyscipopt import Model, quicksum
 
     n = len(jobs)
     if n < 2:
-        return joint_lower_bound(jobs, options)
+        return joint_lower_bound(jobs, options), [o[0] for o in options] if n else []
     m = Model("pipeline-balance-bound")
     m.hideOutput()
     keys = [(j, s) for j in range(n) for s in options[j]]
@@ -201,7 +221,10 @@ def balance_lower_bound(
     m.setParam("limits/time", max(0.1, time_limit))
     m.setParam("parallel/maxnthreads", 1)
     m.optimize()
-    return max(float(m.getDualbound()), joint_lower_bound(jobs, options))
+    splits = None
+    if m.getNSols() > 0:
+        splits = [max(options[j], key=lambda s: m.getVal(y[j, s])) for j in range(n)]
+    return max(float(m.getDualbound()), joint_lower_bound(jobs, options)), splits
 
 
 # ---------------------------------------------------------------- exact result
@@ -225,6 +248,7 @@ class ExactResult:
     classes: int
     warm_makespan: float | None = None
     notes: list[str] = field(default_factory=list)
+    method: str = "scip-position"  # what proved (or stopped): "bdp", "scip-position", ...
 
 
 def _relative_gap(ub: float, lb: float) -> float:
@@ -242,76 +266,140 @@ def solve_exact(
     formulation: Formulation = "position",
     quiet: bool = True,
     threads: int = 1,
+    method: Method = "auto",
 ) -> ExactResult:
-    """Minimum makespan over orders (and splits, unless fixed_splits is given) with SCIP.
+    """Minimum makespan over orders (and splits, unless fixed_splits is given).
 
-    `warm` is (order, splits) of a heuristic schedule, handed to SCIP as its first solution
-    and kept as the answer if SCIP finds nothing better within the time limit.
+    method "auto" (the default): the bounded dynamic programme of solver/pipeline_bdp.py first
+    when N <= BDP_MAX_N (half the time limit at most); if it does not prove its incumbent
+    optimal, SCIP (`formulation`) goes on with the rest of the time, its incumbent and its
+    bound. "bdp": the DP alone (status "timelimit"/"statelimit" with its bound when it stops
+    early). "scip": SCIP alone. The result's `method` says which one proved (or stopped).
+
+    `warm` is (order, splits) of a heuristic schedule, handed to the solver as its first
+    solution and kept as the answer if nothing better is found within the time limit.
+    solve_s is the wall time of the whole call (bounds, DP, model building, SCIP).
     """
     from solver.pipeline_sim import makespan_of
 
+    t_call = time.perf_counter()
     n = len(jobs)
     if n == 0:
         return ExactResult(
-            [], [], 0.0, 0.0, 0.0, "optimal", True, 0.0, 0.0, 0, formulation, 0, 0, 0
+            [], [], 0.0, 0.0, 0.0, "optimal", True, 0.0, 0.0, 0, formulation, 0, 0, 0, method="-"
         )
     total_opts = sum(len(j.options) for j in jobs)
     if fixed_splits is not None:
         options = [[fixed_splits[j]] for j in range(n)]
-        lb = fixed_lower_bound(job_times(jobs, fixed_splits))
     else:
         options = [nondominated(j) for j in jobs]
-        lb_limit = 5.0 if time_limit is None else min(5.0, time_limit / 4)
-        lb = balance_lower_bound(jobs, options, lb_limit)
     kept = sum(len(o) for o in options)
+    notes: list[str] = []
 
-    warm_ms: float | None = None
-    if warm is not None:
-        w_order, w_splits = list(warm[0]), list(warm[1])
-        if fixed_splits is not None:
-            w_splits = list(fixed_splits)
-        w_splits = [_undominated(jobs[j], options[j], w_splits[j]) for j in range(n)]
-        warm_ms = makespan_of(jobs, w_order, w_splits)
-        warm = (w_order, w_splits)
+    def remaining() -> float | None:
+        if time_limit is None:
+            return None
+        return max(0.05, time_limit - (time.perf_counter() - t_call))
 
+    lb: float | None = None
+    bal_splits: list[int] | None = None
+
+    def bound() -> float:
+        nonlocal lb, bal_splits
+        if lb is None:
+            if fixed_splits is not None:
+                lb = fixed_lower_bound(job_times(jobs, fixed_splits))
+            else:
+                rest = remaining()
+                lb_limit = 5.0 if rest is None else min(5.0, rest / 4)
+                lb, bal_splits = balance_bound_and_splits(jobs, options, lb_limit)
+        return lb
+
+    use_bdp = method == "bdp" or (method == "auto" and n <= BDP_MAX_N)
+    if warm is None and use_bdp:
+        warm = _default_warm(jobs, options, fixed_splits)
+    elif warm is None:
+        bound()
+        warm = _default_warm(jobs, options, fixed_splits, bal_splits)
+
+    w_order, w_splits = list(warm[0]), list(warm[1])
+    if fixed_splits is not None:
+        w_splits = list(fixed_splits)
+    w_splits = [_undominated(jobs[j], options[j], w_splits[j]) for j in range(n)]
+    warm_ms = makespan_of(jobs, w_order, w_splits)
+    warm = (w_order, w_splits)
+    n_classes = len(_classes(jobs, options))
+
+    bdp_lb = 0.0
+    if use_bdp:
+        from solver.pipeline_bdp import solve_bdp
+
+        rest = remaining()
+        budget = rest if (method == "bdp" or rest is None) else rest / 2
+        d = solve_bdp(jobs, options, warm, time_limit=budget)
+        if d.optimal or method == "bdp":
+            return ExactResult(
+                order=d.order,
+                splits=d.splits,
+                makespan=d.makespan,
+                lower_bound=d.lower_bound,
+                gap=_relative_gap(d.makespan, d.lower_bound),
+                status=d.status,
+                optimal=d.optimal,
+                solve_s=time.perf_counter() - t_call,
+                build_s=0.0,
+                nodes=d.states,
+                formulation=formulation,
+                options_kept=kept,
+                options_total=total_opts,
+                classes=n_classes,
+                warm_makespan=warm_ms,
+                notes=notes,
+                method="bdp",
+            )
+        notes.append(
+            f"bounded DP stopped ({d.status}) after {d.solve_s:.2f} s with bound "
+            f"{d.lower_bound:.6g}; SCIP goes on from its incumbent"
+        )
+        bdp_lb = d.lower_bound
+        warm = (d.order, d.splits)
+        warm_ms = d.makespan
+
+    lb_all = max(bound(), bdp_lb)
     t0 = time.perf_counter()
     if formulation == "position":
-        built = _build_position(jobs, options, lb, warm)
+        built = _build_position(jobs, options, lb_all, warm)
     else:
-        built = _build_disjunctive(jobs, options, lb, warm, warm_ms)
+        built = _build_disjunctive(jobs, options, lb_all, warm, warm_ms)
     model = built["model"]
     build_s = time.perf_counter() - t0
     if quiet:
         model.hideOutput()
-    if time_limit is not None:
-        model.setParam("limits/time", float(time_limit))
+    rest = remaining()
+    if rest is not None:
+        model.setParam("limits/time", float(rest))
     model.setParam("parallel/maxnthreads", threads)
-    if warm is not None:
-        # SCIP's primal heuristics rarely beat the split-aware warm start here and cost most
-        # of the time on small instances (N=5: 4.2 s -> 0.8 s); the search keeps the bound moving.
-        from pyscipopt import SCIP_PARAMSETTING
+    # SCIP's primal heuristics rarely beat the split-aware warm start here and cost most
+    # of the time on small instances (N=5: 4.2 s -> 0.8 s); the search keeps the bound moving.
+    from pyscipopt import SCIP_PARAMSETTING
 
-        model.setHeuristics(SCIP_PARAMSETTING.OFF)
+    model.setHeuristics(SCIP_PARAMSETTING.OFF)
     model.optimize()
 
     status = str(model.getStatus())
     nsols = model.getNSols()
     dual = float(model.getDualbound())
-    solve_s = float(model.getSolvingTime())
     nodes = int(model.getNNodes())
-    notes: list[str] = []
+    order, splits = list(warm[0]), list(warm[1])
+    ms = warm_ms
     if nsols > 0:
-        order, splits = built["extract"](model)
-        ms = makespan_of(jobs, order, splits)
-    elif warm is not None:
-        order, splits = list(warm[0]), list(warm[1])
-        ms = makespan_of(jobs, order, splits)
-        notes.append("SCIP found no solution; the warm start is reported")
+        s_order, s_splits = built["extract"](model)
+        s_ms = makespan_of(jobs, s_order, s_splits)
+        if s_ms < ms - 1e-12:
+            order, splits, ms = s_order, s_splits, s_ms
     else:
-        raise RuntimeError(f"SCIP found no schedule within the time limit (status {status})")
-    if warm is not None and warm_ms is not None and warm_ms < ms - 1e-12:
-        order, splits, ms = list(warm[0]), list(warm[1]), warm_ms
-    lower = max(lb, min(dual, ms))
+        notes.append("SCIP found no solution; the warm start is reported")
+    lower = max(lb_all, min(dual, ms))
     optimal = status == "optimal" or _relative_gap(ms, lower) <= 1e-9
     if optimal:
         lower = ms
@@ -323,7 +411,7 @@ def solve_exact(
         gap=_relative_gap(ms, lower),
         status=status,
         optimal=optimal,
-        solve_s=solve_s,
+        solve_s=time.perf_counter() - t_call,
         build_s=build_s,
         nodes=nodes,
         formulation=formulation,
@@ -332,7 +420,28 @@ def solve_exact(
         classes=built["classes"],
         warm_makespan=warm_ms,
         notes=notes,
+        method=f"scip-{formulation}",
     )
+
+
+def _default_warm(
+    jobs: Sequence[Job],
+    options: Sequence[Sequence[int]],
+    fixed_splits: Sequence[int] | None,
+    bal_splits: Sequence[int] | None = None,
+) -> tuple[list[int], list[int]]:
+    """A start when the caller gives none: the balance splits (or each job's least total time)
+    in the best of FIFO/Johnson/NEH order."""
+    from solver.pipeline_heuristics import best_order_heuristic
+
+    n = len(jobs)
+    if fixed_splits is not None:
+        splits = list(fixed_splits)
+    elif bal_splits is not None:
+        splits = list(bal_splits)
+    else:
+        splits = [min(options[j], key=lambda s: jobs[j].options[s].total) for j in range(n)]
+    return best_order_heuristic(job_times(jobs, splits)), splits
 
 
 def _undominated(job: Job, kept: Sequence[int], s: int) -> int:

@@ -65,8 +65,13 @@ def test_joint_milp_equals_brute_force(formulation: str) -> None:
     for n, s in ((4, 3), (5, 3)):
         jobs = random_jobs(rng, n, s)
         warm = split_aware_greedy(jobs, seed=0, iterations=20, time_limit=0.2)
-        r = solve_exact(jobs, formulation=formulation, warm=warm)  # type: ignore[arg-type]
-        assert r.optimal and r.gap == 0
+        r = solve_exact(
+            jobs,
+            formulation=formulation,  # type: ignore[arg-type]
+            warm=warm,
+            method="scip",
+        )
+        assert r.optimal and r.gap == 0 and r.method == f"scip-{formulation}"
         assert r.makespan == pytest.approx(brute_force(jobs), rel=1e-7)
         assert makespan_of(jobs, r.order, r.splits) == pytest.approx(r.makespan)
 
@@ -77,8 +82,9 @@ def test_order_only_milp_equals_brute_force_and_bounds_hold() -> None:
         jobs = random_jobs(rng, 5, 3)
         splits = [rng.randrange(3) for _ in jobs]
         best = brute_force(jobs, splits)
-        r = solve_exact(jobs, fixed_splits=splits)
+        r = solve_exact(jobs, fixed_splits=splits, method="scip")
         assert r.makespan == pytest.approx(best, rel=1e-7)
+        assert solve_exact(jobs, fixed_splits=splits).makespan == pytest.approx(best, rel=1e-7)
         assert r.splits == splits
         assert fixed_lower_bound(job_times(jobs, splits)) <= best + 1e-9
         assert joint_lower_bound(jobs, [nondominated(j) for j in jobs]) <= brute_force(jobs) + 1e-9

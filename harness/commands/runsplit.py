@@ -7,6 +7,7 @@ docker SDK, pydantic models and the solver are imported when a command runs.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -140,81 +141,57 @@ def _execute(
     return 0 if result.ok else 1
 
 
-def run_split(
-    solution: Annotated[Path, typer.Argument(help="solution JSON from `harness solve`")],
-    out: OutOpt = None,
-    requests: Requests = 10,
-    warmup: Warmup = 2,
-    window: Window = 4,
-    throughput: Throughput = True,
-    bandwidth_mbps: Bandwidth = None,
-    latency_ms: Latency = None,
-    shaping: ShapingOpt = "auto",
-    image: Image = None,
-    timeout: Timeout = 1800.0,
-    workdir: Workdir = None,
-    profiles: Profiles = None,
-    repeats: Repeats = 3,
-) -> None:
-    """Run the chosen split for real: edge and server containers over a shaped TCP link."""
-    raise typer.Exit(
-        _execute(
-            solution,
-            validate=False,
-            requests=requests,
-            warmup=warmup,
-            window=window,
-            throughput=throughput,
-            bandwidth_mbps=bandwidth_mbps,
-            latency_ms=latency_ms,
-            shaping=shaping,
-            image=image,
-            out=out,
-            timeout=timeout,
-            workdir=workdir,
-            profiles=profiles,
-            repeats=repeats,
+def _command(validate: bool, doc: str) -> Callable[..., None]:
+    """run-split and validate-decision take the same options; only what they print differs."""
+
+    def command(
+        solution: Annotated[Path, typer.Argument(help="solution JSON from `harness solve`")],
+        out: OutOpt = None,
+        requests: Requests = 10,
+        warmup: Warmup = 2,
+        window: Window = 4,
+        throughput: Throughput = True,
+        bandwidth_mbps: Bandwidth = None,
+        latency_ms: Latency = None,
+        shaping: ShapingOpt = "auto",
+        image: Image = None,
+        timeout: Timeout = 1800.0,
+        workdir: Workdir = None,
+        profiles: Profiles = None,
+        repeats: Repeats = 3,
+    ) -> None:
+        raise typer.Exit(
+            _execute(
+                solution,
+                validate=validate,
+                requests=requests,
+                warmup=warmup,
+                window=window,
+                throughput=throughput,
+                bandwidth_mbps=bandwidth_mbps,
+                latency_ms=latency_ms,
+                shaping=shaping,
+                image=image,
+                out=out,
+                timeout=timeout,
+                workdir=workdir,
+                profiles=profiles,
+                repeats=repeats,
+            )
         )
-    )
+
+    command.__doc__ = doc
+    return command
 
 
-def validate_decision(
-    solution: Annotated[Path, typer.Argument(help="solution JSON from `harness solve`")],
-    out: OutOpt = None,
-    requests: Requests = 10,
-    warmup: Warmup = 2,
-    window: Window = 4,
-    throughput: Throughput = True,
-    bandwidth_mbps: Bandwidth = None,
-    latency_ms: Latency = None,
-    shaping: ShapingOpt = "auto",
-    image: Image = None,
-    timeout: Timeout = 1800.0,
-    workdir: Workdir = None,
-    profiles: Profiles = None,
-    repeats: Repeats = 3,
-) -> None:
-    """Predicted vs measured latency and throughput for the chosen split and the baselines
-    (split solutions), or makespan for every method's schedule (pipeline solutions)."""
-    raise typer.Exit(
-        _execute(
-            solution,
-            validate=True,
-            requests=requests,
-            warmup=warmup,
-            window=window,
-            throughput=throughput,
-            bandwidth_mbps=bandwidth_mbps,
-            latency_ms=latency_ms,
-            shaping=shaping,
-            image=image,
-            out=out,
-            timeout=timeout,
-            workdir=workdir,
-            profiles=profiles,
-            repeats=repeats,
-        )
-    )
+run_split = _command(
+    False, "Run the chosen split for real: edge and server containers over a shaped TCP link."
+)
+validate_decision = _command(
+    True,
+    "Predicted vs measured latency and throughput for the chosen split and the baselines\n"
+    "(split solutions), or makespan for every method's schedule (pipeline solutions).",
+)
 
 
 def register(app: typer.Typer) -> None:

@@ -37,60 +37,34 @@ MEDMNIST_DATASETS: dict[str, DatasetInfo] = {
 # ---------------------------------------------------------------- models
 
 
-class SimpleCNN(nn.Module):
-    """Three conv blocks and a global pool: works for 28x28 and 64x64 alike."""
+class ConvNet(nn.Module):
+    """Three conv blocks and a global pool, in 2-D (28x28, 64x64 images) or 3-D (28^3 volumes)."""
 
-    def __init__(self, num_classes: int, in_channels: int = 3, width: int = 32) -> None:
+    def __init__(self, num_classes: int, in_channels: int, width: int, dims: int) -> None:
         super().__init__()
-        w = width
-        self.features = nn.Sequential(
-            nn.Conv2d(in_channels, w, 3, padding=1, bias=False),
-            nn.BatchNorm2d(w),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(2),
-            nn.Conv2d(w, 2 * w, 3, padding=1, bias=False),
-            nn.BatchNorm2d(2 * w),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(2),
-            nn.Conv2d(2 * w, 4 * w, 3, padding=1, bias=False),
-            nn.BatchNorm2d(4 * w),
-            nn.ReLU(inplace=True),
-            nn.AdaptiveAvgPool2d(1),
+        conv, norm, pool, gap = (
+            (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d)
+            if dims == 2
+            else (nn.Conv3d, nn.BatchNorm3d, nn.MaxPool3d, nn.AdaptiveAvgPool3d)
         )
-        self.classifier = nn.Linear(4 * w, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(torch.flatten(self.features(x), 1))
-
-
-class CNN3D(nn.Module):
-    """A small 3-D CNN for 28^3 (or larger) volumes."""
-
-    def __init__(self, num_classes: int, in_channels: int = 1, width: int = 16) -> None:
-        super().__init__()
-        w = width
-        self.features = nn.Sequential(
-            nn.Conv3d(in_channels, w, 3, padding=1, bias=False),
-            nn.BatchNorm3d(w),
-            nn.ReLU(inplace=True),
-            nn.MaxPool3d(2),
-            nn.Conv3d(w, 2 * w, 3, padding=1, bias=False),
-            nn.BatchNorm3d(2 * w),
-            nn.ReLU(inplace=True),
-            nn.MaxPool3d(2),
-            nn.Conv3d(2 * w, 4 * w, 3, padding=1, bias=False),
-            nn.BatchNorm3d(4 * w),
-            nn.ReLU(inplace=True),
-            nn.AdaptiveAvgPool3d(1),
-        )
-        self.classifier = nn.Linear(4 * w, num_classes)
+        chans = [in_channels, width, 2 * width, 4 * width]
+        layers: list[nn.Module] = []
+        for k in range(3):
+            layers += [
+                conv(chans[k], chans[k + 1], 3, padding=1, bias=False),
+                norm(chans[k + 1]),
+                nn.ReLU(inplace=True),
+            ]
+            layers.append(pool(2) if k < 2 else gap(1))
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Linear(4 * width, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(torch.flatten(self.features(x), 1))
 
 
 def simple_cnn(num_classes: int, in_channels: int = 3, **kw: Any) -> nn.Module:
-    return SimpleCNN(num_classes, in_channels, **kw)
+    return ConvNet(num_classes, in_channels, kw.pop("width", 32), dims=2, **kw)
 
 
 def resnet18_2d(num_classes: int, in_channels: int = 3, **kw: Any) -> nn.Module:
@@ -108,7 +82,7 @@ def resnet18_2d(num_classes: int, in_channels: int = 3, **kw: Any) -> nn.Module:
 
 
 def cnn3d(num_classes: int, in_channels: int = 1, **kw: Any) -> nn.Module:
-    return CNN3D(num_classes, in_channels, **kw)
+    return ConvNet(num_classes, in_channels, kw.pop("width", 16), dims=3, **kw)
 
 
 MEDMNIST_MODELS: dict[str, Callable[..., nn.Module]] = {
