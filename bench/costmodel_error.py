@@ -1,17 +1,23 @@
 """Hold-out error of the batch-level cost model (median and p90 relative) per device.
 
-First on the committed profiles (profiles/*.json of kind train). When they hold too few ok
-train probes to fit and hold out (fewer than MIN_SAMPLES), it says so and then measures its
-own: real short timing sweeps of the seed's workloads W1-W7 (jobs/W*.yaml) over a few batch
-sizes and CPU caps 1 and 2, in this process (torch intra-op threads = CPU cap and the
-process pinned to that many cores; in-memory tensors, so no JPEG decode in the step), bounded
-by --budget-s. Target (issue 8): median relative error under 10%.
+First on the committed profiles: profiles/costmodel/*.json (train profiles of W1-W7 made by
+this bench's --save-profiles, with the real facts of the host they were timed on; the same
+files `harness fit profiles/costmodel/*.json --out profiles/costmodel.json` fits the committed
+cost model from). When they hold too few ok train probes to fit and hold out (fewer than
+MIN_SAMPLES), it says so and then measures its own: real short timing sweeps of the seed's
+workloads W1-W7 (jobs/W*.yaml) over a few batch sizes and CPU caps 1 and 2, in this process
+(torch intra-op threads = CPU cap and the process pinned to that many cores; in-memory
+tensors, so no JPEG decode in the step), bounded by --budget-s. --save-profiles DIR always
+sweeps and writes one profile per (workload, batch size) into DIR. Target (issue 8): median
+relative error under 10%.
 
 The machine is shared (2 cores, other work running): timings are contended, and 2-CPU points
 especially so. Say so when quoting the figures.
 
 Run: python3 bench/costmodel_error.py [--quick] [--budget-s S] [--save-model FILE]
-     [--save-profiles DIR]
+     [--save-profiles DIR] [--profiles-dir DIR]
+Regenerate the committed profiles (delete the old ones first; about 6 minutes here):
+     python3 bench/costmodel_error.py --save-profiles profiles/costmodel --budget-s 300
 """
 
 from __future__ import annotations
@@ -35,20 +41,27 @@ from solver import costmodel  # noqa: E402
 
 MIN_SAMPLES = 12
 ROOT = Path(__file__).resolve().parent.parent
+COMMITTED = ROOT / "profiles" / "costmodel"
 
 
-def committed_samples() -> tuple[list[costmodel.Sample], int]:
+def committed_samples(folder: Path) -> tuple[list[costmodel.Sample], list[Profile]]:
+    """Samples of the train profiles in `folder` (not recursive), and those profiles."""
     samples: list[costmodel.Sample] = []
-    n_train = 0
-    for path in sorted(glob.glob(str(ROOT / "profiles" / "**" / "*.json"), recursive=True)):
+    profs: list[Profile] = []
+    for path in sorted(glob.glob(str(folder / "*.json"))):
         try:
             prof = load_profile(path)
         except ProfileError:
-            continue  # costmodel.json and friends live here too
+            continue  # a cost-model JSON may sit beside the profiles
         if prof.kind == "train":
-            n_train += 1
+            profs.append(prof)
             samples.extend(costmodel.samples_from_profile(prof, Path(path).name))
-    return samples, n_train
+    return samples, profs
+
+
+def describe_hosts(profs: list[Profile]) -> str:
+    hosts = sorted({f"{p.host.hostname} ({p.host.cpu_model}, {p.host.cores} cores)" for p in profs})
+    return "; ".join(hosts) or "none"
 
 
 def plan_sweep(quick: bool) -> list[tuple[JobSpec, int, int]]:
@@ -71,9 +84,12 @@ def plan_sweep(quick: bool) -> list[tuple[JobSpec, int, int]]:
 def sweep(quick: bool, budget_s: float) -> tuple[list[Profile], list[Profile], list[Profile]]:
     """Real timing runs of W1-W7 within the budget: profiles of wall time, of the fastest
     step's wall time, and of CPU time."""
+    from harness.telemetry.host import host_facts
     from harness.workloads.medmnist import time_train_steps
 
     steps, warmup = (2, 1) if quick else (3, 1)
+    host = host_facts()
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
     old_aff = os.sched_getaffinity(0)
     cores = sorted(old_aff)
     wall: dict[tuple[str, int], list[tuple[float, list[float]]]] = {}
@@ -110,9 +126,22 @@ def sweep(quick: bool, budget_s: float) -> tuple[list[Profile], list[Profile], l
     finally:
         os.sched_setaffinity(0, old_aff)
 
+    options = {
+        "source": "bench/costmodel_error.py",
+        "method": "in-process; process pinned to `cpus` cores (sched_setaffinity), torch "
+        "intra-op threads = cpus; in-memory tensors (no data loading); SGD momentum 0.9",
+        "steps": steps,
+        "warmup": warmup,
+        "target": "wall seconds per training step",
+        "loadavg_at_start": load_at_start,
+        "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
+    }
+
     def profiles(points: dict[tuple[str, int], list[tuple[float, list[float]]]]) -> list[Profile]:
         return [
-            costmodel.train_profile(specs[name], "cpu", pts, hostname="bench", batch_size=b)
+            costmodel.train_profile(
+                specs[name], "cpu", pts, batch_size=b, host=host, options=options
+            )
             for (name, b), pts in points.items()
         ]
 
@@ -162,6 +191,9 @@ def main() -> int:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--save-model", type=Path, default=None, help="write the fitted model here")
     ap.add_argument("--save-profiles", type=Path, default=None, help="write swept profiles here")
+    ap.add_argument(
+        "--profiles-dir", type=Path, default=COMMITTED, help="the committed profiles to read"
+    )
     args = ap.parse_args()
     budget = args.budget_s or (60.0 if args.quick else 180.0)
 
@@ -171,16 +203,15 @@ def main() -> int:
             synthetic_samples(noise),
             args.folds,
         )
-    samples, n_train = committed_samples()
-    if len(samples) >= MIN_SAMPLES:
-        report(f"committed profiles ({n_train} train profiles)", samples, args.folds)
-    else:
-        print(
-            f"committed profiles: {n_train} train profile(s) with {len(samples)} ok probe(s) "
-            f"in profiles/ -- fewer than the {MIN_SAMPLES} needed; measuring W1-W7 here instead"
-        )
+    samples, committed = committed_samples(args.profiles_dir)
     if len(samples) < MIN_SAMPLES or args.save_profiles:
-        print(f"real timing sweep of W1-W7 (contended 2-core host, budget {budget:.0f} s):")
+        if len(samples) < MIN_SAMPLES:
+            print(
+                f"\ncommitted profiles: {len(committed)} train profile(s) with {len(samples)} ok "
+                f"probe(s) in {args.profiles_dir} -- fewer than the {MIN_SAMPLES} needed; "
+                "measuring W1-W7 here instead"
+            )
+        print(f"\nreal timing sweep of W1-W7 (contended 2-core host, budget {budget:.0f} s):")
         t0 = time.perf_counter()
         profs, low_profs, cpu_profs = sweep(args.quick, budget)
         print(f"  sweep took {time.perf_counter() - t0:.0f} s")
@@ -188,6 +219,7 @@ def main() -> int:
             args.save_profiles.mkdir(parents=True, exist_ok=True)
             for p in profs:
                 save_profile(p, args.save_profiles / f"{p.id}.json")
+            print(f"  wrote {len(profs)} profiles to {args.save_profiles}")
         swept = costmodel.samples_from_profiles(profs)
         if len(swept) >= 2:
             report("swept W1-W7 (cpu), target = wall seconds per batch", swept, args.folds)
@@ -203,8 +235,28 @@ def main() -> int:
                 costmodel.samples_from_profiles(cpu_profs),
                 args.folds,
             )
+        samples, committed = committed_samples(args.profiles_dir)  # the new ones, if saved there
         if len(samples) < MIN_SAMPLES:
             samples = swept
+            committed = []
+    if committed:
+        rel = os.path.relpath(args.profiles_dir, Path.cwd())
+        report(
+            f"committed profiles {rel}/ ({len(committed)} train profiles of "
+            f"{', '.join(sorted({p.job.workload_id or p.job.name for p in committed}))}; "
+            f"host: {describe_hosts(committed)})",
+            samples,
+            args.folds,
+        )
+        for cpus in sorted({s.cpus for s in samples}):
+            sub = [s for s in samples if s.cpus == cpus]
+            if len(sub) >= MIN_SAMPLES:
+                report(
+                    f"same committed profiles, {cpus:g}-CPU probes only (fitted and held out "
+                    "among themselves)",
+                    sub,
+                    args.folds,
+                )
     if args.save_model:
         cm, _ = costmodel.fit_with_holdout(samples, "both", args.folds)
         costmodel.save(cm, args.save_model)

@@ -59,7 +59,7 @@ def get_cost_model(path: Path | None, quick: bool) -> tuple[costmodel.CostModel,
     if default.exists():
         return costmodel.load(default), f"cost model {default}"
     samples: list[costmodel.Sample] = []
-    for p in sorted(glob.glob(str(ROOT / "profiles" / "*.json"))):
+    for p in sorted(glob.glob(str(ROOT / "profiles" / "**" / "*.json"), recursive=True)):
         try:
             prof = load_profile(p)
         except ProfileError:
@@ -84,7 +84,7 @@ def get_cost_model(path: Path | None, quick: bool) -> tuple[costmodel.CostModel,
                     steps=1 if quick else 2, warmup=1, threads=cpus,
                 )  # fmt: skip
                 pts.append((float(cpus), [r["batch_s"] for r in rows]))
-            profs.append(costmodel.train_profile(spec, "cpu", pts, "bench", batch_size=b))
+            profs.append(costmodel.train_profile(spec, "cpu", pts, batch_size=b))
     samples = costmodel.samples_from_profiles(profs)
     note = (
         f"cost model fitted on {len(samples)} probes timed here in {time.perf_counter() - t0:.0f} s"

@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from solver.packing import solve  # noqa: E402
-from solver.packing_baselines import greedy, proportional  # noqa: E402
+from solver.packing_baselines import admit, greedy, proportional  # noqa: E402
 from solver.packing_check import check  # noqa: E402
 from solver.packing_problem import (  # noqa: E402
     Instance,
@@ -71,7 +71,8 @@ def main() -> int:
         pl = solve(inst, time_limit=args.time_limit, target_gap=0.005)
         wall = time.perf_counter() - t0
         gr, pr = greedy(inst), proportional(inst)
-        errs = check(inst, pl) + check(inst, gr) + check(inst, pr)
+        must, _ = admit(inst)  # every policy must place exactly these
+        errs = check(inst, pl, must) + check(inst, gr, must) + check(inst, pr, must)
         gap = pl.gap or 0.0
         g_dist = (pl.objective - gr.objective) / pl.objective
         p_dist = (pl.objective - pr.objective) / pl.objective

@@ -1,14 +1,22 @@
 """Batch pipeline at scale: every method's makespan, SCIP time and gap, and the seed's kind of
 model (big-M disjunctive, every option, no warm start) in scipy's HiGHS, side by side.
 
-    python3 bench/pipeline_scale.py            # N = 5..100, seeds 1-5 (about 15-20 min)
+    python3 bench/pipeline_scale.py            # N = 5..100, seeds 1-5 (about 20-25 min)
     python3 bench/pipeline_scale.py --quick    # fewer seeds, shorter limits (a few minutes)
+    python3 bench/pipeline_scale.py --quick --sizes 5,10 --seeds 1   # a smoke run (~1 min)
 
 Instances: the seed's sampled experiment on the default resnet18-like chain (alpha uniform in
-[1, 10], 100 Mbps). Ratios are to the best proven lower bound (the offline optimum's dual
-bound), so they are upper bounds on the true ratios to the optimum. opt_s is the wall time of
-the whole exact call (bounds, the bounded DP for N <= 14, SCIP); the next column says which
-method proved the optimum or, when not proven, which one stopped at the time limit.
+[1, 10], 100 Mbps). Each row gives every method's makespan (s), then its ratio to the best
+proven lower bound (the offline optimum's dual bound; an upper bound on the true ratio to the
+optimum). opt_s is the wall time of the whole exact call as `harness solve` makes it (bounds,
+the bounded DP for N <= 14, SCIP); `by` says which method proved the optimum or, when not
+proven, which one stopped at the time limit. For N <= 10 the two SCIP formulations are also run
+alone (method "scip", same warm start, same limit): pos_s/pos_gap is the position model's own
+time and gap, disj_s/disj_gap the disjunctive one's.
+
+The heuristic target ("within 2% of the optimum on average for N <= 20") is judged on one named
+heuristic, SAIG as `harness solve` runs it (started from DOPart's best order and from the
+balance relaxation's splits), on its mean ratio; the others' means are printed beside it.
 """
 
 from __future__ import annotations
@@ -21,8 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from solver.pipeline import solve_exact, solve_highs_bigm  # noqa: E402
-from solver.pipeline_cli import compare_methods  # noqa: E402
+from solver.pipeline import ExactResult, Job, solve_exact, solve_highs_bigm  # noqa: E402
+from solver.pipeline_cli import MethodRun, compare_methods  # noqa: E402
 from solver.pipeline_sample import sample_jobs  # noqa: E402
 
 SHORT = {
@@ -36,10 +44,31 @@ SHORT = {
 }
 
 
+Row = tuple[int, int, MethodRun, dict[str, float], list[MethodRun]]
+COLS = ["fifo", "john", "neh", "dp*", "saig", "opt"]
+TARGET_HEURISTIC = "saig"
+
+
+def _scip_alone(
+    jobs: list[Job], runs: list[MethodRun], tl: float, formulation: str
+) -> tuple[str, ExactResult]:
+    """One SCIP formulation alone (no bounded DP), warm-started from the best schedule found."""
+    best = min(runs, key=lambda r: r.makespan)
+    d = solve_exact(
+        jobs,
+        time_limit=tl,
+        warm=(best.order, best.splits),
+        formulation=formulation,  # type: ignore[arg-type]
+        method="scip",
+    )
+    return f"{d.solve_s:6.1f} {d.gap:7.2%}", d
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--sizes", default=None, help="comma-separated N (default 5,10,20,50,100)")
+    ap.add_argument("--seeds", type=int, default=None, help="first K seeds only, for every N")
     args = ap.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")] if args.sizes else [5, 10, 20, 50, 100]
     if args.quick:
@@ -52,19 +81,23 @@ def main() -> int:
         scip_tl = {5: 10.0, 10: 10.0, 20: 30.0, 50: 60.0, 100: 60.0}
         highs_tl = 15.0
         heur = 2.0
+    if args.seeds is not None:
+        seeds = {n: s[: args.seeds] for n, s in seeds.items()}
     print(
         f"# pipeline_scale ({'quick' if args.quick else 'full'}); 2 shared cores, timings "
-        "under contention; ratios are makespan / best proven lower bound"
+        "under contention; makespans in s, ratios are makespan / best proven lower bound"
     )
-    cols = ["fifo", "john", "neh", "dp*", "saig", "opt"]
     print(
-        f"{'N':>4} {'seed':>4} {'opts':>5} "
-        + " ".join(f"{c:>6}" for c in cols)
-        + f" {'OPT s':>9} {'LB s':>9} {'opt_s':>6} {'gap':>7} {'proved/stopped by':>17}"
-        + f" | {'disj_s':>6} {'disj_gap':>8}"
-        + f" | {'highs_ms':>9} {'highs_lb':>9} {'highs_s':>7} {'h_gap':>7}"
+        f"{'N':>4} {'seed':>4} {'opts':>4} |"
+        + " ".join(f"{c + '_ms':>8}" for c in COLS)
+        + " |"
+        + " ".join(f"{c:>6}" for c in COLS)
+        + f" | {'LB s':>8} {'opt_s':>6} {'gap':>7} {'by':>13}"
+        + f" | {'pos_s':>6} {'pos_gap':>7} | {'disj_s':>6} {'disj_gap':>7}"
+        + f" | {'highs_ms':>8} {'highs_lb':>8} {'highs_s':>7} {'h_gap':>7}"
     )
-    rows = []
+    rows: list[Row] = []
+    pos10: list[ExactResult] = []
     t_start = time.perf_counter()
     for n in sizes:
         for seed in seeds[n]:
@@ -79,34 +112,36 @@ def main() -> int:
             )
             opt = runs[-1]
             lb = opt.lower_bound or opt.makespan
-            ratio = {SHORT[r.name]: r.makespan / lb for r in runs}
-            disj = ""
+            ms = {SHORT[r.name]: r.makespan for r in runs}
+            ratio = {k: v / lb for k, v in ms.items()}
+            none = f"{'-':>6} {'-':>7}"
+            pos, disj = none, none
             if n <= 10:
-                best = min(runs, key=lambda r: r.makespan)
-                d = solve_exact(
-                    jobs,
-                    time_limit=tl,
-                    warm=(best.order, best.splits),
-                    formulation="disjunctive",
-                    method="scip",
-                )
-                disj = f"{d.solve_s:6.1f} {d.gap:8.2%}"
-            else:
-                disj = f"{'-':>6} {'-':>8}"
+                pos, p = _scip_alone(jobs, runs, tl, "position")
+                disj, _d = _scip_alone(jobs, runs, tl, "disjunctive")
+                if n == 10:
+                    pos10.append(p)
             h = solve_highs_bigm(jobs, time_limit=highs_tl)
-            hms = f"{h.makespan:9.4f}" if h.makespan is not None else f"{'none':>9}"
-            hlb = f"{h.lower_bound:9.4f}" if h.lower_bound is not None else f"{'-':>9}"
+            hms = f"{h.makespan:8.4f}" if h.makespan is not None else f"{'none':>8}"
+            hlb = f"{h.lower_bound:8.4f}" if h.lower_bound is not None else f"{'-':>8}"
             hgap = f"{h.gap:7.2%}" if h.gap is not None else f"{'-':>7}"
             print(
-                f"{n:>4} {seed:>4} {len(jobs[0].options):>5} "
-                + " ".join(f"{ratio[c]:6.3f}" for c in cols)
-                + f" {opt.makespan:9.4f} {lb:9.4f} {opt.solve_s or 0:6.1f} {opt.gap or 0:7.2%}"
-                + f" {opt.method or '-':>17}"
-                + f" | {disj} | {hms} {hlb} {h.solve_s:7.1f} {hgap}",
+                f"{n:>4} {seed:>4} {len(jobs[0].options):>4} |"
+                + " ".join(f"{ms[c]:8.4f}" for c in COLS)
+                + " |"
+                + " ".join(f"{ratio[c]:6.3f}" for c in COLS)
+                + f" | {lb:8.4f} {opt.solve_s or 0:6.1f} {opt.gap or 0:7.2%}"
+                + f" {opt.method or '-':>13}"
+                + f" | {pos} | {disj} | {hms} {hlb} {h.solve_s:7.1f} {hgap}",
                 flush=True,
             )
             rows.append((n, seed, opt, ratio, runs))
     print(f"# total {time.perf_counter() - t_start:.0f} s")
+    _targets(rows, pos10)
+    return 0
+
+
+def _targets(rows: list[Row], pos10: list[ExactResult]) -> None:
     ten = [r for r in rows if r[0] == 10]
     fifty = [r for r in rows if r[0] == 50]
     small = [r for r in rows if r[0] <= 20]
@@ -114,29 +149,35 @@ def main() -> int:
         ok = all(o.exact and (o.solve_s or 0) < 5.0 for _n, _s, o, _r, _ in ten)
         times = ", ".join(f"{o.solve_s:.1f}s/{o.gap:.2%}/{o.method}" for _n, _s, o, _r, _ in ten)
         print(f"target N=10 proven optimal in < 5 s: {'HOLDS' if ok else 'MISSED'} ({times})")
+        p_ok = sum(p.optimal and p.solve_s < 5.0 for p in pos10)
+        p_times = ", ".join(f"{p.solve_s:.1f}s/{p.gap:.2%}" for p in pos10)
+        print(
+            f"  SCIP position model alone at N=10: {p_ok}/{len(pos10)} proven in < 5 s ({p_times})"
+        )
     if fifty:
         ok = all((o.gap or 0) <= 0.01 for _n, _s, o, _r, _ in fifty)
         gaps = ", ".join(f"{o.gap:.2%}" for _n, _s, o, _r, _ in fifty)
         print(f"target N=50 within 1% gap in 60 s: {'HOLDS' if ok else 'MISSED'} ({gaps})")
     if small:
+        means = {}
         for h in ("saig", "neh", "john"):
-            # to the best found OPT (proven or not) and, conservatively, to the bound
-            to_opt = statistics.mean(r[3][h] * r[2].lower_bound / r[2].makespan for r in small)
+            # to the best OPT found (proven or not: a lower estimate of the true ratio) and to
+            # the proven bound (an upper estimate)
+            to_opt = statistics.mean(
+                r[3][h] * (r[2].lower_bound or r[2].makespan) / r[2].makespan for r in small
+            )
             to_lb = statistics.mean(r[3][h] for r in small)
+            means[h] = (to_opt, to_lb)
             print(
                 f"heuristic {h}: mean ratio N<=20 to OPT found {to_opt:.4f}, to bound {to_lb:.4f}"
             )
-        best = statistics.mean(
-            min(r[3][h] for h in ("saig", "neh", "john")) * r[2].lower_bound / r[2].makespan
-            for r in small
-        )
-        best_lb = statistics.mean(min(r[3][h] for h in ("saig", "neh", "john")) for r in small)
-        verdict = "HOLDS" if best_lb <= 1.02 else ("NOT PROVEN" if best <= 1.02 else "MISSED")
+        to_opt, to_lb = means[TARGET_HEURISTIC]
+        verdict = "HOLDS" if to_lb <= 1.02 else ("NOT PROVEN" if to_opt <= 1.02 else "MISSED")
         print(
             "target a heuristic within 2% of the optimum on average for N<=20: "
-            f"{verdict} (to the best schedule found {best:.4f}; to the proven bound {best_lb:.4f})"
+            f"{verdict} for {TARGET_HEURISTIC.upper()} over {len(small)} instances "
+            f"(mean to the best schedule found {to_opt:.4f}; to the proven bound {to_lb:.4f})"
         )
-    return 0
 
 
 if __name__ == "__main__":

@@ -3,18 +3,18 @@
 Synthetic throughput-vs-CPU curves of 8, 24, 64 and 128 CPUs in several shapes: linear, capped
 (min(a*c, cap)), Amdahl, smooth saturating, noisy (+-2% per point, seeded), a dip (a 15% drop
 half-way up a rising curve, then rising again: a NUMA crossing), a hump (contention past the
-optimum), flat. For each strategy: probes used, the largest relative error of its curve against
-the exhaustive sweep, and how far its knee is from the exhaustive curve's knee. Targets
-(issue 2): at most 10 probes on every 24-CPU curve with every point within 5% of the exhaustive
-curve, and fewer probes than the seed's algorithm on every curve.
+optimum), flat, and three hard shapes (marked *): `step`, a 15% cliff on the plateau;
+`wide-dip`, a smooth dip whose edges fall symmetrically on the probes; `weak`, Amdahl p = 0.5,
+a job that barely scales. For each strategy: probes used, the largest relative error of its
+curve against the exhaustive sweep, and how far its knee is from the exhaustive curve's knee;
+then, per curve, adaptive's probes minus the seed's and whether every point is within 5%.
 
-Two stress shapes (marked *) are printed but kept out of the targets, because no sparse search
-can promise them: `step`, a 15% cliff on the plateau (bracketing it to one CPU costs probes the
-seed saves by missing it), and `wide-dip`, a smooth dip whose edges fall symmetrically on the
-probes (invisible to every strategy short of exhaustive). A third, `weak` (Amdahl p = 0.5, a
-job that barely scales: within 10% of flat from a few CPUs up), is shown because the seed is at
-its best there: it halves straight through the flat top, and the coverage probes that let the
-adaptive search catch dips cost it about as many probes.
+Targets (issue 2): at most 10 probes on every 24-CPU curve with every point within 5% of the
+exhaustive curve, and fewer probes than the seed's algorithm on every curve. Every curve counts;
+the target lines name the curves where a target is missed, so the exceptions are in plain
+sight. The adaptive search stops one probe short of what the seed's walk would spend on the
+curve as it has estimated it; on 8 CPUs that can be 3 probes, too few to resolve a dip or a
+cliff (its error there is 10-15%, not a target, and its confidence says so).
 
 Run: python3 bench/search_cost.py [--quick]
 """
@@ -66,7 +66,7 @@ def shapes(n: int, seed: int = 0) -> dict[str, Curve]:
     }
 
 
-STRESS = ("step", "wide-dip", "weak")
+STRESS = ("step", "wide-dip", "weak")  # hard shapes, marked * (still counted)
 
 
 def knee_of(values: dict[int, float], fraction: float = 0.9) -> int:
@@ -98,39 +98,49 @@ def main(argv: list[str] | None = None) -> int:
 
     head = f"{'cpus':>4} {'curve':<13}" + "".join(f" {s:>22}" for s in strategies)
     print("each strategy: probes / max rel error vs exhaustive / knee error (CPUs)")
-    print(head)
-    print("-" * len(head))
-    fewer_than_seed = True
-    target_24 = True
+    print(f"{head}  {'vs seed':>7} {'<=5%':>4}")
+    print("-" * (len(head) + 13))
+    not_fewer: list[str] = []
+    missed_24: list[str] = []
     worst_24 = (0, 0.0)
+    curves = 0
     for n in sizes:
         for name, f in shapes(n).items():
             row = evaluate(n, f, strategies)
             cells = "".join(f" {p:>6} {e:>8.1%} {k:>6}" for p, e, k in row.values())
             mark = "*" if name in STRESS else " "
-            print(f"{n:>4} {name + mark:<13}{cells}")
-            if name in STRESS:
-                continue
             ap_probes, ap_err, _ = row["adaptive"]
-            if ap_probes >= row["seed"][0]:
-                fewer_than_seed = False
+            seed_probes = row["seed"][0]
+            within = ap_err <= 0.05
+            print(
+                f"{n:>4} {name + mark:<13}{cells}  {ap_probes - seed_probes:>+7d} "
+                f"{'yes' if within else 'NO':>4}"
+            )
+            curves += 1
+            if ap_probes >= seed_probes:
+                not_fewer.append(f"{n} {name} ({ap_probes} vs {seed_probes})")
             if n == 24:
                 worst_24 = (max(worst_24[0], ap_probes), max(worst_24[1], ap_err))
-                if ap_probes > 10 or ap_err > 0.05:
-                    target_24 = False
-    print("* stress shape, not counted in the targets (see the module docstring)")
+                if ap_probes > 10 or not within:
+                    missed_24.append(f"{name} ({ap_probes} probes, {ap_err:.1%})")
+    print("* hard shape (see the module docstring); counted in the targets like every other")
     print()
     if 24 in sizes:
+        n24 = len(shapes(24))
         print(
             f"target: 24-CPU curves in <= 10 probes, every point within 5%: "
-            f"{'MET' if target_24 else 'MISSED'} "
-            f"(worst: {worst_24[0]} probes, {worst_24[1]:.1%} error)"
+            f"{'MET' if not missed_24 else 'MISSED'} "
+            f"(met on {n24 - len(missed_24)} of {n24} curves; "
+            f"worst: {worst_24[0]} probes, {worst_24[1]:.1%} error)"
+            + (f"; missed on: {', '.join(missed_24)}" if missed_24 else "")
         )
     print(
         f"target: fewer probes than the seed's algorithm on every curve: "
-        f"{'MET' if fewer_than_seed else 'MISSED'}"
+        f"{'MET' if not not_fewer else 'MISSED'} "
+        f"(met on {curves - len(not_fewer)} of {curves} curves)"
+        + (f"; not fewer on: {', '.join(not_fewer)}" if not_fewer else "")
     )
-    return 1 if args.strict and not (fewer_than_seed and target_24) else 0
+    return 1 if args.strict and (not_fewer or missed_24) else 0
 
 
 if __name__ == "__main__":

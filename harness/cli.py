@@ -15,6 +15,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help: typer's rich help imports rich.markdown and markdown_it (about 0.1-0.2 s,
+    # a third of the start-up budget). Rich stays for progress displays and tables.
+    rich_markup_mode=None,
 )
 
 # Commands that live in their own modules; each exposes register(app).
@@ -44,6 +47,14 @@ def profile(
         str | None, typer.Option(help="memory caps to sweep, GB, comma-separated (e.g. 1,2,4)")
     ] = None,
     num_gpus: Annotated[int, typer.Option("--num-gpus", help="GPUs per node")] = 0,
+    disk_read_mbps: Annotated[
+        float | None,
+        typer.Option(
+            "--disk-read-mbps",
+            help="cap the dataset disk's read bandwidth, MB/s (docker), to stand in for slower "
+            "shared storage in a memory sweep",
+        ),
+    ] = None,
     nnodes: Annotated[int, typer.Option("--nnodes", help="nodes in data-parallel training")] = 1,
     master_addr: Annotated[str | None, typer.Option("--master-addr")] = None,
     master_port: Annotated[int | None, typer.Option("--master-port")] = None,
@@ -69,6 +80,20 @@ def profile(
     frequencies: Annotated[
         str | None, typer.Option(help="clock frequencies to profile at, MHz, comma-separated")
     ] = None,
+    allow_clock_locking: Annotated[
+        bool,
+        typer.Option(
+            "--allow-clock-locking",
+            help="let --frequencies lock the GPU clock (a GPU you own; never a shared one)",
+        ),
+    ] = False,
+    power_log: Annotated[
+        Path | None,
+        typer.Option(
+            "--power-log",
+            help="CSV of timestamp,watts from an external meter: bundle energy is joined from it",
+        ),
+    ] = None,
     timeout: Annotated[float, typer.Option(help="seconds before a probe is killed")] = 900.0,
     data_dir: Annotated[Path | None, typer.Option(help="where generated datasets live")] = None,
 ) -> None:
@@ -87,6 +112,7 @@ def profile(
         memory=memory,
         memory_sweep=_floats(memory_sweep, "--memory-sweep"),
         num_gpus=num_gpus,
+        disk_read_mbps=disk_read_mbps,
         nnodes=nnodes,
         master_addr=master_addr,
         master_port=master_port,
@@ -102,6 +128,8 @@ def profile(
         resume=resume,
         device_name=device_name,
         frequencies=_floats(frequencies, "--frequencies"),
+        allow_clock_locking=allow_clock_locking,
+        power_log=power_log,
         timeout=timeout,
         data_dir=data_dir,
     )
@@ -113,16 +141,16 @@ def validate(
     files: Annotated[list[Path], typer.Argument(help="job specs (.yaml) and profiles (.json)")],
 ) -> None:
     """Check job specs, problem files and profiles; one line per problem."""
-    from harness.validate import validate_file
+    from harness.validate import problems
 
     bad = 0
     for f in files:
-        err = validate_file(f)
-        if err is None:
+        found = problems(f)
+        if not found:
             typer.echo(f"ok: {f}")
-        else:
-            bad += 1
-            typer.echo(f"error: {err}", err=True)
+        bad += bool(found)
+        for line in found:
+            typer.echo(f"error: {line}", err=True)
     raise typer.Exit(1 if bad else 0)
 
 
@@ -154,15 +182,31 @@ def solve(
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for solution files")] = Path(
         "out"
     ),
-    time_limit: Annotated[float | None, typer.Option(help="SCIP time limit, s")] = None,
+    time_limit: Annotated[
+        float | None,
+        typer.Option(
+            help="time limit of each exact solve, s (a pipeline runs two: DOPart's best order, "
+            "then the offline optimum, each up to this limit)"
+        ),
+    ] = None,
     print_jobs: Annotated[bool, typer.Option(help="per-job table (pipeline)")] = False,
+    front_method: Annotated[
+        str | None,
+        typer.Option(
+            "--front-method",
+            help="split: the Pareto front by 'scip' (epsilon-constraint walk), 'dp' (label "
+            "DP, both ends certified by SCIP) or 'auto'; overrides the problem file",
+        ),
+    ] = None,
 ) -> None:
     """Decide with SCIP: split/DVFS, batch pipeline, packing or hybrid, by the problem's kind."""
     from harness.solve_cmd import run_solve
 
     if fmt not in ("table", "json"):
         raise fail(f"--format: expected table or json, got {fmt!r}")
-    raise typer.Exit(run_solve(profiles, problem, fmt, out, time_limit, print_jobs))
+    if front_method not in (None, "auto", "scip", "dp"):
+        raise fail(f"--front-method: expected auto, scip or dp, got {front_method!r}")
+    raise typer.Exit(run_solve(profiles, problem, fmt, out, time_limit, print_jobs, front_method))
 
 
 data_app = typer.Typer(help="Datasets the jobs read (generated locally).", no_args_is_help=True)
@@ -199,6 +243,9 @@ def _register_optional() -> None:
                 continue
             raise
         mod.register(app)
+    for group in app.registered_groups:  # sub-apps keep the same plain, fast help
+        if group.typer_instance is not None:
+            group.typer_instance.rich_markup_mode = None
 
 
 _register_optional()

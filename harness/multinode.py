@@ -3,8 +3,10 @@
 On one host the nodes are containers on a user-defined Docker network (they reach node 0 by
 its container name). Across hosts, each node runs on that host's own Docker engine, reached by
 its address (`ssh://user@host`, `tcp://host:2376`, `unix:///path.sock`), with host networking
-so that the nodes reach `--master-addr`. torch.distributed starts from the rendezvous the
-request carries (master address and port, world size, rank): gloo on CPU, NCCL on GPU.
+so that the nodes reach `--master-addr`. Each container starts its node with torchrun
+(`python -m torch.distributed.run`, static rendezvous at the master address and port, one
+process per node); the workload joins torch.distributed from torchrun's environment (RANK,
+WORLD_SIZE, MASTER_ADDR, MASTER_PORT): gloo on CPU, NCCL on GPU.
 
 The docker SDK is imported inside functions; the pure parts (plans, summaries) need none.
 """
@@ -93,6 +95,23 @@ def plan_nodes(
         plans.append(NodePlan(rank=rank, caps=per_node[rank], host=host, cpu_offset=off))
         used[host] = off + max(1, math.ceil(per_node[rank].cpus - 1e-9))
     return plans
+
+
+def torchrun_entry(nnodes: int, rank: int, master_addr: str, master_port: int) -> list[str]:
+    """A node's command: torchrun's static rendezvous (node 0 hosts the store at the master
+    address and port), one worker per node, no restarts (a failed node is a failed probe)."""
+    from harness.backends.docker import PROBE_DIR
+
+    return [
+        "python", "-m", "torch.distributed.run",
+        "--nnodes", str(nnodes),
+        "--nproc-per-node", "1",
+        "--node-rank", str(rank),
+        "--master-addr", master_addr,
+        "--master-port", str(master_port),
+        "--max-restarts", "0",
+        "-m", "harness.workloads.run", f"{PROBE_DIR}/request.json",
+    ]  # fmt: skip
 
 
 def node_result(rank: int, host: str, caps: Caps, records: list[Record]) -> NodeResult:
@@ -191,7 +210,7 @@ def run_multinode(
         master_addr = master_addr or names[0]
     assert master_addr is not None
     addr: str = master_addr
-    env = {"MASTER_ADDR": addr, "MASTER_PORT": str(master_port)}
+    env: dict[str, str] = {}  # RANK, WORLD_SIZE, MASTER_*: torchrun sets them for its worker
     if not multi_host:
         env.update({"GLOO_SOCKET_IFNAME": "eth0", "NCCL_SOCKET_IFNAME": "eth0"})
     lock = threading.Lock()
@@ -213,7 +232,7 @@ def run_multinode(
             nnodes=nnodes,
             master_addr=master_addr,
             master_port=master_port,
-            env={**request.env, **env, "WORLD_SIZE": str(nnodes), "RANK": str(plan.rank)},
+            env={**request.env, **env},
         )
         place = Placement(
             name=names[plan.rank],
@@ -221,6 +240,7 @@ def run_multinode(
             cpu_offset=plan.cpu_offset,
             hostname=names[plan.rank] if not multi_host else None,
             role="node",
+            entry=torchrun_entry(nnodes, plan.rank, addr, master_port),
         )
         try:
             runs[plan.rank] = backends[plan.host].run_placed(req, deliver, place)
@@ -331,6 +351,7 @@ def run_multinode_profile(args: Any, backend: Any, console: Any) -> int:
         return 2
     probe = summarise(result.as_probe_run(), caps, pid, "docker", started, keep_records=True)
     probe.nodes = result.nodes
+    probe.comm_share = result.comm_share
     if result.aggregate is not None:
         probe.throughput = result.aggregate
     assert sweep.profile.train is not None
@@ -343,5 +364,10 @@ def run_multinode_profile(args: Any, backend: Any, console: Any) -> int:
         share = f", all-reduce {n.comm_share:.0%} of a step" if n.comm_share is not None else ""
         console.print(f"node {n.rank} ({n.host}, {n.caps.cpus:g} CPU): {thr}{share}")
     agg = f"{result.aggregate.median:.1f} img/s" if result.aggregate else "-"
-    console.print(f"aggregate: {agg}; outcome {result.outcome.value}; profile written to {out}")
+    comm = f"{result.comm_share:.0%}" if result.comm_share is not None else "-"
+    console.print(
+        f"aggregate: {agg}; all-reduce {comm} of a step; outcome {result.outcome.value}; "
+        f"profile written to {out}",
+        highlight=False,
+    )
     return 0 if result.outcome == Outcome.ok else 1

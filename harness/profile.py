@@ -143,6 +143,9 @@ class Enforcement(Model):
     memory_enforced: bool = False
     gpus: str | None = None
     frequency: str | None = None
+    disk: str | None = Field(
+        default=None, description="how the dataset disk's read bandwidth was capped, if it was"
+    )
     torch_threads: int | None = None
     loader_workers: int | None = None
 
@@ -210,9 +213,19 @@ class Probe(Model):
     )
     peak_rss_mb: float | None = None
     cpu_time_s: float | None = Field(default=None, description="CPU seconds used during the probe")
+    disk_read_mb: float | None = Field(
+        default=None,
+        description="MB the measured batches read from storage (page-cache hits excluded); "
+        "above the dataset's size when the memory cap leaves too little page cache",
+    )
     records: list[BatchRecord] | None = None
     records_file: str | None = Field(default=None, description="sidecar with per-batch records")
     nodes: list[NodeResult] = Field(default_factory=list)
+    comm_share: float | None = Field(
+        default=None,
+        description="multi-node probes: share of a step spent in gradient all-reduce, the "
+        "median of the nodes' own (see nodes[].comm_share)",
+    )
 
 
 # ---------------------------------------------------------------- search
@@ -264,6 +277,9 @@ class MatrixCell(Model):
     outcome: Outcome
     probe_id: str | None = None
     source: Literal["measured", "interpolated", "extrapolated"] = "measured"
+    disk_read_mb: float | None = Field(
+        default=None, description="MB read from storage by the measured batches at this cap"
+    )
 
 
 class TrainSection(Model):

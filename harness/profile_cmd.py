@@ -28,6 +28,7 @@ class ProfileArgs:
     memory: float | None = None
     memory_sweep: list[float] = field(default_factory=list)
     num_gpus: int = 0
+    disk_read_mbps: float | None = None
     nnodes: int = 1
     master_addr: str | None = None
     master_port: int | None = None
@@ -43,6 +44,8 @@ class ProfileArgs:
     resume: bool = False
     device_name: str | None = None
     frequencies: list[float] = field(default_factory=list)
+    allow_clock_locking: bool = False
+    power_log: Path | None = None
     timeout: float = 900.0
     data_dir: Path | None = None
 
@@ -80,6 +83,35 @@ def check_args(args: ProfileArgs, host_cpus: int) -> str | None:
         return f"--nnodes: expected >= 1, got {args.nnodes}"
     if not 0 < args.knee <= 1:
         return f"--knee: expected a share of peak in (0, 1], got {args.knee:g}"
+    if args.spec.kind != "infer":
+        if args.frequencies:
+            return "--frequencies: only inference jobs (kind: infer) are profiled per clock"
+        if args.power_log is not None:
+            return "--power-log: only inference jobs (kind: infer) record per-bundle energy"
+    if args.disk_read_mbps is not None and args.disk_read_mbps <= 0:
+        return f"--disk-read-mbps: expected a bandwidth above 0 MB/s, got {args.disk_read_mbps:g}"
+    if args.power_log is not None and not args.power_log.is_file():
+        return f"--power-log: no such file {args.power_log}"
+    if any(f <= 0 for f in args.frequencies):
+        return f"--frequencies: expected positive MHz, got {args.frequencies}"
+    return None
+
+
+def check_clocks(args: ProfileArgs) -> str | None:
+    """Fail fast when this host cannot lock a clock asked for (before any probe is started).
+
+    The probe checks again where it runs (a container may be stricter than its host) and ends
+    as `refused`; this only spares the user a run that cannot succeed. Every frequency is
+    checked: the workload refuses the whole probe if one cannot be locked, rather than measure
+    some at the default clock.
+    """
+    from harness.telemetry.freq import Domain, can_lock
+
+    domain: Domain = "gpu" if args.num_gpus > 0 else "cpu"
+    for f in args.frequencies:
+        reason = can_lock(domain, f, allow_clock_locking=args.allow_clock_locking)
+        if reason:
+            return f"--frequencies {f:g}: {reason}"
     return None
 
 
@@ -95,13 +127,18 @@ def run_profile(args: ProfileArgs) -> int:
             return _err(f"--num-gpus {args.num_gpus}: this host has {have} GPU(s) visible")
     try:
         kwargs: dict[str, Any] = {"image": args.image} if args.image else {}
-        backend, why = get_backend(args.backend, **kwargs)
+        kind = "cuda" if args.num_gpus > 0 else "cpu"  # the job image auto needs
+        backend, why = get_backend(args.backend, image_kind=kind, **kwargs)
     except (ValueError, BackendError, ImportError) as exc:
         return _err(str(exc))
     host_cpus = backend.host_cpus()
     problem = check_args(args, host_cpus)
     if problem:
         return _err(problem)
+    if args.frequencies and not getattr(backend, "remote", False):
+        problem = check_clocks(args)  # a remote engine's host is not this one: it checks itself
+        if problem:
+            return _err(problem)
     if args.nnodes > 1:
         return _run_multinode(args, backend)
     console.print(f"[bold]{args.spec.name}[/bold]: {why}. {backend.describe()}", highlight=False)
@@ -114,6 +151,7 @@ def run_profile(args: ProfileArgs) -> int:
         memory_gb=args.memory,
         memory_sweep=args.memory_sweep,
         num_gpus=args.num_gpus,
+        disk_read_mbps=args.disk_read_mbps,
         strategy=args.strategy,
         budget=args.budget,
         knee_fraction=args.knee,
@@ -123,6 +161,8 @@ def run_profile(args: ProfileArgs) -> int:
         data_dir=args.data_dir,
         device_name=args.device_name,
         frequencies=args.frequencies,
+        allow_clock_locking=args.allow_clock_locking,
+        power_log=args.power_log,
     )
     workroot = out.parent / ".work" / out.stem
     progress = Progress(
@@ -194,8 +234,23 @@ def run_profile(args: ProfileArgs) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
         backend.cleanup()
+    if not profile.complete:
+        return _incomplete(profile, out)
     print_summary(profile, out)
     return 0
+
+
+def _incomplete(profile: Profile, out: Path) -> int:
+    """A probe that was refused or failed: say why, keep what was written, exit non-zero."""
+    probes = profile.infer.probes if profile.infer else []
+    last = probes[-1] if probes else None
+    why = f"{last.outcome.value}: {last.reason}" if last else "no probe ran"
+    console.print(
+        f"[red]error:[/red] no inference profile made ({why}); "
+        f"the probe is recorded in {out} (complete=false)",
+        highlight=False,
+    )
+    return 1
 
 
 def _probe_line(p: Probe) -> str:

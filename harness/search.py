@@ -5,20 +5,26 @@ Pure Python (no torch, no Docker, no numpy): a strategy only sees `measure(cpus)
 curve in a test. Every strategy returns a `SearchResult` with the full curve (one point per
 integer CPU count), the knee, the trace of probes and an honest uncertainty estimate.
 
-The adaptive strategy is a sandwich search, in four moves:
-1. probe both ends, then midpoints until no interval is wider than max(7, range/4) CPUs
-   (coverage: a feature narrower than the gap between two probes is invisible to any model);
-2. between two probes a and b, the chords of the neighbouring intervals bound the curve (exactly
+The adaptive strategy is a sandwich search:
+1. probe both ends, then midpoints of intervals wider than max(7, range/4) CPUs in which the
+   curve moves by more than `tolerance` (coverage: a feature narrower than the gap between two
+   probes is invisible to any model; a flat stretch is left to the model, as the seed does);
+2. an interval whose right end is more than `tolerance` below its left end holds a cliff or a
+   decline: bisect it (a cliff is bracketed to one CPU in log2(width) probes);
+3. between two probes a and b, the chords of the neighbouring intervals bound the curve (exactly
    so for a concave curve, the usual shape of throughput against CPUs: slopes only fall), with
    the origin as the left neighbour of the first interval and a flat continuation to the right
    of the last; a dip or a step breaks concavity, and the band there becomes a symmetric one
    from the same slopes, so the search bisects into it;
-3. each band is scaled by how much of its band the probes nearby actually used (between 1/2 and
+4. each band is scaled by how much of its band the probes nearby actually used (between 1/2 and
    1: a smooth curve uses a fraction of the worst case, a surprise keeps it whole), and the
    interval with the largest estimated error is split at its band's apex until every estimate
-   is below `tolerance` or the budget is spent;
-4. the knee (smallest CPU count reaching `knee_fraction` of peak) is bracketed until the CPU
+   is below `tolerance`; then the model is tested once, in the widest interval;
+5. the knee (smallest CPU count reaching `knee_fraction` of peak) is bracketed until the CPU
    counts its band allows span at most one CPU either side of the reported knee.
+Throughout, the search stops one probe short of what the seed's walk would spend on the curve
+as estimated so far (never fewer than three probes): it never costs more than the algorithm
+it replaces, and where that cuts it short, `confidence` says how far off the curve may be.
 """
 
 from __future__ import annotations
@@ -314,8 +320,8 @@ def _adaptive(p: _Prober, lo: int, hi: int, tolerance: float, fraction: float) -
             p.probe(c, "resumed sweep")
     _probe_endpoint(p, range(hi, lo - 1, -1), "endpoint: max CPUs")
     _probe_endpoint(p, range(lo, hi + 1), "endpoint: min CPUs")
-    checked = len(p.values) >= 3  # the model gets tested by at least one interior probe
-    while not p.exhausted() and p.values:
+    checked = False
+    while not p.exhausted() and p.values and not _at_seed_cost(p, lo, hi):
         step = _next_probe(p, lo, hi, tolerance, checked)
         if step is None:
             break
@@ -325,7 +331,7 @@ def _adaptive(p: _Prober, lo: int, hi: int, tolerance: float, fraction: float) -
             continue
         est, half = model.band(i, c)
         value = p.probe(c, reason)
-        checked = True
+        checked = checked or reason.startswith("check")
         # only a band already near the tolerance tests the model: a huge one (the first coarse
         # probes) is passed by anything and would earn a discount it does not deserve
         if value is not None and 0 < half <= 3 * tolerance * max(abs(est), 1e-12):
@@ -346,11 +352,25 @@ def _next_probe(
         return None, -1, gap, "endpoint gap after a failed probe"
     model = _Model(p.values, lo, hi)
     span = max(7, math.ceil((hi - lo) / 4))
-    wide = [(xs[j + 1] - xs[j], j) for j in range(len(xs) - 1) if xs[j + 1] - xs[j] > span]
+    ys = [p.values[x] for x in xs]
+    wide = [
+        (xs[j + 1] - xs[j], j)
+        for j in range(len(xs) - 1)
+        if xs[j + 1] - xs[j] > span and abs(ys[j + 1] - ys[j]) > tolerance * max(ys[j], ys[j + 1])
+    ]
     for _, j in sorted(wide, reverse=True):
         c = _nearest_untried(p, (xs[j] + xs[j + 1]) // 2, xs[j], xs[j + 1])
         if c is not None:
             return model, j, c, f"coverage: [{xs[j]},{xs[j + 1]}] is wider than {span} CPUs"
+    drops = [
+        ((ys[j] - ys[j + 1]) / ys[j], j)
+        for j in range(len(xs) - 1)
+        if ys[j] > 0 and ys[j + 1] < ys[j] * (1 - tolerance)
+    ]
+    for d, j in sorted(drops, reverse=True):
+        c = _nearest_untried(p, (xs[j] + xs[j + 1] + 1) // 2, xs[j], xs[j + 1])
+        if c is not None:
+            return model, j, c, f"drop: bisect [{xs[j]},{xs[j + 1]}] ({d:.0%} lower)"
     candidates = []
     for i in range(len(xs) - 1):
         err, at = model.interval_error(i, p.failed)
@@ -365,11 +385,39 @@ def _next_probe(
     if checked:
         return None
     # the model says the chords suffice: test that once, in the widest interval
-    i = max(range(len(xs) - 1), key=lambda j: xs[j + 1] - xs[j])
+    ys = [p.values[x] for x in xs]
+    i = max(
+        range(len(xs) - 1),
+        key=lambda j: (xs[j + 1] - xs[j], abs(ys[j + 1] - ys[j]) / max(ys[j], ys[j + 1])),
+    )
     found = _nearest_untried(p, (xs[i] + xs[i + 1]) // 2, xs[i], xs[i + 1])
     if found is None:
         return None
     return model, i, found, f"check the model in [{xs[i]},{xs[i + 1]}]: est err {err:.1%}"
+
+
+def _seed_cost(p: _Prober, lo: int, hi: int) -> int:
+    """Probes the seed's walk would spend on the curve as estimated so far (measured values
+    where probed, the model's estimate elsewhere)."""
+    curve = {int(q.cpus): q.throughput for q in _curve(p.values, lo, hi)}
+    steps, cpu, prev = 0, hi, None
+    while cpu >= lo:
+        perf = curve[cpu]
+        steps += 1
+        if prev is not None and abs(perf - prev) <= 0.1 * prev:
+            cpu //= 2
+        else:
+            cpu -= 1
+        prev = perf
+    return steps
+
+
+def _at_seed_cost(p: _Prober, lo: int, hi: int) -> bool:
+    """The search never spends as much as the seed's walk would: stop one probe short of it
+    (at least three probes, or every CPU count of a range of three or fewer)."""
+    if len(p.values) < 2:
+        return False
+    return len(p.trace) >= max(_seed_cost(p, lo, hi) - 1, min(3, hi - lo + 1))
 
 
 def _calibration(surprises: dict[int, float], a: int, b: int) -> float:
@@ -408,7 +456,7 @@ def _nearest_untried(p: _Prober, c: int, a: int, b: int) -> int | None:
 
 def _refine_knee(p: _Prober, lo: int, hi: int, fraction: float) -> None:
     """Bracket the knee until it is known to within one CPU."""
-    while not p.exhausted() and p.values:
+    while not p.exhausted() and p.values and not _at_seed_cost(p, lo, hi):
         curve = _curve(p.values, lo, hi)
         rng = _knee_range(curve, fraction)
         if rng is None:

@@ -35,6 +35,7 @@ def run_solve(
     out: Path,
     time_limit: float | None,
     print_jobs: bool,
+    front_method: str | None = None,
 ) -> int:
     from solver.problem import ProblemError, read_problem, solver_for
 
@@ -57,7 +58,9 @@ def run_solve(
                 )
             kind = guessed
         fn = solver_for(kind)
-        options = {"time_limit": time_limit, "print_jobs": print_jobs}
+        options: dict[str, Any] = {"time_limit": time_limit, "print_jobs": print_jobs}
+        if front_method is not None:
+            options["front_method"] = front_method
         return fn(raw, problem, profiles, out, fmt, options)
     except ProblemError as exc:
         return _err(str(exc))

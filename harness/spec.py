@@ -52,6 +52,10 @@ class DataSpec(Strict):
         default=None, description="Existing dataset folder; generated under the data cache if unset"
     )
     seed: int = 0
+    cold_cache: bool = Field(
+        default=True,
+        description="start every probe with the dataset out of the page cache (data locality)",
+    )
 
 
 class LoaderSpec(Strict):
@@ -174,6 +178,8 @@ def load_spec(path: str | Path) -> JobSpec:
         raise SpecError(
             f"{p}: invalid YAML{where}: {getattr(exc, 'problem', None) or exc}"
         ) from None
+    except (ValueError, RecursionError) as exc:  # a scalar yaml cannot build, e.g. 2021-02-30
+        raise SpecError(f"{p}: invalid YAML: a value cannot be read ({exc})") from None
     if not isinstance(raw, dict):
         raise SpecError(f"{p}: expected a mapping of job fields, got {type(raw).__name__}")
     try:

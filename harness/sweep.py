@@ -65,6 +65,8 @@ def summarise(
     if measured:
         first = measured[0]
         startup = float(first.get("wall_s", 0.0)) - float(first.get("batch_s", 0.0))
+    io = next((r for r in run.records if r.get("type") == "io"), None)
+    disk_read_mb = float(io["disk_read_bytes"]) / 1e6 if io is not None else None
     outcome = run.outcome
     reason = run.reason
     if (
@@ -91,6 +93,7 @@ def summarise(
         timings=timings,
         peak_rss_mb=run.peak_rss_mb,
         cpu_time_s=run.cpu_time_s,
+        disk_read_mb=disk_read_mb,
         records=[BatchRecord.model_validate(_batch_fields(r)) for r in batches]
         if keep_records
         else None,
@@ -107,6 +110,7 @@ class SweepOptions:
     memory_gb: float | None = None
     memory_sweep: list[float] = field(default_factory=list)
     num_gpus: int = 0
+    disk_read_mbps: float | None = None  # the dataset disk's read bandwidth cap (docker)
     strategy: str = "adaptive"
     budget: int | None = None
     knee_fraction: float = 0.9
@@ -116,6 +120,8 @@ class SweepOptions:
     data_dir: Path | None = None
     device_name: str | None = None
     frequencies: list[float] = field(default_factory=list)
+    allow_clock_locking: bool = False  # the GPU is the user's own: --frequencies may lock it
+    power_log: Path | None = None  # external power log (CSV), joined on the host per bundle
     node_label: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -134,7 +140,7 @@ class Sweep:
         on_probe: Callable[[Probe], None] | None = None,
         on_record: Callable[[Record], None] | None = None,
     ) -> None:
-        from harness.telemetry.host import host_facts
+        from harness.telemetry.host import engine_version, host_facts
 
         self.spec = spec
         self.backend = backend
@@ -152,6 +158,7 @@ class Sweep:
                 self.done[p.id] = p
         else:
             host = host_facts()
+            host.docker_version = engine_version(backend)
             if opts.node_label:
                 host.node_label = opts.node_label
             created = now()
@@ -176,12 +183,18 @@ class Sweep:
             "memory": o.memory_gb,
             "memory_sweep": o.memory_sweep,
             "num_gpus": o.num_gpus,
+            "disk_read_mbps": o.disk_read_mbps,
             "strategy": o.strategy,
             "budget": o.budget,
             "knee_fraction": o.knee_fraction,
             "batch_size": self.batch,
             "max_iterations": o.max_iterations,
         }
+        if self.spec.kind == "infer":
+            d["device_name"] = o.device_name
+            d["frequencies"] = o.frequencies
+            d["allow_clock_locking"] = o.allow_clock_locking
+            d["power_log"] = str(o.power_log) if o.power_log else None
         d.update(o.extra)
         return d
 
@@ -212,6 +225,10 @@ class Sweep:
             overrides["device_name"] = self.opts.device_name
         if self.opts.frequencies:
             overrides["frequencies"] = self.opts.frequencies
+        if self.opts.allow_clock_locking:
+            overrides["allow_clock_locking"] = True
+        if self.opts.power_log is not None:
+            overrides["power_log"] = str(self.opts.power_log.resolve())
         overrides.update(self.opts.extra.get("overrides", {}))
         req = ProbeRequest(
             spec=self.spec.model_dump(mode="json"),
@@ -220,13 +237,22 @@ class Sweep:
             data_dir=self.opts.data_dir,
             timeout_s=self.opts.timeout_s,
             overrides=overrides,
+            disk_read_mbps=self.opts.disk_read_mbps,
         )
         started = now()
         run = self.backend.run_probe(req, self.on_record)
+        if self.opts.disk_read_mbps is not None and run.enforced and run.enforced.disk is None:
+            run.enforced.disk = f"not capped: the {self.backend.name} backend cannot"
         probe = summarise(run, caps, pid, self.backend.name, started, keep_records=True)
         self.done[pid] = probe
+        from harness.telemetry.host import absorb_probe_versions
+
+        absorb_probe_versions(self.profile.host, run.records)  # the image's torch, not the host's
         if self.profile.train is not None:
             self.profile.train.probes.append(probe)
+            meta = next((r for r in run.records if r.get("type") == "meta"), None)
+            if meta is not None and meta.get("dataset_bytes"):
+                self.profile.train.dataset_bytes = int(meta["dataset_bytes"])
         if self.profile.kind == "infer":
             self._absorb_infer(run, caps, probe)
         self.save()
@@ -238,6 +264,12 @@ class Sweep:
         sec = next((r["section"] for r in run.records if r.get("type") == "infer"), None)
         assert self.profile.infer is not None
         if sec is not None:
+            if self.opts.power_log is not None:
+                # On the host, after the probe: the log has had the longest time to cover every
+                # window, and a container need not see the file (energy.join_power_log).
+                from harness.telemetry.energy import join_power_log
+
+                sec = join_power_log(sec, run.records, self.opts.power_log)
             sec = dict(sec)
             sec.setdefault("device_name", self.opts.device_name or _default_device(caps))
             merged = InferSection.model_validate(
@@ -274,6 +306,8 @@ class Sweep:
                         gpus=self.opts.num_gpus,
                     )
                 )
+            if not self.profile.infer or not self.profile.infer.bundles:
+                return self.profile  # refused or failed: kept on disk, complete=False
         else:
             self._run_train()
         self.profile.complete = True
@@ -316,6 +350,7 @@ class Sweep:
                         else None,
                         outcome=p.outcome,
                         probe_id=p.id,
+                        disk_read_mb=p.disk_read_mb,
                     )
                 )
                 self.profile.train.memory_axis = cells

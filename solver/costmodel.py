@@ -32,13 +32,13 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from harness.profile import Profile, write_atomic
+from harness.profile import HostFacts, Profile, write_atomic
 
 Kind = Literal["linear", "gbt"]
 KINDS: tuple[Kind, ...] = ("linear", "gbt")
@@ -144,13 +144,28 @@ def samples_from_profiles(profiles: Iterable[Profile]) -> list[Sample]:
 
 
 def load_samples(paths: Iterable[str | Path]) -> list[Sample]:
-    """Samples of the train profiles among `paths` (infer profiles are skipped)."""
-    from harness.profile import load_profile
+    """Samples of the train profiles among `paths` (infer profiles are skipped, and so is a
+    cost-model JSON fitted earlier into the same folder: `fit dir/*.json` can be rerun)."""
+    from harness.profile import ProfileError, load_profile
 
     out: list[Sample] = []
     for path in paths:
-        out.extend(samples_from_profile(load_profile(path), source=Path(path).name))
+        try:
+            prof = load_profile(path)
+        except ProfileError:
+            if _is_cost_model(path):
+                continue
+            raise
+        out.extend(samples_from_profile(prof, source=Path(path).name))
     return out
+
+
+def _is_cost_model(path: str | Path) -> bool:
+    try:
+        d = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(d, dict) and d.get("format") == FORMAT
 
 
 def training_hash(samples: Sequence[Sample]) -> str:
@@ -628,31 +643,35 @@ def default_path(profile_paths: Sequence[str | Path]) -> Path:
 # ---------------------------------------------------------------- profiles from timings
 
 
+@lru_cache(maxsize=1)
+def _this_host() -> HostFacts:
+    """This machine's facts, read once (package metadata look-ups are not free)."""
+    from harness.telemetry.host import host_facts
+
+    return host_facts()
+
+
 def train_profile(
     job: Any,
     device: str,
     points: Sequence[tuple[float, Sequence[float]]],
-    hostname: str = "generated",
     batch_size: int | None = None,
+    host: HostFacts | None = None,
+    options: dict[str, Any] | None = None,
 ) -> Profile:
     """A train Profile from (cpus, [seconds per batch...]) points: tests and benches use it.
 
     `job` is a JobSpec; batch_size overrides its batch size (one profile per batch size).
+    `host` defaults to this machine's real facts (harness.telemetry.host): a profile names
+    the host it was measured on, never a made-up one. `options` says how it was measured.
     """
-    from harness.profile import (
-        Caps,
-        HostFacts,
-        Outcome,
-        Probe,
-        Stat,
-        TrainSection,
-        make_profile_id,
-        now,
-    )
+    from harness import __version__
+    from harness.profile import Caps, Outcome, Probe, Stat, TrainSection, make_profile_id, now
 
     spec = job.model_copy(update={"batch_size": batch_size}) if batch_size else job
     created = now()
     gpus = 1 if device == "cuda" else 0
+    facts = host if host is not None else _this_host()
     probes = []
     for cpus, times in points:
         bs = spec.batch_size
@@ -668,17 +687,14 @@ def train_profile(
                 timings={"batch": Stat.of(list(times))},
             )
         )
-    host = HostFacts(
-        hostname=hostname, cpu_model="unknown", cores=2, memory_gb=1.0, os="linux",
-        python_version="3.11",
-    )  # fmt: skip
     return Profile(
-        id=make_profile_id(spec.name, hostname, created, f"{device}{spec.batch_size}"),
+        id=make_profile_id(spec.name, facts.hostname, created, f"{device}{spec.batch_size}"),
         created=created,
-        harness_version="0.1.0",
+        harness_version=__version__,
         kind="train",
         job=spec,
-        host=host,
+        host=facts,
         backend="local",
+        options=dict(options or {}),
         train=TrainSection(probes=probes),
     )

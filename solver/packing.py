@@ -702,9 +702,14 @@ def solve(
     scip_bound = model.getDualbound()
     # With every pattern present SCIP's dual bound is the problem's; with generated columns
     # only the column-generation bound is (SCIP's then covers the restricted master).
-    bound = scip_bound if exact else (cg.bound if cg is not None else math.inf)
+    # SCIP stopped before proving any bound reports "infinity" (1e20): no bound, not a gap of
+    # 1e18 %; fall back on column generation's bound where there is one.
+    cg_bound = cg.bound if cg is not None else math.inf
+    bound = scip_bound if exact and not model.isInfinity(abs(scip_bound)) else cg_bound
     bound = max(bound, obj)
-    gap = (bound - obj) / obj if obj > 0 else 0.0
+    gap = (
+        (bound - obj) / obj if obj > 0 and math.isfinite(bound) else (0.0 if obj <= 0 else math.inf)
+    )
     if gap <= 1e-6:
         label = "optimal"
     elif gap <= target_gap:
@@ -718,8 +723,8 @@ def solve(
         parts,
         label,
         time.perf_counter() - t0,
-        bound=bound,
-        gap=gap,
+        bound=bound if math.isfinite(bound) else None,  # None: SCIP proved no bound in time
+        gap=gap if math.isfinite(gap) else None,
         nodes=model.getNNodes(),
         method=method,
         columns=len(m.columns),

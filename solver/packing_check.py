@@ -1,32 +1,53 @@
-"""Independent checker for a placement: capacities, GPU counts, the fairness floor.
+"""Independent checker for a placement: admission, capacities, GPU counts, the fairness floor.
 
 It recomputes everything from the parts and the jobs' throughput models; it trusts none of
-the numbers the policy reported (usage, throughput, objective).
+the numbers the policy reported (usage, throughput, objective). Which jobs must run is the
+caller's to say (`admitted`, e.g. from `packing_baselines.admit` on the round's queue): a
+policy that drops an admitted job would otherwise pass every capacity test.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 from solver.packing_problem import Instance, Placement
 
 TOL = 1e-6
 
 
-def check(inst: Instance, placement: Placement) -> list[str]:
-    """Every violation, one line each; empty when the placement is valid."""
+def check(
+    inst: Instance, placement: Placement, admitted: Collection[int] | None = None
+) -> list[str]:
+    """Every violation, one line each; empty when the placement is valid.
+
+    `admitted`: indices into inst.jobs of the jobs that must be placed; every other job must
+    stay queued (unplaced). Without it, the placement's own claim is held against it: no job in
+    its `unplaced` list, and as many jobs placed as it says it admitted.
+    """
     errs: list[str] = []
     by_name = {s.name: s for s in inst.servers}
     used: dict[str, list[float]] = {s.name: [0.0, 0.0, 0.0] for s in inst.servers}
     total = 0.0
     tables = {t.name: t for t in inst.jobs}
+    seen: set[str] = set()
+    placed: set[str] = set()
     for jp in placement.jobs:
         tab = tables.get(jp.job)
         if tab is None:
             errs.append(f"{jp.job}: not a job of the instance")
             continue
+        if jp.job in seen:
+            errs.append(f"{jp.job}: listed twice")
+            continue
+        seen.add(jp.job)
         if not jp.placed:
             if jp.parts:
                 errs.append(f"{jp.job}: unplaced but has parts")
             continue
+        if not jp.parts:
+            errs.append(f"{jp.job}: placed but has no parts")
+            continue
+        placed.add(jp.job)
         servers = [p.server for p in jp.parts]
         if len(set(servers)) != len(servers):
             errs.append(f"{jp.job}: two parts on one server")
@@ -60,7 +81,30 @@ def check(inst: Instance, placement: Placement) -> list[str]:
                 f"{jp.job}: normalised throughput {norm:.4f} below the fairness floor 1 "
                 f"({c:g} CPUs, {m:g} GB)"
             )
+        # the simulator advances jobs at the reported rate: it must be the parts' rate
+        rate = norm * tab.prop_throughput
+        if abs(jp.throughput - rate) > 1e-6 * max(1.0, rate):
+            errs.append(f"{jp.job}: reports {jp.throughput:g} images/s, its parts give {rate:g}")
         total += norm
+    names = [t.name for t in inst.jobs]
+    for name in names:
+        if name not in seen:
+            errs.append(f"{name}: missing from the placement")
+    if admitted is not None:
+        must = {names[j] for j in admitted}
+        for name in names:
+            if name in must and name not in placed:
+                errs.append(f"{name}: admitted but left unplaced")
+            if name in placed and name not in must:
+                errs.append(f"{name}: placed but not admitted (it is queued this round)")
+    else:
+        for name in placement.unplaced:
+            errs.append(f"{name}: admitted (the placement says) but left unplaced")
+        if len(placed) + len(placement.unplaced) != placement.admitted:
+            errs.append(
+                f"{len(placed)} jobs placed and {len(placement.unplaced)} reported unplaced, "
+                f"but {placement.admitted} admitted"
+            )
     for name, (g, c, m) in used.items():
         s = by_name[name]
         if g > s.gpus:

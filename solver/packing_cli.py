@@ -79,7 +79,7 @@ def solve_all(
     inst: Instance, time_limit: float, target_gap: float = 0.005
 ) -> tuple[dict[str, Placement], dict[str, list[str]]]:
     from solver.packing import solve
-    from solver.packing_baselines import greedy, proportional
+    from solver.packing_baselines import admit, greedy, proportional
     from solver.packing_check import check
 
     pls = {
@@ -87,7 +87,8 @@ def solve_all(
         "greedy": greedy(inst),
         "scip": solve(inst, time_limit=time_limit, target_gap=target_gap),
     }
-    return pls, {k: check(inst, p) for k, p in pls.items()}
+    must, _ = admit(inst)  # the jobs every policy must place (in order, while GPUs are found)
+    return pls, {k: check(inst, p, must) for k, p in pls.items()}
 
 
 def servers_png(inst: Instance, pl: Placement, path: Path, max_servers: int = 64) -> None:

@@ -1,13 +1,17 @@
-"""The exact latency-energy Pareto front: by the label DP, certified by SCIP at its two ends; or
-by epsilon-constraints on one SCIP model.
+"""The exact latency-energy Pareto front: by epsilon-constraints on one SCIP model, or by the
+label DP, certified by SCIP at its two ends. The problem file picks (`front: {method: ...}`).
 
-method="dp" (the default): `split_dp.pareto_plans` gives every non-dominated point with a plan
+method="auto" (the default): the DP when the instance has no memory limits (it is the fast
+one: one sweep, whatever the number of points), else the SCIP walk. The two agree point for
+point (tests/test_pareto.py compares them on random instances).
+
+method="dp": `split_dp.pareto_plans` gives every non-dominated point with a plan
 in one sweep over the cuts (exact: it keeps every label that can still reach the front). SCIP
 then solves the two extremes on the same model as every other solve, least latency and least
 energy under the problem's bounds, and they must agree with the DP's ends (the same optimum,
 and SCIP's plan no better than a DP point); a disagreement raises FrontMismatch, never a
 silent pick. The problem's latency_max / energy_max keep the points within them. The DP does
-not see memory limits: with any, the front falls back to the SCIP walk.
+not see memory limits: asking for it on an instance with any is an error.
 
 method="scip": start with no latency bound, minimise energy, then bound latency just below the
 plan found and repeat until no plan is left. Ties are broken lexicographically without a second
@@ -15,7 +19,8 @@ solve: the energies found never decrease, so when a round returns the same energ
 latency it replaces the previous point, which was only weakly non-dominated. Each round finds
 the next front point in order of decreasing latency, so the front is complete when the loop
 stops, up to the latency resolution (two plans closer than that in latency count as one point).
-The model is reused: freeTransform() and a bound change between solves, never a rebuild.
+The model is reused: SplitModel.solve calls freeTransform() and changes a bound between
+solves, never a rebuild.
 
 Both return the points from the least-energy plan to the fastest one (decreasing latency).
 """
@@ -29,8 +34,9 @@ from typing import Literal
 
 from solver.split import SolveOutcome, SolveStats, SplitModel
 from solver.split_dp import PlanPath, pareto_plans
+from solver.split_problem import SplitInstance
 
-Method = Literal["dp", "scip"]
+Method = Literal["auto", "dp", "scip"]
 
 _BOUND_TOL = 1e-12  # a plan meets a problem bound within this (relative), as _check_bounds
 _MATCH_TOL = 1e-9  # SCIP's and the DP's optima agree within this (relative)
@@ -61,7 +67,7 @@ class Front:
     time_s: float = 0.0
     complete: bool = True
     reason: str = ""
-    method: str = "scip"
+    method: Literal["dp", "scip"] = "scip"  # the algorithm that produced the points
     checks: dict[str, SolveStats] = field(default_factory=dict)  # DP: SCIP's solve of each end
 
     def pairs(self) -> list[tuple[float, float]]:
@@ -74,7 +80,7 @@ def pareto_front(
     resolution: float = 0.0,
     max_points: int = 5000,
     time_limit: float | None = None,
-    method: Method = "dp",
+    method: Method = "auto",
 ) -> Front:
     """Walk the front from the least-energy plan to the fastest one.
 
@@ -84,17 +90,29 @@ def pareto_front(
     reported one at most (1 + r) slower and no hungrier. With the DP, the exact front is
     thinned by that rule, which picks the same points the SCIP walk does.
     """
+    used = resolve_method(model.inst, method)
     if model.E is None:
-        return Front(
-            complete=False, reason=model.inst.energy_note or "energy unknown", method=method
-        )
-    if method == "dp" and any(c is not None for c in model.inst.memory_mb):
-        method = "scip"  # memory limits are no sum along the path: the DP cannot see them
-    if method == "scip":
+        return Front(complete=False, reason=model.inst.energy_note or "energy unknown", method=used)
+    if used == "scip":
         return _scip_walk(model, resolution, max_points, time_limit)
-    if method != "dp":
-        raise ValueError(f"method must be 'dp' or 'scip', not {method!r}")
     return _dp_front(model, resolution, max_points, time_limit)
+
+
+def resolve_method(inst: SplitInstance, method: str) -> Literal["dp", "scip"]:
+    """Which algorithm a requested method runs on this instance: 'auto' is the DP unless memory
+    limits exist (they are no sum along the path, so the DP cannot see them)."""
+    memory = any(c is not None for c in inst.memory_mb)
+    if method == "auto":
+        return "scip" if memory else "dp"
+    if method == "dp":
+        if memory:
+            raise ValueError(
+                "front.method 'dp' cannot see memory limits: use 'scip' (or 'auto') for the front"
+            )
+        return "dp"
+    if method == "scip":
+        return "scip"
+    raise ValueError(f"front.method must be 'auto', 'dp' or 'scip', not {method!r}")
 
 
 def _dp_front(

@@ -39,6 +39,8 @@ from solver.problem import Device, Link, ProblemError, validate_as
 
 DEFAULT_BANDWIDTH_MBPS = 100.0
 DEFAULT_COUNT = 10
+# the (and the seed's) names of the ratios, where they differ from the method's name
+RATIO_LABEL = {"DOPart best order (exact)": "DOPart best schedule"}
 
 
 class Strict(BaseModel):
@@ -483,7 +485,7 @@ def solution_of(
             )
         )
     ratios = {
-        f"{m.method} / Offline OPT": m.ratio_to_opt
+        f"{RATIO_LABEL.get(m.method, m.method)} / Offline OPT": m.ratio_to_opt
         for m in methods[:-1]
         if m.ratio_to_opt is not None
     }
@@ -535,14 +537,21 @@ def _print_table(sol: PipelineSolution, print_jobs: bool, problem_note: str | No
     for name, val in sol.ratios.items():
         con.print(f"{name}: {val:.4f}")
     for m in sol.methods:
-        if m.note and m.lower_bound_s is not None:
+        if m.note and m.lower_bound_s is not None and (m is not opt or opt.exact):
             con.print(f"[yellow]{m.method}: {m.note}[/yellow]")
     if not opt.exact:
+        # one line, never wrapped, with the three numbers a stopped solve owes the user
         con.print(
-            f"[yellow]Offline OPT not proven: best {opt.makespan_s:.6f} s, lower bound "
-            f"{opt.lower_bound_s:.6f} s, gap {opt.gap:.2%}; ratios are to the best found, "
-            f"ratio to the bound: x{opt.makespan_s / max(opt.lower_bound_s or 1e-300, 1e-300):.4f}"
-            "[/yellow]"
+            f"[yellow]Offline OPT not proven (stopped: {opt.status}): best schedule found "
+            f"{opt.makespan_s:.6f} s, proven lower bound {opt.lower_bound_s:.6f} s, "
+            f"gap {opt.gap:.2%}[/yellow]",
+            soft_wrap=True,
+        )
+        con.print(
+            "[yellow]  ratios above are to the best schedule found (its per-job table: "
+            "--print-jobs); best / bound = "
+            f"x{opt.makespan_s / max(opt.lower_bound_s or 1e-300, 1e-300):.4f}[/yellow]",
+            soft_wrap=True,
         )
     if print_jobs:
         for m in (fifo, opt):

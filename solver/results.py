@@ -71,7 +71,15 @@ class FrontPointOut(Out):
     plan: PlanOut
 
 
+FRONT_METHODS = {
+    "scip": "SCIP epsilon-constraint walk",
+    "dp": "label DP, both ends certified by SCIP",
+}
+
+
 class FrontOut(Out):
+    method: Literal["scip", "dp"] = Field(description="the algorithm that produced the points")
+    requested_method: Literal["auto", "scip", "dp"] = "auto"
     points: list[FrontPointOut]
     complete: bool
     reason: str = ""
@@ -228,7 +236,8 @@ def render_table(sol: SplitSolution, problem_yaml: str | None = None) -> None:
         f = sol.front
         state = "complete" if f.complete else f"incomplete ({f.reason})"
         con.print(
-            f"Pareto front: {len(f.points)} points, {state}, {f.solves} SCIP solves in "
+            f"Pareto front by the {FRONT_METHODS[f.method]} (front.method "
+            f"{f.requested_method}): {len(f.points)} points, {state}, {f.solves} SCIP solves in "
             f"{f.time_s:.2f} s (resolution {f.resolution:g})"
         )
         if f.points:
@@ -258,7 +267,14 @@ def plot_front(sol: SplitSolution, path: Path) -> Path | None:
     xs = [x for x, _ in pts]
     ys = [y for _, y in pts]
     ax.step(xs, ys, where="post", color="tab:blue", alpha=0.5)
-    ax.plot(xs, ys, "o", ms=3, color="tab:blue", label=f"Pareto front ({len(pts)} points)")
+    ax.plot(
+        xs,
+        ys,
+        "o",
+        ms=3,
+        color="tab:blue",
+        label=f"Pareto front ({len(pts)} points, {sol.front.method})",
+    )
     markers = "sD^v<>pP*X"
     for n, bl in enumerate(sol.baselines):
         if bl.plan is None or bl.plan.energy_j is None:

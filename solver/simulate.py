@@ -7,6 +7,10 @@ job advances at its throughput (images/s / images per iteration); a job that fin
 round completes at that instant, but its resources come free only at the next round. Reported:
 average job-completion time (finish - arrival), makespan, utilisation of GPU, CPU and memory
 (allocated share, time-averaged to the end of the last round), and solver time.
+
+Every placement a policy makes is held against the independent checker (solver/packing_check:
+capacities, GPU counts, fairness floor, the admitted jobs all placed and no queued one) before
+the round runs on it; a violation raises PlacementError (`verify=False` skips the check).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.profile import Profile
+from solver import packing_check
+from solver.packing_baselines import admit
 from solver.packing_problem import (
     SYNERGY_CLUSTER,
     Cluster,
@@ -39,6 +45,10 @@ Policy = Literal["proportional", "greedy", "scip"]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class PlacementError(RuntimeError):
+    """A policy's placement failed the independent checker."""
 
 
 class TraceJob(Strict):
@@ -76,6 +86,7 @@ class SimResult(Strict):
     utilisation: dict[str, float]
     max_gap: float | None = None
     mean_gap: float | None = None
+    checked: int = Field(default=0, description="placements that passed the independent checker")
     per_job: list[JobResult] = Field(default_factory=list)
 
 
@@ -163,6 +174,7 @@ def simulate(
     time_limit: float = 5.0,
     max_rounds: int = 100_000,
     progress: Callable[[int, float, int], None] | None = None,
+    verify: bool = True,
 ) -> SimResult:
     servers = servers_of(kinds)
     cpg, mpg = reference_share(kinds)
@@ -183,6 +195,7 @@ def simulate(
     max_gap: float | None = None
     gaps: list[float] = []
     cache: dict[tuple[int, ...], Placement] = {}
+    checked = 0
     while any(f is None for f in finish) and rounds < max_rounds:
         active = [j for j in by_arrival if arrival[j] <= t + 1e-9 and finish[j] is None]
         if not active:
@@ -193,10 +206,21 @@ def simulate(
         pl = cache.get(key)
         if pl is None:
             inst = Instance(kinds, servers, [tables[j] for j in active], [], cpg, mpg)
+            order = list(range(len(active)))  # FIFO: `active` is in arrival order
             t0 = time.perf_counter()
-            pl = fn(inst, list(range(len(active))))
+            pl = fn(inst, order)
             solver_time += time.perf_counter() - t0
             solves += 1
+            if verify:
+                must, _ = admit(inst, order)  # the jobs this round must run, by the rule
+                errs = packing_check.check(inst, pl, must)
+                if errs:
+                    more = f" (+{len(errs) - 3} more)" if len(errs) > 3 else ""
+                    raise PlacementError(
+                        f"policy {policy}, round {rounds + 1} (t = {t:g} s): placement fails "
+                        f"the checker: {'; '.join(errs[:3])}{more}"
+                    )
+                checked += 1
             cache.clear()
             cache[key] = pl
             if pl.gap is not None:
@@ -245,6 +269,7 @@ def simulate(
         utilisation=util,
         max_gap=max_gap,
         mean_gap=sum(gaps) / len(gaps) if gaps else None,
+        checked=checked,
         per_job=[
             JobResult(
                 name=tj.name,

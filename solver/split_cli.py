@@ -1,7 +1,8 @@
 """`harness solve` for `kind: split`: profiles + problem -> plan, baselines, front, plot.
 
 Options read from `options`: time_limit (SCIP seconds per solve), print_jobs (unused here),
-front (bool, default True: compute the Pareto front when energy is known).
+front (bool, default True: compute the Pareto front when energy is known), front_method
+(auto | scip | dp: overrides the problem's front.method).
 """
 
 from __future__ import annotations
@@ -84,7 +85,13 @@ def _solve(
     _check_reachable(inst, problem)
     _check_bounds(inst)
 
-    from solver.pareto import pareto_front
+    from solver.pareto import pareto_front, resolve_method
+
+    front_method = options.get("front_method") or problem.front.method
+    try:
+        resolve_method(inst, front_method)
+    except ValueError as exc:
+        raise ProblemError(str(exc)) from None
     from solver.split import SplitModel, baselines
 
     time_limit = options.get("time_limit")
@@ -135,9 +142,14 @@ def _solve(
     front_out = None
     if inst.energy_known and problem.front.enabled and options.get("front", True):
         fr = pareto_front(
-            model, resolution=problem.front.resolution, time_limit=problem.front.time_limit_s
+            model,
+            resolution=problem.front.resolution,
+            time_limit=problem.front.time_limit_s,
+            method=front_method,
         )
         front_out = FrontOut(
+            method=fr.method,
+            requested_method=front_method,
             points=[
                 FrontPointOut(
                     latency_s=pt.latency, energy_j=pt.energy, plan=plan_out(inst, pt.path)

@@ -57,6 +57,12 @@ class FrontSpec(Strict):
         description="relative latency step between front points; 0 = every point (exact)",
     )
     time_limit_s: Annotated[float, Field(gt=0)] = 120.0
+    method: Literal["auto", "scip", "dp"] = Field(
+        default="auto",
+        description="scip: epsilon-constraints on one SCIP model until no plan is left; dp: the "
+        "label DP with SCIP certifying both ends (no memory limits); auto: dp unless memory "
+        "limits exist, else scip",
+    )
 
 
 class SplitProblem(Strict):

@@ -264,3 +264,42 @@ def test_fit_command_bad_input_is_one_line_and_nonzero(tmp_path, capsys):
     assert len(err) == 1 and "bad.json" in err[0] and "schema_version" in err[0]
     assert run_fit(_write_profiles(tmp_path, 1), None, "cubic") == 1
     assert "--kind" in capsys.readouterr().err
+
+
+def test_committed_cost_model_is_the_fit_of_the_committed_profiles(tmp_path):
+    """profiles/costmodel.json (what problems/hybrid.yaml reads) is what `harness fit
+    profiles/costmodel/*.json` makes, the profiles name a real host, and W1-W7 are covered."""
+    from pathlib import Path
+
+    from harness.commands.fit import run_fit
+
+    root = Path(__file__).resolve().parents[1]
+    paths = sorted((root / "profiles" / "costmodel").glob("*.json"))
+    assert len(paths) >= 12
+    for p in paths:
+        prof = load_profile(p)
+        assert prof.kind == "train" and prof.job.workload_id in {f"W{i}" for i in range(1, 8)}
+        assert prof.host.cpu_model != "unknown" and prof.host.memory_gb > 1.0
+    assert run_fit(paths, tmp_path / "cm.json", "both", folds=5) == 0
+    fresh = json.loads((tmp_path / "cm.json").read_text())
+    committed = json.loads((root / "profiles" / "costmodel.json").read_text())
+    assert fresh["training_hash"] == committed["training_hash"]
+    cm = costmodel.load(root / "profiles" / "costmodel.json")
+    assert {"simple_cnn", "resnet18_2d", "cnn3d"} <= set(cm.models)
+    assert all(cm.covers(m, "cpu") for m in ("simple_cnn", "resnet18_2d", "cnn3d"))
+
+
+def test_fit_can_be_rerun_on_a_folder_that_holds_its_own_output(tmp_path, capsys):
+    """`harness fit dir/*.json` writes dir/costmodel.json; the next `dir/*.json` skips it, but
+    any other file that is not a profile is still an error."""
+    from harness.commands.fit import run_fit
+
+    paths = _write_profiles(tmp_path, 6)
+    assert run_fit(paths, None, "linear", folds=3) == 0
+    again = sorted(tmp_path.glob("*.json"))
+    assert tmp_path / "costmodel.json" in again
+    assert len(costmodel.load_samples(again)) == len(costmodel.load_samples(paths))
+    assert run_fit(again, None, "linear", folds=3) == 0
+    (tmp_path / "other.json").write_text('{"format": "something else"}')
+    with pytest.raises(ValueError, match="other.json"):
+        costmodel.load_samples([tmp_path / "other.json"])

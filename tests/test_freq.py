@@ -174,3 +174,41 @@ def test_fake_nvml_permission_denied_is_refused() -> None:
 def test_default_clock_needs_no_lock() -> None:
     with Clocks("gpu", nvml=None).locked(None) as how:
         assert "default" in how
+
+
+def test_a_refused_probe_ends_refused_not_crashed() -> None:
+    from harness.backends import docker as docker_backend
+    from harness.backends import local
+    from harness.profile import Outcome
+
+    why = "cannot lock CPU clock: no /sys/devices/system/cpu/cpu0/cpufreq"
+    records = [
+        {"type": "caps", "granted_cpus": 1},
+        {"type": "refused", "reason": why, "frequency_mhz": 1200.0},
+        {"type": "error", "message": f"ClockLockRefused: {why}"},
+    ]
+    assert local.classify(1, 0, records) == (Outcome.refused, why)
+    assert docker_backend.classify(False, 1, False, records) == (Outcome.refused, why)
+    crashed = [r for r in records if r["type"] != "refused"]
+    assert local.classify(1, 0, crashed)[0] == Outcome.crashed
+    assert docker_backend.classify(False, 1, False, crashed)[0] == Outcome.crashed
+    assert local.classify(0, 0, records)[0] == Outcome.ok  # only a failed probe is a refusal
+
+
+def test_profile_pre_check_on_a_gpu_names_the_option(tmp_path: Path) -> None:
+    from tiny_infer_job import write_tiny_infer
+
+    from harness.profile_cmd import ProfileArgs, check_clocks
+    from harness.spec import load_spec
+    from harness.telemetry.energy import load_nvml
+
+    job = write_tiny_infer(tmp_path)
+    args = ProfileArgs(job=job, spec=load_spec(job), num_gpus=1, frequencies=[1410.0])
+    reason = check_clocks(args)  # shared by default: never locked, whatever the GPU allows
+    assert reason is not None and reason.startswith("--frequencies 1410: clock locking refused")
+    assert "--allow-clock-locking" in reason
+    args.allow_clock_locking = True
+    if load_nvml()[0] is None:  # this machine: no NVML, so even an owned GPU cannot be locked
+        assert check_clocks(args) == "--frequencies 1410: cannot lock GPU clock: NVML unavailable"
+    args.frequencies = []
+    assert check_clocks(args) is None

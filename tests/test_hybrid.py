@@ -255,3 +255,33 @@ def test_workers_of_one_kind_only_leave_the_other_baseline_empty(tmp_path, capsy
     assert solve_command(prob, None, [], tmp_path, "table", {"time_limit": 5}) == 0
     out = capsys.readouterr().out
     assert "no such worker" in out and "optimal" in out
+
+
+def test_the_example_problem_solves_end_to_end_with_the_committed_cost_model(tmp_path):
+    """The README flow: `harness solve --problem problems/hybrid.yaml` on a fresh clone reads
+    the committed profiles/costmodel.json (fitted from profiles/costmodel/, W1-W7)."""
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    root = Path(__file__).resolve().parents[1]
+    args = ["solve", "--problem", str(root / "problems" / "hybrid.yaml"), "--format", "json"]
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path), "--time-limit", "20"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert any(n.endswith("profiles/costmodel.json") for n in doc["notes"]), doc["notes"]
+    assert set(doc["methods"]) == {"cpu-only", "gpu-only", "greedy", "scip"}
+    for name, v in doc["methods"].items():
+        assert check_schedule(v, doc["times_s"]) == [], name
+    ms = {k: v["makespan"] for k, v in doc["methods"].items()}
+    assert ms["scip"] <= min(ms.values()) + 1e-6
+    devices = [w["device"] for w in doc["problem"]["workers"]]
+    for job, row in zip(doc["problem"]["jobs"], doc["time_sources"], strict=True):
+        for dev, src in zip(devices, row, strict=True):
+            if job.get("step_s"):
+                assert src == "given"
+            elif dev == "cpu":
+                assert src in ("measured", "linear", "gbt"), (job["name"], src)
+    assert (tmp_path / "hybrid_gantt.png").stat().st_size > 0

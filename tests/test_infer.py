@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -206,3 +207,69 @@ def test_local_backend_runs_an_infer_probe(tmp_path: Path) -> None:
     sec = next(r["section"] for r in run.records if r.get("type") == "infer")
     parsed = InferSection.model_validate(sec)
     assert parsed.device_name == "tiny-local" and len(parsed.bundles) == len(parsed.layers)
+
+
+def test_refused_probe_is_recorded_and_the_cli_exits_nonzero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The host pre-check is faked to pass (as on a host that could lock, running a probe
+    that cannot); the real probe on this machine then refuses, and that is what is recorded."""
+    from tiny_infer_job import profile_argv, write_tiny_infer
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+    from harness.profile import load_profile
+    from harness.telemetry import freq
+
+    def fake_host_can_lock(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    monkeypatch.setattr(freq, "can_lock", fake_host_can_lock)
+    job = write_tiny_infer(tmp_path)
+    argv = profile_argv(job, tmp_path, "--frequencies", "1", "--allow-clock-locking")
+    r = CliRunner().invoke(app, argv)
+    assert r.exit_code == 1, r.output
+    assert "refused: cannot lock CPU clock" in " ".join(r.output.split())
+    prof = load_profile(tmp_path / "profile.json")
+    assert not prof.complete and prof.infer is not None and prof.infer.bundles == []
+    (probe,) = prof.infer.probes
+    assert probe.outcome == Outcome.refused and probe.caps.cpus == 1
+    assert probe.reason is not None and probe.reason.startswith("cannot lock CPU clock")
+    assert prof.options["frequencies"] == [1.0] and prof.options["allow_clock_locking"] is True
+    (request,) = (tmp_path / ".work" / "profile").glob("*/request.json")
+    sent = json.loads(request.read_text())["overrides"]  # what the probe was asked to do
+    assert sent["frequencies"] == [1.0] and sent["allow_clock_locking"] is True
+
+
+def test_power_log_option_joins_bundle_energy_on_the_host(tmp_path: Path) -> None:
+    from tiny_infer_job import profile_argv, write_tiny_infer
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+    from harness.profile import load_profile
+
+    job = write_tiny_infer(tmp_path)
+    log = tmp_path / "smartpower.csv"  # the meter's log: 12 W all through the run
+    t = time.time()
+    log.write_text("timestamp,watts\n" + "".join(f"{t + k},12\n" for k in range(-5, 600, 5)))
+    r = CliRunner().invoke(app, profile_argv(job, tmp_path, "--power-log", str(log)))
+    assert r.exit_code == 0, r.output
+    prof = load_profile(tmp_path / "profile.json")
+    inf = prof.infer
+    assert prof.complete and inf is not None and inf.bundles
+    assert inf.energy_source == "powerlog" and "joined by timestamps" in (inf.energy_reason or "")
+    for b in inf.bundles:
+        assert b.energy_j is not None and b.energy_reason is None
+        # 12 W over one call: at least the timed minimum, at most the loop's overhead allows
+        assert 12 * b.latency.min * 0.5 < b.energy_j < 12 * b.latency.max * 20
+    assert prof.options["power_log"] == str(log)
+    # the same probe's records against a log recorded long before it: null with the reason
+    (rec_file,) = (tmp_path / ".work" / "profile").glob("*/records.jsonl")
+    records = [json.loads(line) for line in rec_file.read_text().splitlines()]
+    old = tmp_path / "old.csv"
+    old.write_text("timestamp,watts\n1000,5\n1010,5\n")
+    section = next(r["section"] for r in records if r["type"] == "infer")
+    missed = InferSection.model_validate(energy.join_power_log(section, records, old))
+    assert len(missed.bundles) == len(inf.bundles)
+    for b in missed.bundles:
+        assert b.energy_j is None and "does not cover the window" in (b.energy_reason or "")

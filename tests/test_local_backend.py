@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from harness.backends.base import BackendError, ProbeRequest, read_records
-from harness.backends.local import CGROUP_V1, PREFIX, LocalBackend, classify, pick_cpuset
+from harness.backends.local import (
+    CGROUP_V1,
+    PREFIX,
+    LocalBackend,
+    classify,
+    pick_cpuset,
+    visible_devices,
+)
 from harness.profile import Caps, Outcome
 from harness.spec import load_spec
 
@@ -98,3 +105,25 @@ def test_read_records_leaves_partial_line(tmp_path: Path) -> None:
         fh.write("}\n")
     recs, _ = read_records(f, off)
     assert [r["type"] for r in recs] == ["b"]
+
+
+def test_local_backend_sets_visible_devices_fake_gpu(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fake GPUs: this host has none, so the probe is granted GPUs that do not exist; what is
+    checked is the child's own CUDA_VISIBLE_DEVICES (reported in its meta record) and that it
+    says how many GPUs it could really use (none here)."""
+    visible = visible_devices  # pure: ids as given, a count from the harness's own list
+    assert visible(Caps(cpus=1), None)["CUDA_VISIBLE_DEVICES"] == ""
+    assert visible(Caps(cpus=1, gpus=2), None)["CUDA_VISIBLE_DEVICES"] == "0,1"
+    assert visible(Caps(cpus=1, gpus=2), "3, 5,7")["CUDA_VISIBLE_DEVICES"] == "3,5"
+    assert visible(Caps(cpus=1, gpu_ids=[6, 2]), "0,1")["CUDA_VISIBLE_DEVICES"] == "6,2"
+    assert visible(Caps(cpus=1, gpus=1), None)["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5,7")  # the harness itself confined to 3
+    run = LocalBackend().run_probe(_request(tmp_path, data_dir, Caps(cpus=1, gpus=2)))
+    assert run.outcome == Outcome.ok, run.log_tail
+    (meta,) = [r for r in run.records if r["type"] == "meta"]
+    assert meta["cuda_visible_devices"] == "3,5"
+    assert meta["gpus_granted"] == 2 and meta["gpus_used"] == 0 and meta["device"] == "cpu"
+    assert run.enforced is not None and run.enforced.gpus == "CUDA_VISIBLE_DEVICES='3,5'"

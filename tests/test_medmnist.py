@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -121,3 +122,63 @@ def test_time_train_steps_measures_real_steps():
     assert len(rows) == 2
     for r in rows:
         assert r["batch_s"] >= r["forward_s"] > 0 and r["backward_s"] > 0
+
+
+# ---------------------------------------------------------------- the real training workload
+
+
+@pytest.mark.parametrize(
+    ("workload", "metric_keys"),
+    [
+        ("W4", {"accuracy", "hamming_accuracy", "exact_match"}),  # 2-D multi-label, BCE
+        ("W6", {"accuracy"}),  # 3-D volumes, cnn3d, cross-entropy
+    ],
+)
+def test_w_spec_trains_on_the_local_backend_with_loss_and_metrics_per_batch(
+    tmp_path, workload, metric_keys
+):
+    """`harness profile` of a W spec, shrunk (few samples, batch 4, 2 steps), really run in a
+    child process under a 1-CPU cap: every batch record carries the loss and the task's
+    metrics, the profile validates and the cost model reads a sample from it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    from harness.profile import Outcome, load_profile
+    from solver.costmodel import samples_from_profile
+
+    root = Path(__file__).resolve().parents[1]
+    raw = yaml.safe_load((root / "jobs" / f"{workload}.yaml").read_text())
+    raw["data"]["num_samples"] = 16
+    raw["iterations"] = {"warmup": 1, "measured": 2}
+    spec_path = tmp_path / f"{workload}.yaml"
+    spec_path.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "profile.json"
+    cmd = [sys.executable, "-m", "harness.cli", "profile", str(spec_path), "--cpu", "1"]
+    cmd += ["--backend", "local", "--strategy", "exhaustive", "--max-iterations", "2"]
+    cmd += ["-b", "4", "--data-dir", str(tmp_path / "data"), "--out", str(out)]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=root, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    prof = load_profile(out)
+    assert prof.kind == "train" and prof.job.workload_id == workload and prof.train is not None
+    (probe,) = prof.train.probes
+    assert probe.outcome == Outcome.ok, probe.reason
+    recs = probe.records or []
+    assert sum(not rec.warmup for rec in recs) >= 2
+    for rec in recs:
+        extra = rec.model_extra or {}
+        assert rec.batch_size == 4 and rec.loss is not None and math.isfinite(rec.loss)
+        assert metric_keys <= set(extra), sorted(extra)
+        assert all(0.0 <= extra[k] <= 1.0 for k in metric_keys)
+    (sample,) = samples_from_profile(prof)
+    assert (sample.model, sample.batch_size, sample.cpus) == (raw["model"], 4, 1.0)
+    v = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "validate", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=120,
+    )
+    assert v.returncode == 0, v.stderr

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +23,7 @@ from harness.multinode import (
     node_result,
     plan_nodes,
     run_multinode,
+    torchrun_entry,
 )
 from harness.profile import Caps, Outcome
 from harness.spec import load_spec
@@ -73,6 +83,20 @@ def test_probe_run_of_a_multinode_run_takes_the_worst_outcome() -> None:
     assert run.outcome == Outcome.oom
 
 
+def test_node_command_is_a_static_torchrun_rendezvous() -> None:
+    """The node's command parses with torchrun's own argument parser as asked."""
+    from torch.distributed.run import get_args_parser
+
+    cmd = torchrun_entry(3, 2, "harness-s-node0", 29555)
+    assert cmd[:3] == ["python", "-m", "torch.distributed.run"]
+    args = get_args_parser().parse_args(cmd[3:])
+    assert (args.nnodes, args.nproc_per_node, args.node_rank) == ("3", "1", 2)
+    assert (args.master_addr, args.master_port) == ("harness-s-node0", 29555)
+    assert args.rdzv_backend == "static" and args.max_restarts == 0 and args.module
+    assert args.training_script == "harness.workloads.run"
+    assert args.training_script_args == ["/probe/request.json"]
+
+
 def test_several_remote_hosts_need_a_master_address(tmp_path: Path) -> None:
     req = ProbeRequest(spec={}, caps=Caps(cpus=1), workdir=tmp_path)
     with pytest.raises(BackendError, match="--master-addr"):
@@ -98,6 +122,25 @@ def image() -> str:
         pytest.skip(reason)
     assert found is not None
     return found
+
+
+@pytest.fixture(scope="module")
+def image_with_source(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The job image with this tree's harness package layered on top. Remote engines get no
+    source mount, so the remote path runs the image's own copy, which lags an edited tree."""
+    import docker
+
+    from harness.backends.docker import SOURCE_DIR
+
+    ctx = tmp_path_factory.mktemp("src-image")
+    shutil.copytree(ROOT / "harness", ctx / "harness", ignore=shutil.ignore_patterns("__pycache__"))
+    (ctx / "Dockerfile").write_text(f"FROM {image}\nCOPY harness {SOURCE_DIR}\n")
+    tag = f"harness-job:test-src-{os.getpid()}"
+    cli = docker.from_env(timeout=300)
+    cli.images.build(path=str(ctx), tag=tag, rm=True)
+    yield tag
+    with contextlib.suppress(Exception):
+        cli.images.remove(tag)
 
 
 def _left(session: str) -> tuple[list[object], list[object]]:
@@ -135,12 +178,15 @@ def test_two_node_cpu_training_across_two_containers(image: str, tmp_path: Path)
     # both nodes trained the same model from the same broadcast weights: same world size
     metas = [r for r in result.records if r.get("type") == "meta" and "nnodes" in r]
     assert sorted(m["rank"] for m in metas) == [0, 1] and {m["nnodes"] for m in metas} == {2}
+    assert {m["launcher"] for m in metas} == {"torchrun"}  # ranks came from torchrun's env
     containers, networks = _left(session)
     assert not containers and not networks
 
 
 @pytest.mark.docker
-def test_two_engines_path_with_host_network_and_archive_io(image: str, tmp_path: Path) -> None:
+def test_two_engines_path_with_host_network_and_archive_io(
+    image_with_source: str, tmp_path: Path
+) -> None:
     """The several-hosts path (one engine per node, host networking, files in and out by
     archive as for ssh:// engines), here with both 'hosts' on this machine's engine."""
     spec = load_spec(ROOT / "tests" / "data" / "docker-tiny.yaml")
@@ -153,7 +199,13 @@ def test_two_engines_path_with_host_network_and_archive_io(image: str, tmp_path:
     sock = "unix:///var/run/docker.sock"
     session = f"test-mh-{os.getpid()}"
     result = run_multinode(
-        req, 2, hosts=[sock, sock], image=image, remote=True, session=session, master_port=29512
+        req,
+        2,
+        hosts=[sock, sock],
+        image=image_with_source,
+        remote=True,
+        session=session,
+        master_port=29512,
     )
     assert result.network == "host" and result.master_addr == "127.0.0.1"
     assert [r.outcome for r in result.runs] == [Outcome.ok, Outcome.ok], [
@@ -161,5 +213,103 @@ def test_two_engines_path_with_host_network_and_archive_io(image: str, tmp_path:
     ]
     assert all(n.throughput is not None for n in result.nodes)
     assert (tmp_path / "mh" / "node1" / "records.jsonl").exists()  # fetched by archive
+    metas = [r for r in result.records if r.get("type") == "meta" and "nnodes" in r]
+    assert sorted((m["launcher"], m["rank"]) for m in metas) == [("torchrun", 0), ("torchrun", 1)]
     containers, _ = _left(session)
     assert not containers
+
+
+@pytest.mark.docker
+def test_profile_cli_two_nodes_writes_a_valid_profile(image: str, tmp_path: Path) -> None:
+    """`harness profile JOB --nnodes 2 --backend docker` end to end, then `harness validate`."""
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+    from harness.profile import load_profile
+
+    out = tmp_path / "tiny-2nodes.json"
+    argv = ["profile", str(ROOT / "jobs" / "tiny-train.yaml"), "--nnodes", "2"]
+    argv += ["--backend", "docker", "--image", image, "--cpu", "1", "--memory", "2"]
+    argv += ["--max-iterations", "3", "--timeout", "300", "--master-port", "29513"]
+    argv += ["--out", str(out), "--data-dir", str(tmp_path / "data")]
+    runner = CliRunner()
+    r = runner.invoke(app, argv)
+    assert r.exit_code == 0, r.output
+    assert "aggregate:" in r.output and "all-reduce" in r.output
+    v = runner.invoke(app, ["validate", str(out)])
+    assert v.exit_code == 0, v.output
+    prof = load_profile(out)
+    assert prof.train is not None and prof.train.nnodes == 2
+    (probe,) = prof.train.probes
+    assert probe.outcome == Outcome.ok and probe.backend == "docker"
+    assert [n.rank for n in probe.nodes] == [0, 1]
+    shares = []
+    for n in probe.nodes:
+        assert n.throughput is not None and n.throughput.median > 0
+        assert n.comm_share is not None and 0 < n.comm_share < 1
+        shares.append(n.comm_share)
+    assert probe.throughput is not None and probe.throughput.n == 3  # all-node steps
+    assert probe.comm_share == pytest.approx(sum(shares) / 2)  # median of two nodes
+    assert probe.records is not None and {b.node_rank for b in probe.records} == {0, 1}
+    # each node's workload was started by torchrun and took its rank from it
+    metas = []
+    for f in sorted(tmp_path.rglob("node*/records.jsonl")):
+        metas += [json.loads(ln) for ln in f.read_text().splitlines() if '"meta"' in ln]
+    assert [(m["launcher"], m["rank"], m["nnodes"]) for m in metas] == [
+        ("torchrun", 0, 2),
+        ("torchrun", 1, 2),
+    ]
+    # the CLI ran in this process: its session id starts with our pid; nothing of it is left
+    import docker
+
+    cli = docker.from_env(timeout=30)
+    left = [c.labels.get("harness.session", "") for c in cli.containers.list(all=True)]
+    left += [(n.attrs.get("Labels") or {}).get("harness.session", "") for n in cli.networks.list()]
+    assert not [x for x in left if x.startswith(f"{os.getpid()}-")]
+
+
+@pytest.mark.docker
+def test_ctrl_c_to_a_two_node_profile_leaves_no_container_or_network(
+    image: str, tmp_path: Path
+) -> None:
+    """SIGINT to `harness profile --nnodes 2` while both nodes' torchrun containers run."""
+    import docker
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "harness.cli", "profile", str(ROOT / "jobs" / "tiny-train.yaml")]
+    cmd += ["--nnodes", "2", "--backend", "docker", "--image", image, "--cpu", "1"]
+    cmd += ["--max-iterations", "100000", "--out", str(tmp_path / "p.json")]
+    cmd += ["--data-dir", str(tmp_path / "data")]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stderr=subprocess.PIPE)
+    cli = docker.from_env(timeout=30)
+
+    def mine() -> tuple[list[Any], list[Any]]:
+        flt = {"label": "harness.session"}
+        cs = cli.containers.list(all=True, filters=flt)
+        ns = cli.networks.list(filters=flt)
+        pre = f"{proc.pid}-"
+        return (
+            [c for c in cs if c.labels["harness.session"].startswith(pre)],
+            [n for n in ns if (n.attrs.get("Labels") or {})["harness.session"].startswith(pre)],
+        )
+
+    def running_nodes() -> list[Any]:
+        return [
+            c for c in mine()[0] if c.labels.get("harness.role") == "node" and c.status == "running"
+        ]
+
+    try:
+        deadline = time.monotonic() + 180
+        while len(running_nodes()) < 2:
+            assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
+            assert time.monotonic() < deadline, "the two node containers never ran"
+            time.sleep(0.3)
+        time.sleep(3)  # torchrun's agents up and their workers started
+        proc.send_signal(signal.SIGINT)
+        rc = proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert rc == 130, rc
+    containers, networks = mine()
+    assert not containers and not networks

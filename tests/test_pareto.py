@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import solver.pareto
-from solver.pareto import FrontMismatch, Method, pareto_front
+from solver.pareto import FrontMismatch, Method, pareto_front, resolve_method
 from solver.split import SplitModel
 from solver.split_dp import pareto_labels, path_of
 from tests.profile_factory import random_instance
@@ -25,7 +25,7 @@ def _same(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> bool:
 
 
 def test_hand_instance_front() -> None:
-    front = pareto_front(SplitModel(hand_instance()))
+    front = pareto_front(SplitModel(hand_instance()))  # auto: the DP, no memory limits here
     assert front.complete and front.method == "dp" and front.reason == ""
     assert _same(front.pairs(), [(0.0175, 0.056), (0.0245, 0.022)])
     # the least-energy point first, as the SCIP walk orders them
@@ -46,7 +46,7 @@ def test_hand_instance_scip_walk() -> None:
 @settings(max_examples=12, deadline=None)
 @given(n=st.integers(1, 7), devices=st.integers(1, 3), freqs=st.integers(1, 3),
        seed=st.integers(0, 10**6), fixing=st.booleans(),
-       method=st.sampled_from(["dp", "scip"]))  # fmt: skip
+       method=st.sampled_from(["dp", "scip", "auto"]))  # fmt: skip
 def test_front_equals_exact_labels(
     n: int, devices: int, freqs: int, seed: int, fixing: bool, method: Method
 ) -> None:
@@ -140,10 +140,34 @@ def test_dp_front_raises_when_scip_disagrees(monkeypatch: pytest.MonkeyPatch) ->
         pareto_front(SplitModel(inst))
 
 
-def test_memory_limits_fall_back_to_the_scip_walk() -> None:
+def test_memory_limits_send_auto_to_the_scip_walk() -> None:
     inst = random_instance(6, 2, 2, 3, seed=1, memory=True)
     front = pareto_front(SplitModel(inst))
     assert front.method == "scip" and front.complete and front.points
+    with pytest.raises(ValueError, match="'dp' cannot see memory limits"):
+        pareto_front(SplitModel(inst), method="dp")
+
+
+def test_resolve_method() -> None:
+    plain = random_instance(4, 2, 2, 2, seed=1)
+    capped = random_instance(4, 2, 2, 2, seed=1, memory=True)
+    assert resolve_method(plain, "auto") == "dp" and resolve_method(capped, "auto") == "scip"
+    assert resolve_method(plain, "scip") == "scip" and resolve_method(capped, "scip") == "scip"
+    assert resolve_method(plain, "dp") == "dp"
+    with pytest.raises(ValueError, match="must be 'auto', 'dp' or 'scip'"):
+        resolve_method(plain, "sweep")
+
+
+def test_scip_walk_reuses_one_model() -> None:
+    """Every round changes a bound on the same SCIP model (freeTransform between solves)."""
+    inst = random_instance(8, 2, 3, 3, seed=5)
+    model = SplitModel(inst)
+    scip_model = model.model
+    front = pareto_front(model, method="scip")
+    assert model.model is scip_model and front.solves >= len(front.points) > 3
+    # the model is left solvable: a fresh objective on it still finds the fastest plan
+    fast = model.solve("latency")
+    assert fast.path is not None and math.isclose(fast.path.latency, front.points[-1].latency)
 
 
 def test_unknown_energy_gives_no_front() -> None:

@@ -67,9 +67,14 @@ def test_round_trip(tmp_path: Path) -> None:
 
 
 def test_json_schema_validates_a_profile(tmp_path: Path) -> None:
-    jsonschema = pytest.importorskip("jsonschema")  # a dev tool, not a hidden engine
+    """The exported schema accepts what the harness writes and refuses what it would refuse."""
+    import jsonschema  # dev extra: the schema is for other tools, so check it with one
+
     doc = json.loads(_profile().model_dump_json())
     jsonschema.validate(doc, json_schema())
+    doc["train"]["probes"][0]["outcome"] = "exploded"
+    with pytest.raises(jsonschema.ValidationError, match="exploded"):
+        jsonschema.validate(doc, json_schema())
 
 
 def test_wrong_version_is_one_line(tmp_path: Path) -> None:

@@ -12,8 +12,17 @@ from typer.testing import CliRunner
 
 from harness.commands.simulate import register
 from harness.profile import save_profile
-from solver.packing_problem import ServerKind
-from solver.simulate import Trace, TraceJob, job_tables, make_trace, simulate
+from solver import packing_check
+from solver.packing_baselines import proportional
+from solver.packing_problem import Instance, Placement, ServerKind, make_placement
+from solver.simulate import (
+    PlacementError,
+    Trace,
+    TraceJob,
+    job_tables,
+    make_trace,
+    simulate,
+)
 from tests.train_profile_factory import make_train_profile, synthetic_profiles
 
 KINDS = [ServerKind(name="s", count=2, gpus=8, cpus=24, memory_gb=500)]
@@ -51,6 +60,7 @@ def test_trace_all_policies_finish_and_report() -> None:
     }
     for r in results.values():
         assert r.finished == 20
+        assert r.checked == r.solves > 0  # every placement passed the independent checker
         assert 0 < r.utilisation["gpu"] <= 1 + 1e-9
         assert 0 < r.utilisation["cpu"] <= 1 + 1e-9
         assert 0 < r.utilisation["memory"] <= 1 + 1e-9
@@ -60,6 +70,65 @@ def test_trace_all_policies_finish_and_report() -> None:
     # Proportional shares use CPUs and memory exactly as GPUs: the three utilisations agree.
     u = results["proportional"].utilisation
     assert u["gpu"] == pytest.approx(u["cpu"]) == pytest.approx(u["memory"])
+
+
+@pytest.mark.parametrize("policy", ["proportional", "greedy", "scip"])
+def test_every_round_placement_of_every_policy_is_checked(
+    policy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    profs = profiles()
+    # 30 jobs at load 2 on 16 GPUs: rounds where some jobs must queue, and rounds where all run
+    trace = make_trace(profs, 30, KINDS, seed=4, load=2.0, mean_hours=0.5)
+    tabs = job_tables(trace, KINDS, None, profs)
+    seen: list[tuple[int, int, list[str]]] = []
+    real = packing_check.check
+
+    def spy(inst: Instance, pl: Placement, admitted: list[int] | None = None) -> list[str]:
+        assert admitted is not None  # the simulator says which jobs must run
+        errs = real(inst, pl, admitted)
+        seen.append((len(inst.jobs), len(admitted), errs))
+        return errs
+
+    monkeypatch.setattr(packing_check, "check", spy)
+    res = simulate(trace, tabs, KINDS, policy, round_s=300, time_limit=1)  # type: ignore[arg-type]
+    assert res.finished == 30
+    assert len(seen) == res.solves == res.checked > 1
+    assert all(errs == [] for _n, _a, errs in seen)
+    assert any(a < n for n, a, _e in seen)  # some rounds queued jobs: the admitted set mattered
+
+
+def test_a_policy_that_drops_an_admitted_job_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fake policy (proportional, then one placed job removed) must not pass silently."""
+
+    def dropping(inst: Instance, order: list[int]) -> Placement:
+        good = proportional(inst, order)
+        keep = {
+            j: [
+                (
+                    next(i for i, s in enumerate(inst.servers) if s.name == p.server),
+                    p.gpus,
+                    p.cpus,
+                    p.memory_gb,
+                )
+                for p in jp.parts
+            ]
+            for j, jp in enumerate(good.jobs)
+            if jp.placed
+        }
+        keep.pop(max(keep))
+        return make_placement(inst, "fake-dropping", list(range(len(inst.jobs))), keep, "fake", 0)
+
+    import solver.simulate as sim
+
+    monkeypatch.setattr(sim, "policy_fn", lambda policy, time_limit: dropping)
+    profs = profiles()
+    trace = make_trace(profs, 6, KINDS, seed=1, mean_hours=0.3)
+    tabs = job_tables(trace, KINDS, None, profs)
+    with pytest.raises(PlacementError, match="admitted but left unplaced"):
+        simulate(trace, tabs, KINDS, "proportional", round_s=300)
+    # the check is what stops it: without it the run goes on with the job never served
+    res = simulate(trace, tabs, KINDS, "proportional", round_s=300, max_rounds=50, verify=False)
+    assert res.finished < 6 and res.checked == 0
 
 
 def test_simulate_command(tmp_path: Path) -> None:

@@ -316,3 +316,93 @@ def test_cpus_selector_falls_back_to_device_name(tmp_path: Path) -> None:
     inst = build_instance(SplitProblem.model_validate(raw), items)
     assert inst.devices == ["edge", "server"]
     assert default_problem(items).pins.input == "box-1cpu"
+
+
+def test_front_method_from_problem_and_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = _profiles(tmp_path)
+    fronts = {}
+    for method in ("scip", "dp", "auto"):
+        raw = _problem(front={"method": method})
+        rc = solve_command(raw, None, paths, tmp_path / method, "table", {})
+        assert rc == 0
+        out = capsys.readouterr().out
+        sol = json.loads((tmp_path / method / "t-solution.json").read_text())
+        assert sol["front"]["requested_method"] == method
+        used = "dp" if method == "auto" else method
+        assert sol["front"]["method"] == used
+        name = "SCIP epsilon-constraint walk" if used == "scip" else "label DP"
+        assert f"Pareto front by the {name}" in out
+        fronts[method] = [(p["latency_s"], p["energy_j"]) for p in sol["front"]["points"]]
+    assert len(fronts["scip"]) > 1
+    assert fronts["scip"] == pytest.approx(fronts["dp"], rel=1e-9) == fronts["auto"]
+    # the option overrides the problem file (the hook for a --front-method flag)
+    rc = solve_command(_problem(front={"method": "dp"}), None, paths, tmp_path / "o", "json",
+                       {"front_method": "scip"})  # fmt: skip
+    assert rc == 0 and json.loads(capsys.readouterr().out)["front"]["method"] == "scip"
+
+
+def test_front_method_dp_refuses_memory_limits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = _profiles(tmp_path)
+    raw = _problem(front={"method": "dp"}, constraints={"memory_mb": {"edge": 1000.0}})
+    rc = solve_command(raw, None, paths, tmp_path, "table", {})
+    assert rc == 1
+    assert "front.method 'dp' cannot see memory limits" in _err(capsys)
+    raw = _problem(front={"method": "sweep"})
+    rc = solve_command(raw, Path("p.yaml"), paths, tmp_path, "table", {})
+    assert rc == 1 and "field 'front.method'" in _err(capsys)
+
+
+# ---------------------------------------------------------------- the committed profiles
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _harness_solve(problem: str, model: str, out: Path) -> tuple[str, dict[str, object]]:
+    """`harness solve profiles/<model>-*.json --problem problems/<problem> --out OUT`."""
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    profiles = sorted(str(p) for p in (ROOT / "profiles").glob(f"{model}-*cpu.json"))
+    assert len(profiles) == 2, profiles
+    args = ["solve", *profiles, "--problem", str(ROOT / "problems" / problem), "--out", str(out)]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    name = Path(problem).stem
+    assert (out / f"{name}-front.png").stat().st_size > 1000
+    return res.output, json.loads((out / f"{name}-solution.json").read_text())
+
+
+def test_cli_committed_profiles_edge_cloud(tmp_path: Path) -> None:
+    out, sol = _harness_solve("edge-cloud.yaml", "res18", tmp_path)
+    assert "split plan" in out and "baselines" in out and "Pareto front by the SCIP" in out
+    plan = sol["plan"]
+    assert isinstance(plan, dict) and plan["steps"]
+    covered = sorted(tuple(s["layers"]) for s in plan["steps"] if s["kind"] == "compute")
+    n_layers = len(
+        json.loads((ROOT / "profiles" / "res18-1cpu.json").read_text())["infer"]["layers"]
+    )
+    assert covered[0][0] == 0 and covered[-1][1] == n_layers
+    assert all(a[1] == b[0] for a, b in zip(covered, covered[1:], strict=False))
+    names = [b["name"] for b in sol["baselines"]]  # type: ignore[attr-defined]
+    assert names[:3] == ["all on edge", "all on server", "best single split"]
+    for b in names[:3]:
+        assert b in out
+    assert sol["front"]["method"] == "scip"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("model", ["res18", "alexnet"])
+def test_cli_committed_profiles_fast_link_offloads(tmp_path: Path, model: str) -> None:
+    """On the fast link the answer is no longer 'all on edge', and the front is a trade-off."""
+    out, sol = _harness_solve("edge-cloud-fast.yaml", model, tmp_path)
+    plan = sol["plan"]
+    assert isinstance(plan, dict)
+    assert any(s["device"] == "server" for s in plan["steps"] if s["kind"] == "compute")
+    front = sol["front"]
+    assert isinstance(front, dict) and front["complete"] and len(front["points"]) > 1
+    best = min(b["objective"] for b in sol["baselines"] if b["objective"] is not None)  # type: ignore[attr-defined]
+    assert sol["solver"]["objective"] <= best * (1 + 1e-9)  # type: ignore[index]

@@ -9,6 +9,7 @@ and hands each record to `on_record` as it arrives, so a crash loses nothing alr
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,8 @@ class ProbeRequest:
     nnodes: int = 1
     master_addr: str | None = None
     master_port: int | None = None
+    # read bandwidth of the dataset's disk, MB/s (Docker: --device-read-bps); None = uncapped
+    disk_read_mbps: float | None = None
 
     @property
     def request_file(self) -> Path:
@@ -142,3 +145,33 @@ def tail_lines(path: Path, n: int = 20) -> list[str]:
     except OSError:
         return []
     return [ln for ln in text.splitlines() if ln.strip()][-n:]
+
+
+def block_device(path: Path) -> str | None:
+    """/dev/NAME of the whole disk that holds `path` (a partition's parent), or None when the
+    file system sits on no block device (tmpfs, overlay of overlays, a network mount)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    sysdev = Path(f"/sys/dev/block/{os.major(st.st_dev)}:{os.minor(st.st_dev)}")
+    try:
+        real = sysdev.resolve(strict=True)
+    except OSError:
+        return None
+    if (real / "partition").exists():
+        real = real.parent
+    dev = Path("/dev") / real.name
+    return str(dev) if dev.exists() else None
+
+
+def refusal(records: list[Record]) -> str | None:
+    """The workload's own reason for not running as asked (a clock it may not lock), if any.
+
+    A refusal is not a crash: the probe did what it must, stop before measuring anything at
+    a clock other than the one asked for.
+    """
+    for r in reversed(records):
+        if r.get("type") == "refused":
+            return str(r.get("reason") or "refused by the workload (no reason given)")
+    return None

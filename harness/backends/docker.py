@@ -36,7 +36,9 @@ from harness.backends.base import (
     ProbeRequest,
     ProbeRun,
     Record,
+    block_device,
     read_records,
+    refusal,
 )
 from harness.profile import Caps, Enforcement, Outcome
 
@@ -130,6 +132,9 @@ def classify(
         return Outcome.oom, "out of memory: an allocation failed at the memory cap (MemoryError)"
     if exit_code == 0:
         return Outcome.ok, None
+    refused = refusal(records)
+    if refused is not None:
+        return Outcome.refused, refused
     if errors:
         return Outcome.crashed, f"exit {exit_code}: {errors[-1]}"
     return Outcome.crashed, f"exit {exit_code}"
@@ -165,6 +170,7 @@ class Placement:
     hostname: str | None = None
     env: dict[str, str] | None = None
     role: str = "probe"
+    entry: Sequence[str] | None = None  # the workload's command; None: the backend's own
 
 
 class DockerBackend:
@@ -276,6 +282,20 @@ class DockerBackend:
             gpus=gpus,
         )
 
+    def _cap_disk(self, limits: dict[str, Any], root: Path | None, mbps: float) -> str:
+        """Cap the read bandwidth of the disk that holds the dataset (blkio throttle): a fast
+        local disk stands in for the slower shared storage of a cluster, so that a dataset the
+        page cache cannot hold costs what it would there. Says why when it cannot."""
+        if root is None:
+            return "not capped: the job reads no dataset from disk"
+        if self.remote:
+            return "not capped: the engine is remote (its disks are not known here)"
+        dev = block_device(root)
+        if dev is None:
+            return f"not capped: no block device under {root}"
+        limits["device_read_bps"] = [{"Path": dev, "Rate": int(mbps * 1e6)}]
+        return f"docker --device-read-bps={dev}:{mbps:g}mb"
+
     # ------------------------------------------------------------ data
 
     def _data_root(self, request: ProbeRequest) -> Path | None:
@@ -371,6 +391,9 @@ class DockerBackend:
         probe_id = workdir.name
         name = place.name or f"harness-{self.session}-{probe_id}"[:120]
         enforced = self.enforcement(caps, cpuset)
+        limits = container_limits(caps, cpuset, self.shm_size_gb)
+        if request.disk_read_mbps is not None:
+            enforced.disk = self._cap_disk(limits, root, request.disk_read_mbps)
         records: list[Record] = []
         offset = 0
         timed_out = False
@@ -379,7 +402,7 @@ class DockerBackend:
         try:
             container = self.client.containers.create(
                 image,
-                ["sh", "-c", WRAPPER, "probe", *self.entry],
+                ["sh", "-c", WRAPPER, "probe", *(place.entry or self.entry)],
                 name=name,
                 hostname=place.hostname,
                 labels=self._labels(probe_id, place.role),
@@ -389,7 +412,7 @@ class DockerBackend:
                 working_dir=PROBE_DIR,
                 network_mode=place.network or "none",
                 init=True,
-                **container_limits(caps, cpuset, self.shm_size_gb),
+                **limits,
             )
             if self.remote:
                 _put_file(container, PROBE_DIR, "request.json", request_text)

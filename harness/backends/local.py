@@ -27,6 +27,7 @@ from harness.backends.base import (
     ProbeRun,
     Record,
     read_records,
+    refusal,
     tail_lines,
 )
 from harness.profile import Caps, Enforcement, Outcome
@@ -168,13 +169,14 @@ class LocalBackend:
             else:
                 mem_how = "not enforced: no writable memory cgroup on this host"
         env["HARNESS_CGROUP_PROCS"] = os.pathsep.join(procs)
+        gpus = visible_devices(caps, os.environ.get("CUDA_VISIBLE_DEVICES"))["CUDA_VISIBLE_DEVICES"]
         enf = Enforcement(
             cpu="+".join(parts),
             cpuset=cpuset,
             cpu_quota=quota,
             memory=mem_how,
             memory_enforced=mem_ok,
-            gpus="none requested" if not caps.gpus else "not enforced by the local backend",
+            gpus=f"CUDA_VISIBLE_DEVICES={gpus!r}",
         )
         return env, enf
 
@@ -198,6 +200,7 @@ class LocalBackend:
         )
         env = dict(os.environ, **request.env, **env_extra, PYTHONUNBUFFERED="1")
         env["OMP_NUM_THREADS"] = str(request.threads)
+        env.update(visible_devices(request.caps, os.environ.get("CUDA_VISIBLE_DEVICES")))
         root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         t0 = time.monotonic()
@@ -318,12 +321,28 @@ def classify(rc: int | None, oom_kills: int, records: list[Record]) -> tuple[Out
         )
     if err == "MemoryError":
         return Outcome.oom, "MemoryError inside the workload"
+    refused = refusal(records)
+    if refused is not None:
+        return Outcome.refused, refused
     if rc is not None and rc < 0:
         names = {s.value: s.name for s in signal.Signals}
         return Outcome.crashed, f"killed by signal {names.get(-rc, -rc)}" + (
             f": {err}" if err else ""
         )
     return Outcome.crashed, f"exit code {rc}" + (f": {err}" if err else "")
+
+
+def visible_devices(caps: Caps, inherited: str | None) -> dict[str, str]:
+    """The child's CUDA environment: the granted GPUs and no others (none for a CPU probe),
+    numbered as nvidia-smi and NVML number them. Ids are taken as given; a count takes the
+    first N of `inherited` (the harness's own CUDA_VISIBLE_DEVICES), else GPUs 0..N-1."""
+    if caps.gpu_ids:
+        ids = [str(i) for i in caps.gpu_ids]
+    elif caps.gpus and inherited is not None:
+        ids = [d.strip() for d in inherited.split(",") if d.strip()][: caps.gpus]
+    else:
+        ids = [str(i) for i in range(caps.gpus)]
+    return {"CUDA_VISIBLE_DEVICES": ",".join(ids), "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
 
 
 def _peak_rss(records: list[Record]) -> float | None:

@@ -9,6 +9,7 @@ import socket
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from harness.profile import GpuFact, HostFacts
 
@@ -133,3 +134,27 @@ def host_facts() -> HostFacts:
         gpus=gpus,
         cgroup_version=cgroup_version(),  # type: ignore[arg-type]
     )
+
+
+def engine_version(backend: Any) -> str | None:
+    """The Docker engine's version when probes run in containers (None for other backends)."""
+    if getattr(backend, "name", None) != "docker":
+        return None
+    try:
+        v = backend.info.get("ServerVersion")
+    except Exception:  # an engine that stopped answering: the fact is unknown, not fatal
+        return None
+    return str(v) if v else None
+
+
+def absorb_probe_versions(host: HostFacts, records: list[dict[str, Any]]) -> None:
+    """Versions the probe itself reported (its first record): in a container they are the
+    image's, not the host's, and they are the ones that ran the job."""
+    meta = next((r for r in records if r.get("type") == "meta"), None)
+    if meta is None:
+        return
+    if meta.get("torch_version"):
+        host.torch_version = str(meta["torch_version"])
+        host.cuda_version = str(meta["cuda_version"]) if meta.get("cuda_version") else None
+    if meta.get("torchvision_version"):
+        host.torchvision_version = str(meta["torchvision_version"])

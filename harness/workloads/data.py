@@ -6,6 +6,7 @@ real job; synthetic data is random tensors (no input pipeline cost at all).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -96,6 +97,62 @@ def ensure_jpeg_dataset(
 
 def dataset_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def evict_page_cache(root: Path) -> int:
+    """Drop the dataset's pages from the page cache (posix_fadvise DONTNEED), so that a probe
+    starts cold: what it caches is then charged to its own memory cgroup, and a memory cap
+    below the dataset really sends the next epoch back to the disk. Without this, pages read
+    by an earlier probe (or written by the data preparation) sit in the host's cache, charged
+    elsewhere, and every memory cap measures the same warm cache. Returns the bytes advised.
+    """
+    n = 0
+    for f in root.rglob("*"):
+        if not f.is_file():
+            continue
+        try:
+            fd = os.open(f, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            with contextlib.suppress(OSError):
+                os.fdatasync(fd)  # dirty pages (fresh from generation) are not dropped
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            n += os.fstat(fd).st_size
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return n
+
+
+def _proc_read_bytes(pid: int | str) -> int:
+    with open(f"/proc/{pid}/io") as fh:
+        for line in fh:
+            if line.startswith("read_bytes:"):
+                return int(line.split()[1])
+    return 0
+
+
+def disk_read_bytes() -> int | None:
+    """Bytes this process and its live children (the loader's workers) fetched from storage,
+    page-cache hits excluded (/proc/PID/io read_bytes). None where the kernel keeps no count."""
+    me = os.getpid()
+    try:
+        total = _proc_read_bytes(me)
+    except (OSError, ValueError):
+        return None
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == me:
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            if ppid == me:
+                total += _proc_read_bytes(d)
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
 
 
 def list_files(root: Path, suffix: str = ".jpg") -> list[tuple[Path, int]]:

@@ -266,8 +266,12 @@ def run_infer(spec: JobSpec, request: dict[str, Any], emit: Emit) -> None:
         }
     )
 
-    counter, energy_desc = _energy_counter(device, over)
     power_log = over.get("power_log")
+    # An external log, when given, is the energy source: its windows must be recorded for every
+    # bundle, and a RAPL/NVML reading beside it would be a second, different answer.
+    counter, energy_desc = (
+        (None, "external power log") if power_log else _energy_counter(device, over)
+    )
     energy_source = "powerlog" if power_log else (counter.source if counter else None)
     energy_reason = None if (counter or power_log) else energy_desc
     windows: list[tuple[int, float, float, int]] = []  # (bundle idx, t0, t1, calls)

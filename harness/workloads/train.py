@@ -7,6 +7,7 @@ synchronised at each boundary when on a GPU, else the times would be launch time
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 from collections.abc import Callable
@@ -16,7 +17,13 @@ import torch
 from torch import nn
 
 from harness.spec import JobSpec
-from harness.workloads.data import make_loader, prepare_data
+from harness.workloads.data import (
+    dataset_bytes,
+    disk_read_bytes,
+    evict_page_cache,
+    make_loader,
+    prepare_data,
+)
 from harness.workloads.models import build_model, count_params
 
 Emit = Callable[[dict[str, Any]], None]
@@ -82,18 +89,27 @@ def run_train(spec: JobSpec, request: dict[str, Any], emit: Emit) -> None:
     measured = int(ov.get("max_iterations") or spec.iterations.measured)
     warmup = spec.iterations.warmup
     workers = int(request.get("workers") or 0)
-    device = torch.device(
-        "cuda" if torch.cuda.is_available() and request["caps"].get("gpus") else "cpu"
-    )
+    caps = request.get("caps") or {}
+    gpus_granted = int(caps.get("gpus") or 0) or len(caps.get("gpu_ids") or [])
+    # the backend shows the child only its granted GPUs: train on all of them (data-parallel)
+    gpus_used = min(gpus_granted, torch.cuda.device_count()) if torch.cuda.is_available() else 0
+    device = torch.device("cuda" if gpus_used else "cpu")
     cuda = device.type == "cuda"
-    rank = int(request.get("node_rank") or 0)
-    nnodes = int(request.get("nnodes") or 1)
+    # a node started by torchrun takes its rank and world size from torchrun, not the request
+    torchrun = "TORCHELASTIC_RUN_ID" in os.environ
+    rank = int(os.environ["RANK"]) if torchrun else int(request.get("node_rank") or 0)
+    nnodes = int(os.environ["WORLD_SIZE"]) if torchrun else int(request.get("nnodes") or 1)
 
     torch.manual_seed(spec.data.seed)
     root = prepare_data(spec, request.get("data_dir"))
+    evicted = evict_page_cache(root) if root is not None and spec.data.cold_cache else None
     model = build_model(spec.model, spec.num_classes, spec.input_shape, **spec.model_kwargs)
     model.to(device).train()
+    if gpus_used > 1:  # one process per node; each batch split over its GPUs
+        model = nn.DataParallel(model, device_ids=list(range(gpus_used)))
     loss_fn = _loss_fn(spec.data.task)
+    from harness.workloads.losses import batch_metrics  # per-batch accuracy (sigmoid for BCE)
+
     opt = _optimizer(spec, model.parameters())
     scaler = torch.amp.GradScaler(device.type, enabled=spec.amp and cuda)
     amp_dtype = torch.float16 if cuda else torch.bfloat16
@@ -102,17 +118,19 @@ def run_train(spec: JobSpec, request: dict[str, Any], emit: Emit) -> None:
     if nnodes > 1:
         import torch.distributed as dist
 
+        if not torchrun:  # started without torchrun: the rendezvous the request carries
+            os.environ.setdefault("MASTER_ADDR", str(request["master_addr"]))
+            os.environ.setdefault("MASTER_PORT", str(request["master_port"]))
         dist.init_process_group(
-            backend="nccl" if cuda else "gloo",
-            init_method=f"tcp://{request['master_addr']}:{request['master_port']}",
-            rank=rank,
-            world_size=nnodes,
+            backend="nccl" if cuda else "gloo", init_method="env://", rank=rank, world_size=nnodes
         )
         allreduce = _AllReduce(model)
 
     emit(
         {
             "type": "meta",
+            "torch_version": torch.__version__,  # in a container: the image's, not the host's
+            "cuda_version": torch.version.cuda,
             "model": spec.model,
             "params": count_params(model),
             "device": str(device),
@@ -120,8 +138,14 @@ def run_train(spec: JobSpec, request: dict[str, Any], emit: Emit) -> None:
             "workers": workers,
             "torch_threads": torch.get_num_threads(),
             "dataset": str(root) if root else None,
+            "dataset_bytes": dataset_bytes(root) if root else None,
+            "cache_evicted_bytes": evicted,
             "rank": rank,
             "nnodes": nnodes,
+            "launcher": "torchrun" if torchrun else None,
+            "gpus_granted": gpus_granted,
+            "gpus_used": gpus_used,
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         }
     )
 
@@ -135,8 +159,11 @@ def run_train(spec: JobSpec, request: dict[str, Any], emit: Emit) -> None:
     step = 0
     done_measured = 0
     max_s = spec.iterations.max_duration_s
+    read_at_measure: int | None = None
     while True:
         is_warm = step < warmup
+        if step == warmup:
+            read_at_measure = disk_read_bytes()
         t0 = time.perf_counter()
         x, y = next(loader)
         x = x.to(device, non_blocking=True)
@@ -177,6 +204,8 @@ def run_train(spec: JobSpec, request: dict[str, Any], emit: Emit) -> None:
             "batch_s": batch_s,
             "images_per_s": x.shape[0] / batch_s if batch_s > 0 else 0.0,
             "loss": float(loss.detach()),
+            # from the logits already computed, after t4: not in any timed phase
+            **batch_metrics(spec.data.task, out.detach().float(), y),
             "lr": opt.param_groups[0]["lr"],
             "rss_mb": _rss_mb(),
             "wall_s": t4 - t_start,
@@ -203,6 +232,10 @@ def run_train(spec: JobSpec, request: dict[str, Any], emit: Emit) -> None:
             break
         if t4 - t_start > max_s:
             break
+    read_end = disk_read_bytes()
+    if read_end is not None and read_at_measure is not None:
+        # what the measured batches fetched from storage, not from the page cache
+        emit({"type": "io", "disk_read_bytes": read_end - read_at_measure})
     if allreduce is not None:
         import torch.distributed as dist
 
