@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -20,43 +21,59 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = r"""
 import json, sys, time, os
 os.sched_setaffinity(0, {int(c) for c in sys.argv[3].split(",")})
-import torch, torchvision
+import torch
 torch.set_num_threads(len(os.sched_getaffinity(0)))
+from harness.spec import JobSpec
 mode, n = sys.argv[1], int(sys.argv[2])
-torch.manual_seed(0)
-model = torchvision.models.get_model("resnet18", weights=None, num_classes=10)
-opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-loss_fn = torch.nn.CrossEntropyLoss()
-x = torch.randn(16, 3, 64, 64); y = torch.randint(0, 10, (16,))
-out = open(os.devnull, "w")
-def step():
-    loss = loss_fn(model(x), y); loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
-    return loss
-for _ in range(3): step()
-t0 = time.perf_counter()
-for i in range(n):
-    if mode == "plain":
-        step()
-    else:  # the harness's instrumentation: five clocks, a record, a flushed JSON line
-        a = time.perf_counter(); xb, yb = x, y; b = time.perf_counter()
-        loss = loss_fn(model(xb), yb); c = time.perf_counter()
-        loss.backward(); d = time.perf_counter()
-        opt.step(); opt.zero_grad(set_to_none=True); e = time.perf_counter()
-        rec = {"type": "batch", "batch_idx": i, "data_s": b - a, "forward_s": c - b,
-               "backward_s": d - c, "step_s": e - d, "batch_s": e - a,
-               "images_per_s": 16 / (e - a), "loss": float(loss.detach())}
-        out.write(json.dumps(rec) + "\n"); out.flush()
-print(json.dumps({"s": time.perf_counter() - t0, "n": n}))
+spec = JobSpec.model_validate({
+    "name": "overhead", "kind": "train", "model": "resnet18", "input_shape": [3, 64, 64],
+    "num_classes": 10, "batch_size": 16, "data": {"source": "synthetic", "num_samples": 64},
+    "loader": {"kind": "torch", "workers": 0}, "iterations": {"warmup": 3, "measured": n},
+})
+if mode == "plain":  # the same model, loader, loss and optimiser; no clock, no record
+    from harness.workloads.data import make_loader
+    from harness.workloads.models import build_model
+    from harness.workloads.train import _loss_fn, _optimizer
+    torch.manual_seed(spec.data.seed)
+    model = build_model(spec.model, spec.num_classes, spec.input_shape)
+    model.train()
+    loss_fn, opt = _loss_fn(spec.data.task), _optimizer(spec, model.parameters())
+    loader = make_loader(spec, None, spec.batch_size, 0, seed=spec.data.seed)
+    def step():
+        x, y = next(loader)
+        loss = loss_fn(model(x), y.long()); loss.backward(); opt.step()
+        opt.zero_grad(set_to_none=True)
+    for _ in range(spec.iterations.warmup): step()
+    t0 = time.perf_counter()
+    for _ in range(n): step()
+    print(json.dumps({"s": time.perf_counter() - t0, "n": n}))
+else:  # the harness's own training loop, its records written and flushed as in a probe
+    from harness.workloads.run import Emitter
+    from harness.workloads.train import run_train
+    recs = []
+    with open(sys.argv[4], "w") as fh:
+        emit = Emitter(fh)
+        def keep(r):
+            emit(r)
+            recs.append(r)
+        run_train(spec, {"caps": {"cpus": 1}, "overrides": {}}, keep)
+    b = [r for r in recs if r.get("type") == "batch"]
+    warm = [r for r in b if r["warmup"]][-1]
+    # from the end of the warm-up to the end of the last batch: the records' own cost included
+    print(json.dumps({"s": b[-1]["wall_s"] - warm["wall_s"], "n": sum(not r["warmup"] for r in b)}))
 """
 
 
 def run(mode: str, n: int, cpus: str) -> float:
-    r = subprocess.run(
-        [sys.executable, "-c", CHILD, mode, str(n), cpus],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    with tempfile.TemporaryDirectory() as d:
+        r = subprocess.run(
+            [sys.executable, "-c", CHILD, mode, str(n), cpus, str(Path(d) / "records.jsonl")],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
     d = json.loads(r.stdout.strip().splitlines()[-1])
     return 16 * d["n"] / d["s"]
 
@@ -98,7 +115,10 @@ def main() -> None:
     # per interleaved pair, so that the host's drift cancels; the spread says how far to trust it
     ratios = sorted((a - b) / a for a, b in zip(plain, inst, strict=True))
     overhead = statistics.median(ratios)
-    print(f"resnet18 16x3x64x64 on 1 CPU, {n} batches x {pairs} interleaved pairs")
+    print(
+        f"resnet18 16x3x64x64 on 1 CPU, {n} batches x {pairs} interleaved pairs: the harness's "
+        "run_train (clocks, metrics, flushed JSON records) against the same loop bare"
+    )
     print(f"  uninstrumented  median {mp:8.2f} img/s  runs {[round(v, 1) for v in plain]}")
     print(f"  instrumented    median {mi:8.2f} img/s  runs {[round(v, 1) for v in inst]}")
     print(

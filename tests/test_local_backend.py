@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from harness.backends.base import BackendError, ProbeRequest, read_records
 from harness.backends.local import (
-    CGROUP_V1,
     PREFIX,
+    V1_CONTROLLERS,
     LocalBackend,
     classify,
     pick_cpuset,
@@ -21,8 +22,11 @@ from harness.spec import load_spec
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _leftover_cgroups() -> list[Path]:
-    return [d for c in ("cpu", "cpuset", "memory") for d in (CGROUP_V1 / c).glob(f"{PREFIX}*")]
+def _leftover_cgroups(backend: LocalBackend) -> list[Path]:
+    """This run's probe cgroups still there (other test runs may hold theirs meanwhile)."""
+    h = backend.host
+    bases = [h.base] if h.version == 2 else [h.root / c for c in V1_CONTROLLERS]
+    return [d for b in bases for d in b.glob(f"{PREFIX}{os.getpid()}-*")]
 
 
 def _request(tmp_path: Path, data_dir: Path, caps: Caps, **spec_changes: object) -> ProbeRequest:
@@ -45,7 +49,10 @@ def test_one_cpu_probe_fits_its_cap(tmp_path: Path, data_dir: Path) -> None:
     assert seen == [r["type"] for r in run.records]  # streamed as they came
     if run.cpu_time_s is not None:  # cpuacct writable: CPU time must fit one CPU
         assert run.cpu_time_s <= run.duration_s * 1.05 + 0.5
-    assert not _leftover_cgroups()
+    if backend.cg_cpuset:  # says which cgroup interface capped it
+        assert run.enforced.cpu.startswith(f"{backend.host.label} cpuset("), run.enforced.cpu
+    assert "could not join" not in run.enforced.cpu
+    assert not _leftover_cgroups(backend)
 
 
 def test_tiny_memory_cap_ends_as_oom(tmp_path: Path, data_dir: Path) -> None:
@@ -55,7 +62,8 @@ def test_tiny_memory_cap_ends_as_oom(tmp_path: Path, data_dir: Path) -> None:
     run = backend.run_probe(_request(tmp_path, data_dir, Caps(cpus=1, memory_gb=0.12)))
     assert run.outcome == Outcome.oom, (run.outcome, run.reason, run.log_tail)
     assert run.enforced is not None and run.enforced.memory_enforced
-    assert not _leftover_cgroups()
+    assert (run.enforced.memory or "").startswith(backend.host.label)
+    assert not _leftover_cgroups(backend)
 
 
 def test_crash_records_exit_code_and_log_tail(tmp_path: Path, data_dir: Path) -> None:
@@ -71,10 +79,11 @@ def test_crash_records_exit_code_and_log_tail(tmp_path: Path, data_dir: Path) ->
 def test_timeout_kills_the_probe(tmp_path: Path, data_dir: Path) -> None:
     req = _request(tmp_path, data_dir, Caps(cpus=1))
     req.timeout_s = 1.0
-    run = LocalBackend().run_probe(req)
+    backend = LocalBackend()
+    run = backend.run_probe(req)
     assert run.outcome == Outcome.timed_out
     assert run.duration_s < 30
-    assert not _leftover_cgroups()
+    assert not _leftover_cgroups(backend)
 
 
 def test_more_cpus_than_the_host_is_an_error(tmp_path: Path, data_dir: Path) -> None:

@@ -153,7 +153,8 @@ def test_sigint_leaves_nothing_behind(tmp_path: Path) -> None:
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "--resume" in err
-    leftovers = [d for c in ("cpu", "cpuset", "memory") for d in (CGROUP_V1 / c).glob(f"{PREFIX}*")]
+    mine = f"{PREFIX}{proc.pid}-*"  # the harness names its cgroups by its pid
+    leftovers = [d for c in ("cpu", "cpuset", "memory") for d in (CGROUP_V1 / c).glob(mine)]
     assert not leftovers
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert str(work) not in ps  # no probe process survived

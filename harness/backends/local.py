@@ -1,15 +1,30 @@
 """Local backend: one probe = one child process on this host, confined by what the host allows.
 
-CPUs: a cpuset (cgroup v1 cpuset, else sched_setaffinity) of ceil(cpus) cores plus a CFS
-quota for fractional caps where the cpu cgroup is writable. Memory: a memory cgroup with swap
-disabled where writable; otherwise the cap is recorded as not enforced, with the reason. The
-child joins its cgroups itself at start (before torch spawns a thread), the parent checks that
-it did, and everything is removed on exit, timeout or Ctrl-C.
+CPUs: a cpuset of ceil(cpus) cores (cgroup cpuset, else sched_setaffinity) plus a CFS quota
+for fractional caps where the cpu controller is writable. Memory: a memory cap with swap off
+where writable; otherwise the cap is recorded as not enforced, with the reason. Both cgroup
+interfaces are handled, chosen by what the host mounts at the cgroup root (a parameter, so a
+fake tree can stand in for it in tests):
+
+- v1 (a hierarchy per controller): one dir per controller (cpuset, cpu, cpuacct, memory);
+  cpu.cfs_quota_us, memory.limit_in_bytes (+ memsw), CPU time from cpuacct.usage, OOM kills
+  from memory.oom_control.
+- v2 (one unified hierarchy, `cgroup.controllers` at its root): one dir per probe beside the
+  harness's own cgroup (a cgroup holding processes cannot also hand controllers to children),
+  else under the root; the controllers it needs are enabled in the parent's
+  cgroup.subtree_control where permitted. cpu.max, memory.max and memory.swap.max = 0, CPU
+  time from cpu.stat usage_usec, OOM kills from memory.events oom_kill, cgroup.kill on removal.
+
+The Enforcement record says which interface capped a probe ("cgroup v1 ..." / "cgroup v2 ...").
+The child joins its cgroups itself at start (before torch spawns a thread) by writing its pid
+to each cgroup.procs named in HARNESS_CGROUP_PROCS, the parent checks that it did, and
+everything is removed on exit, timeout or Ctrl-C.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
 import shutil
@@ -18,7 +33,8 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
 from harness.backends.base import (
     BackendError,
@@ -32,21 +48,110 @@ from harness.backends.base import (
 )
 from harness.profile import Caps, Enforcement, Outcome
 
-CGROUP_V1 = Path("/sys/fs/cgroup")
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+CGROUP_V1 = CGROUP_ROOT  # v1 mounts one hierarchy per controller below the root
 PREFIX = "harness-"
+V1_CONTROLLERS = ("cpu", "cpuset", "memory", "cpuacct")
+V2_CONTROLLERS = ("cpuset", "cpu", "memory")
+UNIFIED = "unified"  # the key of a probe's single v2 dir in _Cgroups.dirs
 
 
-def _writable(controller: str) -> bool:
-    d = CGROUP_V1 / controller
-    if not (d / "cgroup.procs").exists():
+def _writable(base: Path) -> bool:
+    """Whether `base` is a cgroup this process may make children in (tried, not guessed)."""
+    if not (base / "cgroup.procs").exists():
         return False
-    probe = d / f"{PREFIX}probe-{os.getpid()}"
+    probe = base / f"{PREFIX}probe-{os.getpid()}"
     try:
         probe.mkdir()
         probe.rmdir()
         return True
     except OSError:
         return False
+
+
+def is_cgroup2(root: Path = CGROUP_ROOT) -> bool:
+    """A unified (v2) hierarchy at the root; hybrid hosts (v1 controllers plus an empty
+    cgroup2 at root/unified) count as v1, since their controllers live in v1."""
+    return (root / "cgroup.controllers").is_file()
+
+
+def own_cgroup_v2(proc_self_cgroup: str | None = None) -> str:
+    """This process's v2 cgroup path (the '0::/a/b' line of /proc/self/cgroup); '/' if none."""
+    if proc_self_cgroup is None:
+        try:
+            proc_self_cgroup = Path("/proc/self/cgroup").read_text()
+        except OSError:
+            return "/"
+    for line in proc_self_cgroup.splitlines():
+        if line.startswith("0::"):
+            return line[3:].strip() or "/"
+    return "/"
+
+
+def v2_parents(root: Path, own: str) -> list[Path]:
+    """Where probe cgroups may go on a v2 host, best first: beside the harness's own cgroup
+    (delegated to it, e.g. a systemd user slice), else the root itself (as root)."""
+    parts = PurePosixPath(own).parts[1:]
+    out = [root.joinpath(*parts[:-1])] if parts else []
+    return out + [root] if root not in out else out
+
+
+def _enable_v2(base: Path) -> set[str]:
+    """The controllers children of `base` get: those already in its subtree_control, plus those
+    it offers that may be enabled (not where the parent was delegated without them, or holds
+    processes itself). One write per controller, so one refusal does not cost the others."""
+    try:
+        offered = set((base / "cgroup.controllers").read_text().split())
+        on = set((base / "cgroup.subtree_control").read_text().split())
+    except OSError:
+        return set()
+    for c in V2_CONTROLLERS:
+        if c in offered and c not in on:
+            try:
+                (base / "cgroup.subtree_control").write_text(f"+{c}")
+                on.add(c)
+            except OSError:
+                pass
+    return on & set(V2_CONTROLLERS)
+
+
+@dataclass
+class CgroupHost:
+    """Which cgroup interface the host offers, where probe cgroups go, and which caps may be
+    written there. version 0: nothing writable (affinity only, memory not capped)."""
+
+    version: int
+    root: Path
+    base: Path  # v1: the root (controllers below it); v2: the parent of the probe cgroups
+    cpu: bool = False
+    cpuset: bool = False
+    memory: bool = False
+    cpuacct: bool = False  # CPU time: v1 cpuacct; v2 cpu.stat, present in every cgroup
+
+    @classmethod
+    def detect(cls, root: Path = CGROUP_ROOT, own: str | None = None) -> CgroupHost:
+        """Look at the host (v2: also enable controllers). `own`: the harness's v2 cgroup path,
+        read from /proc/self/cgroup when not given."""
+        if is_cgroup2(root):
+            for base in v2_parents(root, own_cgroup_v2() if own is None else own):
+                if _writable(base):
+                    on = _enable_v2(base)
+                    return cls(
+                        2,
+                        root,
+                        base,
+                        cpu="cpu" in on,
+                        cpuset="cpuset" in on,
+                        memory="memory" in on,
+                        cpuacct=True,
+                    )
+            return cls(0, root, root)
+        flags = {c: _writable(root / c) for c in V1_CONTROLLERS}
+        return cls(1 if any(flags.values()) else 0, root, root, **flags)
+
+    @property
+    def label(self) -> str:
+        return f"cgroup v{self.version}"
 
 
 def host_cpu_list() -> list[int]:
@@ -58,27 +163,80 @@ def pick_cpuset(n: int, available: list[int]) -> list[int]:
     return sorted(available[-n:])
 
 
-class _Cgroups:
-    """The cgroups of one probe (v1). Created on enter, removed (children killed) on exit."""
+def _rmdir(d: Path) -> None:
+    for _ in range(20):
+        try:
+            d.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            if exc.errno == errno.ENOTEMPTY:
+                # cgroupfs never says this (its files go with the dir; a busy cgroup is EBUSY):
+                # this is a plain directory standing in for a cgroup (a fake tree). Clear it.
+                with contextlib.suppress(OSError):
+                    for f in d.iterdir():
+                        if f.is_file():
+                            f.unlink()
+            time.sleep(0.05)
 
-    def __init__(self, name: str) -> None:
+
+class _Cgroups:
+    """The cgroups of one probe: v1 a dir per controller, v2 a single dir. Made on demand,
+    removed (their processes killed first) on exit."""
+
+    def __init__(self, name: str, host: CgroupHost) -> None:
         self.name = name
+        self.host = host
         self.dirs: dict[str, Path] = {}
 
     def make(self, controller: str) -> Path:
-        d = CGROUP_V1 / controller / self.name
-        d.mkdir(exist_ok=True)
-        self.dirs[controller] = d
+        if self.host.version == 2:
+            key, d = UNIFIED, self.host.base / self.name
+        else:
+            key, d = controller, self.host.root / controller / self.name
+        if key not in self.dirs:
+            d.mkdir(exist_ok=True)
+            self.dirs[key] = d
         return d
+
+    def procs_files(self) -> list[str]:
+        return [str(d / "cgroup.procs") for d in self.dirs.values()]
 
     def pids(self) -> set[int]:
         out: set[int] = set()
         for d in self.dirs.values():
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, ValueError):
                 out |= {int(x) for x in (d / "cgroup.procs").read_text().split()}
         return out
 
+    def cpu_time(self) -> float | None:
+        """CPU seconds the probe's processes used (children included), if accounted."""
+        try:
+            if UNIFIED in self.dirs:
+                return _field(self.dirs[UNIFIED] / "cpu.stat", "usage_usec") / 1e6
+            if "cpuacct" in self.dirs:
+                return int((self.dirs["cpuacct"] / "cpuacct.usage").read_text()) / 1e9
+        except (OSError, ValueError, KeyError):
+            pass
+        return None
+
+    def oom_kills(self) -> int:
+        try:
+            if UNIFIED in self.dirs:
+                return _field(self.dirs[UNIFIED] / "memory.events", "oom_kill")
+            if "memory" in self.dirs:
+                return _field(self.dirs["memory"] / "memory.oom_control", "oom_kill")
+        except (OSError, ValueError, KeyError):
+            pass
+        return 0
+
     def remove(self) -> None:
+        for d in self.dirs.values():
+            kill = d / "cgroup.kill"  # v2, Linux 5.14+: kills every process, forks included
+            if kill.exists():
+                with contextlib.suppress(OSError):
+                    kill.write_text("1")
         for _ in range(50):
             left = self.pids()
             for pid in left:
@@ -88,26 +246,39 @@ class _Cgroups:
                 break
             time.sleep(0.05)
         for d in self.dirs.values():
-            for _ in range(20):
-                try:
-                    d.rmdir()
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    time.sleep(0.05)
+            _rmdir(d)
         self.dirs.clear()
+
+
+def _field(path: Path, key: str) -> int:
+    """An integer from a flat keyed cgroup file ('key value' lines)."""
+    for line in path.read_text().splitlines():
+        k, _, v = line.partition(" ")
+        if k == key:
+            return int(v)
+    raise KeyError(key)
 
 
 class LocalBackend:
     name = "local"
 
-    def __init__(self, use_cgroups: bool = True) -> None:
+    def __init__(
+        self,
+        use_cgroups: bool = True,
+        cgroup_root: Path = CGROUP_ROOT,
+        own_cgroup: str | None = None,
+    ) -> None:
         self.cpus = host_cpu_list()
-        self.cg_cpu = use_cgroups and _writable("cpu")
-        self.cg_cpuset = use_cgroups and _writable("cpuset")
-        self.cg_mem = use_cgroups and _writable("memory")
-        self.cg_cpuacct = use_cgroups and _writable("cpuacct")
+        self.own_cgroup = own_cgroup
+        self.host = (
+            CgroupHost.detect(cgroup_root, own_cgroup)
+            if use_cgroups
+            else CgroupHost(0, cgroup_root, cgroup_root)
+        )
+        self.cg_cpu = self.host.cpu
+        self.cg_cpuset = self.host.cpuset
+        self.cg_mem = self.host.memory
+        self.cg_cpuacct = self.host.cpuacct
         self._live: list[tuple[subprocess.Popen[bytes], _Cgroups]] = []
 
     def describe(self) -> str:
@@ -116,62 +287,82 @@ class LocalBackend:
         if self.cg_cpu:
             how.append("CFS quota")
         how.append("memory cgroup" if self.cg_mem else "memory NOT capped (no writable cgroup)")
-        return f"local backend on {len(self.cpus)} CPUs: " + ", ".join(how)
+        where = f" ({self.host.label} under {self.host.base})" if self.host.version else ""
+        return f"local backend on {len(self.cpus)} CPUs{where}: " + ", ".join(how)
 
     def host_cpus(self) -> int:
         return len(self.cpus)
+
+    def new_cgroups(self) -> _Cgroups:
+        return _Cgroups(f"{PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}", self.host)
 
     def _confine(self, caps: Caps, cg: _Cgroups) -> tuple[dict[str, str], Enforcement]:
         if caps.cpus > len(self.cpus):
             raise BackendError(
                 f"--cpu {caps.cpus:g} is more than this host's {len(self.cpus)} CPUs"
             )
+        host = self.host
+        v2 = host.version == 2
         n = math.ceil(caps.cpus)
         cpuset = pick_cpuset(n, self.cpus)
-        env: dict[str, str] = {"HARNESS_AFFINITY": ",".join(map(str, cpuset))}
-        procs: list[str] = []
+        cores = ",".join(map(str, cpuset))
+        env: dict[str, str] = {"HARNESS_AFFINITY": cores}
         parts = []
         quota = None
-        if self.cg_cpuset:
+        if v2:
+            cg.make(UNIFIED)  # always: its cpu.stat counts the probe's CPU time
+        if host.cpuset:
             d = cg.make("cpuset")
-            (d / "cpuset.mems").write_text((CGROUP_V1 / "cpuset" / "cpuset.mems").read_text())
-            (d / "cpuset.cpus").write_text(",".join(map(str, cpuset)))
-            procs.append(str(d / "cgroup.procs"))
-            parts.append(f"cpuset_cgroup({','.join(map(str, cpuset))})")
+            if not v2:  # v1 starts a cpuset empty; v2 inherits the parent's memory nodes
+                (d / "cpuset.mems").write_text((host.root / "cpuset" / "cpuset.mems").read_text())
+            (d / "cpuset.cpus").write_text(cores)
+            parts.append(f"cpuset({cores})")
         else:
-            parts.append(f"affinity({','.join(map(str, cpuset))})")
-        if self.cg_cpu:
+            parts.append(f"affinity({cores})")
+        if host.cpu:
             d = cg.make("cpu")
             period = 100_000
-            (d / "cpu.cfs_period_us").write_text(str(period))
-            (d / "cpu.cfs_quota_us").write_text(str(int(caps.cpus * period)))
-            procs.append(str(d / "cgroup.procs"))
+            q = int(caps.cpus * period)
+            if v2:
+                (d / "cpu.max").write_text(f"{q} {period}")
+                parts.append(f"cpu.max({q} {period})")
+            else:
+                (d / "cpu.cfs_period_us").write_text(str(period))
+                (d / "cpu.cfs_quota_us").write_text(str(q))
+                parts.append(f"cfs_quota({q}/{period})")
             quota = caps.cpus
-            parts.append(f"cfs_quota({int(caps.cpus * period)}/{period})")
-        if self.cg_cpuacct:
-            d = cg.make("cpuacct")
-            procs.append(str(d / "cgroup.procs"))
+        if host.cpuacct and not v2:
+            cg.make("cpuacct")
         mem_how: str | None = None
         mem_ok = False
         if caps.memory_gb is not None:
-            if self.cg_mem:
+            if host.memory:
                 d = cg.make("memory")
                 limit = int(caps.memory_gb * 2**30)
-                (d / "memory.limit_in_bytes").write_text(str(limit))
-                memsw = d / "memory.memsw.limit_in_bytes"
                 swap = "swap not accounted by this kernel; host has no swap"
-                if memsw.exists():
-                    memsw.write_text(str(limit))
-                    swap = "swap disabled (memsw = limit)"
-                procs.append(str(d / "cgroup.procs"))
-                mem_how = f"memory cgroup limit {caps.memory_gb:g} GiB, {swap}"
+                if v2:
+                    (d / "memory.max").write_text(str(limit))
+                    with contextlib.suppress(OSError):  # absent without swap accounting
+                        (d / "memory.swap.max").write_text("0")
+                        swap = "swap off (memory.swap.max=0)"
+                    mem_how = f"{host.label} memory.max {caps.memory_gb:g} GiB, {swap}"
+                else:
+                    (d / "memory.limit_in_bytes").write_text(str(limit))
+                    memsw = d / "memory.memsw.limit_in_bytes"
+                    if memsw.exists():
+                        memsw.write_text(str(limit))
+                        swap = "swap disabled (memsw = limit)"
+                    mem_how = f"{host.label} memory limit {caps.memory_gb:g} GiB, {swap}"
                 mem_ok = True
+            elif v2:
+                mem_how = f"not enforced: memory controller not delegated to {host.base}"
             else:
                 mem_how = "not enforced: no writable memory cgroup on this host"
-        env["HARNESS_CGROUP_PROCS"] = os.pathsep.join(procs)
+        env["HARNESS_CGROUP_PROCS"] = os.pathsep.join(cg.procs_files())
         gpus = visible_devices(caps, os.environ.get("CUDA_VISIBLE_DEVICES"))["CUDA_VISIBLE_DEVICES"]
+        cpu_how = "+".join(parts)
         enf = Enforcement(
-            cpu="+".join(parts),
+            cpu=f"{host.label} {cpu_how}" if host.cpuset or host.cpu else cpu_how,
             cpuset=cpuset,
             cpu_quota=quota,
             memory=mem_how,
@@ -183,7 +374,7 @@ class LocalBackend:
     def run_probe(self, request: ProbeRequest, on_record: OnRecord | None = None) -> ProbeRun:
         request.workdir.mkdir(parents=True, exist_ok=True)
         request.records_file.unlink(missing_ok=True)
-        cg = _Cgroups(f"{PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        cg = self.new_cgroups()
         try:
             env_extra, enforced = self._confine(request.caps, cg)
         except OSError as exc:
@@ -241,8 +432,8 @@ class LocalBackend:
                     on_record(rec)
             duration = time.monotonic() - t0
             rc = proc.returncode
-            cpu_time = self._cpu_time(cg)
-            ooms = self._oom_kills(cg)
+            cpu_time = cg.cpu_time()
+            ooms = cg.oom_kills()
             enforced.torch_threads = request.threads
             for rec in records:
                 if rec.get("type") == "caps":
@@ -275,30 +466,6 @@ class LocalBackend:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
 
-    @staticmethod
-    def _cpu_time(cg: _Cgroups) -> float | None:
-        d = cg.dirs.get("cpuacct")
-        if d is None:
-            return None
-        try:
-            return int((d / "cpuacct.usage").read_text()) / 1e9
-        except (OSError, ValueError):
-            return None
-
-    @staticmethod
-    def _oom_kills(cg: _Cgroups) -> int:
-        d = cg.dirs.get("memory")
-        if d is None:
-            return 0
-        try:
-            for line in (d / "memory.oom_control").read_text().splitlines():
-                k, _, v = line.partition(" ")
-                if k == "oom_kill":
-                    return int(v)
-            return 0
-        except (OSError, ValueError):
-            return 0
-
     def cleanup(self) -> None:
         for proc, cg in self._live:
             if proc.poll() is None:
@@ -306,7 +473,7 @@ class LocalBackend:
                 proc.wait()
             cg.remove()
         self._live.clear()
-        sweep_stale_cgroups()
+        sweep_stale_cgroups(self.host.root, self.own_cgroup)
 
 
 def classify(rc: int | None, oom_kills: int, records: list[Record]) -> tuple[Outcome, str | None]:
@@ -354,11 +521,17 @@ def _peak_rss(records: list[Record]) -> float | None:
     return max(vals) if vals else None
 
 
-def sweep_stale_cgroups() -> int:
+def sweep_stale_cgroups(root: Path = CGROUP_ROOT, own: str | None = None) -> int:
     """Remove harness cgroups whose owner process is gone (a killed harness leaves none)."""
+    if is_cgroup2(root):
+        parents = v2_parents(root, own_cgroup_v2() if own is None else own)
+        host = CgroupHost(2, root, root)
+        where = [(UNIFIED, base) for base in parents]
+    else:
+        host = CgroupHost(1, root, root)
+        where = [(c, root / c) for c in V1_CONTROLLERS]
     removed = 0
-    for controller in ("cpu", "cpuset", "memory", "cpuacct"):
-        base = CGROUP_V1 / controller
+    for key, base in where:
         if not base.is_dir():
             continue
         for d in base.glob(f"{PREFIX}*"):
@@ -368,8 +541,8 @@ def sweep_stale_cgroups() -> int:
                 continue
             if owner != os.getpid() and Path(f"/proc/{owner}").exists():
                 continue
-            cg = _Cgroups(d.name)
-            cg.dirs[controller] = d
+            cg = _Cgroups(d.name, host)
+            cg.dirs[key] = d
             cg.remove()
             removed += 1
     return removed
