@@ -87,7 +87,7 @@ def sweep(quick: bool, budget_s: float) -> tuple[list[Profile], list[Profile], l
     from harness.telemetry.host import host_facts
     from harness.workloads.medmnist import time_train_steps
 
-    steps, warmup = (2, 1) if quick else (3, 1)
+    steps, warmup, min_s = (2, 1, 0.0) if quick else (5, 2, 0.5)
     host = host_facts()
     load_at_start = [round(x, 2) for x in os.getloadavg()]
     old_aff = os.sched_getaffinity(0)
@@ -113,6 +113,7 @@ def sweep(quick: bool, budget_s: float) -> tuple[list[Profile], list[Profile], l
                 steps=steps,
                 warmup=warmup,
                 threads=cpus,
+                min_duration_s=min_s,
             )
             key = (spec.name, batch)
             wall.setdefault(key, []).append((float(cpus), [r["batch_s"] for r in rows]))
@@ -132,6 +133,7 @@ def sweep(quick: bool, budget_s: float) -> tuple[list[Profile], list[Profile], l
         "intra-op threads = cpus; in-memory tensors (no data loading); SGD momentum 0.9",
         "steps": steps,
         "warmup": warmup,
+        "min_duration_s": min_s,
         "target": "wall seconds per training step",
         "loadavg_at_start": load_at_start,
         "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],

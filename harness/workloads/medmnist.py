@@ -182,12 +182,16 @@ def time_train_steps(
     warmup: int = 1,
     threads: int | None = None,
     seed: int = 0,
+    min_duration_s: float = 0.0,
+    max_steps: int = 200,
 ) -> list[dict[str, float]]:
     """Seconds per phase of `steps` real training steps on in-memory tensors (plus cpu_s).
 
     A light in-process measurement for the cost-model tests and bench (no loader, no
     container); the probe path proper is harness.workloads.train. `threads` sets torch's
-    intra-op pool for the duration and restores it after.
+    intra-op pool for the duration and restores it after. As MLPerf LoadGen does, it times
+    until both `steps` and `min_duration_s` are reached (at most `max_steps`): a few
+    milliseconds-long steps are otherwise one scheduler hiccup away from a wrong median.
     """
     from harness.workloads.losses import make_loss, make_targets
 
@@ -204,7 +208,9 @@ def time_train_steps(
         x = torch.rand((batch_size, *input_shape), generator=gen)
         y = make_targets(task, batch_size, num_classes, gen)
         out: list[dict[str, float]] = []
-        for i in range(warmup + steps):
+        i = 0
+        timed = 0.0
+        while i < warmup + steps or (timed < min_duration_s and i < warmup + max_steps):
             c0 = time.process_time()
             t0 = time.perf_counter()
             opt.zero_grad(set_to_none=True)
@@ -227,6 +233,8 @@ def time_train_steps(
                         "loss": float(loss.detach()),
                     }
                 )
+                timed += t3 - t0
+            i += 1
         return out
     finally:
         torch.set_num_threads(old_threads)
