@@ -219,6 +219,17 @@ def main() -> int:
         print(f"  sweep took {time.perf_counter() - t0:.0f} s")
         if args.save_profiles:
             args.save_profiles.mkdir(parents=True, exist_ok=True)
+            # a new sweep replaces the last one: two sweeps mixed in one folder (different
+            # hosts, loads, step counts) are no longer one data set
+            stale = [
+                f
+                for f in args.save_profiles.glob("*.json")
+                if '"source": "bench/costmodel_error.py"' in f.read_text()
+            ]
+            for f in stale:
+                f.unlink()
+            if stale:
+                print(f"  removed {len(stale)} profiles of an earlier sweep")
             for p in profs:
                 save_profile(p, args.save_profiles / f"{p.id}.json")
             print(f"  wrote {len(profs)} profiles to {args.save_profiles}")
