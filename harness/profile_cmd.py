@@ -243,10 +243,12 @@ def run_profile(args: ProfileArgs) -> int:
 def _incomplete(profile: Profile, out: Path) -> int:
     """A probe that was refused or failed: say why, keep what was written, exit non-zero."""
     probes = profile.infer.probes if profile.infer else []
+    if profile.train is not None:
+        probes = profile.train.probes
     last = probes[-1] if probes else None
     why = f"{last.outcome.value}: {last.reason}" if last else "no probe ran"
     console.print(
-        f"[red]error:[/red] no inference profile made ({why}); "
+        f"[red]error:[/red] no complete {profile.kind} profile made ({why}); "
         f"the probe is recorded in {out} (complete=false)",
         highlight=False,
     )
