@@ -91,7 +91,7 @@ def run(rounds: int, n: int, cpus: str) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def cv_of_harness_probes(reps: int, iters: int) -> list[float]:
+def cv_of_harness_probes(reps: int, iters: int, min_s: float = 3.0) -> list[float]:
     """images/s of the same probe run `reps` times through the real local backend."""
     from harness.backends.base import ProbeRequest
     from harness.backends.local import LocalBackend
@@ -101,7 +101,7 @@ def cv_of_harness_probes(reps: int, iters: int) -> list[float]:
 
     spec = load_spec(ROOT / "jobs" / "tiny-train.yaml").model_dump(mode="json")
     spec["data"]["source"] = "synthetic"
-    spec["iterations"] = {"warmup": 3, "measured": iters, "min_duration_s": 3.0}
+    spec["iterations"] = {"warmup": 3, "measured": iters, "min_duration_s": min_s}
     backend = LocalBackend()
     vals = []
     with tempfile.TemporaryDirectory() as d:
