@@ -11,10 +11,14 @@ The real confinement is exercised on this host by tests/test_local_backend.py.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from harness.backends import local
 from harness.backends.local import (
     CgroupHost,
     LocalBackend,
@@ -27,6 +31,13 @@ from harness.backends.local import (
 from harness.profile import Caps, Outcome
 
 GIB_QUARTER = str(2**30 // 4)
+
+
+@pytest.fixture(autouse=True)
+def fake_tree_rmdir(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cgroupfs drops a cgroup's interface files with its dir; in a FAKE tree they are plain
+    files, so removing a fake cgroup removes them too (what rmdir does on the real thing)."""
+    monkeypatch.setattr(local, "_rmdir", lambda d: shutil.rmtree(d, ignore_errors=True))
 
 
 def _fake_cgroup(d: Path, controllers: str = "", subtree: str = "") -> Path:
