@@ -241,8 +241,6 @@ class Sweep:
         )
         started = now()
         run = self.backend.run_probe(req, self.on_record)
-        if self.opts.disk_read_mbps is not None and run.enforced and run.enforced.disk is None:
-            run.enforced.disk = f"not capped: the {self.backend.name} backend cannot"
         probe = summarise(run, caps, pid, self.backend.name, started, keep_records=True)
         self.done[pid] = probe
         from harness.telemetry.host import absorb_probe_versions

@@ -369,6 +369,8 @@ class LocalBackend:
         cg = self.new_cgroups()
         try:
             env_extra, enforced = self._confine(request.caps, cg)
+            if request.disk_read_mbps is not None:
+                enforced.disk = "not capped: the local backend has no per-probe disk throttle"
         except OSError as exc:
             cg.remove()
             raise BackendError(f"cannot set up cgroups: {exc}") from exc

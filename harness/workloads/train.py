@@ -24,6 +24,7 @@ from harness.workloads.data import (
     make_loader,
     prepare_data,
 )
+from harness.workloads.losses import batch_metrics, make_loss  # sigmoid metrics for BCE
 from harness.workloads.models import build_model, count_params
 
 Emit = Callable[[dict[str, Any]], None]
@@ -39,12 +40,7 @@ def _rss_mb() -> float:
 
 
 def _loss_fn(task: str) -> nn.Module:
-    try:
-        from harness.workloads.losses import make_loss
-
-        return make_loss(task)
-    except ImportError:
-        return nn.BCEWithLogitsLoss() if task == "multilabel" else nn.CrossEntropyLoss()
+    return make_loss(task)
 
 
 def _prepare_target(task: str, y: torch.Tensor) -> torch.Tensor:
@@ -108,8 +104,6 @@ def run_train(spec: JobSpec, request: dict[str, Any], emit: Emit) -> None:
     if gpus_used > 1:  # one process per node; each batch split over its GPUs
         model = nn.DataParallel(model, device_ids=list(range(gpus_used)))
     loss_fn = _loss_fn(spec.data.task)
-    from harness.workloads.losses import batch_metrics  # per-batch accuracy (sigmoid for BCE)
-
     opt = _optimizer(spec, model.parameters())
     scaler = torch.amp.GradScaler(device.type, enabled=spec.amp and cuda)
     amp_dtype = torch.float16 if cuda else torch.bfloat16
