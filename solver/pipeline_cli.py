@@ -388,7 +388,7 @@ def compare_methods(
     ]
     if n >= 2:
         options = [nondominated(j) for j in jobs]
-        _lb, bal = balance_bound_and_splits(jobs, options, max(0.5, min(5.0, heuristic_time)))
+        _lb, bal = balance_bound_and_splits(jobs, options, max(2.0, min(5.0, heuristic_time)))
         if bal is not None:
             bal_start = (order_for_splits(jobs, bal), bal)
             cands.append(
@@ -411,7 +411,10 @@ def compare_methods(
         warm=(warm.order, warm.splits),
         formulation=formulation,  # type: ignore[arg-type]
     )
-    how = "bounded DP" if o.method == "bdp" else f"SCIP ({o.method.removeprefix('scip-')} model)"
+    how = {
+        "bdp": "bounded DP",
+        "bound": "the balance bound (the best schedule found meets it)",
+    }.get(o.method, f"SCIP ({o.method.removeprefix('scip-')} model)")
     note = f"proven optimal by {how}"
     if not o.optimal:
         note = (
