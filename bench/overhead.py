@@ -91,10 +91,36 @@ def run(rounds: int, n: int, cpus: str) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def cv_of_harness_probes(reps: int, iters: int, min_s: float = 3.0) -> list[float]:
-    """images/s of the same probe run `reps` times through the real local backend."""
+BARE = r"""
+import os, statistics, sys, time
+os.sched_setaffinity(0, {int(sys.argv[1])})
+import torch, torchvision
+torch.set_num_threads(1)
+torch.manual_seed(0)
+model = torchvision.models.squeezenet1_1(num_classes=10)
+opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+x, y = torch.rand(8, 3, 64, 64), torch.randint(0, 10, (8,))
+ips, t_end, i = [], None, 0
+while t_end is None or time.perf_counter() < t_end or i < 3 + int(sys.argv[2]):
+    t0 = time.perf_counter()
+    torch.nn.functional.cross_entropy(model(x), y).backward(); opt.step()
+    opt.zero_grad(set_to_none=True)
+    i += 1
+    if i > 3:  # the probe's warm-up
+        ips.append(8 / (time.perf_counter() - t0))
+        t_end = t_end or time.perf_counter() + float(sys.argv[3])
+print(statistics.median(ips))
+"""
+
+
+def cv_of_harness_probes(
+    reps: int, iters: int, min_s: float = 3.0
+) -> tuple[list[float], list[float]]:
+    """images/s of the same probe run `reps` times through the real local backend, and of the
+    same step in a bare loop (no harness: no backend, cgroup, records or loader) on the same
+    core for the same window, alternated with the probes so that both see the host's drift."""
     from harness.backends.base import ProbeRequest
-    from harness.backends.local import LocalBackend
+    from harness.backends.local import LocalBackend, pick_cpuset
     from harness.profile import Caps
     from harness.spec import load_spec
     from harness.sweep import summarise
@@ -103,7 +129,8 @@ def cv_of_harness_probes(reps: int, iters: int, min_s: float = 3.0) -> list[floa
     spec["data"]["source"] = "synthetic"
     spec["iterations"] = {"warmup": 3, "measured": iters, "min_duration_s": min_s}
     backend = LocalBackend()
-    vals = []
+    core = pick_cpuset(1, backend.cpus)[0]
+    vals, bare = [], []
     with tempfile.TemporaryDirectory() as d:
         for i in range(reps):
             req = ProbeRequest(spec=spec, caps=Caps(cpus=1), workdir=Path(d) / str(i))
@@ -111,14 +138,25 @@ def cv_of_harness_probes(reps: int, iters: int, min_s: float = 3.0) -> list[floa
             p = summarise(run_, req.caps, str(i), "local", datetime.now(UTC), keep_records=False)
             assert p.throughput is not None, run_.log_tail
             vals.append(p.throughput.median)
-    return vals
+            out = subprocess.run(
+                [sys.executable, "-c", BARE, str(core), str(iters), str(min_s)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            bare.append(float(out.stdout.strip().splitlines()[-1]))
+    return vals, bare
+
+
+def _cv(vals: list[float]) -> float:
+    return statistics.stdev(vals) / statistics.mean(vals) if len(vals) > 1 else 0.0
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true")
     a = ap.parse_args()
-    n, rounds, reps = (15, 4, 3) if a.quick else (30, 10, 5)
+    n, rounds, reps = (15, 4, 3) if a.quick else (30, 10, 6)
     res = run(rounds, n, "1")
     ratios = sorted((r["inst_s"] - r["plain_s"]) / r["plain_s"] for r in res["rounds"])
     overhead = statistics.median(ratios)
@@ -138,13 +176,22 @@ def main() -> None:
         f"{ratios[-1]:+.1%})  (target < 2%: {'holds' if overhead < 0.02 else 'MISSED'})"
     )
     print(f"  time between the timed spans of a batch (records, metrics, RSS): {between:.3%}")
-    vals = cv_of_harness_probes(reps, 8 if a.quick else 15)
-    m = statistics.mean(vals)
-    cv = statistics.stdev(vals) / m if len(vals) > 1 else 0.0
-    runs = [round(v, 1) for v in vals]
-    print(f"harness probe, tiny job, 1 CPU, synthetic data, {reps} runs: {runs}")
+    vals, bare = cv_of_harness_probes(reps, 8 if a.quick else 15)
+    cv, cv_bare = _cv(vals), _cv(bare)
+    print(
+        f"harness probe, tiny job (squeezenet1_1, 8x3x64x64), 1 CPU, synthetic data, {reps} runs "
+        f"(median images/s each): {[round(v, 1) for v in vals]}"
+    )
     print(
         f"  run-to-run cv of images/s {cv:.2%}  (target < 3%: {'holds' if cv < 0.03 else 'MISSED'})"
+    )
+    print(
+        f"the same step in a bare loop on the same core, same windows, alternated with the probes: "
+        f"{[round(v, 1) for v in bare]}"
+    )
+    print(
+        f"  run-to-run cv of images/s {cv_bare:.2%}: the host's own spread, the floor for the "
+        "harness's (the probe adds to it only what exceeds this)"
     )
 
 
