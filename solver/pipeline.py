@@ -214,7 +214,9 @@ def balance_bound_and_splits(
         m.optimize()
         best_bound = max(best_bound, float(m.getDualbound()))
         if m.getNSols() > 0:
-            splits = [max(options[j], key=lambda s, j=j: m.getVal(y[j, s])) for j in range(n)]
+            val: dict[tuple[int, int], float] = {k: m.getVal(v) for k, v in y.items()}
+            # per job the option most set; ties go to the lower index
+            splits = [-max((val[j, s], -s) for s in options[j])[1] for j in range(n)]
     return best_bound, splits
 
 
