@@ -394,6 +394,36 @@ def solve_exact(
     warm = (w_order, w_splits)
     n_classes = len(_classes(jobs, options))
 
+    def without_scip(
+        sched: tuple[Sequence[int], Sequence[int]],
+        ms: float,
+        lower: float,
+        status: str,
+        optimal: bool,
+        nodes: int,
+        how: str,
+    ) -> ExactResult:
+        """The answer when SCIP is not needed (the DP or the bound settled it)."""
+        return ExactResult(
+            order=list(sched[0]),
+            splits=list(sched[1]),
+            makespan=ms,
+            lower_bound=lower,
+            gap=_relative_gap(ms, lower),
+            status=status,
+            optimal=optimal,
+            solve_s=time.perf_counter() - t_call,
+            build_s=0.0,
+            nodes=nodes,
+            formulation=formulation,
+            options_kept=kept,
+            options_total=total_opts,
+            classes=n_classes,
+            warm_makespan=warm_ms,
+            notes=notes,
+            method=how,
+        )
+
     bdp_lb = 0.0
     if use_bdp:
         from solver.pipeline_bdp import solve_bdp
@@ -402,24 +432,8 @@ def solve_exact(
         budget = rest if (method == "bdp" or rest is None) else rest / 2
         d = solve_bdp(jobs, options, warm, time_limit=budget)
         if d.optimal or method == "bdp":
-            return ExactResult(
-                order=d.order,
-                splits=d.splits,
-                makespan=d.makespan,
-                lower_bound=d.lower_bound,
-                gap=_relative_gap(d.makespan, d.lower_bound),
-                status=d.status,
-                optimal=d.optimal,
-                solve_s=time.perf_counter() - t_call,
-                build_s=0.0,
-                nodes=d.states,
-                formulation=formulation,
-                options_kept=kept,
-                options_total=total_opts,
-                classes=n_classes,
-                warm_makespan=warm_ms,
-                notes=notes,
-                method="bdp",
+            return without_scip(
+                (d.order, d.splits), d.makespan, d.lower_bound, d.status, d.optimal, d.states, "bdp"
             )
         notes.append(
             f"bounded DP stopped ({d.status}) after {d.solve_s:.2f} s with bound "
@@ -433,25 +447,7 @@ def solve_exact(
     if _relative_gap(warm_ms, lb_all) <= 1e-9:
         # the start meets the bound: proven, and SCIP would only re-derive it (up to its
         # tolerances, which at N = 50 kept it searching for the whole time limit)
-        return ExactResult(
-            order=list(warm[0]),
-            splits=list(warm[1]),
-            makespan=warm_ms,
-            lower_bound=warm_ms,
-            gap=0.0,
-            status="optimal",
-            optimal=True,
-            solve_s=time.perf_counter() - t_call,
-            build_s=0.0,
-            nodes=0,
-            formulation=formulation,
-            options_kept=kept,
-            options_total=total_opts,
-            classes=n_classes,
-            warm_makespan=warm_ms,
-            notes=notes,
-            method="bound",
-        )
+        return without_scip(warm, warm_ms, warm_ms, "optimal", True, 0, "bound")
     t0 = time.perf_counter()
     if formulation == "position":
         built = _build_position(jobs, options, lb_all, warm)
