@@ -28,7 +28,9 @@ incumbent and bound; ExactResult.method says which one proved (or stopped).
 
 Both prune dominated split options first (an option no better on all three stage times than
 another one can be dropped: makespan never decreases when a processing time grows), take a
-lower bound computed outside (machine bounds, Johnson two-machine bounds) and a warm start.
+lower bound computed outside (machine bounds, Johnson two-machine bounds; above BDP_MAX_N the
+balance relaxation with its subset bounds, whose splits also seed the warm start) and a warm
+start. When the warm start meets that bound, SCIP is not run: the answer's method is "bound".
 """
 
 from __future__ import annotations
