@@ -396,7 +396,7 @@ def solve_exact(
     warm = (w_order, w_splits)
     n_classes = len(_classes(jobs, options))
 
-    def without_scip(
+    def answer(
         sched: tuple[Sequence[int], Sequence[int]],
         ms: float,
         lower: float,
@@ -404,8 +404,10 @@ def solve_exact(
         optimal: bool,
         nodes: int,
         how: str,
+        build_s: float = 0.0,
+        classes: int | None = None,
     ) -> ExactResult:
-        """The answer when SCIP is not needed (the DP or the bound settled it)."""
+        """The result, whichever of the DP, the bound or SCIP settled it."""
         return ExactResult(
             order=list(sched[0]),
             splits=list(sched[1]),
@@ -415,12 +417,12 @@ def solve_exact(
             status=status,
             optimal=optimal,
             solve_s=time.perf_counter() - t_call,
-            build_s=0.0,
+            build_s=build_s,
             nodes=nodes,
             formulation=formulation,
             options_kept=kept,
             options_total=total_opts,
-            classes=n_classes,
+            classes=n_classes if classes is None else classes,
             warm_makespan=warm_ms,
             notes=notes,
             method=how,
@@ -434,7 +436,7 @@ def solve_exact(
         budget = rest if (method == "bdp" or rest is None) else rest / 2
         d = solve_bdp(jobs, options, warm, time_limit=budget)
         if d.optimal or method == "bdp":
-            return without_scip(
+            return answer(
                 (d.order, d.splits), d.makespan, d.lower_bound, d.status, d.optimal, d.states, "bdp"
             )
         notes.append(
@@ -449,7 +451,7 @@ def solve_exact(
     if _relative_gap(warm_ms, lb_all) <= 1e-9:
         # the start meets the bound: proven, and SCIP would only re-derive it (up to its
         # tolerances, which at N = 50 kept it searching for the whole time limit)
-        return without_scip(warm, warm_ms, warm_ms, "optimal", True, 0, "bound")
+        return answer(warm, warm_ms, warm_ms, "optimal", True, 0, "bound")
     t0 = time.perf_counter()
     if formulation == "position":
         built = _build_position(jobs, options, lb_all, warm)
@@ -487,24 +489,16 @@ def solve_exact(
     optimal = status == "optimal" or _relative_gap(ms, lower) <= 1e-9
     if optimal:
         lower = ms
-    return ExactResult(
-        order=order,
-        splits=splits,
-        makespan=ms,
-        lower_bound=lower,
-        gap=_relative_gap(ms, lower),
-        status=status,
-        optimal=optimal,
-        solve_s=time.perf_counter() - t_call,
+    return answer(
+        (order, splits),
+        ms,
+        lower,
+        status,
+        optimal,
+        nodes,
+        f"scip-{formulation}",
         build_s=build_s,
-        nodes=nodes,
-        formulation=formulation,
-        options_kept=kept,
-        options_total=total_opts,
         classes=built["classes"],
-        warm_makespan=warm_ms,
-        notes=notes,
-        method=f"scip-{formulation}",
     )
 
 
