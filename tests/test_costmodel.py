@@ -236,7 +236,7 @@ def _write_profiles(tmp_path, n=None):
 
 
 def test_fit_command_writes_the_model_next_to_the_profiles(tmp_path):
-    from harness.commands.fit import register
+    from harness.cli.fit import register
 
     app = typer.Typer()
     register(app)
@@ -255,7 +255,7 @@ def test_fit_command_writes_the_model_next_to_the_profiles(tmp_path):
 
 
 def test_fit_command_bad_input_is_one_line_and_nonzero(tmp_path, capsys):
-    from harness.commands.fit import run_fit
+    from harness.cli.fit import run_fit
 
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
@@ -271,7 +271,7 @@ def test_committed_cost_model_is_the_fit_of_the_committed_profiles(tmp_path):
     profiles/costmodel/*.json` makes, the profiles name a real host, and W1-W7 are covered."""
     from pathlib import Path
 
-    from harness.commands.fit import run_fit
+    from harness.cli.fit import run_fit
 
     root = Path(__file__).resolve().parents[1]
     paths = sorted((root / "profiles" / "costmodel").glob("*.json"))
@@ -292,7 +292,7 @@ def test_committed_cost_model_is_the_fit_of_the_committed_profiles(tmp_path):
 def test_fit_can_be_rerun_on_a_folder_that_holds_its_own_output(tmp_path, capsys):
     """`harness fit dir/*.json` writes dir/costmodel.json; the next `dir/*.json` skips it, but
     any other file that is not a profile is still an error."""
-    from harness.commands.fit import run_fit
+    from harness.cli.fit import run_fit
 
     paths = _write_profiles(tmp_path, 6)
     assert run_fit(paths, None, "linear", folds=3) == 0

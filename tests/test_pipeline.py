@@ -338,7 +338,7 @@ def test_pipeline_sample_command(tmp_path: Path) -> None:
     import typer
     from typer.testing import CliRunner
 
-    from harness.commands.pipeline import register
+    from harness.cli.pipeline import register
 
     app = typer.Typer()
     register(app)

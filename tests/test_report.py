@@ -14,7 +14,7 @@ from PIL import Image
 from report_factory import make_infer_profile, make_probe, make_train_profile
 from typer.testing import CliRunner
 
-from harness.commands.report import register
+from harness.cli.report import register
 from harness.export import COLUMNS
 from harness.profile import BundleTiming, Outcome, Profile, Stat, save_profile
 from harness.report import (
@@ -278,7 +278,7 @@ def test_command_unwritable_output_is_one_clear_line(tmp_path: Path) -> None:
 
 def test_command_module_imports_no_plotting_or_pandas() -> None:
     code = (
-        "import sys, harness.commands.report, harness.report; "
+        "import sys, harness.cli.report, harness.report; "
         "print(sorted(m for m in ('matplotlib', 'pandas', 'numpy') if m in sys.modules))"
     )
     out = subprocess.run(

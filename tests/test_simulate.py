@@ -10,7 +10,7 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from harness.commands.simulate import register
+from harness.cli.simulate import register
 from harness.profile import save_profile
 from solver import packing_check
 from solver.packing_baselines import proportional

@@ -5,7 +5,47 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import typer
+
+from harness.cli.common import fail
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(solve)
+
+
+def solve(
+    profiles: Annotated[list[Path], typer.Argument(help="profile JSON files")] = [],  # noqa: B006
+    problem: Annotated[Path | None, typer.Option("--problem", "-p", help="problem YAML")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for solution files")] = Path(
+        "out"
+    ),
+    time_limit: Annotated[
+        float | None,
+        typer.Option(
+            help="time limit of each exact solve, s (a pipeline runs two: DOPart's best order, "
+            "then the offline optimum, each up to this limit)"
+        ),
+    ] = None,
+    print_jobs: Annotated[bool, typer.Option(help="per-job table (pipeline)")] = False,
+    front_method: Annotated[
+        str | None,
+        typer.Option(
+            "--front-method",
+            help="split: the Pareto front by 'scip' (epsilon-constraint walk), 'dp' (label "
+            "DP, both ends certified by SCIP) or 'auto'; overrides the problem file",
+        ),
+    ] = None,
+) -> None:
+    """Decide with SCIP: split/DVFS, batch pipeline, packing or hybrid, by the problem's kind."""
+    if fmt not in ("table", "json"):
+        raise fail(f"--format: expected table or json, got {fmt!r}")
+    if front_method not in (None, "auto", "scip", "dp"):
+        raise fail(f"--front-method: expected auto, scip or dp, got {front_method!r}")
+    raise typer.Exit(run_solve(profiles, problem, fmt, out, time_limit, print_jobs, front_method))
 
 
 def _err(msg: str) -> int:

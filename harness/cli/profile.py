@@ -1,4 +1,4 @@
-"""`harness profile`: choose a backend, run the sweep with a progress display, print a summary."""
+"""`harness profile JOB`: pick a backend, run the sweep with a progress display, summarise."""
 
 from __future__ import annotations
 
@@ -6,18 +6,127 @@ import os
 import re
 import signal
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+import typer
 
-from harness.profile import Probe, Profile
-from harness.spec import JobSpec
+from harness.cli.common import fail, floats
 
-console = Console(stderr=True)
+if TYPE_CHECKING:  # the schemas and rich load when the command runs, not at start-up
+    from rich.console import Console
+
+    from harness.profile import Probe, Profile
+    from harness.spec import JobSpec
+
+
+@cache
+def err_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(profile)
+
+
+def profile(
+    job: Annotated[Path, typer.Argument(help="job spec YAML")],
+    cpu: Annotated[float | None, typer.Option("--cpu", help="max CPUs (default: all)")] = None,
+    memory: Annotated[float | None, typer.Option("--memory", help="memory cap, GB")] = None,
+    memory_sweep: Annotated[
+        str | None, typer.Option(help="memory caps to sweep, GB, comma-separated (e.g. 1,2,4)")
+    ] = None,
+    num_gpus: Annotated[int, typer.Option("--num-gpus", help="GPUs per node")] = 0,
+    disk_read_mbps: Annotated[
+        float | None,
+        typer.Option(
+            "--disk-read-mbps",
+            help="cap the dataset disk's read bandwidth, MB/s (docker), to stand in for slower "
+            "shared storage in a memory sweep",
+        ),
+    ] = None,
+    nnodes: Annotated[int, typer.Option("--nnodes", help="nodes in data-parallel training")] = 1,
+    master_addr: Annotated[str | None, typer.Option("--master-addr")] = None,
+    master_port: Annotated[int | None, typer.Option("--master-port")] = None,
+    hosts: Annotated[
+        str | None, typer.Option(help="Docker engine URLs, one per node (e.g. ssh://u@h1,...)")
+    ] = None,
+    batch: Annotated[int | None, typer.Option("-b", "--batch", help="per-GPU batch size")] = None,
+    max_iterations: Annotated[int | None, typer.Option("--max-iterations")] = None,
+    backend: Annotated[str, typer.Option(help="auto | local | docker")] = "auto",
+    image: Annotated[str | None, typer.Option(help="job image (docker backend)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="profile JSON path")] = None,
+    strategy: Annotated[str, typer.Option(help="adaptive | seed | exhaustive | halving")] = (
+        "adaptive"
+    ),
+    budget: Annotated[int | None, typer.Option(help="max probes for the search")] = None,
+    knee: Annotated[float, typer.Option(help="knee = fewest CPUs reaching this share of peak")] = (
+        0.9
+    ),
+    resume: Annotated[bool, typer.Option(help="continue a sweep from its probes on disk")] = False,
+    device_name: Annotated[
+        str | None, typer.Option(help="name of this device in inference profiles")
+    ] = None,
+    frequencies: Annotated[
+        str | None, typer.Option(help="clock frequencies to profile at, MHz, comma-separated")
+    ] = None,
+    allow_clock_locking: Annotated[
+        bool,
+        typer.Option(
+            "--allow-clock-locking",
+            help="let --frequencies lock the GPU clock (a GPU you own; never a shared one)",
+        ),
+    ] = False,
+    power_log: Annotated[
+        Path | None,
+        typer.Option(
+            "--power-log",
+            help="CSV of timestamp,watts from an external meter: bundle energy is joined from it",
+        ),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="seconds before a probe is killed")] = 900.0,
+    data_dir: Annotated[Path | None, typer.Option(help="where generated datasets live")] = None,
+) -> None:
+    """Profile a job: probes under caps, adaptive search over CPUs, a validated JSON profile."""
+    from harness.spec import SpecError, load_spec
+
+    try:
+        spec = load_spec(job)
+    except SpecError as exc:
+        raise fail(str(exc)) from None
+    args = ProfileArgs(
+        job=job,
+        spec=spec,
+        cpu=cpu,
+        memory=memory,
+        memory_sweep=floats(memory_sweep, "--memory-sweep"),
+        num_gpus=num_gpus,
+        disk_read_mbps=disk_read_mbps,
+        nnodes=nnodes,
+        master_addr=master_addr,
+        master_port=master_port,
+        hosts=[h for h in (hosts or "").split(",") if h],
+        batch=batch,
+        max_iterations=max_iterations,
+        backend=backend,
+        image=image,
+        out=out,
+        strategy=strategy,
+        budget=budget,
+        knee=knee,
+        resume=resume,
+        device_name=device_name,
+        frequencies=floats(frequencies, "--frequencies"),
+        allow_clock_locking=allow_clock_locking,
+        power_log=power_log,
+        timeout=timeout,
+        data_dir=data_dir,
+    )
+    raise typer.Exit(run_profile(args))
 
 
 @dataclass
@@ -51,7 +160,7 @@ class ProfileArgs:
 
 
 def _err(msg: str) -> int:
-    console.print(f"[red]error:[/red] {msg}", highlight=False)
+    err_console().print(f"[red]error:[/red] {msg}", highlight=False)
     return 2
 
 
@@ -141,7 +250,9 @@ def run_profile(args: ProfileArgs) -> int:
             return _err(problem)
     if args.nnodes > 1:
         return _run_multinode(args, backend)
-    console.print(f"[bold]{args.spec.name}[/bold]: {why}. {backend.describe()}", highlight=False)
+    err_console().print(
+        f"[bold]{args.spec.name}[/bold]: {why}. {backend.describe()}", highlight=False
+    )
     out = args.out or default_out(args, backend.name)
     max_cpus = args.cpu if args.cpu is not None else host_cpus
     from harness.sweep import Sweep, SweepOptions
@@ -165,6 +276,8 @@ def run_profile(args: ProfileArgs) -> int:
         power_log=args.power_log,
     )
     workroot = out.parent / ".work" / out.stem
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -172,7 +285,7 @@ def run_profile(args: ProfileArgs) -> int:
         TextColumn("{task.completed}/{task.total} {task.fields[unit]}"),
         TextColumn("{task.fields[ips]}"),
         TimeElapsedColumn(),
-        console=console,
+        console=err_console(),
         transient=False,
     )
     expected = args.spec.iterations.warmup + (args.max_iterations or args.spec.iterations.measured)
@@ -222,7 +335,7 @@ def run_profile(args: ProfileArgs) -> int:
             profile = sweep.run()
     except KeyboardInterrupt:
         backend.cleanup()
-        console.print(
+        err_console().print(
             f"[yellow]interrupted[/yellow]: {len(sweep.done)} probe(s) kept in {out}; "
             f"continue with --resume",
             highlight=False,
@@ -247,7 +360,7 @@ def _incomplete(profile: Profile, out: Path) -> int:
         probes = profile.train.probes
     last = probes[-1] if probes else None
     why = f"{last.outcome.value}: {last.reason}" if last else "no probe ran"
-    console.print(
+    err_console().print(
         f"[red]error:[/red] no complete {profile.kind} profile made ({why}); "
         f"the probe is recorded in {out} (complete=false)",
         highlight=False,
@@ -265,6 +378,9 @@ def _probe_line(p: Probe) -> str:
 
 
 def print_summary(profile: Profile, out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     out_console = Console()
     if profile.train is not None:
         t = Table(title=f"{profile.job.name}: images/s against CPUs ({profile.backend} backend)")
@@ -309,5 +425,5 @@ def _run_multinode(args: ProfileArgs, backend: Any) -> int:
         return _err("--nnodes > 1 needs the docker backend's multi-node support (not installed)")
     if backend.name != "docker" and not args.hosts:
         return _err("--nnodes > 1 runs one container per node: use --backend docker")
-    result: int = run_multinode_profile(args, backend, console)
+    result: int = run_multinode_profile(args, backend, err_console())
     return result

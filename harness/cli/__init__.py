@@ -1,0 +1,62 @@
+"""The `harness` command: one module per command, each exposing `register(app)`.
+
+    profile    profile.py    probes under caps, the search, a validated JSON profile
+    validate   validate.py   job specs, problem files, profiles, solutions, cost models
+    schema     schema.py     JSON Schema of the profile (or the job spec)
+    solve      solve.py      the front door to the solver: a folder of profiles -> decisions
+    report     report.py     tables and plots of a profile
+    simulate   simulate.py   a job trace replayed on a cluster, packing each round
+    fit        fit.py        the hybrid cost model from training profiles
+    run-split, validate-decision   runsplit.py   a decision run for real, against its prediction
+    images     images.py     the base and job images
+    data       data.py       the datasets the jobs read
+    pipeline   pipeline.py   the DOPart seed's sampled experiment
+
+Start-up imports typer and pydantic only: no torch, docker or SCIP (each command imports its
+work when it runs).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    help="Profile DNN jobs under CPU / memory / GPU caps and decide where to run them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    # Plain click help: typer's rich help imports rich.markdown and markdown_it (about 0.1-0.2 s,
+    # a third of the start-up budget). Rich stays for progress displays and tables.
+    rich_markup_mode=None,
+)
+
+COMMANDS = (
+    "profile",
+    "validate",
+    "schema",
+    "solve",
+    "report",
+    "simulate",
+    "fit",
+    "runsplit",
+    "images",
+    "data",
+    "pipeline",
+)
+
+
+def _register() -> None:
+    for name in COMMANDS:
+        importlib.import_module(f"harness.cli.{name}").register(app)
+    for group in app.registered_groups:  # sub-apps keep the same plain, fast help
+        if group.typer_instance is not None:
+            group.typer_instance.rich_markup_mode = None
+
+
+_register()
+
+
+def main() -> None:
+    app()
