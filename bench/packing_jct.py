@@ -3,7 +3,7 @@
 The trace is built from the complete training profiles in profiles/train-*.json (kind 'train',
 `complete` true, with probes and a usable throughput curve; others are skipped and named);
 when there are none, from the seven synthetic profiles of
-tests/train_profile_factory.py (it says which). Poisson arrivals at `--load` times what the
+tests/factory/train_profiles.py (it says which). Poisson arrivals at `--load` times what the
 cluster serves at proportional shares, Synergy-like GPU demands, durations exponential with
 mean `--mean-hours` at the proportional share. Cluster: Synergy's 16 servers of 8 GPUs, 24 CPUs,
 500 GB; rounds of 300 s; SCIP gets `--round-limit` seconds per round. Every placement of every
@@ -79,7 +79,7 @@ def main() -> int:
     if profs:
         print(f"profiles: {len(profs)} committed train profiles from profiles/: {sorted(profs)}")
     else:
-        from tests.train_profile_factory import synthetic_profiles
+        from tests.factory.train_profiles import synthetic_profiles
 
         profs = {p.job.name: p for p in synthetic_profiles()}
         synthetic = True

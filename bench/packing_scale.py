@@ -2,7 +2,7 @@
 
 Instances: 100, 500 and 1000 jobs on 16, 64 and 128 servers of 8 GPUs, 24 CPUs, 500 GB
 (Synergy's servers), jobs drawn from the seven synthetic training profiles of
-tests/train_profile_factory.py with Synergy-like GPU demands (60% 1, 20% 2, 15% 4, 5% 8).
+tests/factory/train_profiles.py with Synergy-like GPU demands (60% 1, 20% 2, 15% 4, 5% 8).
 Jobs are admitted in order while GPUs can be found, so with few servers only a prefix runs.
 Target: 1000 jobs on 128 servers within 1% of the bound in 30 s.
 
@@ -29,7 +29,7 @@ from solver.packing_problem import (  # noqa: E402
     ServerKind,
     build_instance,
 )
-from tests.train_profile_factory import synthetic_profiles  # noqa: E402
+from tests.factory.train_profiles import synthetic_profiles  # noqa: E402
 
 
 def instance(n_jobs: int, n_servers: int, seed: int = 0, one_gpu: bool = False) -> Instance:

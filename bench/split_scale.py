@@ -11,7 +11,7 @@ the label DP's front (front.method: dp / auto, SCIP certifying its two ends) is 
 
     python3 bench/split_scale.py [--quick] [--walk-cap SECONDS]
 
-Instances are synthetic (tests/profile_factory.random_instance): device 0 is a slow edge device,
+Instances are synthetic (tests/factory/infer_profiles.random_instance): device 0 is a slow edge device,
 every pair of devices is linked, energies follow a static + f^3 power model.
 """
 
@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from solver.pareto import Front, Method, pareto_front  # noqa: E402
 from solver.split import SplitModel  # noqa: E402
 from solver.split_dp import pareto_labels, shortest_path  # noqa: E402
-from tests.profile_factory import random_instance  # noqa: E402
+from tests.factory.infer_profiles import random_instance  # noqa: E402
 
 MAX_LEN = 8
 TARGET = (100, 3, 10)

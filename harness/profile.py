@@ -16,21 +16,17 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from harness.spec import JobSpec
+from harness.spec import JobSpec, Strict
 
 SCHEMA_VERSION: Final = "1.0"
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 # ---------------------------------------------------------------- statistics
 
 
-class Stat(Model):
+class Stat(Strict):
     """Summary of repeated measurements of one quantity."""
 
     n: Annotated[int, Field(ge=0)]
@@ -82,7 +78,7 @@ def _quantile(sorted_xs: list[float], q: float) -> float:
 # ---------------------------------------------------------------- host
 
 
-class GpuFact(Model):
+class GpuFact(Strict):
     index: int
     name: str
     uuid: str | None = None
@@ -93,7 +89,7 @@ class GpuFact(Model):
     supported_sm_clocks_mhz: list[float] = Field(default_factory=list)
 
 
-class HostFacts(Model):
+class HostFacts(Strict):
     hostname: str
     cpu_model: str
     cores: int = Field(description="logical CPUs the host has")
@@ -123,7 +119,7 @@ class Outcome(StrEnum):
     refused = "refused"  # the probe could not be run as asked (e.g. clock locking not permitted)
 
 
-class Caps(Model):
+class Caps(Strict):
     """What the harness asked for."""
 
     cpus: Annotated[float, Field(gt=0)]
@@ -133,7 +129,7 @@ class Caps(Model):
     frequency_mhz: float | None = None
 
 
-class Enforcement(Model):
+class Enforcement(Strict):
     """What was actually enforced, and how: a cap that was only asked for is not a cap."""
 
     cpu: str = Field(description="e.g. 'affinity(0,1)+cfs_quota(100000/100000)', 'docker --cpus'")
@@ -150,7 +146,7 @@ class Enforcement(Model):
     loader_workers: int | None = None
 
 
-class BatchRecord(Model):
+class BatchRecord(Strict):
     """One measured batch, the columns of the hybrid-scheduler seed."""
 
     model_config = ConfigDict(extra="allow")
@@ -180,7 +176,7 @@ class BatchRecord(Model):
     num_workers: int | None = None
 
 
-class NodeResult(Model):
+class NodeResult(Strict):
     """Per-node part of a multi-node probe."""
 
     rank: int
@@ -192,7 +188,7 @@ class NodeResult(Model):
     )
 
 
-class Probe(Model):
+class Probe(Strict):
     id: str = Field(description="stable key of the caps, used by --resume")
     caps: Caps
     enforced: Enforcement | None = None
@@ -231,7 +227,7 @@ class Probe(Model):
 # ---------------------------------------------------------------- search
 
 
-class TraceStep(Model):
+class TraceStep(Strict):
     step: int
     cpus: float
     memory_gb: float | None = None
@@ -239,7 +235,7 @@ class TraceStep(Model):
     reason: str
 
 
-class CurvePoint(Model):
+class CurvePoint(Strict):
     cpus: float
     throughput: float
     lo: float | None = None
@@ -247,14 +243,14 @@ class CurvePoint(Model):
     source: Literal["measured", "interpolated", "extrapolated"]
 
 
-class Knee(Model):
+class Knee(Strict):
     fraction: float = Field(description="share of peak throughput the knee reaches")
     cpus: float
     throughput: float
     peak_throughput: float
 
 
-class SearchResult(Model):
+class SearchResult(Strict):
     strategy: str
     budget: int | None = None
     probes_used: int
@@ -269,7 +265,7 @@ class SearchResult(Model):
     )
 
 
-class MatrixCell(Model):
+class MatrixCell(Strict):
     cpus: float
     memory_gb: float
     gpus: int = 0
@@ -282,7 +278,7 @@ class MatrixCell(Model):
     )
 
 
-class TrainSection(Model):
+class TrainSection(Strict):
     probes: list[Probe]
     search: SearchResult | None = None
     memory_axis: list[MatrixCell] = Field(
@@ -295,7 +291,7 @@ class TrainSection(Model):
 # ---------------------------------------------------------------- inference
 
 
-class CutPoint(Model):
+class CutPoint(Strict):
     """The tensor crossing between layer `index-1` and layer `index` (index 0 = input)."""
 
     index: int
@@ -306,14 +302,14 @@ class CutPoint(Model):
     bytes_fp16: int
 
 
-class Layer(Model):
+class Layer(Strict):
     index: int
     name: str
     kind: str = Field(description="module class name")
     params: int = 0
 
 
-class BundleTiming(Model):
+class BundleTiming(Strict):
     """Latency (and energy) of running layers [start, end) as one unit."""
 
     start: int
@@ -327,7 +323,7 @@ class BundleTiming(Model):
     peak_mem_mb: float | None = None
 
 
-class FrequencyInfo(Model):
+class FrequencyInfo(Strict):
     domain: Literal["gpu", "cpu", "none"] = "none"
     available_mhz: list[float] = Field(default_factory=list)
     requested_mhz: list[float] = Field(default_factory=list)
@@ -335,7 +331,7 @@ class FrequencyInfo(Model):
     locking: str = Field(default="not requested", description="how clocks were set, or why not")
 
 
-class InferSection(Model):
+class InferSection(Strict):
     device_name: str
     device_kind: Literal["cpu", "cuda"] = "cpu"
     model: str
@@ -381,7 +377,7 @@ class InferSection(Model):
 # ---------------------------------------------------------------- the profile
 
 
-class Profile(Model):
+class Profile(Strict):
     schema_version: Literal["1.0"] = SCHEMA_VERSION
     id: str = Field(description="content hash of job + host + created; stable across rewrites")
     created: datetime

@@ -1,32 +1,29 @@
 """The declarative problem file: one YAML, a `kind`, and the parts every kind shares.
 
-Each kind's own model lives beside its solver (split.py, pipeline.py, packing.py, hybrid.py);
-this module only holds what they share (devices, links) and dispatches on `kind`. Pure
-pydantic: importing it imports neither pyscipopt, torch nor docker.
+Each kind's own problem model lives in its package (`solver/<kind>/problem.py`); this module
+holds what they share (devices, links, the options of a solve), reads the `kind`, and finds the
+kind's record (`get_kind`), Gavel's one factory by name, kept lazy. Pure pydantic: importing it
+imports neither pyscipopt, torch nor docker.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
+
+from harness.spec import Strict
+
+if TYPE_CHECKING:
+    from solver.profiles import ProfileSet
 
 ProblemKind = Literal["split", "pipeline", "packing", "hybrid"]
-
-# kind -> "module:function"; each function has the SolveCommand signature below.
-SOLVERS: dict[str, str] = {
-    "split": "solver.split_cli:solve_command",
-    "pipeline": "solver.pipeline_cli:solve_command",
-    "packing": "solver.packing_cli:solve_command",
-    "hybrid": "solver.hybrid_cli:solve_command",
-}
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+KIND_NAMES: tuple[ProblemKind, ...] = ("split", "pipeline", "packing", "hybrid")
 
 
 class PowerModel(Strict):
@@ -78,8 +75,8 @@ def read_problem(path: str | Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ProblemError(f"{p}: expected a mapping with a 'kind' field")
     kind = raw.get("kind")
-    if kind not in SOLVERS:
-        raise ProblemError(f"{p}: field 'kind': expected one of {sorted(SOLVERS)}, got {kind!r}")
+    if kind not in KIND_NAMES:
+        raise ProblemError(f"{p}: field 'kind': expected one of {sorted(KIND_NAMES)}, got {kind!r}")
     return raw
 
 
@@ -96,22 +93,36 @@ def validate_as(model: type[M], raw: dict[str, Any], path: str | Path) -> M:
         raise ProblemError(f"{path}: field '{loc}': {err['msg']}") from None
 
 
-class SolveCommand(Protocol):
-    def __call__(
-        self,
-        raw: dict[str, Any] | None,
-        problem_path: Path | None,
-        profiles: list[Path],
-        out_dir: Path,
-        fmt: str,
-        options: dict[str, Any],
-    ) -> int:
-        """Solve, print (table or json), write outputs under out_dir; return the exit code."""
-        ...
+@dataclass(frozen=True)
+class SolveOptions:
+    """What the command line may add to a problem file; `extra` holds a kind's own options."""
+
+    time_limit: float | None = None
+    print_jobs: bool = False
+    front_method: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-def solver_for(kind: str) -> SolveCommand:
-    mod_name, func = SOLVERS[kind].split(":")
-    mod = importlib.import_module(mod_name)
-    fn: SolveCommand = getattr(mod, func)
-    return fn
+@dataclass(frozen=True)
+class Kind:
+    """One record per kind: everything the dispatcher needs, nothing imported before it asks.
+
+    `solve(problem, profiles, options)` returns the kind's pydantic solution; `default_problem`
+    derives a problem from profiles alone (None where a kind needs a file); `per_model` splits
+    one problem into one per model where the profiles hold several.
+    """
+
+    name: ProblemKind
+    problem: type[BaseModel]
+    solution: type[BaseModel]
+    solve: Callable[[Any, ProfileSet, SolveOptions], Any]
+    default_problem: Callable[[ProfileSet], Any] | None = None
+    per_model: Callable[[Any, ProfileSet], list[Any]] | None = None
+
+
+def get_kind(name: str) -> Kind:
+    """The record of kind `name`, from its package `solver/<name>/` (imported on first use)."""
+    if name not in KIND_NAMES:
+        raise ProblemError(f"field 'kind': expected one of {list(KIND_NAMES)}, got {name!r}")
+    kind: Kind = importlib.import_module(f"solver.{name}").KIND
+    return kind

@@ -78,7 +78,7 @@ def test_schema_command_writes_json_schema(tmp_path: Path) -> None:
 
 
 def test_profile_tiny_infer_job_through_the_cli(tmp_path: Path) -> None:
-    from tiny_infer_job import profile_argv, write_tiny_infer
+    from tests.factory.tiny_infer_job import profile_argv, write_tiny_infer
 
     from harness.profile import load_profile
     from harness.workloads.infer import bundle_ranges
@@ -104,7 +104,7 @@ def test_profile_tiny_infer_job_through_the_cli(tmp_path: Path) -> None:
 
 
 def test_frequencies_this_host_cannot_lock_fail_fast(tmp_path: Path) -> None:
-    from tiny_infer_job import profile_argv, write_tiny_infer
+    from tests.factory.tiny_infer_job import profile_argv, write_tiny_infer
 
     job = write_tiny_infer(tmp_path)
     # 1 MHz is offered by no CPU: refused here (no cpufreq) and on any host that has cpufreq
@@ -118,7 +118,7 @@ def test_profile_options_that_need_an_infer_job_or_a_file(tmp_path: Path) -> Non
     tiny_train = str(ROOT / "jobs/tiny-train.yaml")
     r = runner.invoke(app, ["profile", tiny_train, "--frequencies", "1000", "--backend", "local"])
     assert r.exit_code == 2 and "--frequencies: only inference jobs" in r.output
-    from tiny_infer_job import profile_argv, write_tiny_infer
+    from tests.factory.tiny_infer_job import profile_argv, write_tiny_infer
 
     job = write_tiny_infer(tmp_path)
     missing = tmp_path / "no-such.csv"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from report_factory import (
+from tests.factory.reports import (
     TRACE_CPUS,
     batch_records,
     make_infer_profile,

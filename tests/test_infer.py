@@ -214,7 +214,7 @@ def test_refused_probe_is_recorded_and_the_cli_exits_nonzero(
 ) -> None:
     """The host pre-check is faked to pass (as on a host that could lock, running a probe
     that cannot); the real probe on this machine then refuses, and that is what is recorded."""
-    from tiny_infer_job import profile_argv, write_tiny_infer
+    from tests.factory.tiny_infer_job import profile_argv, write_tiny_infer
     from typer.testing import CliRunner
 
     from harness.cli import app
@@ -242,7 +242,7 @@ def test_refused_probe_is_recorded_and_the_cli_exits_nonzero(
 
 
 def test_power_log_option_joins_bundle_energy_on_the_host(tmp_path: Path) -> None:
-    from tiny_infer_job import profile_argv, write_tiny_infer
+    from tests.factory.tiny_infer_job import profile_argv, write_tiny_infer
     from typer.testing import CliRunner
 
     from harness.cli import app

@@ -22,7 +22,7 @@ from solver.packing_problem import (
     build_instance,
 )
 from solver.problem import read_problem
-from tests.train_profile_factory import synthetic_profiles
+from tests.factory.train_profiles import synthetic_profiles
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,7 @@ import solver.pareto
 from solver.pareto import FrontMismatch, Method, pareto_front, resolve_method
 from solver.split import SplitModel
 from solver.split_dp import pareto_labels, path_of
-from tests.profile_factory import random_instance
+from tests.factory.infer_profiles import random_instance
 from tests.test_split_dp import _is_plan, hand_instance
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import typer
 from PIL import Image
-from report_factory import make_infer_profile, make_probe, make_train_profile
+from tests.factory.reports import make_infer_profile, make_probe, make_train_profile
 from typer.testing import CliRunner
 
 from harness.cli.report import register

@@ -17,7 +17,7 @@ from harness.runsplit.decision import DecisionError, RunOptions, load_decision
 from harness.runsplit.plan import LinkSetting
 from harness.runsplit.summary import ContainerOutcome, RunSplitResult, phase_result
 from harness.runsplit.validate import validation_of
-from tests.profile_factory import make_infer_profile
+from tests.factory.infer_profiles import make_infer_profile
 
 runner = CliRunner()
 

@@ -28,7 +28,7 @@ from harness.runsplit.orchestrate import Session, run_session
 from harness.runsplit.plan import LinkSetting, ModelRef, Phase, PlanSpec, Segment
 from harness.runsplit.summary import summarise
 from harness.spec import JobSpec
-from tests.profile_factory import make_infer_profile
+from tests.factory.infer_profiles import make_infer_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 CI = os.environ.get("CI") == "true"

@@ -23,7 +23,7 @@ from solver.simulate import (
     make_trace,
     simulate,
 )
-from tests.train_profile_factory import make_train_profile, synthetic_profiles
+from tests.factory.train_profiles import make_train_profile, synthetic_profiles
 
 KINDS = [ServerKind(name="s", count=2, gpus=8, cpus=24, memory_gb=500)]
 

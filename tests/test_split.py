@@ -16,7 +16,7 @@ from solver.split import SplitModel, baselines, prune_options
 from solver.split_cli import solve_command
 from solver.split_dp import shortest_path
 from solver.split_problem import Loaded, SplitProblem, build_instance
-from tests.profile_factory import make_infer_profile, random_instance
+from tests.factory.infer_profiles import make_infer_profile, random_instance
 from tests.test_split_dp import _all_paths, hand_instance
 
 MICROSECOND = 1e-6

@@ -21,7 +21,7 @@ from solver.split_dp import (
     through,
 )
 from solver.split_problem import Option, SplitInstance, Transfer
-from tests.profile_factory import random_instance
+from tests.factory.infer_profiles import random_instance
 
 
 def hand_instance() -> SplitInstance:

@@ -12,7 +12,7 @@ from solver.throughput_table import (
     build_table,
     curve_model,
 )
-from tests.train_profile_factory import T0, curve_value, make_train_profile, memory_factor
+from tests.factory.train_profiles import T0, curve_value, make_train_profile, memory_factor
 
 
 def test_measured_points_are_the_profile_and_flagged_measured() -> None:

@@ -17,16 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from harness.spec import Strict
 
 Role = Literal["edge", "server"]
 Mode = Literal["latency", "throughput", "pipeline"]
 Precision = Literal["fp32", "fp16"]
 Shaping = Literal["tc", "token-bucket"]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class LinkSetting(Strict):

@@ -7,20 +7,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from harness.backends.base import ProbeRun, Record
 from harness.profile import Stat
 from harness.runsplit.plan import LinkSetting, Mode, Phase, PlanSpec, Shaping
+from harness.spec import Strict
 
 STAGES = ("edge_compute", "transfer", "server_compute", "return", "other")
 
 
-class Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class StageShares(Out):
+class StageShares(Strict):
     """Medians per request, seconds; `share` = each stage's part of the summed latency."""
 
     edge_compute_s: float
@@ -39,7 +36,7 @@ class StageShares(Out):
     server_on_cpu: float | None = None
 
 
-class JobSpan(Out):
+class JobSpan(Strict):
     name: str
     cut: int
     local: tuple[float, float] | None = None
@@ -47,7 +44,7 @@ class JobSpan(Out):
     remote: tuple[float, float] | None = None
 
 
-class PhaseResult(Out):
+class PhaseResult(Strict):
     name: str
     mode: Mode
     plan: PlanSpec | None = None
@@ -69,7 +66,7 @@ class PhaseResult(Out):
     inputs: str = ""
 
 
-class ContainerOutcome(Out):
+class ContainerOutcome(Strict):
     role: Literal["edge", "server"]
     name: str | None
     outcome: str
@@ -84,7 +81,7 @@ class ContainerOutcome(Out):
     duration_s: float | None = None
 
 
-class RunSplitResult(Out):
+class RunSplitResult(Strict):
     kind: Literal["run-split"] = "run-split"
     source: str = Field(description="the solution file, or what built the session")
     models: list[str]

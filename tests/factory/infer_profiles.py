@@ -4,7 +4,7 @@ The numbers follow the shapes real profiles have: a bundle's latency is a little
 sum of its layers' (DIME's point), a higher clock is faster but costs more power, and
 activations shrink along the network. Run as a script to write a few JSON files:
 
-    python3 -m tests.profile_factory /tmp/synth-profiles
+    python3 -m tests.factory.infer_profiles /tmp/synth-profiles
 """
 
 from __future__ import annotations
