@@ -1,15 +1,27 @@
-"""`harness solve`: read the problem's kind (or guess it from the profiles) and dispatch."""
+"""`harness solve`: the front door to the solver.
+
+With `--problem FILE` it solves that problem (a split problem once per model when the profiles
+hold several and the file names none). With profiles alone it decides everything they support
+(see `solver.plan`): a split per inference model, a packing of the training profiles, a
+batch pipeline where models share a device pair; files that are not profiles are named and
+skipped. Every decision is written as `OUT/<name>-<kind>-solution.json` (plots beside it, and
+the derived problem as `OUT/<name>-<kind>-problem.yaml` so it can be edited and re-run), and the
+run ends with one plan table. Exit 0: every decision solved; 1: some could not be (each with its
+reason); 2: bad input.
+"""
 
 from __future__ import annotations
 
-import json
-import sys
+import importlib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from harness.cli.common import fail
+
+if TYPE_CHECKING:
+    from solver.plan import Decision, Skipped
 
 
 def register(app: typer.Typer) -> None:
@@ -40,67 +52,135 @@ def solve(
         ),
     ] = None,
 ) -> None:
-    """Decide with SCIP: split/DVFS, batch pipeline, packing or hybrid, by the problem's kind."""
+    """Decide with SCIP: everything the profiles support, or the --problem file's kind."""
     if fmt not in ("table", "json"):
         raise fail(f"--format: expected table or json, got {fmt!r}")
     if front_method not in (None, "auto", "scip", "dp"):
         raise fail(f"--front-method: expected auto, scip or dp, got {front_method!r}")
-    raise typer.Exit(run_solve(profiles, problem, fmt, out, time_limit, print_jobs, front_method))
+    if time_limit is not None and not time_limit > 0:
+        raise fail(f"--time-limit: expected a positive number of seconds, got {time_limit:g}")
+    from solver.problem import SolveOptions
+
+    opts = SolveOptions(time_limit=time_limit, print_jobs=print_jobs, front_method=front_method)
+    raise typer.Exit(run_solve(profiles, problem, fmt, out, opts))
 
 
-def _err(msg: str) -> int:
-    sys.stderr.write(f"error: {msg}\n")
+def run_solve(paths: list[Path], problem: Path | None, fmt: str, out: Path, opts: Any) -> int:
+    """Plan, solve every decision, write and print; returns the exit code."""
+    from solver import plan
+    from solver.problem import ProblemError
+
+    try:
+        if problem is not None:
+            decisions, skipped = plan.from_problem_file(problem, paths)
+        else:
+            decisions, skipped = plan.from_profiles(paths)
+    except ProblemError as exc:
+        return _bad_input(str(exc))
+    if not decisions:
+        why = "; ".join(f"{s.path}: {s.reason}" for s in skipped) or "no files given"
+        return _bad_input(f"nothing to solve: {why}")
+    for d in decisions:
+        plan.solve(d, opts)
+        if d.solution is not None:
+            _write(d, out)
+    if fmt == "json":
+        typer.echo(_json(decisions, skipped))
+    else:
+        _render(decisions, skipped, opts)
+    for d in decisions:
+        if not d.ok:
+            typer.echo(f"error: {d.name} ({d.kind.name}): {_why_not(d)}", err=True)
+    return 0 if all(d.ok for d in decisions) else 1
+
+
+def _bad_input(msg: str) -> int:
+    typer.echo(f"error: {msg}", err=True)
     return 2
 
 
-def guess_kind(profiles: list[Path]) -> str | None:
-    """infer profiles -> split; train profiles -> packing."""
-    kinds = set()
-    for p in profiles:
-        try:
-            kinds.add(json.loads(p.read_text()).get("kind"))
-        except (OSError, ValueError, AttributeError):
+def _why_not(d: Decision) -> str:
+    if d.error is not None:
+        return d.error
+    summary = d.solution.summary()
+    return "; ".join(summary.notes) or f"no answer (status {summary.status})"
+
+
+def _kind_cli(d: Decision) -> Any:
+    """The kind's tables and plots (only the CLI imports a kind's cli module)."""
+    return importlib.import_module(f"solver.{d.kind.name}.cli")
+
+
+def _write(d: Decision, out: Path) -> None:
+    """`OUT/<name>-<kind>-solution.json`, its plots beside it, and a derived problem file."""
+    import yaml
+
+    from harness.profile import write_atomic
+
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"{d.name}-{d.kind.name}"
+    if d.inferred:
+        data = {"kind": d.kind.name, **d.problem.model_dump(mode="json", exclude_defaults=True)}
+        path = stem.with_name(stem.name + "-problem.yaml")
+        write_atomic(path, yaml.safe_dump(data, sort_keys=False))
+        d.files.append(path)
+    d.files += _kind_cli(d).plots(d.solution, stem)
+    path = stem.with_name(stem.name + "-solution.json")
+    write_atomic(path, d.solution.model_dump_json(indent=1) + "\n")
+    d.files.insert(0, path)
+
+
+def _json(decisions: list[Decision], skipped: list[Skipped]) -> str:
+    import json
+
+    doc = {
+        "decisions": [
+            {
+                "kind": d.kind.name,
+                "name": d.name,
+                "ok": d.ok,
+                "error": d.error,
+                "problem_inferred": d.inferred,
+                "files": [str(f) for f in d.files],
+                "summary": None if d.solution is None else d.solution.summary().model_dump(),
+                "solution": None if d.solution is None else d.solution.model_dump(mode="json"),
+            }
+            for d in decisions
+        ],
+        "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
+    }
+    return json.dumps(doc, indent=1)
+
+
+def _render(decisions: list[Decision], skipped: list[Skipped], opts: Any) -> None:
+    """Each decision's own tables, then the skipped files, then the one plan table."""
+    import sys
+
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console(width=None if sys.stdout.isatty() else 120)
+    for d in decisions:
+        con.rule(f"[bold]{d.kind.name}[/bold]: {d.name}")
+        if d.inferred and d.files:
+            con.print(f"No problem file: solved the default problem written to {d.files[1]}")
+        if d.solution is not None:
+            _kind_cli(d).render(d.solution, con, opts)
+    for s in skipped:
+        con.print(f"[yellow]skipped[/yellow] {s.path}: {s.reason}", highlight=False)
+    t = Table(title="plan")
+    for col in ("kind", "decision", "about", "objective", "SCIP", "gap", "gain", "files"):
+        t.add_column(col, overflow="fold")
+    for d in decisions:
+        if d.solution is None:
+            t.add_row(d.kind.name, d.name, "", "", "[red]not solved[/red]", "", "", d.error or "")
             continue
-    if kinds == {"infer"}:
-        return "split"
-    if kinds == {"train"}:
-        return "packing"
-    return None
-
-
-def run_solve(
-    profiles: list[Path],
-    problem: Path | None,
-    fmt: str,
-    out: Path,
-    time_limit: float | None,
-    print_jobs: bool,
-    front_method: str | None = None,
-) -> int:
-    from solver.problem import ProblemError, read_problem, solver_for
-
-    for p in profiles:
-        if not p.exists():
-            return _err(f"{p}: no such profile file")
-    raw: dict[str, Any] | None = None
-    try:
-        if problem is not None:
-            raw = read_problem(problem)
-            kind = str(raw["kind"])
-        else:
-            if not profiles:
-                return _err("give profile files, a --problem file, or both")
-            guessed = guess_kind(profiles)
-            if guessed is None:
-                return _err(
-                    "cannot tell what to solve from these profiles (mixed or unknown kinds); "
-                    "give --problem FILE with a 'kind'"
-                )
-            kind = guessed
-        fn = solver_for(kind)
-        options: dict[str, Any] = {"time_limit": time_limit, "print_jobs": print_jobs}
-        if front_method is not None:
-            options["front_method"] = front_method
-        return fn(raw, problem, profiles, out, fmt, options)
-    except ProblemError as exc:
-        return _err(str(exc))
+        s = d.solution.summary()
+        gap = "-" if s.gap is None else f"{s.gap * 100:.2f}%"
+        gain = "-" if s.gain is None else f"{s.gain * 100:+.1f}% vs {s.best_baseline}"
+        about = ", ".join(s.subjects[:4]) + (
+            f" (+{len(s.subjects) - 4})" if len(s.subjects) > 4 else ""
+        )
+        files = "\n".join(str(f) for f in d.files)
+        t.add_row(d.kind.name, d.name, about, s.objective, s.status, gap, gain, files)
+    con.print(t)

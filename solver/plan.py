@@ -1,0 +1,204 @@
+"""What to decide from a set of files: the front door's plan, before anything is solved.
+
+Given profiles alone, the plan holds every decision they support:
+- inference profiles, grouped by model: one split per model whose profiles name two or more
+  devices (`infer.device_name`), over those devices (the kind's own `default_problem`);
+- two or more inference models measured on the same device pair: one batch pipeline, each
+  model's jobs priced by its profiles (the pipeline kind's `default_problem`);
+- training profiles: one packing over the packing kind's default cluster.
+A file that is not a profile (a fitted cost model, a solution, a problem file, broken JSON) is
+named and skipped with its reason, as is a group that supports no decision (one device only).
+With a problem file the plan is that problem, once per model where a split problem names none.
+Pure: no SCIP until `solve` is called.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from solver.problem import (
+    Kind,
+    ProblemError,
+    SolveOptions,
+    get_kind,
+    read_problem,
+    validate_as,
+)
+from solver.profiles import Loaded, ProfileSet, load
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass
+class Decision:
+    """One problem to solve, where it came from, and (after `solve`) its answer."""
+
+    kind: Kind
+    name: str
+    problem: Any
+    profiles: ProfileSet
+    inferred: bool
+    solution: Any = None
+    error: str | None = None
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.solution is not None and bool(self.solution.summary().ok)
+
+
+def classify(path: Path) -> Loaded | Skipped:
+    """A profile, or the reason this file is not one (never an exception)."""
+    if path.suffix in (".yaml", ".yml"):
+        return Skipped(str(path), "a YAML file, not a profile (a problem file goes to --problem)")
+    try:
+        raw = json.loads(path.read_text())
+    except OSError as exc:
+        return Skipped(str(path), f"cannot read: {exc.strerror or exc}")
+    except (ValueError, RecursionError) as exc:
+        return Skipped(str(path), f"not JSON: {str(exc)[:80]}")
+    if not isinstance(raw, dict):
+        return Skipped(str(path), "not a profile: the top level is not a JSON object")
+    if raw.get("format") == "harness.costmodel":
+        return Skipped(str(path), "a fitted cost model, not a profile")
+    if "schema_version" not in raw and raw.get("kind") in (
+        "split",
+        "pipeline",
+        "packing",
+        "hybrid",
+    ):
+        return Skipped(str(path), f"a {raw['kind']} solution, not a profile")
+    if "schema_version" not in raw:
+        return Skipped(str(path), "not a profile: no 'schema_version' field")
+    try:
+        return load(path)
+    except ProblemError as exc:
+        return Skipped(str(path), f"not a valid profile: {str(exc).removeprefix(f'{path}: ')}")
+
+
+def from_profiles(paths: Sequence[Path]) -> tuple[list[Decision], list[Skipped]]:
+    """Every decision the given files support, and the files (or groups) left out, with why."""
+    loaded: list[Loaded] = []
+    skipped: list[Skipped] = []
+    for p in paths:
+        got = classify(Path(p))
+        (skipped if isinstance(got, Skipped) else loaded).append(got)  # type: ignore[arg-type]
+    given = ProfileSet(loaded)
+    decisions = _splits(given, skipped)
+    decisions += _pipelines(given, skipped)
+    decisions += _packings(given, skipped)
+    return decisions, skipped
+
+
+def from_problem_file(path: Path, paths: Sequence[Path]) -> tuple[list[Decision], list[Skipped]]:
+    """The problem in `path` (bad input raises ProblemError), once per model where it must."""
+    raw = read_problem(path)
+    kind = get_kind(str(raw["kind"]))
+    problem = validate_as(kind.problem, raw, path)
+    for p in paths:
+        if not Path(p).is_file():
+            raise ProblemError(f"{p}: no such profile file")
+    profiles = ProfileSet.from_paths(paths, base_dir=path.parent)
+    problems = kind.per_model(problem, profiles) if kind.per_model else [problem]
+    return [Decision(kind, _name(pr, kind), pr, profiles, inferred=False) for pr in problems], []
+
+
+def solve(decision: Decision, options: SolveOptions) -> Decision:
+    """Solve one decision; a problem that cannot be solved is recorded, never raised."""
+    try:
+        decision.solution = decision.kind.solve(decision.problem, decision.profiles, options)
+    except ProblemError as exc:
+        decision.error = str(exc)
+    return decision
+
+
+# ---------------------------------------------------------------- the groups
+
+
+def _name(problem: Any, kind: Kind) -> str:
+    return str(getattr(problem, "name", None) or kind.name)
+
+
+def _derived(
+    kind: Kind, profiles: ProfileSet, what: str, skipped: list[Skipped]
+) -> Decision | None:
+    assert kind.default_problem is not None
+    try:
+        problem = kind.default_problem(profiles)
+    except ProblemError as exc:
+        skipped.append(Skipped(what, str(exc)))
+        return None
+    return Decision(kind, _name(problem, kind), problem, profiles, inferred=True)
+
+
+def _devices(items: Sequence[Loaded]) -> set[str]:
+    return {it.profile.infer.device_name for it in items if it.profile.infer is not None}
+
+
+def _by_model(given: ProfileSet) -> dict[str, list[Loaded]]:
+    groups: dict[str, list[Loaded]] = {}
+    for it in given.of_kind("infer"):
+        assert it.profile.infer is not None
+        groups.setdefault(it.profile.infer.model, []).append(it)
+    return groups
+
+
+def _splits(given: ProfileSet, skipped: list[Skipped]) -> list[Decision]:
+    out = []
+    for model, items in _by_model(given).items():
+        devices = _devices(items)
+        if len(devices) < 2:
+            where = ", ".join(str(it.path) for it in items)
+            skipped.append(
+                Skipped(
+                    where,
+                    f"{model}: profiled on one device only ({', '.join(devices)}): "
+                    "nothing to split",
+                )  # fmt: skip
+            )
+            continue
+        d = _derived(get_kind("split"), ProfileSet(items), f"{model} profiles", skipped)
+        if d is not None:
+            out.append(d)
+    return out
+
+
+def _pipelines(given: ProfileSet, skipped: list[Skipped]) -> list[Decision]:
+    """One batch pipeline per device pair that two or more models were measured on."""
+    groups = _by_model(given)
+    pairs: dict[tuple[str, str], list[str]] = {}
+    for model, items in groups.items():
+        devs = sorted(_devices(items))
+        for i, a in enumerate(devs):
+            for b in devs[i + 1 :]:
+                pairs.setdefault((a, b), []).append(model)
+    out = []
+    for (a, b), models in pairs.items():
+        if len(models) < 2:
+            continue
+        items = [
+            it
+            for m in models
+            for it in groups[m]
+            if it.profile.infer is not None and it.profile.infer.device_name in (a, b)
+        ]
+        d = _derived(get_kind("pipeline"), ProfileSet(items), f"pipeline {a}+{b}", skipped)
+        if d is not None:
+            out.append(d)
+    return out
+
+
+def _packings(given: ProfileSet, skipped: list[Skipped]) -> list[Decision]:
+    train = given.of_kind("train")
+    if not train:
+        return []
+    d = _derived(get_kind("packing"), ProfileSet(train), "training profiles", skipped)
+    return [d] if d is not None else []
