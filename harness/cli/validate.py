@@ -1,11 +1,23 @@
-"""`harness validate FILE...`: each file against the model of its kind; a line per problem."""
+"""`harness validate`: one line per problem, naming the file, the field and what was expected.
+
+The loaders (`load_spec`, `load_profile`) stop at the first error: a loader needs one reason to
+refuse. A validator is read by a person fixing a file, so it lists every problem, each in words
+(not pydantic's), and never falls back to a traceback or a catch-all message: every kind of bad
+input (not text, not YAML/JSON, wrong top-level type, missing / unknown field, wrong type, bad
+enum, constraint) has its own sentence. Models are imported lazily (CLI start-up stays lean).
+"""
 
 from __future__ import annotations
 
+import json
+import types
+import typing
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+
+_KEEP_LAST = ("missing", "extra_forbidden", "invalid_key")  # the last loc item names the field
 
 
 def register(app: typer.Typer) -> None:
@@ -13,11 +25,18 @@ def register(app: typer.Typer) -> None:
 
 
 def validate(
-    files: Annotated[list[Path], typer.Argument(help="job specs (.yaml) and profiles (.json)")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="YAML: job specs, problems, clusters, traces; JSON: profiles, solutions"
+        ),
+    ],
 ) -> None:
-    """Check job specs, problem files and profiles; one line per problem."""
-    from harness.validate import problems
+    """Check each file against the model of its kind; one line per problem.
 
+    Job specs, problem files (split, pipeline, packing, hybrid), clusters and traces (.yaml);
+    profiles, solutions and fitted cost models (.json).
+    """
     bad = 0
     for f in files:
         found = problems(f)
@@ -27,3 +46,233 @@ def validate(
         for line in found:
             typer.echo(f"error: {line}", err=True)
     raise typer.Exit(1 if bad else 0)
+
+
+def validate_file(path: Path) -> str | None:
+    """None when the file is valid; else its problems, one line each (joined by newlines)."""
+    found = problems(path)
+    return "\n".join(found) if found else None
+
+
+def problems(path: Path) -> list[str]:
+    """Every problem in a job spec (.yaml), problem file (.yaml) or profile (.json)."""
+    from harness.spec import one_line
+
+    return [one_line(p) for p in _problems(path)]
+
+
+def _problems(path: Path) -> list[str]:
+    if not path.exists():
+        return [f"{path}: no such file"]
+    if path.is_dir():
+        return [f"{path}: is a folder (expected a .yaml job spec or a .json profile)"]
+    suffix = path.suffix.lower()
+    if suffix not in (".json", ".yaml", ".yml"):
+        return [f"{path}: unknown file type {path.suffix!r} (expected .yaml/.yml or .json)"]
+    what = "a JSON profile" if suffix == ".json" else "a YAML job spec"
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        return [f"{path}: cannot read: {exc.strerror or exc}"]
+    except UnicodeDecodeError as exc:
+        return [f"{path}: not UTF-8 text (bad byte at offset {exc.start}); expected {what}"]
+    if suffix == ".json":
+        return _check_profile(path, text)
+    return _check_yaml(path, text)
+
+
+def _check_profile(path: Path, text: str) -> list[str]:
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return [f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"]
+    except (ValueError, RecursionError) as exc:  # e.g. an integer too long, nesting too deep
+        return [f"{path}: invalid JSON: {exc}"]
+    if not isinstance(raw, dict):
+        return [f"{path}: top level: expected a JSON object (a profile), got {_kind(raw)}"]
+    return _model_problems(path, _json_model(raw), raw)
+
+
+def _json_model(raw: dict[str, Any]) -> Any:
+    """Which model a JSON document claims to be: a profile unless it says otherwise."""
+    from solver.problem import KIND_NAMES, get_kind
+
+    if raw.get("format") == "harness.costmodel":
+        from solver.hybrid.costmodel import CostModelFile
+
+        return CostModelFile
+    if "schema_version" not in raw and raw.get("kind") in KIND_NAMES:
+        return get_kind(str(raw["kind"])).solution
+    from harness.profile import Profile
+
+    return Profile
+
+
+def _check_yaml(path: Path, text: str) -> list[str]:
+    import yaml
+
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+        return [f"{path}: invalid YAML{where}: {getattr(exc, 'problem', None) or exc}"]
+    except (ValueError, RecursionError) as exc:  # e.g. a date like 2021-02-30
+        return [f"{path}: invalid YAML: a value cannot be read ({exc})"]
+    if not isinstance(raw, dict):
+        return [f"{path}: top level: expected a mapping of job fields, got {_kind(raw)}"]
+    return _model_problems(path, _yaml_model(raw), raw)
+
+
+def _yaml_model(raw: dict[str, Any]) -> Any:
+    """A problem file (by its `kind`), a cluster or a trace (by their one list), else a job spec."""
+    from solver.problem import KIND_NAMES, get_kind
+
+    if raw.get("kind") in KIND_NAMES:
+        return get_kind(str(raw["kind"])).problem
+    if "kind" not in raw and "model" not in raw:
+        if "servers" in raw:
+            from solver.packing.simulate import Cluster
+
+            return Cluster
+        if "jobs" in raw:
+            from solver.packing.simulate import Trace
+
+            return Trace
+    from harness.spec import JobSpec
+
+    return JobSpec
+
+
+# ---------------------------------------------------------------- pydantic's report, in words
+
+
+def _model_problems(path: Path, model: Any, raw: dict[Any, Any]) -> list[str]:
+    from pydantic import ValidationError
+
+    try:
+        model.model_validate(raw)
+    except ValidationError as exc:
+        groups: dict[tuple[Any, ...], list[tuple[tuple[Any, ...], dict[str, Any]]]] = {}
+        for detail in exc.errors():
+            err = dict(detail)
+            field, union = _field_path(raw, err)
+            groups.setdefault(union or field, []).append((field, err))
+        return [_describe(path, model, key, errs) for key, errs in groups.items()]
+    return []
+
+
+def _field_path(raw: Any, err: dict[str, Any]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The error's location as keys of the input, without pydantic's union-member tags, and
+    (when it went through a union) the path up to the union, so its members' errors merge."""
+    loc = tuple(err["loc"])
+    here: Any = raw
+    kept: list[Any] = []
+    union: tuple[Any, ...] = ()
+    for n, seg in enumerate(loc):
+        last = n == len(loc) - 1
+        in_list = isinstance(here, list) and isinstance(seg, int) and 0 <= seg < len(here)
+        if in_list or (isinstance(here, dict) and seg in here):
+            kept.append(seg)
+            here = here[seg]
+        elif last and err["type"] in _KEEP_LAST:
+            kept.append(seg)
+        elif not union:  # a tag like 'int' or "literal['auto']": not a key of the input
+            union = tuple(kept)
+    return tuple(kept), union
+
+
+def _describe(
+    path: Path, model: Any, key: tuple[Any, ...], errs: list[tuple[tuple[Any, ...], dict[str, Any]]]
+) -> str:
+    field, err = errs[0]
+    where = f"field '{_dotted(key)}'" if key else "top level"
+    if len(errs) > 1:  # one value, several union members refused it
+        wanted = " or ".join(dict.fromkeys(_expected(e) for _, e in errs))
+        return f"{path}: {where}: expected {wanted}, got {_show(err.get('input'))}"
+    kind = err["type"]
+    where = f"field '{_dotted(field)}'" if field else "top level"
+    if kind == "missing":
+        return f"{path}: {where}: missing (required)"
+    if kind == "extra_forbidden":
+        allowed = _allowed_fields(model, field[:-1])
+        hint = f" (expected one of: {', '.join(allowed)})" if allowed else ""
+        return f"{path}: {where}: unknown field{hint}"
+    if kind == "invalid_key":
+        return f"{path}: field name {err.get('input')!r}: expected a string"
+    if kind in ("value_error", "assertion_error"):
+        reason = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        got = f" (got {_show(err.get('input'))})" if field else ""  # not the whole document
+        return f"{path}: {where}: {reason}{got}"
+    return f"{path}: {where}: expected {_expected(err)}, got {_show(err.get('input'))}"
+
+
+def _expected(err: dict[str, Any]) -> str:
+    """What the field wanted, from pydantic's context where it has one."""
+    ctx = err.get("ctx") or {}
+    kind = err["type"]
+    if "expected" in ctx:  # enum, literal
+        return str(ctx["expected"])
+    limits = {
+        "greater_than": ("a number greater than", "gt"),
+        "greater_than_equal": ("a number at least", "ge"),
+        "less_than": ("a number less than", "lt"),
+        "less_than_equal": ("a number at most", "le"),
+        "string_too_short": ("a string of at least {} character(s)", "min_length"),
+        "string_too_long": ("a string of at most {} character(s)", "max_length"),
+        "too_short": ("at least {} item(s)", "min_length"),
+        "too_long": ("at most {} item(s)", "max_length"),
+        "string_pattern_mismatch": ("a string matching {!r}", "pattern"),
+    }
+    if kind in limits and limits[kind][1] in ctx:
+        text, name = limits[kind]
+        value = ctx[name]
+        return text.format(value) if "{" in text else f"{text} {value}"
+    msg = str(err["msg"])
+    for prefix in ("Input should be ", "Input should "):
+        if msg.startswith(prefix):
+            return msg[len(prefix) :].split(", ")[0]
+    return msg[:1].lower() + msg[1:]
+
+
+def _allowed_fields(model: Any, path: tuple[Any, ...]) -> list[str]:
+    """The field names of the model that sits at `path` (through optionals, lists, dicts)."""
+    models = [model]
+    for seg in path:
+        if not isinstance(seg, str):
+            continue  # a list index or a dict key: same item model
+        nxt = [m for m in models if seg in m.model_fields]
+        if not nxt:
+            continue
+        models = [s for m in nxt for s in _models_in(m.model_fields[seg].annotation)]
+        if not models:
+            return []
+    names = [n for m in models for n in m.model_fields]
+    return list(dict.fromkeys(names))
+
+
+def _models_in(tp: Any) -> list[Any]:
+    from pydantic import BaseModel
+
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [tp]
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is not None:
+        return [m for arg in typing.get_args(tp) for m in _models_in(arg)]
+    return []
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}
+    names.update({int: "an integer", float: "a number", type(None): "nothing (empty document)"})
+    return names.get(type(value), f"a {type(value).__name__}")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return f"{_kind(value)} of {len(value)} item(s)"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
