@@ -429,6 +429,8 @@ def load_profile(path: str | Path) -> Profile:
         raise ProfileError(f"{p}: not a text file (expected JSON)") from None
     except json.JSONDecodeError as exc:
         raise ProfileError(f"{p}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    except (ValueError, RecursionError) as exc:  # an integer too long, nesting too deep
+        raise ProfileError(f"{p}: invalid JSON: {_first_clause(exc)}") from None
     if not isinstance(raw, dict):
         raise ProfileError(f"{p}: expected a JSON object, got {type(raw).__name__}")
     version = raw.get("schema_version")
@@ -443,6 +445,11 @@ def load_profile(path: str | Path) -> Profile:
         loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise ProfileError(f"{p}: field '{loc}': {err['msg']}{more}") from None
+
+
+def _first_clause(exc: BaseException) -> str:
+    text = str(exc) or "nested too deeply"
+    return text.split(";")[0]
 
 
 def write_atomic(path: str | Path, text: str) -> None:

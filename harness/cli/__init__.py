@@ -19,6 +19,7 @@ work when it runs).
 from __future__ import annotations
 
 import importlib
+import os
 
 import typer
 
@@ -47,6 +48,17 @@ COMMANDS = (
 )
 
 
+@app.callback()
+def _options(
+    debug: bool = typer.Option(
+        False, "--debug", help="show the Python traceback of an unexpected error"
+    ),
+) -> None:
+    """Profile DNN jobs under CPU / memory / GPU caps and decide where to run them."""
+    if debug:
+        os.environ["HARNESS_DEBUG"] = "1"
+
+
 def _register() -> None:
     for name in COMMANDS:
         importlib.import_module(f"harness.cli.{name}").register(app)
@@ -59,4 +71,15 @@ _register()
 
 
 def main() -> None:
-    app()
+    """The command, with the one error path: an unexpected error is one line, never a
+    traceback, unless `--debug` (or HARNESS_DEBUG=1) asks for it."""
+    try:
+        app()
+    except Exception as exc:
+        if os.environ.get("HARNESS_DEBUG"):
+            raise
+        from harness.cli.common import crash_line
+
+        line, code = crash_line(exc)
+        typer.echo(f"error: {line} (--debug shows the traceback)", err=True)
+        raise SystemExit(code) from None

@@ -19,3 +19,19 @@ def floats(text: str | None, option: str) -> list[float]:
         return [float(x) for x in text.replace(" ", "").split(",") if x]
     except ValueError:
         raise fail(f"{option}: expected comma-separated numbers, got {text!r}") from None
+
+
+def crash_line(exc: BaseException) -> tuple[str, int]:
+    """One line for an error no command caught, and its exit code: 2 where the input or the
+    file system is at fault (a file that cannot be read or written, a value out of range),
+    1 for anything else."""
+    if isinstance(exc, OSError):
+        what = f" {exc.filename}" if exc.filename else ""
+        return f"cannot read or write{what}: {exc.strerror or exc}", 2
+    if isinstance(exc, RecursionError):
+        return "input nested too deeply to read", 2
+    if isinstance(exc, MemoryError):
+        return "input too large to hold in memory", 2
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    code = 2 if isinstance(exc, ValueError | OverflowError) else 1
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__, code
