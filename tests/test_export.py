@@ -9,14 +9,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.factory.reports import (
-    TRACE_CPUS,
-    batch_records,
-    make_infer_profile,
-    make_probe,
-    make_train_profile,
-    write_records_file,
-)
 
 from harness.export import (
     COLUMNS,
@@ -31,6 +23,14 @@ from harness.export import (
     write_table,
 )
 from harness.profile import BatchRecord, Caps, Outcome
+from tests.factory.reports import (
+    TRACE_CPUS,
+    batch_records,
+    make_infer_profile,
+    make_probe,
+    make_train_profile,
+    write_records_file,
+)
 
 SEED_COLUMNS = {
     "epoch",

@@ -196,11 +196,10 @@ def test_a_refused_probe_ends_refused_not_crashed() -> None:
 
 
 def test_profile_pre_check_on_a_gpu_names_the_option(tmp_path: Path) -> None:
-    from tests.factory.tiny_infer_job import write_tiny_infer
-
     from harness.cli.profile import ProfileArgs, check_clocks
     from harness.spec import load_spec
     from harness.telemetry.energy import load_nvml
+    from tests.factory.tiny_infer_job import write_tiny_infer
 
     job = write_tiny_infer(tmp_path)
     args = ProfileArgs(job=job, spec=load_spec(job), num_gpus=1, frequencies=[1410.0])

@@ -214,12 +214,12 @@ def test_refused_probe_is_recorded_and_the_cli_exits_nonzero(
 ) -> None:
     """The host pre-check is faked to pass (as on a host that could lock, running a probe
     that cannot); the real probe on this machine then refuses, and that is what is recorded."""
-    from tests.factory.tiny_infer_job import profile_argv, write_tiny_infer
     from typer.testing import CliRunner
 
     from harness.cli import app
     from harness.profile import load_profile
     from harness.telemetry import freq
+    from tests.factory.tiny_infer_job import profile_argv, write_tiny_infer
 
     def fake_host_can_lock(*args: Any, **kwargs: Any) -> None:
         return None
@@ -242,11 +242,11 @@ def test_refused_probe_is_recorded_and_the_cli_exits_nonzero(
 
 
 def test_power_log_option_joins_bundle_energy_on_the_host(tmp_path: Path) -> None:
-    from tests.factory.tiny_infer_job import profile_argv, write_tiny_infer
     from typer.testing import CliRunner
 
     from harness.cli import app
     from harness.profile import load_profile
+    from tests.factory.tiny_infer_job import profile_argv, write_tiny_infer
 
     job = write_tiny_infer(tmp_path)
     log = tmp_path / "smartpower.csv"  # the meter's log: 12 W all through the run

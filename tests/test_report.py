@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 import typer
 from PIL import Image
-from tests.factory.reports import make_infer_profile, make_probe, make_train_profile
 from typer.testing import CliRunner
 
 from harness.cli.report import register
@@ -27,6 +26,7 @@ from harness.report import (
     render_report,
     trace_labels,
 )
+from tests.factory.reports import make_infer_profile, make_probe, make_train_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 

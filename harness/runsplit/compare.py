@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pydantic import Field
 
 from harness.runsplit.plan import LinkSetting, Mode, PlanStep
-from harness.runsplit.summary import Out, PhaseResult, RunSplitResult
+from harness.runsplit.summary import PhaseResult, RunSplitResult
+from harness.spec import Strict
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def relative_error(predicted: float | None, measured: float | None) -> float | N
     return (predicted - measured) / measured
 
 
-class Comparison(Out):
+class Comparison(Strict):
     plan: str
     phase: str
     mode: Mode
@@ -86,7 +87,7 @@ class Comparison(Out):
     outputs_match: bool | None = None
 
 
-class MakespanComparison(Out):
+class MakespanComparison(Strict):
     method: str
     phase: str
     jobs: int
@@ -98,7 +99,7 @@ class MakespanComparison(Out):
     outputs_match: bool | None = None
 
 
-class Validation(Out):
+class Validation(Strict):
     kind: str = "validate-decision"
     solution: str
     decision: str = Field(description="split or pipeline")
