@@ -1,6 +1,7 @@
 """An external training script in the seed's contract (--batch/-b, --workers/-j,
---max_iterations, --data). It may report per-batch records to $HARNESS_RECORDS as JSON lines;
-the harness measures its whole run either way."""
+--max_iterations, --data). It may report per-batch records to $HARNESS_RECORDS as JSON lines,
+but need not: the harness times every optimizer step itself (harness/workloads/script_steps.py)
+and prefers those records to a script's own."""
 
 import argparse
 import json

@@ -203,6 +203,13 @@ class Probe(Strict):
     duration_s: float
     startup_s: float | None = Field(default=None, description="probe start to first measured batch")
     throughput: Stat | None = Field(default=None, description="images/s over measured batches")
+    timing: Literal["steps", "process"] | None = Field(
+        default=None,
+        description="external scripts: how throughput was timed. 'steps': per optimizer step "
+        "(batch / step time, statistics over the measured steps); 'process': no step was seen, "
+        "so batch x iterations over the script's whole process, start-up and imports included "
+        "(a lower bound). None for the built-in workloads and in profiles written before it",
+    )
     timings: dict[str, Stat] = Field(
         default_factory=dict,
         description="seconds per batch: data, forward, backward, allreduce, step, batch",

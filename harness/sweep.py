@@ -11,7 +11,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from harness import __version__
 from harness.backends.base import Backend, ProbeRequest, ProbeRun, Record
@@ -45,9 +45,20 @@ def probe_id(caps: Caps, batch_size: int) -> str:
 def summarise(
     run: ProbeRun, caps: Caps, pid: str, backend: str, started: Any, keep_records: bool
 ) -> Probe:
-    """Turn a finished probe's records into the profile's Probe (stats over measured batches)."""
+    """Turn a finished probe's records into the profile's Probe (stats over measured batches).
+
+    An external script is timed by its steps: the records of its optimizer-step hooks
+    (harness/workloads/script_steps.py), which win over any batch records the script writes
+    itself (kept in records.jsonl, left out of the profile), else the script's own. Only when
+    no step was seen is it timed by its whole process (`script_done`: start-up included), and
+    the probe says which (`timing`).
+    """
     batches = [r for r in run.records if r.get("type") == "batch"]
+    hooked = [r for r in batches if r.get("source") == "optimizer_hooks"]
+    if hooked:
+        batches = hooked
     measured = [r for r in batches if not r.get("warmup")]
+    script = any(r.get("type") == "meta" and "script" in r for r in run.records)
     throughput = None
     timings: dict[str, Stat] = {}
     if measured:
@@ -61,6 +72,9 @@ def summarise(
         if done is not None and done.get("elapsed_s"):
             ips = done["batch"] * done["iterations"] / done["elapsed_s"]
             throughput = Stat.of([ips])
+    timing: Literal["steps", "process"] | None = None
+    if script and throughput is not None:
+        timing = "steps" if measured else "process"
     startup = None
     if measured:
         first = measured[0]
@@ -90,6 +104,7 @@ def summarise(
         duration_s=run.duration_s,
         startup_s=startup,
         throughput=throughput,
+        timing=timing,
         timings=timings,
         peak_rss_mb=run.peak_rss_mb,
         cpu_time_s=run.cpu_time_s,

@@ -28,7 +28,8 @@ def _profile(job: Path, out: Path, data: Path, *extra: str) -> dict:
 @pytest.mark.slow
 def test_external_script_gets_the_profilers_options_over_its_own(tmp_path: Path) -> None:
     """jobs/script-example.yaml passes `-b 512` to the script; the profiler's batch (8) and
-    --max-iterations win, and the script's whole run is measured."""
+    --max-iterations win. The script writes batch records of its own; its optimizer steps,
+    timed by the harness's hooks, are the ones counted (once each)."""
     prof = _profile(
         ROOT / "jobs" / "script-example.yaml",
         tmp_path / "p.json",
@@ -39,6 +40,8 @@ def test_external_script_gets_the_profilers_options_over_its_own(tmp_path: Path)
     (probe,) = prof["train"]["probes"]
     assert probe["outcome"] == "ok", probe.get("log_tail")
     assert probe["throughput"]["median"] > 0
+    assert probe["timing"] == "steps" and probe["throughput"]["n"] == 2  # 3 steps, 1 warmup
+    assert [r["source"] for r in probe["records"]] == ["optimizer_hooks"] * 3
     req_dir = tmp_path / ".work" / "p" / probe["id"]
     records = [json.loads(ln) for ln in (req_dir / "records.jsonl").read_text().splitlines()]
     meta = next(r for r in records if r.get("type") == "meta")

@@ -82,7 +82,12 @@ class Emitter:
 
 
 def run_script(spec: JobSpec, request: dict[str, Any], emit: Emitter, cpus: int) -> int:
-    """External training script (seed contract): profiler options override the script's own."""
+    """External training script (seed contract): profiler options override the script's own.
+
+    The script is timed by its optimizer steps (harness/workloads/script_steps.py); the
+    `script_done` record (its whole run, start-up included) is the fallback for a script in
+    which no step was seen.
+    """
     assert spec.script is not None
     ov = request.get("overrides") or {}
     batch = int(ov.get("batch_size") or spec.batch_size)
@@ -114,7 +119,10 @@ def run_script(spec: JobSpec, request: dict[str, Any], emit: Emitter, cpus: int)
     env = dict(os.environ, HARNESS_RECORDS=request["records"], OMP_NUM_THREADS=str(cpus))
     emit({"type": "meta", "script": spec.script.path, "argv": args, "workers": workers})
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, spec.script.path, *args], env=env)
+    # the script runs unchanged, under a wrapper that times its optimizer steps (script_steps)
+    timer = ["-m", "harness.workloads.script_steps", "--batch", str(batch)]
+    timer += ["--warmup", str(spec.iterations.warmup)]
+    proc = subprocess.run([sys.executable, *timer, spec.script.path, *args], env=env)
     elapsed = time.perf_counter() - t0
     if proc.returncode == 0:
         emit({"type": "script_done", "elapsed_s": elapsed, "iterations": iters, "batch": batch})
