@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from solver.split_dp import (
+from solver.split.check import check_path
+from solver.split.dp import (
     FastGraph,
-    Step,
     distances,
     lagrangian,
     pareto_labels,
@@ -20,7 +20,7 @@ from solver.split_dp import (
     shortest_path,
     through,
 )
-from solver.split_problem import Option, SplitInstance, Transfer
+from solver.split.instance import Option, SplitInstance, Transfer
 from tests.factory.infer_profiles import random_instance
 
 
@@ -167,24 +167,6 @@ def test_fast_graph_matches_plain_dp(n: int, devices: int, freqs: int, seed: int
     assert all(math.isclose(x, y, rel_tol=1e-12) for x, y in zip(a, b, strict=True))
 
 
-def _is_plan(inst: SplitInstance, steps: tuple[Step, ...]) -> bool:
-    """The steps, in order, walk from (0, source) to (L, sink) over edges of the instance."""
-    edges = set(inst.options) | set(inst.transfers)
-    node = (0, inst.source)
-    for s in steps:
-        if s not in edges:
-            return False
-        if isinstance(s, Option):
-            if node != (s.start, s.device):
-                return False
-            node = (s.end, s.device)
-        else:
-            if node != (s.cut, s.src):
-                return False
-            node = (s.cut, s.dst)
-    return node == (inst.n_layers, inst.sink)
-
-
 def test_hand_instance_plans() -> None:
     inst = hand_instance()
     plans = pareto_plans(inst)
@@ -194,7 +176,7 @@ def test_hand_instance_plans() -> None:
     ]
     assert [(o.device, o.start, o.end) for o in plans[0].options] == [(0, 0, 1), (1, 1, 3)]
     assert {o.device for o in plans[1].options} == {1}
-    assert all(_is_plan(inst, p.steps) for p in plans)
+    assert all(not check_path(inst, p.steps) for p in plans)
 
 
 @settings(max_examples=40, deadline=None)
@@ -211,7 +193,7 @@ def test_pareto_plans_equal_labels(
     for p, (lat, en) in zip(plans, labels, strict=True):
         assert math.isclose(p.latency, lat, rel_tol=1e-9)
         assert math.isclose(p.energy, en, rel_tol=1e-9)
-        assert _is_plan(inst, p.steps)
+        assert not check_path(inst, p.steps)
         again = path_of(list(p.steps))
         assert (again.latency, again.energy) == (p.latency, p.energy)
     for a, b in itertools.pairwise(plans):  # fastest first, strictly non-dominated
@@ -228,7 +210,7 @@ def test_pareto_plans_relay_between_devices() -> None:
     labels = pareto_labels(inst)
     plans = pareto_plans(inst)
     assert len(labels) > 1 and len(plans) == len(labels)
-    assert all(_is_plan(inst, p.steps) for p in plans)
+    assert all(not check_path(inst, p.steps) for p in plans)
     assert any(len(p.transfers) >= 4 for p in plans)
 
 
