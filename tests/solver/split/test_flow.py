@@ -25,7 +25,7 @@ from solver.split.instance import build_instance
 from solver.split.model import SplitModel, prune_options
 from solver.split.problem import SplitProblem, default_problem, per_model
 from tests.factory.infer_profiles import make_infer_profile, random_instance
-from tests.test_split_dp import _all_paths, hand_instance
+from tests.factory.split import all_paths, hand_instance
 
 MICROSECOND = 1e-6
 
@@ -87,7 +87,7 @@ def test_epsilon_constrained_optimum_matches_brute_force(
     n: int, freqs: int, seed: int, slack: float, fixing: bool
 ) -> None:
     inst = random_instance(n, 2, freqs, 3, seed)
-    plans = _all_paths(inst)
+    plans = all_paths(inst)
     bound = min(lat for lat, _ in plans) * slack
     out = SplitModel(inst, fixing=fixing).solve("energy", latency_max=bound)
     assert out.path is not None and out.path.latency <= bound * (1 + 1e-9)

@@ -15,7 +15,7 @@ from solver.split.dp import pareto_labels, path_of
 from solver.split.model import SplitModel
 from solver.split.pareto import FrontMismatch, Method, pareto_front, resolve_method
 from tests.factory.infer_profiles import random_instance
-from tests.test_split_dp import hand_instance
+from tests.factory.split import hand_instance
 
 
 def _same(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> bool:
