@@ -42,9 +42,11 @@ from harness.runsplit.summary import summarise  # noqa: E402
 from harness.spec import load_spec  # noqa: E402
 from harness.sweep import Sweep, SweepOptions  # noqa: E402
 from solver.problem import Link  # noqa: E402
-from solver.results import plan_out  # noqa: E402
-from solver.split_dp import shortest_path  # noqa: E402
-from solver.split_problem import Loaded, Pins, SplitDevice, SplitProblem, build_instance  # noqa: E402
+from solver.profiles import Loaded, ProfileSet  # noqa: E402
+from solver.split.dp import shortest_path  # noqa: E402
+from solver.split.flow import plan_out  # noqa: E402
+from solver.split.instance import build_instance  # noqa: E402
+from solver.split.problem import Pins, SplitDevice, SplitProblem  # noqa: E402
 
 MODELS = ("resnet18", "mobilenet_v2", "alexnet")
 JOBS = {"resnet18": "res18-infer.yaml"}  # else <model>-infer.yaml
@@ -104,7 +106,7 @@ def predicted_plans(
         links=[Link(src="edge", dst="server", bandwidth_up_mbps=bw, latency_ms=LATENCY_MS)],
         pins=Pins(input="edge", output="edge"),
     )
-    inst = build_instance(problem, [edge, server])
+    inst = build_instance(problem, ProfileSet([edge, server]))
     out = []
     for k in cuts:
         sub = inst.restricted(

@@ -11,8 +11,8 @@ the label DP's front (front.method: dp / auto, SCIP certifying its two ends) is 
 
     python3 bench/split_scale.py [--quick] [--walk-cap SECONDS]
 
-Instances are synthetic (tests/factory/infer_profiles.random_instance): device 0 is a slow edge device,
-every pair of devices is linked, energies follow a static + f^3 power model.
+Instances are synthetic (tests/factory/infer_profiles.random_instance): device 0 is a slow edge
+device, every pair of devices is linked, energies follow a static + f^3 power model.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from solver.pareto import Front, Method, pareto_front  # noqa: E402
-from solver.split import SplitModel  # noqa: E402
-from solver.split_dp import pareto_labels, shortest_path  # noqa: E402
+from solver.split.dp import pareto_labels, shortest_path  # noqa: E402
+from solver.split.model import SplitModel  # noqa: E402
+from solver.split.pareto import Front, Method, pareto_front  # noqa: E402
 from tests.factory.infer_profiles import random_instance  # noqa: E402
 
 MAX_LEN = 8

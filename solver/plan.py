@@ -86,11 +86,7 @@ def classify(path: Path) -> Loaded | Skipped:
 
 def from_profiles(paths: Sequence[Path]) -> tuple[list[Decision], list[Skipped]]:
     """Every decision the given files support, and the files (or groups) left out, with why."""
-    loaded: list[Loaded] = []
-    skipped: list[Skipped] = []
-    for p in paths:
-        got = classify(Path(p))
-        (skipped if isinstance(got, Skipped) else loaded).append(got)  # type: ignore[arg-type]
+    loaded, skipped = _sort_files(paths)
     given = ProfileSet(loaded)
     decisions = _splits(given, skipped)
     decisions += _pipelines(given, skipped)
@@ -103,12 +99,28 @@ def from_problem_file(path: Path, paths: Sequence[Path]) -> tuple[list[Decision]
     raw = read_problem(path)
     kind = get_kind(str(raw["kind"]))
     problem = validate_as(kind.problem, raw, path)
-    for p in paths:
-        if not Path(p).is_file():
-            raise ProblemError(f"{p}: no such profile file")
-    profiles = ProfileSet.from_paths(paths, base_dir=path.parent)
+    loaded, skipped = _sort_files(paths, missing_is_error=True)
+    profiles = ProfileSet(loaded, base_dir=path.parent)
     problems = kind.per_model(problem, profiles) if kind.per_model else [problem]
-    return [Decision(kind, _name(pr, kind), pr, profiles, inferred=False) for pr in problems], []
+    decisions = [Decision(kind, _name(pr, kind), pr, profiles, inferred=False) for pr in problems]
+    return decisions, skipped
+
+
+def _sort_files(
+    paths: Sequence[Path], missing_is_error: bool = False
+) -> tuple[list[Loaded], list[Skipped]]:
+    """The profiles among `paths`, and the other files with why each is not one."""
+    loaded: list[Loaded] = []
+    skipped: list[Skipped] = []
+    for p in map(Path, paths):
+        if missing_is_error and not p.is_file():
+            raise ProblemError(f"{p}: no such profile file")
+        got = classify(p)
+        if isinstance(got, Skipped):
+            skipped.append(got)
+        else:
+            loaded.append(got)
+    return loaded, skipped
 
 
 def solve(decision: Decision, options: SolveOptions) -> Decision:

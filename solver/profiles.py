@@ -9,6 +9,7 @@ failure is one ProblemError line that names the reference and where it was writt
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,20 @@ class Loaded:
             return Path(ref).resolve() == self.path.resolve()
         except OSError:
             return False
+
+
+def profile_cpus(profile: Profile) -> float | None:
+    """CPUs an inference profile was measured with: its caps, its probes' caps, or a '-<n>cpu'
+    device name (what `harness profile` names a device when the user gave no name)."""
+    infer = profile.infer
+    if infer is None:
+        return None
+    if infer.caps is not None:
+        return infer.caps.cpus
+    if infer.probes:
+        return infer.probes[0].caps.cpus
+    m = re.search(r"-(\d+(?:\.\d+)?)cpus?$", infer.device_name)
+    return float(m.group(1)) if m else None
 
 
 def load(path: str | Path, where: str = "") -> Loaded:

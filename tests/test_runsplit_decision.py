@@ -32,7 +32,9 @@ def _profiles(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def _split_solution(tmp_path: Path, bw: float = 20.0) -> Path:
-    from solver.split_cli import solve_command
+    from solver.problem import SolveOptions
+    from solver.profiles import ProfileSet
+    from solver.split import SplitProblem, solve
 
     pe, ps = _profiles(tmp_path)
     raw = {
@@ -42,8 +44,12 @@ def _split_solution(tmp_path: Path, bw: float = 20.0) -> Path:
         "links": [{"src": "edge", "dst": "server", "bandwidth_up_mbps": bw, "latency_ms": 5}],
         "pins": {"input": "edge"},
     }
-    assert solve_command(raw, tmp_path / "p.yaml", [pe, ps], tmp_path / "out", "json", {}) == 0
-    return tmp_path / "out" / "t-solution.json"
+    sol = solve(SplitProblem.model_validate(raw), ProfileSet.from_paths([pe, ps]), SolveOptions())
+    assert sol.summary().ok
+    path = tmp_path / "out" / "t-split-solution.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(sol.model_dump_json(indent=1))
+    return path
 
 
 def _pipeline_solution(tmp_path: Path, inline: bool = False) -> Path:

@@ -143,7 +143,9 @@ def test_split_resnet18_across_two_containers_on_a_shaped_link(image: str, tmp_p
 
 def _solution(tmp_path: Path) -> Path:
     """A split decision on profiles shaped like resnet18's chain (10 layers) for SPEC."""
-    from solver.split_cli import solve_command
+    from solver.problem import SolveOptions
+    from solver.profiles import ProfileSet
+    from solver.split import SplitProblem, solve
 
     paths = []
     for name, speed, cpus in (("edge", 1.0, 1.0), ("server", 3.0, 1.0)):
@@ -162,8 +164,12 @@ def _solution(tmp_path: Path) -> Path:
         "pins": {"input": "edge"},
         "front": {"enabled": False},
     }
-    assert solve_command(raw, tmp_path / "p.yaml", paths, tmp_path / "sol", "json", {}) == 0
-    return tmp_path / "sol" / "dock-solution.json"
+    sol = solve(SplitProblem.model_validate(raw), ProfileSet.from_paths(paths), SolveOptions())
+    assert sol.summary().ok
+    path = tmp_path / "sol" / "dock-split-solution.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(sol.model_dump_json(indent=1))
+    return path
 
 
 @pytest.mark.docker

@@ -135,7 +135,7 @@ def _model_ref(prof: Profile) -> ModelRef:
 
 
 def _caps(cpus: float | None, prof: Profile) -> tuple[float, float | None]:
-    from solver.split_problem import profile_cpus
+    from solver.split.solution import profile_cpus
 
     inf = prof.infer
     mem = inf.caps.memory_gb if inf is not None and inf.caps is not None else None
@@ -189,8 +189,7 @@ def steps_of(plan: Any, edge: str, server: str) -> list[PlanStep]:
 
 
 def split_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Decision:
-    from solver.results import SplitSolution
-    from solver.split_problem import Loaded, _matches
+    from solver.split.solution import Loaded, SplitSolution
 
     sol = _validate(SplitSolution, raw, path)
     prob = sol.problem
@@ -214,7 +213,7 @@ def split_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Decisio
     devs = {d.name: d for d in prob.devices}
     profs: dict[str, Profile] = {}
     for role_dev in (edge, server):
-        mine = [it for it in loaded if _matches(devs[role_dev], it)]
+        mine = [it for it in loaded if devs[role_dev].matches(it)]
         if prob.model is not None:
             mine = [it for it in mine if it.profile.infer and it.profile.infer.model == prob.model]
         if not mine:

@@ -28,7 +28,7 @@ from harness.profile import (
     save_profile,
 )
 from harness.spec import InferSpec, JobKind, JobSpec
-from solver.split_problem import Option, SplitInstance, Transfer
+from solver.split.instance import Option, SplitInstance, Transfer
 
 
 def make_infer_profile(

@@ -5,7 +5,7 @@ method="auto" (the default): the DP when the instance has no memory limits (it i
 one: one sweep, whatever the number of points), else the SCIP walk. The two agree point for
 point (tests/test_pareto.py compares them on random instances).
 
-method="dp": `split_dp.pareto_plans` gives every non-dominated point with a plan
+method="dp": `dp.pareto_plans` gives every non-dominated point with a plan
 in one sweep over the cuts (exact: it keeps every label that can still reach the front). SCIP
 then solves the two extremes on the same model as every other solve, least latency and least
 energy under the problem's bounds, and they must agree with the DP's ends (the same optimum,
@@ -32,13 +32,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
-from solver.split import SolveOutcome, SolveStats, SplitModel
-from solver.split_dp import PlanPath, pareto_plans
-from solver.split_problem import SplitInstance
+from solver.split.dp import PlanPath, pareto_plans
+from solver.split.instance import SplitInstance
+from solver.split.model import SolveOutcome, SolveStats, SplitModel
 
 Method = Literal["auto", "dp", "scip"]
 
-_BOUND_TOL = 1e-12  # a plan meets a problem bound within this (relative), as _check_bounds
+_BOUND_TOL = 1e-12  # a plan meets a problem bound within this (relative), as flow.check_bounds
 _MATCH_TOL = 1e-9  # SCIP's and the DP's optima agree within this (relative)
 
 

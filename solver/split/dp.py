@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from solver.split_problem import Option, SplitInstance, Transfer
+from solver.split.instance import Option, SplitInstance, Transfer
 
 Step = Option | Transfer
 
@@ -43,6 +43,11 @@ def path_of(steps: list[Step] | tuple[Step, ...]) -> PlanPath:
     lat = math.fsum(s.latency for s in ordered)
     en = math.fsum(s.energy for s in ordered)
     return PlanPath(ordered, lat, en)
+
+
+def _cost(s: Step, w_lat: float, w_en: float) -> float:
+    """w_lat * latency + w_en * energy; energy left out at w_en = 0 (it may be unknown: NaN)."""
+    return w_lat * s.latency + (w_en * s.energy if w_en else 0.0)
 
 
 def _order(s: Step) -> tuple[int, int]:
@@ -131,7 +136,7 @@ def distances(
                 if not changed:
                     break
             for o in by_start.get(k, ()):
-                c = row[o.device] + w_lat * o.latency + w_en * o.energy
+                c = row[o.device] + _cost(o, w_lat, w_en)
                 if c < dist[o.end][o.device]:
                     dist[o.end][o.device] = c
         return dist
@@ -142,7 +147,7 @@ def distances(
     for k in range(n, -1, -1):
         row = dist[k]
         for o in by_end_start.get(k, ()):
-            c = dist[o.end][o.device] + w_lat * o.latency + w_en * o.energy
+            c = dist[o.end][o.device] + _cost(o, w_lat, w_en)
             if c < row[o.device]:
                 row[o.device] = c
         for _ in range(rounds):
@@ -164,7 +169,7 @@ def through(
     bwd = distances(inst, w_lat, w_en, to_sink=True)
     out = []
     for s in steps:
-        c = w_lat * s.latency + w_en * s.energy
+        c = _cost(s, w_lat, w_en)
         if isinstance(s, Transfer):
             out.append(fwd[s.cut][s.src] + c + bwd[s.cut][s.dst])
         else:
@@ -231,129 +236,178 @@ def pareto_plans(inst: SplitInstance, *, deadline: float | None = None) -> list[
     time.perf_counter() value) raises TimeoutError when passed."""
     if not inst.energy_known:
         raise ValueError(inst.energy_note or "energy unknown: no latency-energy front")
-    n, nd = inst.n_layers, len(inst.devices)
-    steps: list[Step] = []
-    # compute edges into (k, d), grouped by start: per bundle, only its non-dominated clocks
-    groups: dict[tuple[int, int, int], list[Option]] = {}
-    for o in inst.options:
-        groups.setdefault((o.device, o.start, o.end), []).append(o)
-    into: list[list[list[tuple[int, Any, Any, Any]]]] = [
-        [[] for _ in range(nd)] for _ in range(n + 1)
-    ]
-    for (d, start, end), group in groups.items():
-        lat = np.array([o.latency for o in group])
-        en = np.array([o.energy for o in group])
-        keep = _nondominated(lat, en)
-        ids = np.arange(len(steps), len(steps) + len(keep), dtype=np.int64)
-        steps.extend(group[int(i)] for i in keep)
-        into[end][d].append((start, lat[keep], en[keep], ids))
-    trs: list[list[list[tuple[int, float, float, int]]]] = [
-        [[] for _ in range(nd)] for _ in range(n + 1)
-    ]
-    for t in inst.transfers:
-        if t.src != t.dst:
-            trs[t.cut][t.dst].append((t.src, t.latency, t.energy, len(steps)))
-            steps.append(t)
-
     fast = shortest_path(inst, 1.0, 0.0)
     if fast is None:
         return []
     lean = shortest_path(inst, 0.0, 1.0)
     assert lean is not None
-    lat_cap = lean.latency * (1 + _SLACK) + 1e-300
-    en_cap = fast.energy * (1 + _SLACK) + 1e-300
-    h_lat = distances(inst, 1.0, 0.0, to_sink=True)
-    h_en = distances(inst, 0.0, 1.0, to_sink=True)
-
-    def useful(lat: Any, en: Any, k: int, d: int) -> Any:
-        """Labels at (k, d) whose best completion is neither slower than `lean` nor hungrier
-        than `fast` (beyond the slack)."""
-        return (lat + h_lat[k][d] <= lat_cap) & (en + h_en[k][d] <= en_cap)
-
-    empty_f, empty_i = np.zeros(0), np.zeros(0, dtype=np.int64)
+    edges = _LabelEdges.of(inst)
+    bound = _Completion(inst, fast, lean)
+    n, nd = inst.n_layers, len(inst.devices)
+    # per node: the non-dominated labels (latency, energy, label index in the cut), fastest first
+    nodes: list[list[_Labels]] = []
     # per cut: the kept labels' predecessor (a label index in the predecessor's cut) and edge
     prev_of: list[Any] = []
     step_of: list[Any] = []
-    # per node: the non-dominated labels (latency, energy, label index in the cut), fastest first
-    nodes: list[list[tuple[Any, Any, Any]]] = []
     for k in range(n + 1):
         if deadline is not None and time.perf_counter() > deadline:
             raise TimeoutError(f"Pareto labels stopped at cut {k} of {n}")
         pool = _Pool()
-        cur: list[tuple[Any, Any, Any]] = []
-        for d in range(nd):
-            parts: list[tuple[Any, Any, Any, Any]] = []
-            if k == 0 and d == inst.source:
-                parts.append((np.zeros(1), np.zeros(1), np.full(1, -1), np.full(1, -1)))
-            for start, olat, oen, oid in into[k][d]:
-                slat, sen, sidx = nodes[start][d]
-                if not len(slat):
-                    continue
-                m = len(olat)
-                parts.append(
-                    (
-                        (slat[:, None] + olat[None, :]).ravel(),
-                        (sen[:, None] + oen[None, :]).ravel(),
-                        np.repeat(sidx, m),
-                        np.tile(oid, len(slat)),
-                    )
-                )
-            if not parts:
-                cur.append((empty_f, empty_f, empty_i))
-                continue
-            lat, en, prev, step = (np.concatenate(c) for c in zip(*parts, strict=True))
-            ok = useful(lat, en, k, d)
-            lat, en, prev, step = lat[ok], en[ok], prev[ok], step[ok]
-            keep = _nondominated(lat, en)
-            cur.append((lat[keep], en[keep], pool.store(prev[keep], step[keep])))
-        for _ in range(max(1, nd - 1)):
-            new: list[tuple[Any, Any, Any]] = []
-            changed = False
-            for d in range(nd):
-                here = cur[d]
-                relayed = [
-                    (cur[src][0] + tl, cur[src][1] + te, cur[src][2], tid)
-                    for src, tl, te, tid in trs[k][d]
-                    if len(cur[src][0])
-                ]
-                if not relayed:
-                    new.append(here)
-                    continue
-                lat = np.concatenate([here[0]] + [r[0] for r in relayed])
-                en = np.concatenate([here[1]] + [r[1] for r in relayed])
-                prev = np.concatenate([np.full(len(here[0]), -1)] + [r[2] for r in relayed])
-                step = np.concatenate(
-                    [np.full(len(here[0]), -1)] + [np.full(len(r[0]), r[3]) for r in relayed]
-                )
-                old = np.concatenate([here[2]] + [np.full(len(r[0]), -1) for r in relayed])
-                ok = useful(lat, en, k, d)
-                ok[: len(here[0])] = True
-                lat, en, prev, step, old = lat[ok], en[ok], prev[ok], step[ok], old[ok]
-                keep = _nondominated(lat, en)
-                fresh = keep[old[keep] < 0]
-                if not len(fresh):
-                    new.append(here)  # the relayed labels are all dominated: nothing changes
-                    continue
-                changed = True
-                idx = old[keep]
-                idx[old[keep] < 0] = pool.store(prev[fresh], step[fresh])
-                new.append((lat[keep], en[keep], idx))
-            cur = new
-            if not changed:
-                break
-        nodes.append(cur)
-        prev_of.append(np.concatenate(pool.prev) if pool.prev else empty_i)
-        step_of.append(np.concatenate(pool.step) if pool.step else empty_i)
+        cur = [_arrivals(inst, edges, bound, nodes, pool, k, d) for d in range(nd)]
+        nodes.append(_relays(edges, bound, pool, cur, k))
+        prev_of.append(pool.array(pool.prev))
+        step_of.append(pool.array(pool.step))
+    return _read_back(inst, edges, nodes[n][inst.sink][2], prev_of, step_of)
 
+
+_Labels = tuple[Any, Any, Any]  # latency, energy, label index in the cut (numpy arrays)
+_EMPTY_F, _EMPTY_I = np.zeros(0), np.zeros(0, dtype=np.int64)
+
+
+@dataclass
+class _LabelEdges:
+    """The edges as the label sweep reads them; `steps[i]` is the edge a label id names."""
+
+    steps: list[Step]
+    # into[k][d]: (start, latencies, energies, ids) of the compute edges ending at (k, d),
+    # per bundle only its non-dominated clocks
+    into: list[list[list[tuple[int, Any, Any, Any]]]]
+    # relays[k][d]: (src, latency, energy, id) of the transfers into (k, d)
+    relays: list[list[list[tuple[int, float, float, int]]]]
+
+    @classmethod
+    def of(cls, inst: SplitInstance) -> _LabelEdges:
+        n, nd = inst.n_layers, len(inst.devices)
+        steps: list[Step] = []
+        groups: dict[tuple[int, int, int], list[Option]] = {}
+        for o in inst.options:
+            groups.setdefault((o.device, o.start, o.end), []).append(o)
+        into: list[list[list[tuple[int, Any, Any, Any]]]] = [
+            [[] for _ in range(nd)] for _ in range(n + 1)
+        ]
+        for (d, start, end), group in groups.items():
+            lat = np.array([o.latency for o in group])
+            en = np.array([o.energy for o in group])
+            keep = _nondominated(lat, en)
+            ids = np.arange(len(steps), len(steps) + len(keep), dtype=np.int64)
+            steps.extend(group[int(i)] for i in keep)
+            into[end][d].append((start, lat[keep], en[keep], ids))
+        relays: list[list[list[tuple[int, float, float, int]]]] = [
+            [[] for _ in range(nd)] for _ in range(n + 1)
+        ]
+        for t in inst.transfers:
+            if t.src != t.dst:
+                relays[t.cut][t.dst].append((t.src, t.latency, t.energy, len(steps)))
+                steps.append(t)
+        return cls(steps, into, relays)
+
+
+class _Completion:
+    """Drops the labels at (k, d) whose best completion (least latency, least energy to the
+    sink) is slower than a least-energy plan or hungrier than a fastest plan (beyond the
+    slack): such a plan is dominated by that one."""
+
+    def __init__(self, inst: SplitInstance, fast: PlanPath, lean: PlanPath) -> None:
+        self.lat_cap = lean.latency * (1 + _SLACK) + 1e-300
+        self.en_cap = fast.energy * (1 + _SLACK) + 1e-300
+        self.h_lat = distances(inst, 1.0, 0.0, to_sink=True)
+        self.h_en = distances(inst, 0.0, 1.0, to_sink=True)
+
+    def useful(self, lat: Any, en: Any, k: int, d: int) -> Any:
+        return (lat + self.h_lat[k][d] <= self.lat_cap) & (en + self.h_en[k][d] <= self.en_cap)
+
+
+def _arrivals(
+    inst: SplitInstance,
+    edges: _LabelEdges,
+    bound: _Completion,
+    nodes: list[list[_Labels]],
+    pool: _Pool,
+    k: int,
+    d: int,
+) -> _Labels:
+    """The labels reaching (k, d) by a compute edge (or the start), reduced once."""
+    parts: list[tuple[Any, Any, Any, Any]] = []
+    if k == 0 and d == inst.source:
+        parts.append((np.zeros(1), np.zeros(1), np.full(1, -1), np.full(1, -1)))
+    for start, olat, oen, oid in edges.into[k][d]:
+        slat, sen, sidx = nodes[start][d]
+        if not len(slat):
+            continue
+        m = len(olat)
+        parts.append(
+            (
+                (slat[:, None] + olat[None, :]).ravel(),
+                (sen[:, None] + oen[None, :]).ravel(),
+                np.repeat(sidx, m),
+                np.tile(oid, len(slat)),
+            )
+        )
+    if not parts:
+        return (_EMPTY_F, _EMPTY_F, _EMPTY_I)
+    lat, en, prev, step = (np.concatenate(c) for c in zip(*parts, strict=True))
+    ok = bound.useful(lat, en, k, d)
+    lat, en, prev, step = lat[ok], en[ok], prev[ok], step[ok]
+    keep = _nondominated(lat, en)
+    return (lat[keep], en[keep], pool.store(prev[keep], step[keep]))
+
+
+def _relays(
+    edges: _LabelEdges, bound: _Completion, pool: _Pool, cur: list[_Labels], k: int
+) -> list[_Labels]:
+    """Transfers at cut k relay labels between devices, in D - 1 rounds."""
+    nd = len(cur)
+    for _ in range(max(1, nd - 1)):
+        new: list[_Labels] = []
+        changed = False
+        for d in range(nd):
+            here = cur[d]
+            relayed = [
+                (cur[src][0] + tl, cur[src][1] + te, cur[src][2], tid)
+                for src, tl, te, tid in edges.relays[k][d]
+                if len(cur[src][0])
+            ]
+            if not relayed:
+                new.append(here)
+                continue
+            lat = np.concatenate([here[0]] + [r[0] for r in relayed])
+            en = np.concatenate([here[1]] + [r[1] for r in relayed])
+            prev = np.concatenate([np.full(len(here[0]), -1)] + [r[2] for r in relayed])
+            step = np.concatenate(
+                [np.full(len(here[0]), -1)] + [np.full(len(r[0]), r[3]) for r in relayed]
+            )
+            old = np.concatenate([here[2]] + [np.full(len(r[0]), -1) for r in relayed])
+            ok = bound.useful(lat, en, k, d)
+            ok[: len(here[0])] = True
+            lat, en, prev, step, old = lat[ok], en[ok], prev[ok], step[ok], old[ok]
+            keep = _nondominated(lat, en)
+            fresh = keep[old[keep] < 0]
+            if not len(fresh):
+                new.append(here)  # the relayed labels are all dominated: nothing changes
+                continue
+            changed = True
+            idx = old[keep]
+            idx[old[keep] < 0] = pool.store(prev[fresh], step[fresh])
+            new.append((lat[keep], en[keep], idx))
+        cur = new
+        if not changed:
+            break
+    return cur
+
+
+def _read_back(
+    inst: SplitInstance, edges: _LabelEdges, ends: Any, prev_of: list[Any], step_of: list[Any]
+) -> list[PlanPath]:
+    """Each label at the sink, followed back edge by edge to the start."""
     plans: list[PlanPath] = []
-    for i in nodes[n][inst.sink][2].tolist():
+    for i in ends.tolist():
         path: list[Step] = []
-        k = n
+        k = inst.n_layers
         while True:
             s = int(step_of[k][i])
             if s < 0:
                 break
-            st = steps[s]
+            st = edges.steps[s]
             path.append(st)
             i = int(prev_of[k][i])
             if isinstance(st, Option):
@@ -377,6 +431,10 @@ class _Pool:
         self.step.append(step)
         self.size += len(prev)
         return np.arange(self.size - len(prev), self.size, dtype=np.int64)
+
+    @staticmethod
+    def array(parts: list[Any]) -> Any:
+        return np.concatenate(parts) if parts else _EMPTY_I
 
 
 def _nondominated(lat: Any, en: Any) -> Any:
@@ -501,7 +559,9 @@ class FastGraph:
                 if not changed:
                     break
             if len(self.dev[k]):
-                cand = row[self.dev[k]] + (w_lat * self.lat[k] + w_en * self.en[k])
+                cand = row[self.dev[k]] + (
+                    w_lat * self.lat[k] + (w_en * self.en[k] if w_en else 0.0)
+                )
                 np.minimum.at(dist, (self.end[k], self.dev[k]), cand)
         return dist
 
@@ -513,7 +573,9 @@ class FastGraph:
         for k in range(n, -1, -1):
             row = dist[k]
             if len(self.dev[k]):
-                cand = dist[self.end[k], self.dev[k]] + (w_lat * self.lat[k] + w_en * self.en[k])
+                cand = dist[self.end[k], self.dev[k]] + (
+                    w_lat * self.lat[k] + (w_en * self.en[k] if w_en else 0.0)
+                )
                 np.minimum.at(row, self.dev[k], cand)
             for _ in range(max(1, nd - 1)):
                 changed = False
@@ -541,7 +603,7 @@ class FastGraph:
             tol = 1e-12 * max(1.0, abs(here))
             found: Step | None = None
             for o in self.into.get((k, d), ()):
-                if abs(fwd[o.start, d] + (w_lat * o.latency + w_en * o.energy) - here) <= tol:
+                if abs(fwd[o.start, d] + _cost(o, w_lat, w_en) - here) <= tol:
                     found = o
                     break
             if found is None:
@@ -563,7 +625,7 @@ class FastGraph:
         bwd = self.backward(w_lat, w_en)
         out = []
         for s in steps:
-            c = w_lat * s.latency + w_en * s.energy
+            c = _cost(s, w_lat, w_en)
             if isinstance(s, Transfer):
                 out.append(float(fwd[s.cut, s.src] + c + bwd[s.cut, s.dst]))
             else:

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from solver.split_dp import (
+from solver.split.check import check_path
+from solver.split.dp import (
     FastGraph,
-    Step,
     distances,
     lagrangian,
     pareto_labels,
@@ -20,24 +20,8 @@ from solver.split_dp import (
     shortest_path,
     through,
 )
-from solver.split_problem import Option, SplitInstance, Transfer
 from tests.factory.infer_profiles import random_instance
-
-
-def hand_instance() -> SplitInstance:
-    """3 layers; edge (source and sink) and server. Worked out by hand:
-    all on edge 25 ms (bundle [0,3)); edge [0,1) + server [1,3) = 10 + 4 + 1.5 + 2 = 17.5 ms;
-    all on server 20 + 2.5 + 2 = 24.5 ms. Energy: edge computes at 5 W, links at 1 W, the server
-    is free: split 0.056 J, all on server 0.022 J, all on edge 0.125 J."""
-    ms = 1e-3
-    edge = [(0, 1, 10), (1, 2, 10), (2, 3, 10), (0, 3, 25)]
-    server = [(0, 1, 1), (1, 2, 1), (2, 3, 1), (1, 3, 1.5)]
-    opts = [Option(0, None, i, j, t * ms, 5.0 * t * ms) for i, j, t in edge]
-    opts += [Option(1, None, i, j, t * ms, 0.0) for i, j, t in server]
-    cut_ms = [20, 4, 6, 2]
-    trs = [Transfer(k, a, b, c * ms, c * ms, 1000.0) for k, c in enumerate(cut_ms) for a, b in
-           ((0, 1), (1, 0))]  # fmt: skip
-    return SplitInstance(3, ["edge", "server"], opts, trs, source=0, sink=0)
+from tests.factory.split import all_paths, hand_instance
 
 
 def test_hand_instance_latency_optimum_is_the_split_after_layer_0() -> None:
@@ -67,38 +51,6 @@ def test_unreachable_sink_gives_none() -> None:
     assert shortest_path(inst) is None
 
 
-def _all_paths(inst: SplitInstance) -> list[tuple[float, float]]:
-    """Brute force for 2 devices: every cover of the layers by options, with the transfers
-    a device change forces (direct links only)."""
-    out = []
-    n = inst.n_layers
-    tr = {(t.cut, t.src, t.dst): t for t in inst.transfers}
-    for mask in range(1 << (n - 1)):
-        cuts = [0] + [k for k in range(1, n) if mask >> (k - 1) & 1] + [n]
-        segs = list(itertools.pairwise(cuts))
-        choices = [[o for o in inst.options if (o.start, o.end) == s] for s in segs]
-        for combo in itertools.product(*choices):
-            lat = en = 0.0
-            where = inst.source
-            ok = True
-            for o in combo:
-                if o.device != where:
-                    t = tr.get((o.start, where, o.device))
-                    if t is None:
-                        ok = False
-                        break
-                    lat, en = lat + t.latency, en + t.energy
-                lat, en, where = lat + o.latency, en + o.energy, o.device
-            if ok and where != inst.sink:
-                t = tr.get((n, where, inst.sink))
-                ok = t is not None
-                if t is not None:
-                    lat, en = lat + t.latency, en + t.energy
-            if ok:
-                out.append((lat, en))
-    return out
-
-
 @settings(max_examples=25, deadline=None)
 @given(
     n=st.integers(1, 5),
@@ -108,7 +60,7 @@ def _all_paths(inst: SplitInstance) -> list[tuple[float, float]]:
 )
 def test_dp_matches_brute_force(n: int, freqs: int, max_len: int, seed: int) -> None:
     inst = random_instance(n, 2, freqs, max_len, seed)
-    plans = _all_paths(inst)
+    plans = all_paths(inst)
     p = shortest_path(inst)
     assert p is not None
     assert math.isclose(p.latency, min(lat for lat, _ in plans), rel_tol=1e-12)
@@ -143,7 +95,7 @@ def test_lagrangian_bound_is_below_the_constrained_optimum() -> None:
     assert fast is not None
     bound = fast.latency * 1.1
     lg = lagrangian(inst, "energy", bound)
-    best = min(en for lat, en in _all_paths(inst) if lat <= bound)
+    best = min(en for lat, en in all_paths(inst) if lat <= bound)
     assert lg.incumbent is not None and lg.incumbent.latency <= bound
     assert lg.lower_bound <= best * (1 + 1e-9) <= lg.incumbent.energy * (1 + 1e-9)
     assert lagrangian(inst, "energy", fast.latency * 0.5).infeasible
@@ -167,24 +119,6 @@ def test_fast_graph_matches_plain_dp(n: int, devices: int, freqs: int, seed: int
     assert all(math.isclose(x, y, rel_tol=1e-12) for x, y in zip(a, b, strict=True))
 
 
-def _is_plan(inst: SplitInstance, steps: tuple[Step, ...]) -> bool:
-    """The steps, in order, walk from (0, source) to (L, sink) over edges of the instance."""
-    edges = set(inst.options) | set(inst.transfers)
-    node = (0, inst.source)
-    for s in steps:
-        if s not in edges:
-            return False
-        if isinstance(s, Option):
-            if node != (s.start, s.device):
-                return False
-            node = (s.end, s.device)
-        else:
-            if node != (s.cut, s.src):
-                return False
-            node = (s.cut, s.dst)
-    return node == (inst.n_layers, inst.sink)
-
-
 def test_hand_instance_plans() -> None:
     inst = hand_instance()
     plans = pareto_plans(inst)
@@ -194,7 +128,7 @@ def test_hand_instance_plans() -> None:
     ]
     assert [(o.device, o.start, o.end) for o in plans[0].options] == [(0, 0, 1), (1, 1, 3)]
     assert {o.device for o in plans[1].options} == {1}
-    assert all(_is_plan(inst, p.steps) for p in plans)
+    assert all(not check_path(inst, p.steps) for p in plans)
 
 
 @settings(max_examples=40, deadline=None)
@@ -211,7 +145,7 @@ def test_pareto_plans_equal_labels(
     for p, (lat, en) in zip(plans, labels, strict=True):
         assert math.isclose(p.latency, lat, rel_tol=1e-9)
         assert math.isclose(p.energy, en, rel_tol=1e-9)
-        assert _is_plan(inst, p.steps)
+        assert not check_path(inst, p.steps)
         again = path_of(list(p.steps))
         assert (again.latency, again.energy) == (p.latency, p.energy)
     for a, b in itertools.pairwise(plans):  # fastest first, strictly non-dominated
@@ -228,14 +162,14 @@ def test_pareto_plans_relay_between_devices() -> None:
     labels = pareto_labels(inst)
     plans = pareto_plans(inst)
     assert len(labels) > 1 and len(plans) == len(labels)
-    assert all(_is_plan(inst, p.steps) for p in plans)
+    assert all(not check_path(inst, p.steps) for p in plans)
     assert any(len(p.transfers) >= 4 for p in plans)
 
 
 def test_pareto_plans_brute_force() -> None:
     inst = random_instance(5, 2, 3, 3, seed=9)
     plans = pareto_plans(inst)
-    every = _all_paths(inst)
+    every = all_paths(inst)
     for lat, en in every:
         assert any(p.latency <= lat * (1 + 1e-12) and p.energy <= en * (1 + 1e-12) for p in plans)
 

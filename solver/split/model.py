@@ -1,6 +1,6 @@
 """The SCIP model for split points, device assignment and DVFS frequencies.
 
-Formulation (on the graph of split_problem.py): binary x_o per compute option o = (device,
+Formulation (on the graph of instance.py): binary x_o per compute option o = (device,
 frequency, bundle [i, j)), binary y_t per transfer t = (cut k, src -> dst). Flow conservation
 at every node (k, d): in - out = -1 at (0, input device), +1 at (L, output device), else 0; a
 path covers each layer exactly once and pays communication exactly where consecutive bundles
@@ -27,8 +27,9 @@ from typing import Any
 
 from pyscipopt import SCIP_PARAMSETTING, Model, quicksum
 
-from solver.split_dp import FastGraph, PlanPath, Step, lagrangian, path_of, shortest_path
-from solver.split_problem import Objective, Option, SplitInstance, Transfer
+from solver.split.dp import FastGraph, PlanPath, Step, lagrangian, path_of
+from solver.split.instance import Option, SplitInstance, Transfer
+from solver.split.problem import Objective
 
 
 @dataclass(frozen=True)
@@ -347,66 +348,3 @@ def _tighter(a: float | None, b: float | None) -> float | None:
 
 def _finite(v: float) -> float | None:
     return None if v is None or math.isinf(v) or abs(v) >= 1e19 else float(v)
-
-
-def solve_split(
-    inst: SplitInstance,
-    objective: Objective = "latency",
-    *,
-    eta: float = 0.5,
-    norms: tuple[float, float] = (1.0, 1.0),
-    time_limit: float | None = None,
-) -> tuple[SolveOutcome, float]:
-    """Build and solve once; returns the outcome and the model-build time."""
-    model = SplitModel(inst, time_limit=time_limit)
-    return model.solve(objective, eta=eta, norms=norms), model.build_time_s
-
-
-@dataclass(frozen=True)
-class Baseline:
-    name: str
-    path: PlanPath | None
-
-
-def default_freq(inst: SplitInstance, device: int) -> float | None:
-    """The clock a plan without DVFS runs at: the default one, else the fastest profiled."""
-    freqs = inst.freqs_of(device)
-    return None if None in freqs else (freqs[-1] if freqs else None)
-
-
-def baselines(inst: SplitInstance, w_lat: float, w_en: float) -> list[Baseline]:
-    """All on one device, the best single split (Neurosurgeon: one cut, default clocks, edge
-    first), and DVFS pinned to the fastest or slowest clock; each the best such plan for the
-    same objective (by the DP, ignoring the problem's constraints)."""
-    out: list[Baseline] = []
-    dflt = {d: default_freq(inst, d) for d in range(len(inst.devices))}
-    for d, name in enumerate(inst.devices):
-        sub = inst.restricted(lambda o, d=d: o.device == d and o.freq == dflt[d])
-        out.append(Baseline(f"all on {name}", shortest_path(sub, w_lat, w_en)))
-    edge = inst.source
-    best: PlanPath | None = None
-    best_cost = math.inf
-    for other in range(len(inst.devices)):
-        if other == edge:
-            continue
-        for k in range(1, inst.n_layers):
-            sub = inst.restricted(
-                lambda o, k=k, other=other: (
-                    o.freq == dflt[o.device]
-                    and ((o.device == edge and o.end <= k) or (o.device == other and o.start >= k))
-                )
-            )
-            p = shortest_path(sub, w_lat, w_en)
-            if p is not None and w_lat * p.latency + w_en * p.energy < best_cost:
-                best, best_cost = p, w_lat * p.latency + w_en * p.energy
-    if len(inst.devices) > 1:
-        out.append(Baseline("best single split", best))
-    numeric = {d: [f for f in inst.freqs_of(d) if f is not None] for d in range(len(inst.devices))}
-    fast = {d: max(fs) if fs else None for d, fs in numeric.items()}
-    slow = {d: min(fs) if fs else None for d, fs in numeric.items()}
-    if any(len(fs) > 1 for fs in numeric.values()):
-        sub = inst.restricted(lambda o: o.freq == fast[o.device])
-        out.append(Baseline("fastest clock only", shortest_path(sub, w_lat, w_en)))
-        sub = inst.restricted(lambda o: o.freq == slow[o.device])
-        out.append(Baseline("slowest clock only", shortest_path(sub, w_lat, w_en)))
-    return out

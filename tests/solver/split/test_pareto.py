@@ -9,12 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import solver.pareto
-from solver.pareto import FrontMismatch, Method, pareto_front, resolve_method
-from solver.split import SplitModel
-from solver.split_dp import pareto_labels, path_of
+import solver.split.pareto
+from solver.split.check import check_path
+from solver.split.dp import pareto_labels, path_of
+from solver.split.model import SplitModel
+from solver.split.pareto import FrontMismatch, Method, pareto_front, resolve_method
 from tests.factory.infer_profiles import random_instance
-from tests.test_split_dp import _is_plan, hand_instance
+from tests.factory.split import hand_instance
 
 
 def _same(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> bool:
@@ -61,7 +62,7 @@ def test_dp_front_plans_add_up() -> None:
     front = pareto_front(SplitModel(inst))
     assert front.complete and len(front.points) > 10
     for p in front.points:
-        assert p.stats is None and _is_plan(inst, p.path.steps)
+        assert p.stats is None and not check_path(inst, p.path.steps)
         again = path_of(list(p.path.steps))
         assert math.isclose(again.latency, p.latency, rel_tol=1e-12)
         assert math.isclose(again.energy, p.energy, rel_tol=1e-12)
@@ -131,11 +132,11 @@ def test_dp_front_respects_both_bounds() -> None:
 
 def test_dp_front_raises_when_scip_disagrees(monkeypatch: pytest.MonkeyPatch) -> None:
     inst = random_instance(8, 2, 3, 3, seed=4)
-    real = solver.pareto.pareto_plans
-    monkeypatch.setattr(solver.pareto, "pareto_plans", lambda i, **kw: real(i, **kw)[1:])
+    real = solver.split.pareto.pareto_plans
+    monkeypatch.setattr(solver.split.pareto, "pareto_plans", lambda i, **kw: real(i, **kw)[1:])
     with pytest.raises(FrontMismatch, match="least latency"):
         pareto_front(SplitModel(inst))
-    monkeypatch.setattr(solver.pareto, "pareto_plans", lambda i, **kw: real(i, **kw)[:-1])
+    monkeypatch.setattr(solver.split.pareto, "pareto_plans", lambda i, **kw: real(i, **kw)[:-1])
     with pytest.raises(FrontMismatch, match="least energy"):
         pareto_front(SplitModel(inst))
 

@@ -1,0 +1,55 @@
+"""Split instances built by hand, and every plan of a small instance by brute force."""
+
+from __future__ import annotations
+
+import itertools
+
+from solver.split.instance import Option, SplitInstance, Transfer
+
+
+def hand_instance() -> SplitInstance:
+    """3 layers; edge (source and sink) and server. Worked out by hand:
+    all on edge 25 ms (bundle [0,3)); edge [0,1) + server [1,3) = 10 + 4 + 1.5 + 2 = 17.5 ms;
+    all on server 20 + 2.5 + 2 = 24.5 ms. Energy: edge computes at 5 W, links at 1 W, the server
+    is free: split 0.056 J, all on server 0.022 J, all on edge 0.125 J."""
+    ms = 1e-3
+    edge = [(0, 1, 10), (1, 2, 10), (2, 3, 10), (0, 3, 25)]
+    server = [(0, 1, 1), (1, 2, 1), (2, 3, 1), (1, 3, 1.5)]
+    opts = [Option(0, None, i, j, t * ms, 5.0 * t * ms) for i, j, t in edge]
+    opts += [Option(1, None, i, j, t * ms, 0.0) for i, j, t in server]
+    cut_ms = [20, 4, 6, 2]
+    trs = [Transfer(k, a, b, c * ms, c * ms, 1000.0) for k, c in enumerate(cut_ms) for a, b in
+           ((0, 1), (1, 0))]  # fmt: skip
+    return SplitInstance(3, ["edge", "server"], opts, trs, source=0, sink=0)
+
+
+def all_paths(inst: SplitInstance) -> list[tuple[float, float]]:
+    """Brute force for 2 devices: every cover of the layers by options, with the transfers
+    a device change forces (direct links only)."""
+    out = []
+    n = inst.n_layers
+    tr = {(t.cut, t.src, t.dst): t for t in inst.transfers}
+    for mask in range(1 << (n - 1)):
+        cuts = [0] + [k for k in range(1, n) if mask >> (k - 1) & 1] + [n]
+        segs = list(itertools.pairwise(cuts))
+        choices = [[o for o in inst.options if (o.start, o.end) == s] for s in segs]
+        for combo in itertools.product(*choices):
+            lat = en = 0.0
+            where = inst.source
+            ok = True
+            for o in combo:
+                if o.device != where:
+                    t = tr.get((o.start, where, o.device))
+                    if t is None:
+                        ok = False
+                        break
+                    lat, en = lat + t.latency, en + t.energy
+                lat, en, where = lat + o.latency, en + o.energy, o.device
+            if ok and where != inst.sink:
+                t = tr.get((n, where, inst.sink))
+                ok = t is not None
+                if t is not None:
+                    lat, en = lat + t.latency, en + t.energy
+            if ok:
+                out.append((lat, en))
+    return out
