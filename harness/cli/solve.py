@@ -162,8 +162,14 @@ def _render(decisions: list[Decision], skipped: list[Skipped], opts: Any) -> Non
     con = Console(width=None if sys.stdout.isatty() else 120)
     for d in decisions:
         con.rule(f"[bold]{d.kind.name}[/bold]: {d.name}")
-        if d.inferred and d.files:
-            con.print(f"No problem file: solved the default problem written to {d.files[1]}")
+        derived = [f for f in d.files if f.name.endswith("-problem.yaml")]
+        if derived:
+            con.print(
+                f"No problem file: solved this default problem (saved as {derived[0]}; edit it "
+                "and pass it with --problem)",
+                highlight=False,
+            )
+            con.print(derived[0].read_text().rstrip(), highlight=False, markup=False)
         if d.solution is not None:
             _kind_cli(d).render(d.solution, con, opts)
     for s in skipped:
@@ -181,6 +187,9 @@ def _render(decisions: list[Decision], skipped: list[Skipped], opts: Any) -> Non
         about = ", ".join(s.subjects[:4]) + (
             f" (+{len(s.subjects) - 4})" if len(s.subjects) > 4 else ""
         )
-        files = "\n".join(str(f) for f in d.files)
+        files = "\n".join(f.name for f in d.files)
         t.add_row(d.kind.name, d.name, about, s.objective, s.status, gap, gain, files)
     con.print(t)
+    folders = sorted({str(f.parent) for d in decisions for f in d.files})
+    if folders:
+        con.print(f"files written to {', '.join(folders)}", highlight=False)
