@@ -5,4 +5,7 @@
     reports          small profiles shaped like real ones, for the report and export tests
     tiny_infer_job   a tiny inference job spec for CLI tests that run real torch
     pipeline         random batch-pipeline jobs and the brute-force optimum
+    packing          tiny packing problems with a brute-force optimum, instances from profiles
+
+Builders only, no tests: a test file imports what it needs from here, never from another test.
 """
