@@ -4,7 +4,9 @@ Each job's throughput at every (CPUs, memory) comes from its training profile; t
 floor is its GPU-proportional share; SCIP maximises the total normalised throughput, beside a
 GPU-proportional and a Synergy-TUNE greedy baseline, and every answer passes the checker.
 
-Modules, one job each (only `master`'s users, `pricing` and `model`, import pyscipopt/numpy):
+Modules, one job each (importing the package loads `problem`, `table` and `solution` only:
+pydantic and the standard library; pyscipopt and numpy are `pricing`'s and `model`'s,
+matplotlib is `cli`'s):
 
     problem.py     the problem file (servers, jobs), the instance, the default problem
     table.py       a profile -> a job's throughput per (CPUs, memory) configuration

@@ -33,6 +33,7 @@ from solver.packing.problem import (
     SYNERGY_CLUSTER,
     CurveModels,
     Instance,
+    Server,
     ServerKind,
     reference_share,
     servers_of,
@@ -168,9 +169,9 @@ class _Replay:
     round_s: float
     verify: bool
     fn: Callable[[Instance, list[int]], Placement]
-    left: list[float] = field(default_factory=list)
-    start: list[float | None] = field(default_factory=list)
-    finish: list[float | None] = field(default_factory=list)
+    left: list[float] = field(init=False)  # iterations still to run, per job
+    start: list[float | None] = field(init=False)
+    finish: list[float | None] = field(init=False)
     t: float = 0.0
     rounds: int = 0
     solves: int = 0
@@ -179,6 +180,10 @@ class _Replay:
     used: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # GPU-, CPU-, mem-s
     gaps: list[float] = field(default_factory=list)
     cache: dict[tuple[int, ...], Placement] = field(default_factory=dict)
+    arrival: list[float] = field(init=False)
+    by_arrival: list[int] = field(init=False)
+    servers: list[Server] = field(init=False)
+    share: tuple[float, float] = field(init=False)  # per-GPU CPUs and memory
 
     def __post_init__(self) -> None:
         n = len(self.trace.jobs)

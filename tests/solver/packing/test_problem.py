@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.profile import load_profile, save_profile
-from solver.packing import KIND, default_problem
+from solver.packing import default_problem
 from solver.packing.problem import (
     SYNERGY_CLUSTER,
     PackingProblem,
@@ -15,19 +15,13 @@ from solver.packing.problem import (
     ServerKind,
     build_instance,
 )
-from solver.problem import ProblemError, get_kind, read_problem, validate_as
+from solver.problem import ProblemError, read_problem, validate_as
 from solver.profiles import Loaded, ProfileSet
 from tests.factory.packing import no_throughput_profile, profile_set
 from tests.factory.train_profiles import make_train_profile, synthetic_profiles
 
 ROOT = Path(__file__).resolve().parents[3]
 KINDS = [ServerKind(name="s", count=2, gpus=8, cpus=24, memory_gb=500)]
-
-
-def test_the_kind_record_is_found_by_name() -> None:
-    assert get_kind("packing") is KIND
-    assert KIND.problem is PackingProblem
-    assert KIND.default_problem is default_problem
 
 
 def test_the_committed_problem_file_validates() -> None:
