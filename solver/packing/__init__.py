@@ -25,7 +25,13 @@ default 0.005; time limit: options, else the problem's `time_limit_s`, else 30 s
 
 from __future__ import annotations
 
-from solver.packing.problem import PackingProblem, default_problem, unusable
+from solver.packing.problem import (
+    SYNERGY_NOTE,
+    PackingProblem,
+    build_instance,
+    default_problem,
+    unusable,
+)
 from solver.packing.solution import PackingSolution
 from solver.problem import Kind, ProblemError, SolveOptions
 from solver.profiles import ProfileSet
@@ -36,7 +42,6 @@ def solve(problem: PackingProblem, profiles: ProfileSet, options: SolveOptions) 
     from solver.packing.baselines import admit, greedy, proportional
     from solver.packing.check import check
     from solver.packing.model import pack
-    from solver.packing.problem import SYNERGY_NOTE, build_instance
 
     inst = build_instance(problem, profiles)
     tl = options.time_limit
