@@ -24,16 +24,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.profile import Profile, ProfileError, load_profile  # noqa: E402
-from solver.packing_problem import SYNERGY_CLUSTER, ServerKind  # noqa: E402
-from solver.simulate import job_tables, make_trace, simulate  # noqa: E402
-from solver.throughput_table import curve_model  # noqa: E402
+from harness.profile import ProfileError, load_profile  # noqa: E402
+from solver.packing.problem import SYNERGY_CLUSTER, ServerKind  # noqa: E402
+from solver.packing.simulate import job_tables, make_trace, simulate  # noqa: E402
+from solver.packing.table import curve_model  # noqa: E402
+from solver.profiles import Loaded, ProfileSet  # noqa: E402
 
 
-def committed_profiles(folder: Path = ROOT / "profiles") -> tuple[dict[str, Profile], list[str]]:
-    """Complete training profiles among folder/train-*.json, and a line per file skipped (a sweep
-    still running writes `complete: false`; its partial curve must not price a trace)."""
-    out: dict[str, Profile] = {}
+def committed_profiles(folder: Path = ROOT / "profiles") -> tuple[ProfileSet, list[str]]:
+    """Complete training profiles among folder/train-*.json (the first of each job name), and a
+    line per file skipped (a sweep still running writes `complete: false`; its partial curve
+    must not price a trace)."""
+    out: dict[str, Loaded] = {}
     skipped: list[str] = []
     for p in sorted(folder.glob("train-*.json")):
         try:
@@ -52,8 +54,8 @@ def committed_profiles(folder: Path = ROOT / "profiles") -> tuple[dict[str, Prof
         except ValueError as exc:
             skipped.append(f"{p.name}: no usable throughput curve ({exc})")
             continue
-        out.setdefault(prof.job.name, prof)
-    return out, skipped
+        out.setdefault(prof.job.name, Loaded(p, prof))
+    return ProfileSet(list(out.values())), skipped
 
 
 def main() -> int:
@@ -72,25 +74,27 @@ def main() -> int:
     if args.quick:
         kinds = [ServerKind(name="synergy", count=4, gpus=8, cpus=24, memory_gb=500)]
         n_jobs = 120
-    profs, skipped = ({}, []) if args.synthetic else committed_profiles()
+    profs, skipped = (ProfileSet(), []) if args.synthetic else committed_profiles()
     for line in skipped:
         print(f"profiles: skipped {line}")
     synthetic = False
-    if profs:
-        print(f"profiles: {len(profs)} committed train profiles from profiles/: {sorted(profs)}")
+    if len(profs):
+        names = sorted(it.profile.job.name for it in profs)
+        print(f"profiles: {len(profs)} committed train profiles from profiles/: {names}")
     else:
-        from tests.factory.train_profiles import synthetic_profiles
+        from tests.factory.packing import synthetic_set
 
-        profs = {p.job.name: p for p in synthetic_profiles()}
+        profs = synthetic_set()
         synthetic = True
+        names = sorted(it.profile.job.name for it in profs)
         print(
             "profiles: no train profile in profiles/ (or --synthetic): the factory's "
-            f"synthetic ones: {sorted(profs)}"
+            f"synthetic ones: {names}"
         )
     trace = make_trace(
         profs, n_jobs, kinds, seed=args.seed, load=args.load, mean_hours=args.mean_hours
     )
-    tables = job_tables(trace, kinds, None, profs)
+    tables = job_tables(trace, kinds, profs)
     extrap = sum(any(c.source == "extrapolated" for c in t.configs) for t in tables)
     print(
         f"trace: {n_jobs} jobs, {sum(k.count for k in kinds)} servers, load {args.load}, "

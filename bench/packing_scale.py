@@ -2,7 +2,8 @@
 
 Instances: 100, 500 and 1000 jobs on 16, 64 and 128 servers of 8 GPUs, 24 CPUs, 500 GB
 (Synergy's servers), jobs drawn from the seven synthetic training profiles of
-tests/factory/train_profiles.py with Synergy-like GPU demands (60% 1, 20% 2, 15% 4, 5% 8).
+tests/factory/train_profiles.py with Synergy-like GPU demands (60% 1, 20% 2, 15% 4, 5% 8),
+built by tests/factory/packing.py.
 Jobs are admitted in order while GPUs can be found, so with few servers only a prefix runs.
 Target: 1000 jobs on 128 servers within 1% of the bound in 30 s.
 
@@ -12,39 +13,16 @@ Target: 1000 jobs on 128 servers within 1% of the bound in 30 s.
 from __future__ import annotations
 
 import argparse
-import random
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from solver.packing import solve  # noqa: E402
-from solver.packing_baselines import admit, greedy, proportional  # noqa: E402
-from solver.packing_check import check  # noqa: E402
-from solver.packing_problem import (  # noqa: E402
-    Instance,
-    PackingProblem,
-    PackJob,
-    ServerKind,
-    build_instance,
-)
-from tests.factory.train_profiles import synthetic_profiles  # noqa: E402
-
-
-def instance(n_jobs: int, n_servers: int, seed: int = 0, one_gpu: bool = False) -> Instance:
-    profs = {p.job.name: p for p in synthetic_profiles()}
-    rng = random.Random(seed)
-    jobs = [
-        PackJob(
-            name=f"j{i}",
-            gpus=1 if one_gpu else rng.choices([1, 2, 4, 8], [0.6, 0.2, 0.15, 0.05])[0],
-            profile=rng.choice(sorted(profs)),
-        )
-        for i in range(n_jobs)
-    ]
-    kinds = [ServerKind(name="s", count=n_servers, gpus=8, cpus=24, memory_gb=500)]
-    return build_instance(PackingProblem(servers=kinds, jobs=jobs), profiles=profs)
+from solver.packing.baselines import admit, greedy, proportional  # noqa: E402
+from solver.packing.check import check  # noqa: E402
+from solver.packing.model import pack  # noqa: E402
+from tests.factory.packing import factory_instance  # noqa: E402
 
 
 def main() -> int:
@@ -66,9 +44,9 @@ def main() -> int:
     target: list[tuple[float, float, int]] = []
     for n_signed, s in grid:
         n = abs(n_signed)
-        inst = instance(n, s, args.seed, one_gpu=n_signed < 0)
+        inst = factory_instance(n, s, args.seed, one_gpu=n_signed < 0)
         t0 = time.perf_counter()
-        pl = solve(inst, time_limit=args.time_limit, target_gap=0.005)
+        pl = pack(inst, time_limit=args.time_limit, target_gap=0.005)
         wall = time.perf_counter() - t0
         gr, pr = greedy(inst), proportional(inst)
         must, _ = admit(inst)  # every policy must place exactly these

@@ -1,9 +1,10 @@
 """The one resolver of profile references in problem files.
 
 A problem names a profile by path (relative to the problem file, or to where the command runs),
-by file name or stem, by profile id, or by a glob over any of these. The profiles given on the
-command line are looked at first; a path that names none of them is loaded from disk. Every
-failure is one ProblemError line that names the reference and where it was written.
+by file name or stem, by profile id, or by a glob over any of these (and, where a kind asks for
+it, by the name of the profiled job). The profiles given on the command line are looked at
+first; a path that names none of them is loaded from disk. Every failure is one ProblemError
+line that names the reference and where it was written.
 """
 
 from __future__ import annotations
@@ -95,9 +96,19 @@ class ProfileSet:
             seen[section.model if section is not None else it.profile.job.model] = None
         return list(seen)
 
-    def find(self, ref: str, where: str) -> list[Loaded]:
-        """Every profile `ref` names; a reference that names nothing is an error."""
-        hits = [it for it in self.given if it.matches(ref)]
+    def find(
+        self, ref: str, where: str, *, kind: str | None = None, by_job_name: bool = False
+    ) -> list[Loaded]:
+        """Every profile `ref` names; a reference that names nothing is an error.
+
+        `kind`: only given profiles of that kind are candidates. `by_job_name`: where no given
+        profile's file or id matches, a given profile whose job is named `ref` does (a
+        packing job or a trace names its training profile so).
+        """
+        cands = self.given if kind is None else self.of_kind(kind)
+        hits = [it for it in cands if it.matches(ref)]
+        if not hits and by_job_name:
+            hits = [it for it in cands if it.profile.job.name == ref]
         if hits:
             return hits
         path = self._path_of(ref)
@@ -108,8 +119,10 @@ class ProfileSet:
             self._from_disk[key] = load(path, where)
         return [self._from_disk[key]]
 
-    def one(self, ref: str, where: str) -> Loaded:
-        hits = self.find(ref, where)
+    def one(
+        self, ref: str, where: str, *, kind: str | None = None, by_job_name: bool = False
+    ) -> Loaded:
+        hits = self.find(ref, where, kind=kind, by_job_name=by_job_name)
         if len(hits) > 1:
             names = ", ".join(str(h.path) for h in hits[:4])
             raise ProblemError(f"{where}: {ref!r} names {len(hits)} profiles ({names}); name one")

@@ -72,11 +72,12 @@ def _run(
     import json
 
     from harness.profile import write_atomic
-    from solver.simulate import job_tables, load_cluster, load_trace, simulate
+    from solver.packing.simulate import job_tables, load_cluster, load_trace, simulate
+    from solver.profiles import ProfileSet
 
     tr = load_trace(trace)
     kinds = load_cluster(cluster)
-    tables = job_tables(tr, kinds, trace.parent)
+    tables = job_tables(tr, kinds, ProfileSet(base_dir=trace.parent))
     results = [
         simulate(tr, tables, kinds, p, round_s, time_limit)  # type: ignore[arg-type]
         for p in pols

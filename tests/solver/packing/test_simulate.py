@@ -10,12 +10,12 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
+import solver.packing.check as packing_check
 from harness.cli.simulate import register
 from harness.profile import save_profile
-from solver import packing_check
-from solver.packing_baselines import proportional
-from solver.packing_problem import Instance, Placement, ServerKind, make_placement
-from solver.simulate import (
+from solver.packing.baselines import proportional
+from solver.packing.problem import Instance, ServerKind
+from solver.packing.simulate import (
     PlacementError,
     Trace,
     TraceJob,
@@ -23,13 +23,11 @@ from solver.simulate import (
     make_trace,
     simulate,
 )
+from solver.packing.solution import Placement, make_placement
+from tests.factory.packing import profile_set, synthetic_set
 from tests.factory.train_profiles import make_train_profile, synthetic_profiles
 
 KINDS = [ServerKind(name="s", count=2, gpus=8, cpus=24, memory_gb=500)]
-
-
-def profiles() -> dict:
-    return {p.job.name: p for p in synthetic_profiles()}
 
 
 @pytest.mark.parametrize("policy", ["proportional", "greedy", "scip"])
@@ -38,7 +36,7 @@ def test_lone_job_runs_at_its_allocated_rate(policy: str) -> None:
     trace = Trace(
         jobs=[TraceJob(name="a", arrival_s=0, gpus=1, work_iterations=1.0, profile="cpuhungry")]
     )
-    tabs = job_tables(trace, KINDS, None, {"cpuhungry": prof})
+    tabs = job_tables(trace, KINDS, profile_set([prof]))
     tab = tabs[0]
     # 1000 s of work at the proportional share (3 CPUs): 1000 s under proportional, a third of
     # that when the job may take the 9 CPUs its curve wants.
@@ -51,9 +49,9 @@ def test_lone_job_runs_at_its_allocated_rate(policy: str) -> None:
 
 
 def test_trace_all_policies_finish_and_report() -> None:
-    profs = profiles()
+    profs = synthetic_set()
     trace = make_trace(profs, 20, KINDS, seed=2, mean_hours=0.5)
-    tabs = job_tables(trace, KINDS, None, profs)
+    tabs = job_tables(trace, KINDS, profs)
     results = {
         p: simulate(trace, tabs, KINDS, p, round_s=300, time_limit=1)  # type: ignore[arg-type]
         for p in ("proportional", "greedy", "scip")
@@ -76,10 +74,10 @@ def test_trace_all_policies_finish_and_report() -> None:
 def test_every_round_placement_of_every_policy_is_checked(
     policy: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    profs = profiles()
+    profs = synthetic_set()
     # 30 jobs at load 2 on 16 GPUs: rounds where some jobs must queue, and rounds where all run
     trace = make_trace(profs, 30, KINDS, seed=4, load=2.0, mean_hours=0.5)
-    tabs = job_tables(trace, KINDS, None, profs)
+    tabs = job_tables(trace, KINDS, profs)
     seen: list[tuple[int, int, list[str]]] = []
     real = packing_check.check
 
@@ -118,12 +116,12 @@ def test_a_policy_that_drops_an_admitted_job_is_stopped(monkeypatch: pytest.Monk
         keep.pop(max(keep))
         return make_placement(inst, "fake-dropping", list(range(len(inst.jobs))), keep, "fake", 0)
 
-    import solver.simulate as sim
+    import solver.packing.simulate as sim
 
     monkeypatch.setattr(sim, "policy_fn", lambda policy, time_limit: dropping)
-    profs = profiles()
+    profs = synthetic_set()
     trace = make_trace(profs, 6, KINDS, seed=1, mean_hours=0.3)
-    tabs = job_tables(trace, KINDS, None, profs)
+    tabs = job_tables(trace, KINDS, profs)
     with pytest.raises(PlacementError, match="admitted but left unplaced"):
         simulate(trace, tabs, KINDS, "proportional", round_s=300)
     # the check is what stops it: without it the run goes on with the job never served
@@ -132,10 +130,9 @@ def test_a_policy_that_drops_an_admitted_job_is_stopped(monkeypatch: pytest.Monk
 
 
 def test_simulate_command(tmp_path: Path) -> None:
-    profs = profiles()
-    for name, prof in profs.items():
-        save_profile(prof, tmp_path / f"{name}.json")
-    trace = make_trace(profs, 12, KINDS, seed=1, mean_hours=0.3)
+    for prof in synthetic_profiles():
+        save_profile(prof, tmp_path / f"{prof.job.name}.json")
+    trace = make_trace(synthetic_set(), 12, KINDS, seed=1, mean_hours=0.3)
     raw = {"jobs": [dict(j.model_dump(), profile=f"{j.profile}.json") for j in trace.jobs]}
     (tmp_path / "trace.yaml").write_text(yaml.safe_dump(raw))
     (tmp_path / "cluster.yaml").write_text(

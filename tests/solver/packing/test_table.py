@@ -5,13 +5,17 @@ from __future__ import annotations
 import pytest
 
 from harness.profile import Caps, Outcome, Probe, Stat
-from solver.packing_problem import SYNERGY_CLUSTER, table_for
-from solver.throughput_table import (
-    EXTRAPOLATION_REACH,
-    Curve,
-    build_table,
-    curve_model,
+from solver.packing.check import check
+from solver.packing.model import pack
+from solver.packing.problem import (
+    SYNERGY_CLUSTER,
+    PackingProblem,
+    PackJob,
+    build_instance,
+    table_for,
 )
+from solver.packing.table import EXTRAPOLATION_REACH, Curve, build_table, curve_model
+from tests.factory.packing import no_throughput_profile, profile_set
 from tests.factory.train_profiles import T0, curve_value, make_train_profile, memory_factor
 
 
@@ -114,21 +118,12 @@ def test_probes_only_profile_without_search() -> None:
 
 
 def test_non_train_profile_is_a_one_line_error() -> None:
-    prof = make_train_profile()
-    assert prof.train is not None
-    prof.train.probes = []
-    prof.train.search = None
-    prof.train.memory_axis = []
     with pytest.raises(ValueError, match="no ok probe"):
-        curve_model(prof)
+        curve_model(no_throughput_profile())
 
 
 def test_two_core_host_profile_packs_on_a_synergy_server() -> None:
     """Like the profiles this 2-core host makes: 1-2 CPUs, a small memory axis, no GPU."""
-    from solver.packing import solve
-    from solver.packing_check import check
-    from solver.packing_problem import PackingProblem, PackJob, build_instance
-
     prof = make_train_profile(
         name="host",
         peak=60,
@@ -148,7 +143,7 @@ def test_two_core_host_profile_packs_on_a_synergy_server() -> None:
     prob = PackingProblem(
         servers=SYNERGY_CLUSTER, jobs=[PackJob(name=f"h{i}", profile="host") for i in range(4)]
     )
-    inst = build_instance(prob, profiles={"host": prof})
-    pl = solve(inst, time_limit=5)
+    inst = build_instance(prob, profile_set([prof]))
+    pl = pack(inst, time_limit=5)
     assert check(inst, pl) == []
     assert pl.objective >= 4.0 - 1e-9

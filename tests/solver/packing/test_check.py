@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import pytest
 
-from solver.packing_baselines import admit, greedy, proportional
-from solver.packing_check import check
-from solver.packing_problem import (
+from solver.packing.baselines import admit, greedy, proportional
+from solver.packing.check import check
+from solver.packing.problem import (
     Instance,
     PackingProblem,
     PackJob,
     PartTuple,
-    Placement,
     ServerKind,
     ThroughputPoint,
     build_instance,
-    make_placement,
 )
+from solver.packing.solution import Placement, make_placement
 
 # Flat curves: one CPU already gives the full rate, so a job may take less than its
 # proportional share (3 CPUs, 25 GB per GPU here) and still meet the fairness floor; that lets

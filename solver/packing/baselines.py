@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 
-from solver.packing_problem import Instance, PartTuple, Placement, make_placement
+from solver.packing.problem import Instance, PartTuple
+from solver.packing.solution import Placement, make_placement
 
 GpuParts = dict[int, list[tuple[int, int]]]  # job -> [(server, gpus)]
 

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from solver.packing import solve
-from solver.packing_baselines import admit, greedy, proportional, split_sizes
-from solver.packing_check import check
-from solver.packing_problem import PackingProblem, PackJob, ServerKind, build_instance
-from tests.test_packing import brute_force, factory_instance, small_problem
+from solver.packing.baselines import admit, greedy, proportional, split_sizes
+from solver.packing.check import check
+from solver.packing.model import pack
+from solver.packing.problem import (
+    PackingProblem,
+    PackJob,
+    ServerKind,
+    ThroughputPoint,
+    build_instance,
+)
+from tests.factory.packing import brute_force, factory_instance, small_problem
 
 
 @pytest.mark.parametrize("seed", range(4))
 def test_every_policy_passes_the_checker_and_none_beats_the_optimum(seed: int) -> None:
     inst = build_instance(small_problem(seed))
-    best = solve(inst, time_limit=10)
+    best = pack(inst, time_limit=10)
     opt = brute_force(inst)
     for pl in (proportional(inst), greedy(inst), best):
         assert check(inst, pl) == [], pl.policy
@@ -25,7 +31,7 @@ def test_every_policy_passes_the_checker_and_none_beats_the_optimum(seed: int) -
 @pytest.mark.parametrize("seed", range(3))
 def test_policies_on_profile_built_instances(seed: int) -> None:
     inst = factory_instance(30, 4, seed=seed)
-    best = solve(inst, time_limit=4)
+    best = pack(inst, time_limit=4)
     prop = proportional(inst)
     gre = greedy(inst)
     for pl in (prop, gre, best):
@@ -60,8 +66,6 @@ def test_split_sizes() -> None:
 
 
 def test_proportional_split_job_uses_whole_servers() -> None:
-    from solver.packing_problem import ThroughputPoint
-
     pts = [ThroughputPoint(cpus=1, throughput=10), ThroughputPoint(cpus=3, throughput=30)]
     prob = PackingProblem(
         servers=[ServerKind(count=2, gpus=8, cpus=24, memory_gb=500)],

@@ -1,0 +1,123 @@
+"""Packing instances for tests and benches: tiny random ones with a brute-force optimum, and
+ones built from the synthetic training profiles (as a profile set the resolver reads)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from pathlib import Path
+
+from harness.profile import Profile
+from solver.packing.problem import (
+    Instance,
+    PackingProblem,
+    PackJob,
+    ServerKind,
+    ThroughputPoint,
+    build_instance,
+)
+from solver.profiles import Loaded, ProfileSet
+from tests.factory.train_profiles import make_train_profile, synthetic_profiles
+
+
+def profile_set(profiles: Iterable[Profile], base_dir: Path | None = None) -> ProfileSet:
+    """Profiles as if given on the command line, each as `<job name>.json` (never read)."""
+    return ProfileSet([Loaded(Path(f"{p.job.name}.json"), p) for p in profiles], base_dir)
+
+
+def synthetic_set() -> ProfileSet:
+    """The seven synthetic training profiles of tests/factory/train_profiles.py."""
+    return profile_set(synthetic_profiles())
+
+
+def no_throughput_profile(name: str = "empty") -> Profile:
+    """A training profile with nothing to price a job with: no probe, no curve, no matrix."""
+    prof = make_train_profile(name=name)
+    assert prof.train is not None
+    prof.train.probes = []
+    prof.train.search = None
+    prof.train.memory_axis = []
+    return prof
+
+
+def small_problem(seed: int) -> PackingProblem:
+    """3 tiny servers (two kinds) and 4 jobs with random saturating CPU x memory tables."""
+    rng = random.Random(seed)
+    jobs = []
+    for j in range(4):
+        sat = rng.choice([1.0, 2.0, 3.0, 4.0])
+        knee = rng.choice([8.0, 16.0, 24.0])
+        peak = rng.uniform(50, 200)
+        pts = []
+        for c in (1.0, 2.0, 4.0):
+            for m in (8.0, 16.0, 24.0):
+                f = 1.0 if m >= knee else 0.6
+                pts.append(
+                    ThroughputPoint(cpus=c, memory_gb=m, throughput=peak * min(1, c / sat) * f)
+                )
+        jobs.append(PackJob(name=f"j{j}", gpus=rng.choice([1, 1, 2]), throughput=pts))
+    servers = [
+        ServerKind(name="a", count=2, gpus=2, cpus=4, memory_gb=32),
+        ServerKind(name="b", count=1, gpus=2, cpus=5, memory_gb=40),
+    ]
+    return PackingProblem(servers=servers, jobs=jobs)
+
+
+def brute_force(inst: Instance) -> float:
+    """Best total normalised throughput over every (server, CPUs, memory) per job."""
+    mems: set[float] = set()
+    for tab in inst.jobs:
+        mems.update(c.memory_gb for c in tab.configs)
+        mems.add(tab.prop_memory_gb)
+    options = []
+    for tab in inst.jobs:
+        opts = []
+        for s, srv in enumerate(inst.servers):
+            if srv.gpus < tab.gpus:
+                continue
+            for c in range(1, int(srv.cpus) + 1):
+                for m in sorted(mems):
+                    if m > srv.memory_gb:
+                        continue
+                    v = tab.normalised_at(float(c), m)
+                    if v >= 1 - 1e-9:
+                        opts.append((s, tab.gpus, float(c), m, v))
+        options.append(opts)
+    free = [[s.gpus, s.cpus, s.memory_gb] for s in inst.servers]
+    best = [-1.0]
+
+    def rec(j: int, acc: float) -> None:
+        if j == len(options):
+            best[0] = max(best[0], acc)
+            return
+        for s, g, c, m, v in options[j]:
+            f = free[s]
+            if f[0] >= g and f[1] >= c - 1e-9 and f[2] >= m - 1e-9:
+                f[0] -= g
+                f[1] -= c
+                f[2] -= m
+                rec(j + 1, acc + v)
+                f[0] += g
+                f[1] += c
+                f[2] += m
+
+    rec(0, 0.0)
+    return best[0]
+
+
+def factory_instance(n_jobs: int, n_servers: int, seed: int = 0, one_gpu: bool = False) -> Instance:
+    """`n_jobs` jobs drawn from the synthetic profiles with Synergy-like GPU demands (60% 1,
+    20% 2, 15% 4, 5% 8; all 1 with `one_gpu`) on `n_servers` of Synergy's servers."""
+    profiles = synthetic_set()
+    names = sorted({it.profile.job.name for it in profiles})
+    rng = random.Random(seed)
+    jobs = [
+        PackJob(
+            name=f"j{i}",
+            gpus=1 if one_gpu else rng.choices([1, 2, 4, 8], [0.6, 0.2, 0.15, 0.05])[0],
+            profile=rng.choice(names),
+        )
+        for i in range(n_jobs)
+    ]
+    kinds = [ServerKind(name="s", count=n_servers, gpus=8, cpus=24, memory_gb=500)]
+    return build_instance(PackingProblem(servers=kinds, jobs=jobs), profiles)
