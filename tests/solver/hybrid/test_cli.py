@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ def _write(tmp_path: Path, raw: dict[str, Any], name: str = "hybrid.yaml") -> Pa
     return path
 
 
-def _solve(problem_file: Path, out: Path, *args: str, profiles: list[Path] = ()) -> Any:  # type: ignore[assignment]
+def _solve(problem_file: Path, out: Path, *args: str, profiles: Sequence[Path] = ()) -> Any:
     argv = ["solve", *map(str, profiles), "--problem", str(problem_file), "--out", str(out)]
     return runner.invoke(app, [*argv, *args])
 
@@ -69,6 +70,7 @@ def test_given_step_times_need_no_cost_model(tmp_path):
     r = _solve(prob_file, tmp_path / "o", "--format", "json")
     assert r.exit_code == 0, r.output
     (d,) = json.loads(r.stdout)["decisions"]
+    assert d["kind"] == d["solution"]["kind"] == "hybrid"
     assert d["solution"]["methods"]["scip"]["status"] == "optimal"
     assert d["solution"]["times_s"][0] == [200.0, 200.0, 10.0]
 
