@@ -2,8 +2,8 @@
 
 First on the committed profiles: profiles/costmodel/*.json (train profiles of W1-W7 made by
 this bench's --save-profiles, with the real facts of the host they were timed on; the same
-files `harness fit profiles/costmodel/*.json --out profiles/costmodel.json` fits the committed
-cost model from). When they hold too few ok train probes to fit and hold out (fewer than
+files `harness fit profiles/costmodel/*.json --out profiles/fitted/costmodel.json` fits the
+committed cost model from). When they hold too few ok train probes to fit and hold out (fewer than
 MIN_SAMPLES), it says so and then measures its own: real short timing sweeps of the seed's
 workloads W1-W7 (jobs/W*.yaml) over a few batch sizes and CPU caps 1 and 2, in this process
 (torch intra-op threads = CPU cap and the process pinned to that many cores; in-memory
@@ -19,7 +19,7 @@ Run: python3 bench/costmodel_error.py [--quick] [--budget-s S] [--save-model FIL
 Regenerate the committed profiles (it replaces its earlier sweep there; about 10 minutes here,
 three rounds), then refit the committed model:
      python3 bench/costmodel_error.py --save-profiles profiles/costmodel --budget-s 900
-     harness fit profiles/costmodel/*.json --out profiles/costmodel.json
+     harness fit profiles/costmodel/*.json --out profiles/fitted/costmodel.json
 """
 
 from __future__ import annotations
@@ -39,16 +39,22 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from harness.profile import Profile, ProfileError, load_profile, save_profile  # noqa: E402
 from harness.spec import JobSpec, load_spec  # noqa: E402
-from solver import costmodel  # noqa: E402
+from solver.hybrid.costmodel.features import (  # noqa: E402
+    Sample,
+    samples_from_profile,
+    samples_from_profiles,
+)
+from solver.hybrid.costmodel.fit import fit_with_holdout, holdout_error, save  # noqa: E402
+from tests.factory.timed_profiles import timed_train_profile  # noqa: E402
 
 MIN_SAMPLES = 12
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "profiles" / "costmodel"
 
 
-def committed_samples(folder: Path) -> tuple[list[costmodel.Sample], list[Profile]]:
+def committed_samples(folder: Path) -> tuple[list[Sample], list[Profile]]:
     """Samples of the train profiles in `folder` (not recursive), and those profiles."""
-    samples: list[costmodel.Sample] = []
+    samples: list[Sample] = []
     profs: list[Profile] = []
     for path in sorted(glob.glob(str(folder / "*.json"))):
         try:
@@ -57,7 +63,7 @@ def committed_samples(folder: Path) -> tuple[list[costmodel.Sample], list[Profil
             continue  # a cost-model JSON may sit beside the profiles
         if prof.kind == "train":
             profs.append(prof)
-            samples.extend(costmodel.samples_from_profile(prof, Path(path).name))
+            samples.extend(samples_from_profile(prof, Path(path).name))
     return samples, profs
 
 
@@ -156,16 +162,14 @@ def sweep(
 
     def profiles(points: dict[tuple[str, int], list[tuple[float, list[float]]]]) -> list[Profile]:
         return [
-            costmodel.train_profile(
-                specs[name], "cpu", pts, batch_size=b, host=host, options=options
-            )
+            timed_train_profile(specs[name], "cpu", pts, batch_size=b, host=host, options=options)
             for (name, b), pts in points.items()
         ]
 
     return profiles(wall), profiles(low), profiles(cpu)
 
 
-def synthetic_samples(noise: float, seed: int = 0) -> list[costmodel.Sample]:
+def synthetic_samples(noise: float, seed: int = 0) -> list[Sample]:
     """A known law with an overhead term (which the power law only approximates) and
     lognormal noise, over the W1-W7 models and shapes, CPUs 1-8, batch 4-128, cpu and cuda:
     the model's own error when the measurements are clean enough to learn from."""
@@ -184,13 +188,13 @@ def synthetic_samples(noise: float, seed: int = 0) -> list[costmodel.Sample]:
                     w = work[spec.model] * b * math.prod(dims[1:]) / 784 * (1 + 0.1 * dims[0])
                     t = 0.003 + w / 40 if device == "cuda" else 0.002 + w / c**0.8
                     t *= math.exp(rng.gauss(0, noise))
-                    out.append(costmodel.Sample(spec.model, device, b, dims, c, t, "synthetic"))
+                    out.append(Sample(spec.model, device, b, dims, c, t, "synthetic"))
     return out
 
 
-def report(title: str, samples: list[costmodel.Sample], folds: int) -> None:
+def report(title: str, samples: list[Sample], folds: int) -> None:
     print(f"\n{title}: {len(samples)} probes, {folds}-fold hold-out, relative error")
-    h = costmodel.holdout_error(samples, folds=folds)
+    h = holdout_error(samples, folds=folds)
     print(f"  {'kind':7s} {'device':7s} {'n':>4s} {'median':>8s} {'p90':>8s} {'mean':>8s}  target")
     for kind, devs in h.items():
         for dev, st in devs.items():
@@ -252,19 +256,19 @@ def main() -> int:
             for p in profs:
                 save_profile(p, args.save_profiles / f"{p.id}.json")
             print(f"  wrote {len(profs)} profiles to {args.save_profiles}")
-        swept = costmodel.samples_from_profiles(profs)
+        swept = samples_from_profiles(profs)
         if len(swept) >= 2:
             report("swept W1-W7 (cpu), target = wall seconds per batch", swept, args.folds)
             report(
                 "same sweep, target = fastest step's wall seconds (contention only slows a "
                 "step down, so the lower envelope is nearest the uncontended cost)",
-                costmodel.samples_from_profiles(low_profs),
+                samples_from_profiles(low_profs),
                 args.folds,
             )
             report(
                 "same sweep, target = process CPU seconds per batch (what the step costs, "
                 "with other tenants' time left out: separates model error from host noise)",
-                costmodel.samples_from_profiles(cpu_profs),
+                samples_from_profiles(cpu_profs),
                 args.folds,
             )
         samples, committed = committed_samples(args.profiles_dir)  # the new ones, if saved there
@@ -290,8 +294,8 @@ def main() -> int:
                     args.folds,
                 )
     if args.save_model:
-        cm, _ = costmodel.fit_with_holdout(samples, "both", args.folds)
-        costmodel.save(cm, args.save_model)
+        cm, _ = fit_with_holdout(samples, "both", args.folds)
+        save(cm, args.save_model)
         print(f"\nwrote {args.save_model}")
     return 0
 

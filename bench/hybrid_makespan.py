@@ -4,11 +4,12 @@ Jobs are drawn (seeded) from the seed's workloads W1-W7 (jobs/W*.yaml): each job
 workload at a batch size of 1/4 to 2x its spec's and 50 to 1000 batches. Workers: four CPU
 workers (2, 2, 1, 1 CPUs) and one GPU worker.
 
-Times per job come from the cost model: --cost-model FILE, else profiles/costmodel.json, else
-one fitted on the committed train profiles, else one fitted on a short real timing sweep of
-W1-W7 on this host (contended: say so when quoting). GPU times: from the cost model when it
-holds 'cuda' data (a committed GPU profile); otherwise the documented speed-up model of
-solver.hybrid.GpuFallback (t_cuda = overhead + t_cpu(1 CPU) / speed-up), and the output says so.
+Times per job come from the cost model: --cost-model FILE, else
+profiles/fitted/costmodel.json, else one fitted on the committed train profiles, else one
+fitted on a short real timing sweep of W1-W7 on this host (contended: say so when quoting).
+GPU times: from the cost model when it holds 'cuda' data (a committed GPU profile); otherwise
+the documented speed-up model of solver.hybrid.problem.GpuFallback (t_cuda = overhead +
+t_cpu(1 CPU) / speed-up), and the output says so.
 
 For each set: makespan of each method, its ratio to SCIP's dual bound (1.00 = proven
 optimal), SCIP's status and gap, and the independent checker's verdict on every schedule.
@@ -31,16 +32,22 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from harness.profile import ProfileError, load_profile  # noqa: E402
 from harness.spec import load_spec  # noqa: E402
-from solver import costmodel  # noqa: E402
-from solver.hybrid import (  # noqa: E402
+from solver.hybrid.check import check_schedule  # noqa: E402
+from solver.hybrid.costmodel.features import (  # noqa: E402
+    Sample,
+    samples_from_profile,
+    samples_from_profiles,
+)
+from solver.hybrid.costmodel.fit import CostModel, fit, load  # noqa: E402
+from solver.hybrid.model import solve_all  # noqa: E402
+from solver.hybrid.problem import (  # noqa: E402
     GpuFallback,
     HybridJob,
     HybridProblem,
     Worker,
     job_times,
-    solve_all,  # noqa: E402
 )
-from solver.hybrid_check import check_schedule  # noqa: E402
+from tests.factory.timed_profiles import timed_train_profile  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS = [
@@ -52,25 +59,27 @@ WORKERS = [
 ]
 
 
-def get_cost_model(path: Path | None, quick: bool) -> tuple[costmodel.CostModel, str]:
+def get_cost_model(path: Path | None, quick: bool) -> tuple[CostModel, str]:
     if path is not None:
-        return costmodel.load(path), f"cost model {path}"
-    default = ROOT / "profiles" / "costmodel.json"
+        return load(path), f"cost model {path}"
+    default = ROOT / "profiles" / "fitted" / "costmodel.json"
     if default.exists():
-        return costmodel.load(default), f"cost model {default}"
-    samples: list[costmodel.Sample] = []
+        return load(default), f"cost model {default}"
+    samples: list[Sample] = []
     for p in sorted(glob.glob(str(ROOT / "profiles" / "**" / "*.json"), recursive=True)):
         try:
             prof = load_profile(p)
         except ProfileError:
             continue
-        samples.extend(costmodel.samples_from_profile(prof, Path(p).name))
+        samples.extend(samples_from_profile(prof, Path(p).name))
     models = {s.model for s in samples}
     if {"simple_cnn", "resnet18_2d", "cnn3d"} <= models:
-        return costmodel.fit(samples), f"cost model fitted on {len(samples)} committed probes"
+        return fit(samples), f"cost model fitted on {len(samples)} committed probes"
     print("no cost model or W1-W7 train profiles committed: timing W1-W7 here (contended host)")
+    from harness.telemetry.host import host_facts
     from harness.workloads.medmnist import time_train_steps
 
+    host = host_facts()
     profs = []
     t0 = time.perf_counter()
     for i in range(1, 8):
@@ -84,12 +93,12 @@ def get_cost_model(path: Path | None, quick: bool) -> tuple[costmodel.CostModel,
                     steps=1 if quick else 2, warmup=1, threads=cpus,
                 )  # fmt: skip
                 pts.append((float(cpus), [r["batch_s"] for r in rows]))
-            profs.append(costmodel.train_profile(spec, "cpu", pts, batch_size=b))
-    samples = costmodel.samples_from_profiles(profs)
+            profs.append(timed_train_profile(spec, "cpu", pts, batch_size=b, host=host))
+    samples = samples_from_profiles(profs)
     note = (
         f"cost model fitted on {len(samples)} probes timed here in {time.perf_counter() - t0:.0f} s"
     )
-    return costmodel.fit(samples), note
+    return fit(samples), note
 
 
 def make_jobs(n: int, seed: int) -> list[HybridJob]:
@@ -141,10 +150,10 @@ def main() -> int:
         bound = res["scip"].dual_bound or float("nan")
         for name in ("cpu-only", "gpu-only", "greedy", "scip"):
             s = res[name]
-            errs = check_schedule(s.to_dict(), t.p)
+            errs = check_schedule(s.model_dump(), t.p)
             gap = "" if s.gap is None else f"{s.gap:.2%}"
             print(
-                f"{n:5d} {name:9s} {s.makespan:12.1f} {s.makespan / bound:8.3f} {s.status:>10s} "
+                f"{n:5d} {name:9s} {s.span:12.1f} {s.span / bound:8.3f} {s.status:>10s} "
                 f"{gap:>7s} {s.solve_s:8.2f} {'ok' if not errs else 'FAIL: ' + errs[0]}"
             )
         print()

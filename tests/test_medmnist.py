@@ -147,7 +147,7 @@ def test_w_spec_trains_on_the_local_backend_with_loss_and_metrics_per_batch(
     import yaml
 
     from harness.profile import Outcome, load_profile
-    from solver.costmodel import samples_from_profile
+    from solver.hybrid.costmodel.features import samples_from_profile
 
     root = Path(__file__).resolve().parents[1]
     raw = yaml.safe_load((root / "jobs" / f"{workload}.yaml").read_text())

@@ -18,7 +18,11 @@ def register(app: typer.Typer) -> None:
 def fit(
     profiles: list[Path] = typer.Argument(..., help="train profile JSON files"),  # noqa: B008
     out: Path | None = typer.Option(
-        None, "--out", "-o", help="cost-model JSON (default: costmodel.json next to the profiles)"
+        None,
+        "--out",
+        "-o",
+        help="cost-model JSON (default: fitted/costmodel.json beside the profiles, out of "
+        "their *.json glob)",
     ),
     kind: str = typer.Option("both", "--kind", help="linear | gbt | both"),
     folds: int = typer.Option(5, "--folds", help="k of the k-fold hold-out error"),
@@ -36,21 +40,24 @@ def run_fit(profiles: list[Path], out: Path | None, kind: str, folds: int = 5) -
         print(f"error: --folds: expected at least 2, got {folds}", file=sys.stderr)
         return 1
     from harness.profile import ProfileError
-    from solver import costmodel
+    from solver.hybrid.costmodel.boosted import MIN_GBT_SAMPLES
+    from solver.hybrid.costmodel.features import load_samples
+    from solver.hybrid.costmodel.file import CostModelError
+    from solver.hybrid.costmodel.fit import default_path, fit_with_holdout, save
 
     try:
-        samples = costmodel.load_samples(profiles)
+        samples = load_samples(profiles)
         if len(samples) < 2:
-            raise costmodel.CostModelError(
+            raise CostModelError(
                 f"need at least 2 ok train probes to fit and hold out, found {len(samples)} "
                 f"in {len(profiles)} profile(s)"
             )
-        cm, holdout = costmodel.fit_with_holdout(samples, kind, folds)  # type: ignore[arg-type]
-    except (ProfileError, costmodel.CostModelError) as exc:
+        cm, holdout = fit_with_holdout(samples, kind, folds)  # type: ignore[arg-type]
+    except (ProfileError, CostModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    path = out or costmodel.default_path(profiles)
-    costmodel.save(cm, path)
+    path = out or default_path(profiles)
+    save(cm, path)
 
     from rich.console import Console
     from rich.table import Table
@@ -66,8 +73,6 @@ def run_fit(profiles: list[Path], out: Path | None, kind: str, folds: int = 5) -
     con = Console()
     con.print(table)
     if cm.gbt is None and kind != "linear":
-        con.print(
-            f"note: gbt left out (needs >= {costmodel.MIN_GBT_SAMPLES} probes); linear law only"
-        )
+        con.print(f"note: gbt left out (needs >= {MIN_GBT_SAMPLES} probes); linear law only")
     con.print(f"wrote {path}")
     return 0

@@ -2,7 +2,9 @@
 
 A schedule is valid when every job appears exactly once, on a worker that exists, for the
 time the matrix says it takes there, no two jobs overlap on one worker, nothing starts
-before 0, and the reported makespan is the last finish time.
+before 0, and the reported makespan is the last finish time. A solution is valid when every
+schedule it holds is, each against the solution's own times, and `best` names the least
+makespan.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from typing import Any
+
+from solver.hybrid.solution import HybridSolution
 
 
 def check_schedule(
@@ -51,4 +55,23 @@ def check_schedule(
     ms = schedule.get("makespan")
     if ms is not None and entries and abs(float(ms) - last) > tol * max(1.0, last):
         errs.append(f"makespan {ms} but the last job ends at {last}")
+    return errs
+
+
+def check_solution(solution: HybridSolution, tol: float = 1e-6) -> list[str]:
+    """Every schedule that exists (a baseline with no worker of its kind has none) is checked
+    against the solution's times; `best` must name a least makespan."""
+    doc = solution.model_dump(mode="json")
+    p = doc["times_s"]
+    errs: list[str] = []
+    spans: dict[str, float] = {}
+    for name, sched in doc["methods"].items():
+        if sched["makespan"] is None:
+            continue
+        errs += [f"{name}: {e}" for e in check_schedule(sched, p, tol)]
+        spans[name] = float(sched["makespan"])
+    if spans and doc["best"] not in spans:
+        errs.append(f"best {doc['best']!r} has no schedule")
+    elif spans and spans[doc["best"]] > min(spans.values()) + tol * max(1.0, min(spans.values())):
+        errs.append(f"best {doc['best']!r} is not the least makespan")
     return errs
