@@ -29,9 +29,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from solver.pipeline import ExactResult, Job, solve_exact, solve_highs_bigm  # noqa: E402
-from solver.pipeline_cli import MethodRun, compare_methods  # noqa: E402
-from solver.pipeline_sample import sample_jobs  # noqa: E402
+from solver.pipeline.compare import MethodRun, compare_methods  # noqa: E402
+from solver.pipeline.exact import ExactResult, solve_exact  # noqa: E402
+from solver.pipeline.highs import solve_highs_bigm  # noqa: E402
+from solver.pipeline.jobs import Job  # noqa: E402
+from solver.pipeline.sample import sample_jobs  # noqa: E402
 
 SHORT = {
     "DOPart FIFO": "fifo",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.profile import Profile, ProfileError, load_profile
-from solver.problem import ProblemError
+from solver.problem import Device, ProblemError
 
 
 @dataclass(frozen=True)
@@ -127,6 +127,22 @@ class ProfileSet:
             names = ", ".join(str(h.path) for h in hits[:4])
             raise ProblemError(f"{where}: {ref!r} names {len(hits)} profiles ({names}); name one")
         return hits[0]
+
+    def of_device(self, device: Device, where: str) -> list[Loaded]:
+        """The profiles of `device`: those its `profiles` name (each must name one or more),
+        else the given inference profiles whose `infer.device_name` is its name. `where` is
+        the device's field in the problem file (e.g. "devices.0")."""
+        if not device.profiles:
+            return [
+                it
+                for it in self.of_kind("infer")
+                if it.profile.infer is not None and it.profile.infer.device_name == device.name
+            ]
+        hits: dict[int, Loaded] = {}
+        for k, ref in enumerate(device.profiles):
+            for it in self.find(ref, f"field '{where}.profiles.{k}'"):
+                hits.setdefault(id(it), it)
+        return list(hits.values())
 
     def _path_of(self, ref: str) -> Path | None:
         p = Path(ref)

@@ -1,6 +1,9 @@
 """`harness pipeline sample`: the seed's sampled batch-pipeline experiment.
 
-Only typer and the standard library at module top; the solver is imported when the command runs.
+It builds a `kind: pipeline` problem with `sample:` from the options, writes it beside the
+solution, and solves it through `harness solve`'s own flow (solution file, Gantt chart, tables,
+plan row, the same --format json document and exit codes). Only typer and the standard library
+at module top; the solver is imported when the command runs.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from harness.cli.common import fail
 
 pipeline_app = typer.Typer(help="Batch pipeline (local -> link -> remote) experiments.")
 
@@ -49,13 +54,20 @@ def sample(
     ] = Path("out/pipeline"),
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
-    """Sample N jobs as the DOPart seed does and compare DOPart, heuristics and the optimum."""
-    if fmt not in ("table", "json"):
-        typer.echo(f"error: --format: expected 'table' or 'json', got {fmt!r}", err=True)
-        raise typer.Exit(1)
-    from solver.pipeline_cli import solve_command
+    """Sample N jobs as the DOPart seed does and compare DOPart, heuristics and the optimum.
 
-    spec: dict[str, object] = {
+    The sampled problem is written as OUT/sample-pipeline-problem.yaml (re-run it with
+    `harness solve --problem`) and solved as `harness solve` solves it."""
+    if fmt not in ("table", "json"):
+        raise fail(f"--format: expected table or json, got {fmt!r}")
+    import yaml
+
+    from harness.cli.solve import run_solve
+    from harness.profile import write_atomic
+    from solver.pipeline import PipelineProblem
+    from solver.problem import ProblemError, SolveOptions, validate_as
+
+    sample: dict[str, object] = {
         "num_jobs": num_jobs,
         "seed": seed,
         "alpha_min": alpha_min,
@@ -67,17 +79,20 @@ def sample(
         "bandwidth_mbps": bandwidth,
     }
     if profile is not None:
-        spec["profile"] = str(profile)
-    raw = {"kind": "pipeline", "sample": spec}
-    code = solve_command(
-        raw,
-        Path("--options"),
-        [],
-        out,
-        fmt,
-        {"time_limit": time_limit, "print_jobs": print_jobs, "heuristic_time": heuristic_time},
+        sample["profile"] = str(profile)
+    raw: dict[str, object] = {"kind": "pipeline", "name": "sample", "sample": sample}
+    raw |= {"time_limit_s": time_limit, "heuristic_time_s": heuristic_time}
+    try:
+        problem = validate_as(PipelineProblem, raw, "options")
+    except ProblemError as exc:
+        raise fail(str(exc)) from None
+    path = out / "sample-pipeline-problem.yaml"
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(
+        path, yaml.safe_dump(problem.model_dump(mode="json", exclude_none=True), sort_keys=False)
     )
-    raise typer.Exit(code)
+    given = [profile] if profile is not None else []
+    raise typer.Exit(run_solve(given, path, fmt, out, SolveOptions(print_jobs=print_jobs)))
 
 
 def register(app: typer.Typer) -> None:

@@ -296,11 +296,10 @@ def split_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Decisio
 
 
 def pipeline_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Decision:
-    from solver.pipeline import PipelineSolution
-    from solver.pipeline_cli import PipelineProblem
+    from solver.pipeline.solution import PipelineSolution
 
     sol = _validate(PipelineSolution, raw, path)
-    prob = _validate(PipelineProblem, sol.problem, path)
+    prob = sol.problem
     if not prob.jobs:
         source = "sampled" if prob.sample is not None else "inline stage times"
         raise DecisionError(

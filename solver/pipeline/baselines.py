@@ -1,4 +1,4 @@
-"""Heuristics for the three-stage batch pipeline: DOPart, FIFO, Johnson/CDS, NEH and SAIG.
+"""The baselines every answer is compared with: DOPart, FIFO, Johnson/CDS, NEH and SAIG.
 
 DOPart rule implemented here: each job, on its own, takes the split that minimises its own
 end-to-end time local + comm + remote (the single-job DOPart decision; ties go to the
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from solver.pipeline import Job, Times, job_times, nondominated
-from solver.pipeline_sim import makespan_times
+from solver.pipeline.check import makespan_times
+from solver.pipeline.jobs import Job, Times, job_times, nondominated
 
 # ---------------------------------------------------------------- split rules and orders
 

@@ -1,4 +1,4 @@
-"""Simulate a permutation schedule, and check any schedule independently.
+"""The independent checker every answer passes, and the simulator of permutation schedules.
 
 The simulator gives the semi-active schedule of an order (every stage starts as early as the
 three resources and the job's own previous stage allow). The checker knows nothing of orders
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from solver.pipeline import Job, Times
+from solver.pipeline.jobs import Job, Times
 
 STAGES = ("local", "comm", "remote")
 Span = tuple[float, float]

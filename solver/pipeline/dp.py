@@ -30,7 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solver.pipeline import Job
+from solver.pipeline.check import makespan_of
+from solver.pipeline.jobs import Job
 
 _REL_TOL = 1e-10  # a state is dropped once its bound reaches the incumbent minus this (relative)
 _WINDOW = 24  # neighbours compared in the cheap dominance pass
@@ -123,6 +124,50 @@ def _pareto_keep(x: np.ndarray) -> np.ndarray:
     return keep
 
 
+@dataclass(frozen=True)
+class _Layer:
+    """States of one layer: set masks, completion times (M, 3), and the move that made each
+    (parent state in the layer before, job appended, its option index)."""
+
+    mask: np.ndarray
+    c: np.ndarray
+    parent: np.ndarray
+    job: np.ndarray
+    opt: np.ndarray
+
+    def take(self, sel: np.ndarray) -> _Layer:
+        return _Layer(self.mask[sel], self.c[sel], self.parent[sel], self.job[sel], self.opt[sel])
+
+
+@dataclass(frozen=True)
+class _Instance:
+    """The DP's view of the jobs: kept option times, bounds, twins, the (job, option) moves."""
+
+    opt_t: list[np.ndarray]  # per job: (kept options, 3) stage times
+    options: Sequence[Sequence[int]]
+    bounds: _Bounds
+    twin_prev: list[int]  # job j may be appended only after its previous twin (-1: none)
+    pairs: list[tuple[int, int]]  # (job, index into its kept options)
+    full: int
+
+    @classmethod
+    def of(cls, jobs: Sequence[Job], options: Sequence[Sequence[int]]) -> _Instance:
+        n = len(jobs)
+        opt_t = [
+            np.asarray([jobs[j].options[s].times for s in options[j]], float) for j in range(n)
+        ]
+        # identical jobs: job j may be appended only after its previous twin
+        twin_prev = [-1] * n
+        seen: dict[tuple[float, ...], int] = {}
+        for j in range(n):
+            key = tuple(float(v) for v in opt_t[j].ravel())
+            if key in seen:
+                twin_prev[j] = seen[key]
+            seen[key] = j
+        pairs = [(j, k) for j in range(n) for k in range(len(options[j]))]
+        return cls(opt_t, options, _Bounds(opt_t), twin_prev, pairs, (1 << n) - 1)
+
+
 def solve_bdp(
     jobs: Sequence[Job],
     options: Sequence[Sequence[int]],
@@ -138,8 +183,6 @@ def solve_bdp(
     Stops with status "statelimit" once the kept states exceed max_states or a layer would
     generate more than max_children children (memory), "timelimit" after time_limit seconds.
     """
-    from solver.pipeline_sim import makespan_of
-
     t0 = time.perf_counter()
     deadline = None if time_limit is None else t0 + time_limit
     n = len(jobs)
@@ -147,127 +190,42 @@ def solve_bdp(
     ub = makespan_of(jobs, inc_order, inc_splits)
     if n == 0:
         return BdpResult([], [], 0.0, 0.0, True, "optimal", 0, 0.0)
-    opt_t = [np.asarray([jobs[j].options[s].times for s in options[j]], float) for j in range(n)]
-    bounds = _Bounds(opt_t)
-    full = (1 << n) - 1
-    # identical jobs: job j may be appended only after its previous twin
-    twin_prev = [-1] * n
-    seen: dict[tuple[float, ...], int] = {}
-    for j in range(n):
-        key = tuple(float(v) for v in opt_t[j].ravel())
-        if key in seen:
-            twin_prev[j] = seen[key]
-        seen[key] = j
-    pairs = [(j, k) for j in range(n) for k in range(len(options[j]))]
-
-    # layer arrays
+    inst = _Instance.of(jobs, options)
     masks = np.zeros(1, dtype=np.int64)
     cs = np.zeros((1, 3))
-    lbs = np.zeros(1)
-    k0, m0 = bounds.of_masks(np.array([full], dtype=np.int64))
-    lbs = bounds.lower(cs, k0, m0, np.array([False]))
+    k0, m0 = inst.bounds.of_masks(np.array([inst.full], dtype=np.int64))
+    lbs = inst.bounds.lower(cs, k0, m0, np.array([False]))
     history: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (parent, job, option)
     total_states = 1
     status = "optimal"
-
-    def cutoff() -> float:
-        return ub * (1 - _REL_TOL)
-
     for _layer in range(n):
         if len(masks) == 0:
             break
-        if len(masks) * len(pairs) > max_children:
+        if len(masks) * len(inst.pairs) > max_children:
             status = "statelimit"
             break
-        parts_mask, parts_c, parts_par, parts_job, parts_opt = [], [], [], [], []
-        stopped = False
-        for j, k in pairs:
-            if deadline is not None and time.perf_counter() > deadline:
-                stopped = True
-                break
-            bit = np.int64(1 << j)
-            sel = (masks & bit) == 0
-            if twin_prev[j] >= 0:
-                sel &= (masks & np.int64(1 << twin_prev[j])) != 0
-            if not sel.any():
-                continue
-            idx = np.nonzero(sel)[0]
-            c = cs[idx]
-            a, b, d = opt_t[j][k]
-            c1 = c[:, 0] + a
-            c2 = np.maximum(c[:, 1], c1) + b
-            c3 = np.maximum(c[:, 2], c2) + d
-            parts_mask.append(masks[idx] | bit)
-            parts_c.append(np.stack([c1, c2, c3], axis=1))
-            parts_par.append(idx)
-            parts_job.append(np.full(len(idx), j, dtype=np.int64))
-            parts_opt.append(np.full(len(idx), options[j][k], dtype=np.int64))
-        if stopped:
+        children = _expand(inst, masks, cs, deadline)
+        if children is None:
             status = "timelimit"
             break
-        if not parts_mask:
+        if len(children.mask) == 0:
             masks = np.zeros(0, dtype=np.int64)
             break
-        nm = np.concatenate(parts_mask)
-        nc = np.concatenate(parts_c)
-        npar = np.concatenate(parts_par)
-        njob = np.concatenate(parts_job)
-        nopt = np.concatenate(parts_opt)
-        # cheap partial dominance first (each state against its near neighbours in the
-        # order (set, C1, C2, C3)), then the bounds, then exact dominance within each set
-        order = np.lexsort((nc[:, 2], nc[:, 1], nc[:, 0], nm))
-        nm, nc, npar, njob, nopt = nm[order], nc[order], npar[order], njob[order], nopt[order]
-        dom = np.zeros(len(nm), dtype=bool)
-        for d in range(1, min(_WINDOW, len(nm))):
-            same = nm[d:] == nm[:-d]
-            le = (nc[:-d] <= nc[d:]).all(axis=1)
-            dom[d:] |= same & le
-        keep0 = ~dom
-        nm, nc, npar, njob, nopt = nm[keep0], nc[keep0], npar[keep0], njob[keep0], nopt[keep0]
-        # bounds, by unique remaining set
-        umask, inv = np.unique(nm, return_inverse=True)
-        kk, mins = bounds.of_masks(full ^ umask)
-        nlb = bounds.lower(nc, kk[inv], mins[inv], (full ^ nm) == 0)
-        alive = nlb < cutoff()
-        nm, nc, npar, njob, nopt, nlb = (
-            nm[alive],
-            nc[alive],
-            npar[alive],
-            njob[alive],
-            nopt[alive],
-            nlb[alive],
-        )
-        # exact dominance within each set (nm is still sorted)
-        keep = np.zeros(len(nm), dtype=bool)
-        if len(nm):
-            starts = np.flatnonzero(np.r_[True, nm[1:] != nm[:-1]])
-            ends = np.r_[starts[1:], len(nm)]
-            for s0, e0 in zip(starts, ends, strict=True):
-                keep[s0:e0] = _pareto_keep(nc[s0:e0])
-        nm, nc, npar, njob, nopt, nlb = (
-            nm[keep],
-            nc[keep],
-            npar[keep],
-            njob[keep],
-            nopt[keep],
-            nlb[keep],
-        )
-        history.append((npar, njob, nopt))
-        masks, cs, lbs = nm, nc, nlb
+        layer, lbs = _prune(inst, children, cutoff=ub * (1 - _REL_TOL))
+        history.append((layer.parent, layer.job, layer.opt))
+        masks, cs = layer.mask, layer.c
         total_states += len(masks)
         if total_states > max_states:
             status = "statelimit"
             break
-
-    layers_done = len(history)
-    if layers_done == n and len(masks):
+    if len(history) == n and len(masks):
         best_final = int(np.argmin(cs[:, 2]))
         if cs[best_final, 2] < ub:
             order_, splits_ = _rebuild(history, best_final, n)
             ms = makespan_of(jobs, order_, splits_)
             if ms < ub:
                 inc_order, inc_splits, ub = order_, splits_, ms
-    if layers_done == n:
+    if len(history) == n:
         status = "optimal"  # every state left is complete: the incumbent is the best of them
     lower = ub if status == "optimal" or not len(lbs) else min(ub, float(lbs.min()))
     optimal = status == "optimal" or lower >= ub * (1 - 1e-9)
@@ -281,6 +239,74 @@ def solve_bdp(
         total_states,
         time.perf_counter() - t0,
     )
+
+
+def _expand(
+    inst: _Instance, masks: np.ndarray, cs: np.ndarray, deadline: float | None
+) -> _Layer | None:
+    """Every child of the layer's states (each (job, option) appended); None on the deadline."""
+    parts_mask, parts_c, parts_par, parts_job, parts_opt = [], [], [], [], []
+    for j, k in inst.pairs:
+        if deadline is not None and time.perf_counter() > deadline:
+            return None
+        bit = np.int64(1 << j)
+        sel = (masks & bit) == 0
+        if inst.twin_prev[j] >= 0:
+            sel &= (masks & np.int64(1 << inst.twin_prev[j])) != 0
+        if not sel.any():
+            continue
+        idx = np.nonzero(sel)[0]
+        c = cs[idx]
+        a, b, d = inst.opt_t[j][k]
+        c1 = c[:, 0] + a
+        c2 = np.maximum(c[:, 1], c1) + b
+        c3 = np.maximum(c[:, 2], c2) + d
+        parts_mask.append(masks[idx] | bit)
+        parts_c.append(np.stack([c1, c2, c3], axis=1))
+        parts_par.append(idx)
+        parts_job.append(np.full(len(idx), j, dtype=np.int64))
+        parts_opt.append(np.full(len(idx), inst.options[j][k], dtype=np.int64))
+    if not parts_mask:
+        empty = np.zeros(0, dtype=np.int64)
+        return _Layer(empty, np.zeros((0, 3)), empty, empty, empty)
+    return _Layer(
+        np.concatenate(parts_mask),
+        np.concatenate(parts_c),
+        np.concatenate(parts_par),
+        np.concatenate(parts_job),
+        np.concatenate(parts_opt),
+    )
+
+
+def _prune(inst: _Instance, layer: _Layer, cutoff: float) -> tuple[_Layer, np.ndarray]:
+    """Cheap partial dominance first (each state against its near neighbours in the order
+    (set, C1, C2, C3)), then the bounds against the incumbent, then exact dominance within
+    each set. Returns the states kept and their bounds."""
+    nm, nc = layer.mask, layer.c
+    layer = layer.take(np.lexsort((nc[:, 2], nc[:, 1], nc[:, 0], nm)))
+    nm, nc = layer.mask, layer.c
+    dom = np.zeros(len(nm), dtype=bool)
+    for d in range(1, min(_WINDOW, len(nm))):
+        same = nm[d:] == nm[:-d]
+        le = (nc[:-d] <= nc[d:]).all(axis=1)
+        dom[d:] |= same & le
+    layer = layer.take(~dom)
+    nm, nc = layer.mask, layer.c
+    # bounds, by unique remaining set
+    umask, inv = np.unique(nm, return_inverse=True)
+    kk, mins = inst.bounds.of_masks(inst.full ^ umask)
+    nlb = inst.bounds.lower(nc, kk[inv], mins[inv], (inst.full ^ nm) == 0)
+    alive = nlb < cutoff
+    layer, nlb = layer.take(alive), nlb[alive]
+    nm, nc = layer.mask, layer.c
+    # exact dominance within each set (nm is still sorted)
+    keep = np.zeros(len(nm), dtype=bool)
+    if len(nm):
+        starts = np.flatnonzero(np.r_[True, nm[1:] != nm[:-1]])
+        ends = np.r_[starts[1:], len(nm)]
+        for s0, e0 in zip(starts, ends, strict=True):
+            keep[s0:e0] = _pareto_keep(nc[s0:e0])
+    return layer.take(keep), nlb[keep]
 
 
 def _rebuild(

@@ -1,50 +1,34 @@
-"""`harness solve` for `kind: pipeline`: makespan of a batch through local -> link -> remote.
+"""The `kind: pipeline` problem file, and the jobs it describes (a plain `Instance`).
 
-Jobs come from (in the problem file) `jobs:` groups priced by real inference profiles (a local
-device's, a remote device's, and the link between them), `inline_jobs:` with stage times
-written out, or `sample:` (the seed's sampled experiment, on a profile's chain or the built-in
-default). With no problem file: two or more devices' profiles of one model -> 10 jobs from the
-slowest device to the fastest over a 100 Mbps link; one profile -> sampled on its chain; none
--> sampled on the default chain. The problem solved is printed.
+Jobs come from one of: `jobs:` groups priced by real inference profiles (a local device's, a
+remote device's, and the link between them; a device's profiles are the ones it names, else the
+given ones whose `infer.device_name` is its name), `inline_jobs:` with stage times written out,
+or `sample:` (the seed's sampled experiment, on a profile's chain or the built-in default).
 
-Every method's schedule is re-checked by the independent checker before it is reported.
-Extra options (beside time_limit and print_jobs): heuristic_time (s, default 2),
-formulation ('position' or 'disjunctive'), and the sample options of `harness pipeline sample`.
+`default_problem(profiles)`, for the front door: inference profiles of two or more models on
+the same two devices -> one job group per model (4 jobs each), from the slower device (the
+larger total time) to the faster over a 100 Mbps link; profiles of one model on two devices ->
+10 jobs of that model. Pure pydantic and the standard library at import.
 """
 
 from __future__ import annotations
 
-import json
-import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from solver.pipeline import (
-    Job,
-    JobSchedule,
-    MethodResult,
-    PipelineSolution,
-    SplitOption,
-    StageSpan,
-    balance_bound_and_splits,
-    nondominated,
-    solve_exact,
-)
-from solver.problem import Device, Link, ProblemError, validate_as
+from harness.spec import Strict
+from solver.pipeline.jobs import Job, SplitOption
+from solver.pipeline.sample import Chain, chain_from_infer, jobs_from_chains, sample_jobs
+from solver.problem import Device, Link, ProblemError
+from solver.profiles import Loaded, ProfileSet
 
 DEFAULT_BANDWIDTH_MBPS = 100.0
-DEFAULT_COUNT = 10
-# the issue's (and the seed's) names of the ratios, where they differ from the method's name
-RATIO_LABEL = {"DOPart best order (exact)": "DOPart best schedule"}
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+DEFAULT_COUNT = 10  # jobs of the one model, when the profiles hold one
+DEFAULT_COUNT_PER_MODEL = 4  # jobs per model, when they hold several
+DEFAULT_NAME = "batch-pipeline"
 
 
 class SampleSpec(Strict):
@@ -120,80 +104,42 @@ class PipelineProblem(Strict):
         return self
 
 
-# ---------------------------------------------------------------- building the jobs
+# ---------------------------------------------------------------- the jobs of a problem
 
 
-def _load_profiles(paths: Sequence[Path]) -> list[tuple[Path, Any]]:
-    from harness.profile import load_profile
+@dataclass(frozen=True)
+class Instance:
+    """The plain instance a problem describes, where its jobs came from, the profiles used."""
 
-    out = []
-    for p in paths:
-        prof = load_profile(p)
-        if prof.infer is None:
-            raise ProblemError(f"{p}: field 'kind': expected an 'infer' profile, got '{prof.kind}'")
-        out.append((p, prof))
-    return out
+    jobs: list[Job]
+    source: str
+    profiles: list[str]  # ids
 
 
-def _device_profiles(
-    dev: Device, loaded: list[tuple[Path, Any]], base: Path | None
-) -> list[tuple[Path, Any]]:
-    if not dev.profiles:
-        return [(p, pr) for p, pr in loaded if pr.infer.device_name == dev.name]
-    found: list[tuple[Path, Any]] = []
-    for ref in dev.profiles:
-        hit = [
-            (p, pr)
-            for p, pr in loaded
-            if ref in (pr.id, str(p), p.name) or Path(ref).resolve() == p.resolve()
-        ]
-        if not hit and base is not None and (base / ref).is_file():
-            hit = _load_profiles([base / ref])
-        if not hit and Path(ref).is_file():
-            hit = _load_profiles([Path(ref)])
-        found.extend(hit)
-    return found
+def build_jobs(problem: PipelineProblem, profiles: ProfileSet) -> Instance:
+    """The jobs of `problem`; a problem its profiles cannot price is one ProblemError line."""
+    if problem.sample is not None:
+        return _sampled(problem.sample, profiles)
+    jobs: list[Job] = []
+    used: list[str] = []
+    for gi, group in enumerate(problem.jobs):
+        group_jobs, ids = _priced(problem, gi, group, profiles)
+        jobs += group_jobs
+        used += ids
+    for ij in problem.inline_jobs:
+        opts = tuple(SplitOption(o.cut, o.local_s, o.comm_s, o.remote_s) for o in ij.options)
+        jobs += [Job(ij.name if ij.count == 1 else f"{ij.name}-{i}", opts) for i in range(ij.count)]
+    return Instance(jobs, "profiles" if problem.jobs else "inline", sorted(set(used)))
 
 
-def _pick(profs: list[tuple[Path, Any]], model: str | None, what: str) -> Any:
-    cands = [pr for _p, pr in profs if model is None or pr.infer.model == model]
-    if not cands:
-        raise ProblemError(
-            f"{what}: no inference profile" + (f" of model {model!r}" if model else "")
-        )
-    if len({pr.infer.model for pr in cands}) > 1:
-        raise ProblemError(f"{what}: profiles of several models; set 'model' in the job group")
-    return cands[0]
-
-
-def _link_for(links: Sequence[Link], src: str, dst: str, where: str) -> tuple[float, float]:
-    for ln in links:
-        if (ln.src, ln.dst) == (src, dst):
-            return ln.bandwidth_up_mbps, ln.latency_ms
-        if (ln.src, ln.dst) == (dst, src):
-            return ln.bandwidth_down_mbps or ln.bandwidth_up_mbps, ln.latency_ms
-    raise ProblemError(f"{where}: field 'links': no link between {src!r} and {dst!r}")
-
-
-def build_jobs(
-    prob: PipelineProblem, profiles: Sequence[Path], where: str
-) -> tuple[list[Job], str, list[str]]:
-    """The jobs of a problem, where they came from, and the ids of the profiles used."""
-    from solver.pipeline_sample import chain_from_infer, jobs_from_chains, sample_jobs
-
-    base = Path(where).parent if where != "(defaults)" else None
-    loaded = _load_profiles(profiles)
-    if prob.sample is not None:
-        sp = prob.sample
-        chain = None
-        used: list[str] = []
-        if sp.profile is not None:
-            ppath = Path(sp.profile)
-            if base is not None and not ppath.is_file():
-                ppath = base / sp.profile
-            prof = _load_profiles([ppath])[0][1]
-            chain = chain_from_infer(prof.infer, where=str(ppath))
-            used = [prof.id]
+def _sampled(sp: SampleSpec, profiles: ProfileSet) -> Instance:
+    chain = None
+    used: list[str] = []
+    if sp.profile is not None:
+        it = _infer(profiles.one(sp.profile, "field 'sample.profile'"), "field 'sample.profile'")
+        chain = _chain(it, str(it.path))
+        used = [it.profile.id]
+    try:
         jobs = sample_jobs(
             chain,
             num_jobs=sp.num_jobs,
@@ -207,438 +153,163 @@ def build_jobs(
             bandwidth_mbps=sp.bandwidth_mbps,
             latency_ms=sp.latency_ms,
         )
-        src = f"sampled (seed {sp.seed}) on {chain.name if chain else 'the default chain'}"
-        return jobs, src, used
-    jobs = []
-    used = []
-    devices = {d.name: d for d in prob.devices}
-    for gi, g in enumerate(prob.jobs):
-        gwhere = f"{where}: jobs[{gi}]"
-        for role in (g.local, g.remote):
-            if role not in devices:
-                raise ProblemError(f"{gwhere}: device {role!r} is not in 'devices'")
-        lp = _pick(_device_profiles(devices[g.local], loaded, base), g.model, f"{gwhere} local")
-        rp = _pick(_device_profiles(devices[g.remote], loaded, base), g.model, f"{gwhere} remote")
-        bw, lat = _link_for(prob.links, g.local, g.remote, where)
-        try:
-            lc = chain_from_infer(
-                lp.infer,
-                batch_size=g.batch_size,
-                frequency_mhz=g.local_frequency_mhz,
-                precision=g.precision,
-                where=f"{gwhere} local profile {lp.id}",
-            )
-            rc = chain_from_infer(
-                rp.infer,
-                batch_size=g.batch_size,
-                frequency_mhz=g.remote_frequency_mhz,
-                precision=g.precision,
-                where=f"{gwhere} remote profile {rp.id}",
-            )
-            jobs += jobs_from_chains(
-                lc,
-                rc,
-                count=g.count,
-                bandwidth_mbps=bw,
-                latency_ms=lat,
-                name=g.name,
-                local_scale=g.local_scale,
-                first_index=0,
-            )
-        except ValueError as exc:
-            raise ProblemError(str(exc)) from None
-        used += [lp.id, rp.id]
-    for ij in prob.inline_jobs:
-        opts = tuple(SplitOption(o.cut, o.local_s, o.comm_s, o.remote_s) for o in ij.options)
-        jobs += [Job(ij.name if ij.count == 1 else f"{ij.name}-{i}", opts) for i in range(ij.count)]
-    return jobs, "profiles" if prob.jobs else "inline", sorted(set(used))
+    except ValueError as exc:
+        raise ProblemError(f"field 'sample': {exc}") from None
+    src = f"sampled (seed {sp.seed}) on {chain.name if chain else 'the default chain'}"
+    return Instance(jobs, src, used)
 
 
-def default_problem(profiles: Sequence[Path]) -> dict[str, Any]:
-    """A sensible problem for the given profiles (see the module docstring)."""
-    loaded = _load_profiles(profiles)
-    by_model: dict[str, list[tuple[Path, Any]]] = {}
-    for p, pr in loaded:
-        by_model.setdefault(pr.infer.model, []).append((p, pr))
-    for model, profs in by_model.items():
-        names = {pr.infer.device_name for _p, pr in profs}
-        if len(names) >= 2:
-            from solver.pipeline_sample import chain_from_infer
-
-            def total(pr: Any) -> float:
-                return chain_from_infer(pr.infer, where=pr.id).prefix_s[-1]
-
-            ranked = sorted(profs, key=lambda t: total(t[1]))
-            fast, slow = ranked[0], ranked[-1]
-            return {
-                "kind": "pipeline",
-                "devices": [
-                    {"name": slow[1].infer.device_name, "profiles": [str(slow[0])]},
-                    {"name": fast[1].infer.device_name, "profiles": [str(fast[0])]},
-                ],
-                "links": [
-                    {
-                        "src": slow[1].infer.device_name,
-                        "dst": fast[1].infer.device_name,
-                        "bandwidth_up_mbps": DEFAULT_BANDWIDTH_MBPS,
-                    }
-                ],
-                "jobs": [
-                    {
-                        "name": model,
-                        "count": DEFAULT_COUNT,
-                        "model": model,
-                        "local": slow[1].infer.device_name,
-                        "remote": fast[1].infer.device_name,
-                    }
-                ],
-            }
-    sample: dict[str, Any] = {}
-    if loaded:
-        sample["profile"] = str(loaded[0][0])
-    return {"kind": "pipeline", "sample": sample}
-
-
-# ---------------------------------------------------------------- the comparison
-
-
-@dataclass
-class MethodRun:
-    name: str
-    order: list[int]
-    splits: list[int]
-    makespan: float
-    exact: bool
-    lower_bound: float | None = None
-    gap: float | None = None
-    status: str | None = None
-    solve_s: float | None = None
-    nodes: int | None = None
-    note: str | None = None
-    method: str | None = None  # for the exact runs: "bdp", "scip-position", ...
-
-
-def compare_methods(
-    jobs: Sequence[Job],
-    *,
-    time_limit: float | None = 60.0,
-    heuristic_time: float = 2.0,
-    formulation: str = "position",
-    seed: int = 0,
-    order_time_limit: float | None = None,
-) -> list[MethodRun]:
-    """Every method of the issue, each schedule checked; the last run is the offline optimum."""
-    from solver.pipeline_heuristics import (
-        dopart_splits,
-        fifo_order,
-        johnson_order,
-        neh_order,
-        order_for_splits,
-        split_aware_greedy,
+def _priced(
+    problem: PipelineProblem, gi: int, g: JobGroup, profiles: ProfileSet
+) -> tuple[list[Job], list[str]]:
+    """One `jobs:` group's jobs, priced by its devices' profiles, and the ids of those."""
+    where = f"jobs.{gi}"
+    devices = {d.name: (i, d) for i, d in enumerate(problem.devices)}
+    roles = (("local", g.local), ("remote", g.remote))
+    for role, dev_name in roles:
+        if dev_name not in devices:
+            raise ProblemError(f"field '{where}.{role}': device {dev_name!r} is not in 'devices'")
+    picked: list[Loaded] = []
+    for role, dev_name in roles:
+        i, dev = devices[dev_name]
+        found = profiles.of_device(dev, f"devices.{i}")
+        picked.append(_pick(found, g.model, f"field '{where}.{role}' (device {dev_name!r})"))
+    lp, rp = picked
+    bw, lat = link_for(problem.links, g.local, g.remote)
+    lc = _chain(
+        lp,
+        f"field '{where}.local': profile {lp.profile.id}",
+        g.batch_size,
+        g.local_frequency_mhz,
+        g.precision,
     )
-    from solver.pipeline_sim import makespan_of
-
-    n = len(jobs)
-    dp = dopart_splits(jobs)
-    dp_times = [jobs[j].options[dp[j]].times for j in range(n)]
-    runs: list[MethodRun] = []
-
-    def add(name: str, order: list[int], splits: list[int], exact: bool = False, **kw: Any) -> None:
-        runs.append(MethodRun(name, order, splits, makespan_of(jobs, order, splits), exact, **kw))
-
-    add("DOPart FIFO", fifo_order(n), dp)
-    j_order, j_exact = johnson_order(dp_times)
-    add(
-        "DOPart + Johnson" if j_exact else "DOPart + Johnson/CDS",
-        j_order,
-        dp,
-        exact=j_exact,
-        note="Johnson's conditions hold: exact" if j_exact else "CDS heuristic (conditions fail)",
+    rc = _chain(
+        rp,
+        f"field '{where}.remote': profile {rp.profile.id}",
+        g.batch_size,
+        g.remote_frequency_mhz,
+        g.precision,
     )
-    add("DOPart + NEH", neh_order(dp_times), dp)
-    warm_dp = min(runs, key=lambda r: r.makespan)
-    r = solve_exact(
-        jobs,
-        fixed_splits=dp,
-        time_limit=order_time_limit if order_time_limit is not None else time_limit,
-        warm=(warm_dp.order, dp),
-        formulation=formulation,  # type: ignore[arg-type]
-    )
-    add(
-        "DOPart best order (exact)",
-        r.order,
-        r.splits,
-        exact=r.optimal,
-        lower_bound=r.lower_bound,
-        gap=r.gap,
-        status=r.status,
-        solve_s=r.solve_s,
-        nodes=r.nodes,
-        method=r.method,
-    )
-    t0 = time.perf_counter()
-    # Two independent runs, half the time each: from DOPart's best order, and from the balance
-    # relaxation's splits (SAIG's single-job moves don't rebalance big batches: at N = 50 the
-    # first run ends 4-7% above the bound, the second 0.3-1.3%); one shared run would follow
-    # only the better start's trajectory, which at N = 20 lost 1.4% against the first alone.
-    cands = [
-        split_aware_greedy(
-            jobs, seed=seed, time_limit=heuristic_time / 2, starts=[(r.order, r.splits)]
-        )
-    ]
-    if n >= 2:
-        options = [nondominated(j) for j in jobs]
-        _lb, bal = balance_bound_and_splits(jobs, options, max(2.0, min(5.0, heuristic_time)))
-        if bal is not None:
-            bal_start = (order_for_splits(jobs, bal), bal)
-            cands.append(
-                split_aware_greedy(
-                    jobs, seed=seed, time_limit=heuristic_time / 2, starts=[bal_start]
-                )
-            )
-    g_order, g_splits = min(cands, key=lambda c: makespan_of(jobs, c[0], c[1]))
-    add(
-        "SAIG split-aware greedy",
-        g_order,
-        g_splits,
-        solve_s=time.perf_counter() - t0,
-        note="best of two runs: from DOPart's best order, from the balance relaxation's splits",
-    )
-    warm = min(runs, key=lambda x: x.makespan)
-    o = solve_exact(
-        jobs,
-        time_limit=time_limit,
-        warm=(warm.order, warm.splits),
-        formulation=formulation,  # type: ignore[arg-type]
-    )
-    how = {
-        "bdp": "bounded DP",
-        "bound": "the balance bound (the best schedule found meets it)",
-    }.get(o.method, f"SCIP ({o.method.removeprefix('scip-')} model)")
-    note = f"proven optimal by {how}"
-    if not o.optimal:
-        note = (
-            f"stopped ({o.status}, {how}): best {o.makespan:.6g} s, proven lower bound "
-            f"{o.lower_bound:.6g} s, gap {o.gap:.2%}"
-        )
-    add(
-        "Offline OPT (exact)",
-        o.order,
-        o.splits,
-        exact=o.optimal,
-        lower_bound=o.lower_bound,
-        gap=o.gap,
-        status=o.status,
-        solve_s=o.solve_s,
-        nodes=o.nodes,
-        note=note,
-        method=o.method,
-    )
-    _check_all(jobs, runs)
-    return runs
-
-
-def _check_all(jobs: Sequence[Job], runs: Sequence[MethodRun]) -> None:
-    from solver.pipeline_sim import check_schedule, simulate
-
-    for run in runs:
-        errs = check_schedule(jobs, simulate(jobs, run.order, run.splits))
-        if errs:
-            raise RuntimeError(f"{run.name}: schedule fails the checker: {errs[0]}")
-
-
-def solution_of(
-    jobs: Sequence[Job],
-    runs: Sequence[MethodRun],
-    *,
-    source: str,
-    time_limit: float | None,
-    problem: dict[str, Any],
-    profiles: list[str],
-) -> PipelineSolution:
-    from solver.pipeline_sim import simulate
-
-    opt = runs[-1]
-    methods = []
-    for run in runs:
-        sched = [
-            JobSchedule(
-                job=jobs[s.job].name,
-                position=pos,
-                cut=jobs[s.job].options[s.option].cut,
-                local=StageSpan(start_s=s.spans[0][0], end_s=s.spans[0][1]),
-                comm=StageSpan(start_s=s.spans[1][0], end_s=s.spans[1][1]),
-                remote=StageSpan(start_s=s.spans[2][0], end_s=s.spans[2][1]),
-            )
-            for pos, s in enumerate(simulate(jobs, run.order, run.splits))
-        ]
-        methods.append(
-            MethodResult(
-                method=run.name,
-                makespan_s=run.makespan,
-                ratio_to_opt=run.makespan / opt.makespan if opt.makespan > 0 else None,
-                exact=run.exact,
-                lower_bound_s=run.lower_bound,
-                gap=run.gap,
-                status=run.status,
-                solve_s=run.solve_s,
-                nodes=run.nodes,
-                note=run.note,
-                schedule=sched,
-            )
-        )
-    ratios = {
-        f"{RATIO_LABEL.get(m.method, m.method)} / Offline OPT": m.ratio_to_opt
-        for m in methods[:-1]
-        if m.ratio_to_opt is not None
-    }
-    return PipelineSolution(
-        source=source,
-        num_jobs=len(jobs),
-        time_limit_s=time_limit,
-        problem=problem,
-        profiles=profiles,
-        methods=methods,
-        ratios=ratios,
-        best_lower_bound_s=opt.lower_bound if opt.lower_bound is not None else opt.makespan,
-    )
-
-
-# ---------------------------------------------------------------- printing
-
-
-def _print_table(sol: PipelineSolution, print_jobs: bool, problem_note: str | None) -> None:
-    import shutil
-
-    from rich.console import Console
-    from rich.table import Table
-
-    con = Console(width=max(130, shutil.get_terminal_size().columns))
-    if problem_note:
-        con.print(problem_note)
-    con.print(f"[bold]Batch pipeline[/bold]: {sol.num_jobs} jobs, {sol.source}; objective makespan")
-    t = Table(
-        "method", "makespan (s)", "/ Offline OPT", "exact", "lower bound (s)", "gap", "time (s)"
-    )
-    for m in sol.methods:
-        t.add_row(
-            m.method,
-            f"{m.makespan_s:.6f}",
-            f"{m.ratio_to_opt:.4f}" if m.ratio_to_opt is not None else "-",
-            "yes" if m.exact else "no",
-            f"{m.lower_bound_s:.6f}" if m.lower_bound_s is not None else "-",
-            f"{m.gap:.2%}" if m.gap is not None else "-",
-            f"{m.solve_s:.2f}" if m.solve_s is not None else "-",
-        )
-    con.print(t)
-    fifo = sol.methods[0]
-    best = next(m for m in sol.methods if m.method.startswith("DOPart best order"))
-    opt = sol.methods[-1]
-    con.print(f"DOPart FIFO makespan: {fifo.makespan_s:.6f} s")
-    con.print(f"DOPart best offline schedule makespan: {best.makespan_s:.6f} s")
-    con.print(f"Offline optimal makespan: {opt.makespan_s:.6f} s")
-    for name, val in sol.ratios.items():
-        con.print(f"{name}: {val:.4f}")
-    for m in sol.methods:
-        if m.note and m.lower_bound_s is not None and (m is not opt or opt.exact):
-            con.print(f"[yellow]{m.method}: {m.note}[/yellow]")
-    if not opt.exact:
-        # one line, never wrapped, with the three numbers a stopped solve owes the user
-        con.print(
-            f"[yellow]Offline OPT not proven (stopped: {opt.status}): best schedule found "
-            f"{opt.makespan_s:.6f} s, proven lower bound {opt.lower_bound_s:.6f} s, "
-            f"gap {opt.gap:.2%}[/yellow]",
-            soft_wrap=True,
-        )
-        con.print(
-            "[yellow]  ratios above are to the best schedule found (its per-job table: "
-            "--print-jobs); best / bound = "
-            f"x{opt.makespan_s / max(opt.lower_bound_s or 1e-300, 1e-300):.4f}[/yellow]",
-            soft_wrap=True,
-        )
-    if print_jobs:
-        for m in (fifo, opt):
-            jt = Table(
-                "job",
-                "pos",
-                "split (cut)",
-                "local start-end",
-                "comm start-end",
-                "remote start-end",
-                title=m.method,
-            )
-            for s in m.schedule:
-                jt.add_row(
-                    s.job,
-                    str(s.position),
-                    str(s.cut),
-                    f"{s.local.start_s:.5f}-{s.local.end_s:.5f}",
-                    f"{s.comm.start_s:.5f}-{s.comm.end_s:.5f}",
-                    f"{s.remote.start_s:.5f}-{s.remote.end_s:.5f}",
-                )
-            con.print(jt)
-    if sol.gantt_png:
-        con.print(f"Gantt chart: {sol.gantt_png}")
-
-
-def solve_command(
-    raw: dict[str, Any] | None,
-    problem_path: Path | None,
-    profiles: list[Path],
-    out_dir: Path,
-    fmt: str,
-    options: dict[str, Any],
-) -> int:
-    """The `kind: pipeline` entry point of `harness solve` (see solver/problem.py)."""
-    from harness.profile import ProfileError
-    from solver.gantt import gantt_png
-    from solver.pipeline_sim import simulate
-
-    where = str(problem_path) if problem_path is not None else "(defaults)"
     try:
-        note = None
-        if raw is None:
-            raw = default_problem(profiles)
-            note = "No problem file: solving\n" + json.dumps(raw, indent=1)
-        prob = validate_as(PipelineProblem, raw, where)
-        jobs, source, used = build_jobs(prob, profiles, where)
-    except (ProblemError, ProfileError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    tl = options.get("time_limit")
-    time_limit = float(tl) if tl is not None else prob.time_limit_s
-    heur = float(options.get("heuristic_time") or prob.heuristic_time_s)
-    form = str(options.get("formulation") or prob.formulation)
-    runs = compare_methods(
-        jobs,
-        time_limit=time_limit,
-        heuristic_time=heur,
-        formulation=form,
-        seed=prob.sample.seed if prob.sample else 0,
-    )
-    sol = solution_of(
-        jobs,
-        runs,
-        source=source,
-        time_limit=time_limit,
-        problem=prob.model_dump(mode="json", exclude_none=True),
-        profiles=used,
-    )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    png = out_dir / "pipeline-gantt.png"
-    panels = [
-        (r.name, simulate(jobs, r.order, r.splits))
-        for r in runs
-        if r.name in ("DOPart FIFO", "DOPart best order (exact)", "Offline OPT (exact)")
-    ]
-    gantt_png(jobs, panels, png)
-    sol.gantt_png = str(png)
-    from harness.profile import write_atomic
+        jobs = jobs_from_chains(
+            lc,
+            rc,
+            count=g.count,
+            bandwidth_mbps=bw,
+            latency_ms=lat,
+            name=g.name,
+            local_scale=g.local_scale,
+            first_index=0,
+        )
+    except ValueError as exc:
+        raise ProblemError(f"field '{where}': {exc}") from None
+    return jobs, [lp.profile.id, rp.profile.id]
 
-    write_atomic(out_dir / "pipeline-solution.json", sol.model_dump_json(indent=1) + "\n")
-    if fmt == "json":
-        print(sol.model_dump_json(indent=1))
+
+def _chain(
+    it: Loaded,
+    where: str,
+    batch_size: int | None = None,
+    frequency_mhz: float | None = None,
+    precision: str = "fp32",
+) -> Chain:
+    """The chain of an inference profile; what it cannot price is one ProblemError line."""
+    assert it.profile.infer is not None
+    try:
+        return chain_from_infer(
+            it.profile.infer,
+            batch_size=batch_size,
+            frequency_mhz=frequency_mhz,
+            precision=precision,
+            where=where,
+        )
+    except ValueError as exc:
+        raise ProblemError(str(exc)) from None
+
+
+def _infer(it: Loaded, where: str) -> Loaded:
+    if it.profile.infer is None:
+        raise ProblemError(
+            f"{where}: {it.path}: expected an 'infer' profile, got '{it.profile.kind}'"
+        )
+    return it
+
+
+def _pick(found: Sequence[Loaded], model: str | None, where: str) -> Loaded:
+    cands = [
+        it
+        for it in found
+        if it.profile.infer is not None and (model is None or it.profile.infer.model == model)
+    ]
+    if not cands:
+        raise ProblemError(
+            f"{where}: no inference profile" + (f" of model {model!r}" if model else "")
+        )
+    if len({it.profile.infer.model for it in cands if it.profile.infer is not None}) > 1:
+        raise ProblemError(f"{where}: profiles of several models; set 'model' in the job group")
+    return cands[0]
+
+
+def link_for(links: Sequence[Link], src: str, dst: str) -> tuple[float, float]:
+    """(bandwidth Mbps, latency ms) from `src` to `dst`: a link either way round."""
+    for ln in links:
+        if (ln.src, ln.dst) == (src, dst):
+            return ln.bandwidth_up_mbps, ln.latency_ms
+        if (ln.src, ln.dst) == (dst, src):
+            return ln.bandwidth_down_mbps or ln.bandwidth_up_mbps, ln.latency_ms
+    raise ProblemError(f"field 'links': no link between {src!r} and {dst!r}")
+
+
+# ---------------------------------------------------------------- the front door's problem
+
+
+def default_problem(profiles: ProfileSet) -> PipelineProblem:
+    """The batch pipeline the profiles support (see the module docstring)."""
+    by_model: dict[str, dict[str, Loaded]] = {}  # model -> device -> its first profile
+    for it in profiles.of_kind("infer"):
+        assert it.profile.infer is not None
+        by_model.setdefault(it.profile.infer.model, {}).setdefault(it.profile.infer.device_name, it)
+    shared = _shared_pair(by_model)
+    if shared is not None:
+        pair, models = shared
+        count = DEFAULT_COUNT_PER_MODEL
+        total = {d: sum(_total_s(by_model[m][d]) for m in models) for d in pair}
     else:
-        _print_table(sol, bool(options.get("print_jobs")), note)
-        print(f"Solution JSON: {out_dir / 'pipeline-solution.json'}")
-    return 0
+        one = next((m for m, devs in by_model.items() if len(devs) >= 2), None)
+        if one is None:
+            seen = "; ".join(f"{m} on {', '.join(d)}" for m, d in by_model.items()) or "none"
+            raise ProblemError(
+                "a batch pipeline needs inference profiles of a model on two devices "
+                f"(infer.device_name); the profiles hold: {seen}"
+            )
+        models, count = [one], DEFAULT_COUNT
+        total = {d: _total_s(it) for d, it in by_model[one].items()}
+    ranked = sorted(total, key=lambda d: (total[d], d))
+    fast, slow = ranked[0], ranked[-1]
+    return PipelineProblem(
+        name=DEFAULT_NAME,
+        devices=[
+            Device(name=d, profiles=[str(by_model[m][d].path) for m in models])
+            for d in (slow, fast)
+        ],
+        links=[Link(src=slow, dst=fast, bandwidth_up_mbps=DEFAULT_BANDWIDTH_MBPS)],
+        jobs=[JobGroup(name=m, count=count, model=m, local=slow, remote=fast) for m in models],
+    )
+
+
+def _shared_pair(
+    by_model: dict[str, dict[str, Loaded]],
+) -> tuple[tuple[str, str], list[str]] | None:
+    """The first device pair (in sorted order) that two or more models were measured on."""
+    pairs: dict[tuple[str, str], list[str]] = {}
+    for model, devs in by_model.items():
+        names = sorted(devs)
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                pairs.setdefault((a, b), []).append(model)
+    return next(((p, ms) for p, ms in sorted(pairs.items()) if len(ms) >= 2), None)
+
+
+def _total_s(it: Loaded) -> float:
+    """The whole network's time on this profile's device (at its least batch size)."""
+    return _chain(it, str(it.path)).prefix_s[-1]

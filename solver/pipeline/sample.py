@@ -9,7 +9,8 @@ Sampling (the seed's experiment): the remote device's chain is fixed (a profile'
 built-in resnet18-like default); job j's local device is alpha_j times slower, alpha_j drawn
 uniformly (or log-uniformly) from [alpha_min, alpha_max]; the communication time at cut k is
 bytes(k) / bandwidth + latency, or uniform in [lower, upper] per job and cut. Cut L (all
-local) sends nothing. Everything draws from one numpy Generator seeded with `seed`.
+local) sends nothing. Everything draws from one numpy Generator seeded with `seed` (numpy is
+imported when sampling, so that the problem model stays light).
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from solver.pipeline import Job, SplitOption
+from solver.pipeline.jobs import Job, SplitOption
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from harness.profile import InferSection
 
 
@@ -156,6 +157,8 @@ def jobs_from_chains(
 def sample_alphas(
     rng: np.random.Generator, n: int, alpha_min: float, alpha_max: float, log_uniform: bool
 ) -> np.ndarray:
+    import numpy as np
+
     if alpha_min <= 0 or alpha_max < alpha_min:
         raise ValueError(
             f"alpha range: expected 0 < alpha-min <= alpha-max, got [{alpha_min}, {alpha_max}]"
@@ -189,6 +192,8 @@ def sample_jobs(
         )
     if not comms_uniform and bandwidth_mbps <= 0:
         raise ValueError(f"bandwidth: expected > 0 Mbps, got {bandwidth_mbps}")
+    import numpy as np
+
     ch = chain or default_chain()
     rng = np.random.default_rng(seed)
     alphas = sample_alphas(rng, num_jobs, alpha_min, alpha_max, log_uniform)
