@@ -53,7 +53,9 @@ def _split_solution(tmp_path: Path, bw: float = 20.0) -> Path:
 
 
 def _pipeline_solution(tmp_path: Path, inline: bool = False) -> Path:
-    from solver.pipeline_cli import solve_command
+    from solver.pipeline import PipelineProblem, solve
+    from solver.problem import SolveOptions
+    from solver.profiles import ProfileSet
 
     pe, ps = _profiles(tmp_path)
     raw: dict[str, Any] = {"kind": "pipeline", "time_limit_s": 5, "heuristic_time_s": 0.2}
@@ -74,8 +76,12 @@ def _pipeline_solution(tmp_path: Path, inline: bool = False) -> Path:
             "links": [{"src": "edge", "dst": "server", "bandwidth_up_mbps": 50, "latency_ms": 2}],
             "jobs": [{"name": "cam", "count": 3, "local": "edge", "remote": "server"}],
         }
-    assert solve_command(raw, tmp_path / "p.yaml", [], tmp_path / "out", "json", {}) == 0
-    return tmp_path / "out" / "pipeline-solution.json"
+    sol = solve(PipelineProblem.model_validate(raw), ProfileSet(base_dir=tmp_path), SolveOptions())
+    assert sol.summary().ok
+    path = tmp_path / "out" / "pipeline-pipeline-solution.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(sol.model_dump_json(indent=1))
+    return path
 
 
 def test_split_decision_runs_the_choice_and_each_distinct_baseline(tmp_path: Path) -> None:

@@ -256,7 +256,9 @@ def _after(created: str, t: float) -> bool:
 
 @pytest.mark.docker
 def test_validate_decision_measures_the_pipeline_makespan(image: str, tmp_path: Path) -> None:
-    from solver.pipeline_cli import solve_command
+    from solver.pipeline import PipelineProblem, solve
+    from solver.problem import SolveOptions
+    from solver.profiles import ProfileSet
 
     paths = []
     for name, speed in (("edge", 1.0), ("server", 3.0)):
@@ -275,7 +277,11 @@ def test_validate_decision_measures_the_pipeline_makespan(image: str, tmp_path: 
         "links": [{"src": "edge", "dst": "server", "bandwidth_up_mbps": 50, "latency_ms": 2}],
         "jobs": [{"name": "cam", "count": 4, "local": "edge", "remote": "server"}],
     }
-    assert solve_command(raw, tmp_path / "p.yaml", [], tmp_path / "sol", "json", {}) == 0
+    sol = solve(PipelineProblem.model_validate(raw), ProfileSet(base_dir=tmp_path), SolveOptions())
+    assert sol.summary().ok
+    solution = tmp_path / "sol" / "pipeline-pipeline-solution.json"
+    solution.parent.mkdir(parents=True, exist_ok=True)
+    solution.write_text(sol.model_dump_json(indent=1))
     out = tmp_path / "validation.json"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     cmd = [
@@ -283,7 +289,7 @@ def test_validate_decision_measures_the_pipeline_makespan(image: str, tmp_path: 
         "-m",
         "harness.cli",
         "validate-decision",
-        str(tmp_path / "sol" / "pipeline-solution.json"),
+        str(solution),
         "--repeats",
         "2",
         "--image",

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
 import random
 
 import numpy as np
 
-from solver.pipeline import Job, SplitOption
-from solver.pipeline_heuristics import (
+from solver.pipeline.baselines import (
     _insertion_costs,
     dopart_splits,
     fifo_order,
@@ -17,30 +15,9 @@ from solver.pipeline_heuristics import (
     neh_order,
     split_aware_greedy,
 )
-from solver.pipeline_sim import check_schedule, makespan_of, makespan_times, simulate
-
-
-def random_jobs(rng: random.Random, n: int, s: int) -> list[Job]:
-    return [
-        Job(
-            f"j{i}",
-            tuple(
-                SplitOption(k, rng.uniform(0, 10), rng.uniform(0, 10), rng.uniform(0, 10))
-                for k in range(s)
-            ),
-        )
-        for i in range(n)
-    ]
-
-
-def brute_force(jobs: list[Job], fixed: list[int] | None = None) -> float:
-    n = len(jobs)
-    split_sets = [fixed] if fixed else itertools.product(*[range(len(j.options)) for j in jobs])
-    best = float("inf")
-    for splits in split_sets:
-        for order in itertools.permutations(range(n)):
-            best = min(best, makespan_of(jobs, order, list(splits)))
-    return best
+from solver.pipeline.check import check_schedule, makespan_of, makespan_times, simulate
+from solver.pipeline.jobs import Job, SplitOption
+from tests.factory.pipeline import brute_force, random_jobs
 
 
 def test_dopart_takes_each_jobs_least_end_to_end_time() -> None:

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import random
 
-from solver.pipeline import Job, SplitOption
-from solver.pipeline_sim import (
+from solver.pipeline.check import (
     Scheduled,
     check_schedule,
     makespan_of,
     schedule_makespan,
     simulate,
 )
+from tests.factory.pipeline import job
 
-
-def _job(name: str, *times: tuple[float, float, float]) -> Job:
-    return Job(name, tuple(SplitOption(k, *t) for k, t in enumerate(times)))
-
-
-JOBS = [_job("a", (2, 1, 3)), _job("b", (1, 4, 1)), _job("c", (3, 1, 2))]
+JOBS = [job("a", (2, 1, 3)), job("b", (1, 4, 1)), job("c", (3, 1, 2))]
 
 
 def test_simulate_hand_checked() -> None:
@@ -38,7 +33,7 @@ def test_checker_accepts_every_semi_active_schedule() -> None:
     rng = random.Random(3)
     for _ in range(50):
         jobs = [
-            _job(f"j{i}", *[(rng.random(), rng.random(), rng.random()) for _ in range(3)])
+            job(f"j{i}", *[(rng.random(), rng.random(), rng.random()) for _ in range(3)])
             for i in range(6)
         ]
         order = rng.sample(range(6), 6)
@@ -82,7 +77,7 @@ def test_zero_length_stages_take_their_turn_in_the_order() -> None:
     """Flow-shop semantics: a zero-length stage still keeps its place in the order (so the
     permutation theory and the MILP apply); the best order puts it where it costs nothing.
     The checker, which checks physical rules only, accepts both."""
-    jobs = [_job("local-only", (5, 0, 0)), _job("remote-only", (0, 2, 2))]
+    jobs = [job("local-only", (5, 0, 0)), job("remote-only", (0, 2, 2))]
     late = simulate(jobs, [0, 1], [0, 0])
     early = simulate(jobs, [1, 0], [0, 0])
     assert check_schedule(jobs, late) == [] and check_schedule(jobs, early) == []

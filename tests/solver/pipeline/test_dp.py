@@ -2,37 +2,17 @@
 
 from __future__ import annotations
 
-import itertools
 import random
 
+import numpy as np
 import pytest
 
-from solver.pipeline import Job, SplitOption, nondominated, solve_exact
-from solver.pipeline_bdp import _pareto_keep, solve_bdp
-from solver.pipeline_sample import sample_jobs
-from solver.pipeline_sim import check_schedule, makespan_of, simulate
-
-
-def random_jobs(rng: random.Random, n: int, s: int) -> list[Job]:
-    return [
-        Job(
-            f"j{i}",
-            tuple(
-                SplitOption(k, rng.uniform(0, 10), rng.uniform(0, 10), rng.uniform(0, 10))
-                for k in range(s)
-            ),
-        )
-        for i in range(n)
-    ]
-
-
-def brute_force(jobs: list[Job], fixed: list[int] | None = None) -> float:
-    split_sets = [fixed] if fixed else itertools.product(*[range(len(j.options)) for j in jobs])
-    return min(
-        makespan_of(jobs, order, list(splits))
-        for splits in split_sets
-        for order in itertools.permutations(range(len(jobs)))
-    )
+from solver.pipeline.check import check_schedule, makespan_of, simulate
+from solver.pipeline.dp import _pareto_keep, solve_bdp
+from solver.pipeline.exact import solve_exact
+from solver.pipeline.jobs import Job, nondominated
+from solver.pipeline.sample import sample_jobs
+from tests.factory.pipeline import brute_force, random_jobs
 
 
 def _fifo_start(jobs: list[Job], options: list[list[int]]) -> tuple[list[int], list[int]]:
@@ -103,8 +83,6 @@ def test_stopped_bdp_reports_a_valid_bound_and_gap() -> None:
 def test_pareto_filter_keeps_exactly_the_nondominated_rows() -> None:
     rng = random.Random(2)
     rows = [(rng.randint(0, 4), rng.randint(0, 4), rng.randint(0, 4)) for _ in range(60)]
-    import numpy as np
-
     keep = _pareto_keep(np.asarray(rows, dtype=float))
     kept = {rows[i] for i in range(len(rows)) if keep[i]}
     want = {
