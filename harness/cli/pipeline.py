@@ -83,14 +83,12 @@ def sample(
     raw: dict[str, object] = {"kind": "pipeline", "name": "sample", "sample": sample}
     raw |= {"time_limit_s": time_limit, "heuristic_time_s": heuristic_time}
     try:
-        problem = validate_as(PipelineProblem, raw, "options")
+        validate_as(PipelineProblem, raw, "options")
     except ProblemError as exc:
         raise fail(str(exc)) from None
     path = out / "sample-pipeline-problem.yaml"
     out.mkdir(parents=True, exist_ok=True)
-    write_atomic(
-        path, yaml.safe_dump(problem.model_dump(mode="json", exclude_none=True), sort_keys=False)
-    )
+    write_atomic(path, yaml.safe_dump(raw, sort_keys=False))
     given = [profile] if profile is not None else []
     raise typer.Exit(run_solve(given, path, fmt, out, SolveOptions(print_jobs=print_jobs)))
 
