@@ -159,7 +159,7 @@ def _render(decisions: list[Decision], skipped: list[Skipped], opts: Any) -> Non
     from rich.console import Console
     from rich.table import Table
 
-    con = Console(width=None if sys.stdout.isatty() else 120)
+    con = Console(width=None if sys.stdout.isatty() else 140)
     for d in decisions:
         con.rule(f"[bold]{d.kind.name}[/bold]: {d.name}")
         derived = [f for f in d.files if f.name.endswith("-problem.yaml")]
@@ -174,7 +174,7 @@ def _render(decisions: list[Decision], skipped: list[Skipped], opts: Any) -> Non
             _kind_cli(d).render(d.solution, con, opts)
     for s in skipped:
         con.print(f"[yellow]skipped[/yellow] {s.path}: {s.reason}", highlight=False)
-    t = Table(title="plan")
+    t = Table(title="plan: one row per decision")
     for col in ("kind", "decision", "about", "objective", "SCIP", "gap", "gain", "files"):
         t.add_column(col, overflow="fold")
     for d in decisions:
@@ -187,9 +187,11 @@ def _render(decisions: list[Decision], skipped: list[Skipped], opts: Any) -> Non
         about = ", ".join(s.subjects[:4]) + (
             f" (+{len(s.subjects) - 4})" if len(s.subjects) > 4 else ""
         )
-        files = "\n".join(f.name for f in d.files)
+        prefix = f"{d.name}-{d.kind.name}-"
+        files = " ".join(f.name.removeprefix(prefix) for f in d.files)
         t.add_row(d.kind.name, d.name, about, s.objective, s.status, gap, gain, files)
     con.print(t)
     folders = sorted({str(f.parent) for d in decisions for f in d.files})
     if folders:
-        con.print(f"files written to {', '.join(folders)}", highlight=False)
+        where = ", ".join(folders)
+        con.print(f"files: {where}/<decision>-<kind>-<file>", highlight=False)
