@@ -22,6 +22,7 @@ from harness.runsplit.compare import Prediction, predict
 from harness.runsplit.orchestrate import Session
 from harness.runsplit.plan import (
     LinkSetting,
+    Mode,
     ModelRef,
     Phase,
     PipelineJob,
@@ -189,7 +190,8 @@ def steps_of(plan: Any, edge: str, server: str) -> list[PlanStep]:
 
 
 def split_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Decision:
-    from solver.split.solution import Loaded, SplitSolution
+    """A split solution -> the plans to run (the chosen one, and the baselines if asked)."""
+    from solver.split.solution import SplitSolution
 
     sol = _validate(SplitSolution, raw, path)
     prob = sol.problem
@@ -204,6 +206,33 @@ def split_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Decisio
     server = next((d for d in others if d in used), others[0] if others else None)
     if server is None:
         raise DecisionError(f"{path}: field 'problem.devices': only {edge!r}: nothing to split")
+    if prob.output_device not in (edge, server):
+        raise DecisionError(f"{path}: field 'problem.pins.output': not {edge!r} or {server!r}")
+    profs = _split_profiles(sol, path, opts, (edge, server))
+    link = _link(prob.links, edge, server, path, opts)
+    notes: list[str] = []
+    phases, cases = _split_phases(
+        named, sol, (edge, server), link, _model_ref(profs[edge]), opts, notes
+    )
+    if not phases:
+        raise DecisionError(f"{path}: no plan can run on two devices: {'; '.join(notes)}")
+    devs = {d.name: d for d in prob.devices}
+    session = _session(
+        [_model_ref(profs[edge])],
+        phases,
+        _caps(devs[edge].cpus, profs[edge]),
+        _caps(devs[server].cpus, profs[server]),
+    )
+    return Decision("split", session, plans=cases, notes=notes)
+
+
+def _split_profiles(
+    sol: Any, path: Path, opts: RunOptions, roles: tuple[str, str]
+) -> dict[str, Profile]:
+    """The edge's and the server's profile: those the solution cites, then --profiles."""
+    from solver.split.solution import Loaded
+
+    prob = sol.problem
     loaded = []
     for i, ref in enumerate(sol.profiles):
         p = _find_file(ref.path, path, f"profiles.{i}.path")
@@ -212,7 +241,7 @@ def split_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Decisio
         loaded.append(Loaded(p, _load(p, path, "--profiles")))
     devs = {d.name: d for d in prob.devices}
     profs: dict[str, Profile] = {}
-    for role_dev in (edge, server):
+    for role_dev in roles:
         mine = [it for it in loaded if devs[role_dev].matches(it)]
         if prob.model is not None:
             mine = [it for it in mine if it.profile.infer and it.profile.infer.model == prob.model]
@@ -222,16 +251,21 @@ def split_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Decisio
                 f"{[str(it.path) for it in loaded]}"
             )
         profs[role_dev] = mine[0].profile
-    ref = _model_ref(profs[edge])
-    link = link_between(prob.links, edge, server)
-    if link is None:
-        raise DecisionError(
-            f"{path}: field 'problem.links': no link between {edge!r} and {server!r}"
-        )
-    link = _override(link, opts)
-    notes: list[str] = []
-    if prob.output_device not in (edge, server):
-        raise DecisionError(f"{path}: field 'problem.pins.output': not {edge!r} or {server!r}")
+    return profs
+
+
+def _split_phases(
+    named: list[tuple[str, Any]],
+    sol: Any,
+    roles: tuple[str, str],
+    link: LinkSetting,
+    ref: ModelRef,
+    opts: RunOptions,
+    notes: list[str],
+) -> tuple[list[Phase], list[PlanCase]]:
+    """One phase per distinct plan and mode; a plan that repeats another is measured once."""
+    prob = sol.problem
+    edge, server = roles
     phases: list[Phase] = []
     cases: list[PlanCase] = []
     by_segments: dict[str, PlanCase] = {}
@@ -263,13 +297,13 @@ def split_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Decisio
             precision=prob.precision,
             output_role=output_role(steps),
         )
-        modes = ["latency", "throughput"] if opts.throughput else ["latency"]
+        modes: list[Mode] = ["latency", "throughput"] if opts.throughput else ["latency"]
         for mode in modes:
             case.phases[mode] = len(phases)
             phases.append(
                 Phase(
                     name=f"{name} ({mode})",
-                    mode=mode,  # type: ignore[arg-type]
+                    mode=mode,
                     link=link,
                     plan=spec,
                     requests=opts.requests,
@@ -277,25 +311,42 @@ def split_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Decisio
                     window=opts.window,
                 )
             )
-    if not phases:
-        raise DecisionError(f"{path}: no plan can run on two devices: {'; '.join(notes)}")
-    e_cpus, e_mem = _caps(devs[edge].cpus, profs[edge])
-    s_cpus, s_mem = _caps(devs[server].cpus, profs[server])
-    session = Session(
-        models=[ref],
+    return phases, cases
+
+
+def _link(links: Any, edge: str, server: str, path: Path, opts: RunOptions) -> LinkSetting:
+    link = link_between(links, edge, server)
+    if link is None:
+        raise DecisionError(
+            f"{path}: field 'problem.links': no link between {edge!r} and {server!r}"
+        )
+    return _override(link, opts)
+
+
+def _session(
+    refs: list[ModelRef],
+    phases: list[Phase],
+    edge_caps: tuple[float, float | None],
+    server_caps: tuple[float, float | None],
+) -> Session:
+    return Session(
+        models=refs,
         phases=phases,
-        edge_cpus=e_cpus,
-        server_cpus=s_cpus,
-        edge_memory_gb=e_mem,
-        server_memory_gb=s_mem,
+        edge_cpus=edge_caps[0],
+        server_cpus=server_caps[0],
+        edge_memory_gb=edge_caps[1],
+        server_memory_gb=server_caps[1],
     )
-    return Decision("split", session, plans=cases, notes=notes)
 
 
 # ---------------------------------------------------------------- pipeline
 
 
+Group = tuple[ModelRef, int, Precision, int]
+
+
 def pipeline_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Decision:
+    """A pipeline solution -> each method's schedule, run once per distinct schedule."""
     from solver.pipeline.solution import PipelineSolution
 
     sol = _validate(PipelineSolution, raw, path)
@@ -314,65 +365,85 @@ def pipeline_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Deci
             f"devices {sorted(remotes)}; a run has one edge and one server"
         )
     edge, server = next(iter(locals_)), next(iter(remotes))
-    devs = {d.name: d for d in prob.devices}
-    extra = [(p, _load(p, path, "--profiles")) for p in opts.profiles]
-
-    def profile_of(dev_name: str, model: str | None, where: str) -> Profile:
-        dev = devs.get(dev_name)
-        cands: list[Profile] = []
-        if dev is not None:
-            for k, ref in enumerate(dev.profiles):
-                hit = [pr for p, pr in extra if ref in (pr.id, str(p), p.name)]
-                if not hit:
-                    try:
-                        p = _find_file(ref, path, f"{where}.profiles.{k}")
-                    except DecisionError:
-                        continue
-                    hit = [_load(p, path, f"{where}.profiles.{k}")]
-                cands += hit
-        if not cands:
-            cands = [
-                pr
-                for _, pr in extra
-                if pr.infer is not None
-                and (pr.infer.device_name == dev_name or pr.id in sol.profiles)
-            ]
-        cands = [pr for pr in cands if model is None or (pr.infer and pr.infer.model == model)]
-        if not cands:
-            raise DecisionError(
-                f"{path}: field '{where}': no profile of device {dev_name!r}"
-                + (f" and model {model!r}" if model else "")
-                + " found (pass the profile files with --profiles)"
-            )
-        return cands[0]
-
-    groups: dict[str, tuple[ModelRef, int, Precision, int]] = {}
-    refs: dict[str, ModelRef] = {}
     notes: list[str] = []
+    groups, (e_prof, s_prof) = _pipeline_groups(sol, path, opts, notes)
+    link = _link(prob.links, edge, server, path, opts)
+    if opts.bandwidth_mbps is not None or opts.latency_ms is not None:
+        notes.append("link overridden: the predicted makespans are the solver's, at its own link")
+    phases, cases = _pipeline_phases(sol, groups, link, path, opts)
+    if not phases:
+        raise DecisionError(f"{path}: field 'methods': no method to run (asked: {opts.methods})")
+    refs = {ref.key: ref for ref, *_ in groups.values()}
+    session = _session(list(refs.values()), phases, _caps(None, e_prof), _caps(None, s_prof))
+    return Decision("pipeline", session, methods=cases, notes=notes)
+
+
+def _pipeline_profile(
+    sol: Any,
+    extra: list[tuple[Path, Profile]],
+    dev_name: str,
+    model: str | None,
+    path: Path,
+    where: str,
+) -> Profile:
+    """The profile a device names (by id, path or file name), else one given with
+    --profiles that was measured on it or that the solution cites."""
+    dev = {d.name: d for d in sol.problem.devices}.get(dev_name)
+    cands: list[Profile] = []
+    if dev is not None:
+        for k, ref in enumerate(dev.profiles):
+            hit = [pr for p, pr in extra if ref in (pr.id, str(p), p.name)]
+            if not hit:
+                try:
+                    p = _find_file(ref, path, f"{where}.profiles.{k}")
+                except DecisionError:
+                    continue
+                hit = [_load(p, path, f"{where}.profiles.{k}")]
+            cands += hit
+    if not cands:
+        cands = [
+            pr
+            for _, pr in extra
+            if pr.infer is not None and (pr.infer.device_name == dev_name or pr.id in sol.profiles)
+        ]
+    cands = [pr for pr in cands if model is None or (pr.infer and pr.infer.model == model)]
+    if not cands:
+        raise DecisionError(
+            f"{path}: field '{where}': no profile of device {dev_name!r}"
+            + (f" and model {model!r}" if model else "")
+            + " found (pass the profile files with --profiles)"
+        )
+    return cands[0]
+
+
+def _pipeline_groups(
+    sol: Any, path: Path, opts: RunOptions, notes: list[str]
+) -> tuple[dict[str, Group], tuple[Profile, Profile]]:
+    """Each job group's model, batch size, precision and layer count, and the first group's
+    edge and server profiles (their caps are the run's)."""
+    extra = [(p, _load(p, path, "--profiles")) for p in opts.profiles]
+    groups: dict[str, Group] = {}
     e_prof = s_prof = None
-    for gi, g in enumerate(prob.jobs):
-        lp = profile_of(g.local, g.model, f"problem.devices[{g.local}]")
-        rp = profile_of(g.remote, g.model, f"problem.devices[{g.remote}]")
+    for gi, g in enumerate(sol.problem.jobs):
+        lp = _pipeline_profile(sol, extra, g.local, g.model, path, f"problem.devices[{g.local}]")
+        rp = _pipeline_profile(sol, extra, g.remote, g.model, path, f"problem.devices[{g.remote}]")
         e_prof, s_prof = e_prof or lp, s_prof or rp
-        ref = _model_ref(lp)
-        refs[ref.key] = ref
         assert lp.infer is not None
         bs = g.batch_size or min(lp.infer.batch_sizes)
-        groups[g.name] = (ref, bs, g.precision, len(lp.infer.layers))
+        groups[g.name] = (_model_ref(lp), bs, g.precision, len(lp.infer.layers))
         if g.local_scale != 1.0:
             notes.append(
                 f"problem.jobs[{gi}].local_scale={g.local_scale:g} is priced, not emulated: "
                 "the edge runs at its own speed"
             )
     assert e_prof is not None and s_prof is not None
-    link = link_between(prob.links, edge, server)
-    if link is None:
-        raise DecisionError(
-            f"{path}: field 'problem.links': no link between {edge!r} and {server!r}"
-        )
-    link = _override(link, opts)
-    if opts.bandwidth_mbps is not None or opts.latency_ms is not None:
-        notes.append("link overridden: the predicted makespans are the solver's, at its own link")
+    return groups, (e_prof, s_prof)
+
+
+def _pipeline_phases(
+    sol: Any, groups: dict[str, Group], link: LinkSetting, path: Path, opts: RunOptions
+) -> tuple[list[Phase], list[MethodCase]]:
+    """One phase per distinct schedule among the methods asked for."""
     phases: list[Phase] = []
     cases: list[MethodCase] = []
     seen: dict[str, int] = {}
@@ -414,19 +485,7 @@ def pipeline_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Deci
                 warmup=opts.warmup,
             )
         )
-    if not phases:
-        raise DecisionError(f"{path}: field 'methods': no method to run (asked: {opts.methods})")
-    e_cpus, e_mem = _caps(None, e_prof)
-    s_cpus, s_mem = _caps(None, s_prof)
-    session = Session(
-        models=list(refs.values()),
-        phases=phases,
-        edge_cpus=e_cpus,
-        server_cpus=s_cpus,
-        edge_memory_gb=e_mem,
-        server_memory_gb=s_mem,
-    )
-    return Decision("pipeline", session, methods=cases, notes=notes)
+    return phases, cases
 
 
 def load_decision(path: Path, opts: RunOptions) -> Decision:
