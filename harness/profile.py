@@ -459,11 +459,43 @@ def _first_clause(exc: BaseException) -> str:
     return text.split(";")[0]
 
 
+class WriteError(OSError):
+    """A file that cannot be written, named as the user gave it (not its temp file)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"cannot write {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
 def write_atomic(path: str | Path, text: str) -> None:
-    """Write via a temp file in the same folder and rename: readers never see half a file."""
+    """Write via a temp file in the same folder and rename: readers never see half a file.
+
+    Every failure is a WriteError that names `path` and why (a folder, a parent that is a
+    file, no permission), and leaves nothing behind."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    if p.is_dir():
+        raise WriteError(p, "it is a folder (expected a file path)")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise WriteError(p, _why(exc, p)) from None
+    try:
+        _write_and_rename(fd, tmp, p, text)
+    except OSError as exc:
+        raise WriteError(p, _why(exc, p)) from None
+
+
+def _why(exc: OSError, p: Path) -> str:
+    if isinstance(exc, FileExistsError | NotADirectoryError):
+        above = next((q for q in p.parents if q.is_file()), None)
+        if above is not None:
+            return f"{above} is a file, not a folder"
+    return exc.strerror or str(exc)
+
+
+def _write_and_rename(fd: int, tmp: str, p: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)

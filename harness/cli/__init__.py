@@ -81,5 +81,5 @@ def main() -> None:
         from harness.cli.common import crash_line
 
         line, code = crash_line(exc)
-        typer.echo(f"error: {line} (--debug shows the traceback)", err=True)
+        typer.echo(f"error: {line}", err=True)
         raise SystemExit(code) from None
