@@ -19,10 +19,15 @@ import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.backends.base import BackendError, OnRecord, ProbeRequest, ProbeRun, Record
 from harness.profile import Caps, NodeResult, Outcome, Stat
+
+if TYPE_CHECKING:
+    from harness.options import ProfileOptions
+    from harness.spec import JobSpec
+    from harness.sweep import SweepHooks
 
 DEFAULT_PORT = 29500
 _SEVERITY = {
@@ -287,60 +292,60 @@ def run_multinode(
     )
 
 
-def run_multinode_profile(args: Any, backend: Any, console: Any) -> int:
+def run_multinode_profile(
+    spec: JobSpec,
+    options: ProfileOptions,
+    backend: Any,
+    console: Any,
+    hooks: SweepHooks | None = None,
+) -> int:
     """`harness profile JOB --nnodes N [--hosts URL,...] [--master-addr A] [--master-port P]`:
     one data-parallel probe at the given caps, written as a profile whose probe has per-node
-    results, the aggregate images/s and the all-reduce share of a step."""
+    results, the aggregate images/s and the all-reduce share of a step. `hooks` hear of the
+    probe as a sweep's would (every node's records go to `on_record`)."""
     from pathlib import Path
 
     from harness.profile import now
-    from harness.sweep import Sweep, SweepOptions, probe_id, summarise
+    from harness.sweep import NoHooks, Sweep, probe_id, summarise
 
-    spec = args.spec
     if spec.kind != "train":
         console.print("[red]error:[/red] --nnodes > 1 profiles training jobs only")
         return 2
-    cpus = args.cpu if args.cpu is not None else max(1, backend.host_cpus() // args.nnodes)
-    caps = Caps(cpus=cpus, memory_gb=args.memory, gpus=args.num_gpus)
-    out = args.out or Path("profiles") / f"{spec.name}-docker-{args.nnodes}nodes.json"
-    opts = SweepOptions(
-        max_cpus=cpus,
-        memory_gb=args.memory,
-        num_gpus=args.num_gpus,
-        batch_size=args.batch,
-        max_iterations=args.max_iterations,
-        timeout_s=args.timeout,
-        data_dir=args.data_dir,
-        extra={"nnodes": args.nnodes, "hosts": list(args.hosts or []), "per_node_caps": True},
-    )
-    sweep = Sweep(spec, backend, opts, out, out.parent / ".work" / out.stem, False)
+    hooks = hooks if hooks is not None else NoHooks()
+    nnodes = options.nnodes
+    cpus = options.cpu if options.cpu is not None else max(1, backend.host_cpus() // nnodes)
+    caps = Caps(cpus=cpus, memory_gb=options.memory, gpus=options.num_gpus)
+    out = options.out or Path("profiles") / f"{spec.name}-docker-{nnodes}nodes.json"
+    node_opts = options.resolved(cpu=cpus).model_copy(update={"resume": False})
+    sweep = Sweep(spec, backend, node_opts, out, out.parent / ".work" / out.stem)
     overrides: dict[str, Any] = {"batch_size": sweep.batch}
-    if args.max_iterations:
-        overrides["max_iterations"] = args.max_iterations
-    pid = probe_id(caps, sweep.batch) + f"-n{args.nnodes}"
+    if options.max_iterations:
+        overrides["max_iterations"] = options.max_iterations
+    pid = probe_id(caps, sweep.batch) + f"-n{nnodes}"
     req = ProbeRequest(
         spec=spec.model_dump(mode="json"),
         caps=caps,
         workdir=sweep.workroot / pid,
-        data_dir=args.data_dir,
-        timeout_s=args.timeout,
+        data_dir=options.data_dir,
+        timeout_s=options.timeout,
         overrides=overrides,
     )
-    where = ", ".join(args.hosts) if args.hosts else "one engine, a Docker network"
+    where = ", ".join(options.hosts) if options.hosts else "one engine, a Docker network"
     console.print(
-        f"[bold]{spec.name}[/bold]: {args.nnodes} nodes x {cpus:g} CPU ({where}); "
-        f"{backend.describe()}",
+        f"[bold]{spec.name}[/bold]: {nnodes} nodes x {cpus:g} CPU ({where}); {backend.describe()}",
         highlight=False,
     )
     started = now()
+    hooks.on_probe_begin(caps, 0)
     try:
         result = run_multinode(
             req,
-            args.nnodes,
-            hosts=args.hosts or None,
-            master_addr=args.master_addr,
-            master_port=args.master_port or DEFAULT_PORT,
+            nnodes,
+            hosts=options.hosts or None,
+            master_addr=options.master_addr,
+            master_port=options.master_port or DEFAULT_PORT,
             image=getattr(backend, "_image", None),
+            on_record=hooks.on_record,
             session=getattr(backend, "session", None),
         )
     except KeyboardInterrupt:
@@ -356,9 +361,16 @@ def run_multinode_profile(args: Any, backend: Any, console: Any) -> int:
         probe.throughput = result.aggregate
     assert sweep.profile.train is not None
     sweep.profile.train.probes.append(probe)
-    sweep.profile.train.nnodes = args.nnodes
+    sweep.profile.train.nnodes = nnodes
     sweep.profile.complete = True
     sweep.save()
+    hooks.on_probe_end(probe)
+    _print_nodes(result, out, console)
+    return 0 if result.outcome == Outcome.ok else 1
+
+
+def _print_nodes(result: MultiNodeRun, out: Any, console: Any) -> None:
+    """Each node's images/s and all-reduce share, then the whole job's."""
     for n in result.nodes:
         thr = f"{n.throughput.median:.1f} img/s" if n.throughput else "no measured batch"
         share = f", all-reduce {n.comm_share:.0%} of a step" if n.comm_share is not None else ""
@@ -370,4 +382,3 @@ def run_multinode_profile(args: Any, backend: Any, console: Any) -> int:
         f"profile written to {out}",
         highlight=False,
     )
-    return 0 if result.outcome == Outcome.ok else 1

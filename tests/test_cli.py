@@ -78,10 +78,9 @@ def test_schema_command_writes_json_schema(tmp_path: Path) -> None:
 
 
 def test_profile_tiny_infer_job_through_the_cli(tmp_path: Path) -> None:
-    from tests.factory.tiny_infer_job import profile_argv, write_tiny_infer
-
     from harness.profile import load_profile
     from harness.workloads.infer import bundle_ranges
+    from tests.factory.tiny_infer_job import profile_argv, write_tiny_infer
 
     job = write_tiny_infer(tmp_path)
     r = runner.invoke(app, profile_argv(job, tmp_path))
