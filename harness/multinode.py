@@ -185,7 +185,7 @@ def run_multinode(
     `request` is node 0's request (its workdir gets one sub-folder per node). Every container
     and the network are removed at the end, on error and on Ctrl-C.
     """
-    from harness.backends.docker import DockerBackend, Placement, session_id
+    from harness.backends.docker import DockerBackend, session_id
 
     plans = plan_nodes(nnodes, list(node_caps) if node_caps else request.caps, hosts)
     session = session or session_id()
@@ -201,22 +201,54 @@ def run_multinode(
     backends: dict[str | None, DockerBackend] = {
         h: DockerBackend(image, base_url=h, remote=remote, session=session) for h in engines
     }
+    names = [f"harness-{session}-node{p.rank}" for p in plans]
     network_obj: Any = None
     if multi_host:
         network = "host"
-        names = [f"harness-{session}-node{p.rank}" for p in plans]
     else:
-        be = backends[None]
         network = f"harness-net-{session}"
-        network_obj = be.client.networks.create(
+        network_obj = backends[None].client.networks.create(
             network, driver="bridge", labels={"harness.session": session}
         )
-        names = [f"harness-{session}-node{p.rank}" for p in plans]
         master_addr = master_addr or names[0]
     assert master_addr is not None
-    addr: str = master_addr
+    cluster = _Cluster(backends, names, network, network_obj, multi_host, master_addr, master_port)
+    runs = _run_nodes(request, plans, cluster, on_record)
+    return _summarise_nodes(plans, runs, cluster)
+
+
+@dataclass
+class _Cluster:
+    """Where the nodes of one probe run: an engine per host, a container name per rank, the
+    network (a bridge on one engine, the hosts' own across several) and node 0's address."""
+
+    backends: dict[str | None, Any]
+    names: list[str]
+    network: str
+    network_obj: Any  # the bridge made for this probe, removed at the end; None = host network
+    multi_host: bool
+    master_addr: str
+    master_port: int
+
+    def cleanup(self) -> None:
+        for b in self.backends.values():
+            b.cleanup()
+
+
+def _run_nodes(
+    request: ProbeRequest,
+    plans: list[NodePlan],
+    cluster: _Cluster,
+    on_record: OnRecord | None,
+) -> list[ProbeRun | None]:
+    """Every node's container, each started as a torchrun node in its own thread; records
+    reach `on_record` one at a time. A node that fails stops them all; its error is raised
+    once every node is stopped, and the network goes in `finally`."""
+    from harness.backends.docker import Placement
+
+    nnodes = len(plans)
     env: dict[str, str] = {}  # RANK, WORLD_SIZE, MASTER_*: torchrun sets them for its worker
-    if not multi_host:
+    if not cluster.multi_host:
         env.update({"GLOO_SOCKET_IFNAME": "eth0", "NCCL_SOCKET_IFNAME": "eth0"})
     lock = threading.Lock()
 
@@ -235,24 +267,24 @@ def run_multinode(
             workdir=request.workdir / f"node{plan.rank}",
             node_rank=plan.rank,
             nnodes=nnodes,
-            master_addr=master_addr,
-            master_port=master_port,
+            master_addr=cluster.master_addr,
+            master_port=cluster.master_port,
             env={**request.env, **env},
         )
+        name = cluster.names[plan.rank]
         place = Placement(
-            name=names[plan.rank],
-            network=network,
+            name=name,
+            network=cluster.network,
             cpu_offset=plan.cpu_offset,
-            hostname=names[plan.rank] if not multi_host else None,
+            hostname=name if not cluster.multi_host else None,
             role="node",
-            entry=torchrun_entry(nnodes, plan.rank, addr, master_port),
+            entry=torchrun_entry(nnodes, plan.rank, cluster.master_addr, cluster.master_port),
         )
         try:
-            runs[plan.rank] = backends[plan.host].run_placed(req, deliver, place)
+            runs[plan.rank] = cluster.backends[plan.host].run_placed(req, deliver, place)
         except BaseException as exc:  # reported after every node is stopped
             errors.append(exc)
-            for b in backends.values():
-                b.cleanup()
+            cluster.cleanup()
 
     threads = [threading.Thread(target=node, args=(p,), daemon=True) for p in plans]
     try:
@@ -262,17 +294,23 @@ def run_multinode(
             while t.is_alive():
                 t.join(0.2)
     except BaseException:
-        for b in backends.values():
-            b.cleanup()
+        cluster.cleanup()
         raise
     finally:
-        if network_obj is not None:
-            for b in backends.values():
-                b.cleanup()
+        if cluster.network_obj is not None:
+            cluster.cleanup()
             with contextlib.suppress(Exception):
-                network_obj.remove()
+                cluster.network_obj.remove()
     if errors:
         raise errors[0]
+    return runs
+
+
+def _summarise_nodes(
+    plans: list[NodePlan], runs: list[ProbeRun | None], cluster: _Cluster
+) -> MultiNodeRun:
+    """The nodes' runs as one: per-node results, every node's records, the whole job's
+    images/s and the median all-reduce share."""
     done = [r for r in runs if r is not None]
     records = [rec for r in done for rec in r.records]
     results = [
@@ -283,10 +321,10 @@ def run_multinode(
     return MultiNodeRun(
         runs=done,
         nodes=results,
-        master_addr=addr,
-        master_port=master_port,
-        network=network,
-        aggregate=aggregate_throughput(records, nnodes),
+        master_addr=cluster.master_addr,
+        master_port=cluster.master_port,
+        network=cluster.network,
+        aggregate=aggregate_throughput(records, len(plans)),
         comm_share=_median(shares),
         records=records,
     )
