@@ -110,7 +110,7 @@ def profile(
 
 
 class Refused(Exception):
-    """An option this host, backend or job cannot serve: one line, exit code 2."""
+    """No backend can serve the options here: one line, exit code 2."""
 
 
 def _err(msg: str) -> int:
@@ -166,13 +166,13 @@ def run_profile(spec: JobSpec, options: ProfileOptions) -> int:
     --nnodes > 1, the one multi-node probe). Returns the exit code."""
     try:
         backend, why = pick_backend(options)
-        check = check_host(options, spec, backend.host_cpus())
-        if check is None and options.frequencies and not getattr(backend, "remote", False):
-            check = check_clocks(options)  # a remote engine's host is not this one: it checks
-        if check:
-            raise Refused(check)
     except Refused as exc:
         return _err(str(exc))
+    problem = check_host(options, spec, backend.host_cpus())
+    if problem is None and options.frequencies and not getattr(backend, "remote", False):
+        problem = check_clocks(options)  # a remote engine's host is not this one: it checks
+    if problem:
+        return _err(problem)
     if options.nnodes > 1:
         return _run_multinode(spec, options, backend)
     return run_sweep(spec, options, backend, why)
