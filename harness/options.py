@@ -26,20 +26,22 @@ class ProfileOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # recorded in the profile, in this order (see `recorded`)
-    cpu: float | None = Field(None, description="max CPUs; None = all of the host's")
-    memory: float | None = Field(None, description="memory cap, GB")
+    cpu: float | None = Field(default=None, description="max CPUs; None = all of the host's")
+    memory: float | None = Field(default=None, description="memory cap, GB")
     memory_sweep: list[float] = Field(default_factory=list, description="memory caps, GB")
-    num_gpus: int = Field(0, description="GPUs per node")
-    disk_read_mbps: float | None = Field(None, description="dataset disk read cap, MB/s")
+    num_gpus: int = Field(default=0, description="GPUs per node")
+    disk_read_mbps: float | None = Field(default=None, description="dataset disk read cap, MB/s")
     strategy: str = "adaptive"
-    budget: int | None = Field(None, description="max probes for the search")
-    knee: float = Field(0.9, serialization_alias="knee_fraction", description="share of peak")
-    batch: int | None = Field(None, serialization_alias="batch_size", description="per GPU")
+    budget: int | None = Field(default=None, description="max probes for the search")
+    knee: float = Field(
+        default=0.9, serialization_alias="knee_fraction", description="share of peak"
+    )
+    batch: int | None = Field(default=None, serialization_alias="batch_size", description="per GPU")
     max_iterations: int | None = None
     device_name: str | None = None
     frequencies: list[float] = Field(default_factory=list, description="clocks, MHz")
     allow_clock_locking: bool = False
-    power_log: Path | None = Field(None, description="CSV of timestamp,watts")
+    power_log: Path | None = Field(default=None, description="CSV of timestamp,watts")
     nnodes: int = 1
     hosts: list[str] = Field(default_factory=list, description="Docker engine URLs, per node")
     # how the run is carried out, not what it measured: not recorded
@@ -49,7 +51,7 @@ class ProfileOptions(BaseModel):
     image: str | None = None
     out: Path | None = None
     resume: bool = False
-    timeout: float = Field(900.0, description="seconds before a probe is killed")
+    timeout: float = Field(default=900.0, description="seconds before a probe is killed")
     data_dir: Path | None = None
 
     RECORDED: ClassVar[tuple[str, ...]] = (
