@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from harness.backends.base import OnRecord, ProbeRequest, ProbeRun  # noqa: E402
 from harness.backends.docker import DockerBackend, Placement  # noqa: E402
+from harness.options import ProfileOptions  # noqa: E402
 from harness.profile import Profile, load_profile  # noqa: E402
 from harness.runsplit.compare import predict, relative_error  # noqa: E402
 from harness.runsplit.decision import steps_of  # noqa: E402
@@ -40,7 +41,7 @@ from harness.runsplit.orchestrate import Session, run_session  # noqa: E402
 from harness.runsplit.plan import LinkSetting, ModelRef, Phase, PlanSpec, segments_of  # noqa: E402
 from harness.runsplit.summary import summarise  # noqa: E402
 from harness.spec import load_spec  # noqa: E402
-from harness.sweep import Sweep, SweepOptions  # noqa: E402
+from harness.sweep import Sweep  # noqa: E402
 from solver.problem import Link  # noqa: E402
 from solver.profiles import Loaded, ProfileSet  # noqa: E402
 from solver.split.dp import shortest_path  # noqa: E402
@@ -76,7 +77,7 @@ def make_profile(model: str, role: str, out: Path, quick: bool) -> Profile:
     infer = spec.infer.model_copy(update={"batch_sizes": [1], "repeats": 8 if quick else 15})
     spec = spec.model_copy(update={"infer": infer})
     be = PinnedBackend(SIDES[role])
-    opts = SweepOptions(max_cpus=1.0, device_name=role, timeout_s=900.0)
+    opts = ProfileOptions(cpu=1.0, device_name=role, timeout=900.0)
     try:
         prof = Sweep(spec, be, opts, out, out.parent / ".work" / out.stem).run()
     finally:

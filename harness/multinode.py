@@ -19,10 +19,15 @@ import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.backends.base import BackendError, OnRecord, ProbeRequest, ProbeRun, Record
 from harness.profile import Caps, NodeResult, Outcome, Stat
+
+if TYPE_CHECKING:
+    from harness.options import ProfileOptions
+    from harness.spec import JobSpec
+    from harness.sweep import SweepHooks
 
 DEFAULT_PORT = 29500
 _SEVERITY = {
@@ -180,7 +185,7 @@ def run_multinode(
     `request` is node 0's request (its workdir gets one sub-folder per node). Every container
     and the network are removed at the end, on error and on Ctrl-C.
     """
-    from harness.backends.docker import DockerBackend, Placement, session_id
+    from harness.backends.docker import DockerBackend, session_id
 
     plans = plan_nodes(nnodes, list(node_caps) if node_caps else request.caps, hosts)
     session = session or session_id()
@@ -196,22 +201,54 @@ def run_multinode(
     backends: dict[str | None, DockerBackend] = {
         h: DockerBackend(image, base_url=h, remote=remote, session=session) for h in engines
     }
+    names = [f"harness-{session}-node{p.rank}" for p in plans]
     network_obj: Any = None
     if multi_host:
         network = "host"
-        names = [f"harness-{session}-node{p.rank}" for p in plans]
     else:
-        be = backends[None]
         network = f"harness-net-{session}"
-        network_obj = be.client.networks.create(
+        network_obj = backends[None].client.networks.create(
             network, driver="bridge", labels={"harness.session": session}
         )
-        names = [f"harness-{session}-node{p.rank}" for p in plans]
         master_addr = master_addr or names[0]
     assert master_addr is not None
-    addr: str = master_addr
+    cluster = _Cluster(backends, names, network, network_obj, multi_host, master_addr, master_port)
+    runs = _run_nodes(request, plans, cluster, on_record)
+    return _summarise_nodes(plans, runs, cluster)
+
+
+@dataclass
+class _Cluster:
+    """Where the nodes of one probe run: an engine per host, a container name per rank, the
+    network (a bridge on one engine, the hosts' own across several) and node 0's address."""
+
+    backends: dict[str | None, Any]
+    names: list[str]
+    network: str
+    network_obj: Any  # the bridge made for this probe, removed at the end; None = host network
+    multi_host: bool
+    master_addr: str
+    master_port: int
+
+    def cleanup(self) -> None:
+        for b in self.backends.values():
+            b.cleanup()
+
+
+def _run_nodes(
+    request: ProbeRequest,
+    plans: list[NodePlan],
+    cluster: _Cluster,
+    on_record: OnRecord | None,
+) -> list[ProbeRun | None]:
+    """Every node's container, each started as a torchrun node in its own thread; records
+    reach `on_record` one at a time. A node that fails stops them all; its error is raised
+    once every node is stopped, and the network goes in `finally`."""
+    from harness.backends.docker import Placement
+
+    nnodes = len(plans)
     env: dict[str, str] = {}  # RANK, WORLD_SIZE, MASTER_*: torchrun sets them for its worker
-    if not multi_host:
+    if not cluster.multi_host:
         env.update({"GLOO_SOCKET_IFNAME": "eth0", "NCCL_SOCKET_IFNAME": "eth0"})
     lock = threading.Lock()
 
@@ -230,24 +267,24 @@ def run_multinode(
             workdir=request.workdir / f"node{plan.rank}",
             node_rank=plan.rank,
             nnodes=nnodes,
-            master_addr=master_addr,
-            master_port=master_port,
+            master_addr=cluster.master_addr,
+            master_port=cluster.master_port,
             env={**request.env, **env},
         )
+        name = cluster.names[plan.rank]
         place = Placement(
-            name=names[plan.rank],
-            network=network,
+            name=name,
+            network=cluster.network,
             cpu_offset=plan.cpu_offset,
-            hostname=names[plan.rank] if not multi_host else None,
+            hostname=name if not cluster.multi_host else None,
             role="node",
-            entry=torchrun_entry(nnodes, plan.rank, addr, master_port),
+            entry=torchrun_entry(nnodes, plan.rank, cluster.master_addr, cluster.master_port),
         )
         try:
-            runs[plan.rank] = backends[plan.host].run_placed(req, deliver, place)
+            runs[plan.rank] = cluster.backends[plan.host].run_placed(req, deliver, place)
         except BaseException as exc:  # reported after every node is stopped
             errors.append(exc)
-            for b in backends.values():
-                b.cleanup()
+            cluster.cleanup()
 
     threads = [threading.Thread(target=node, args=(p,), daemon=True) for p in plans]
     try:
@@ -257,17 +294,23 @@ def run_multinode(
             while t.is_alive():
                 t.join(0.2)
     except BaseException:
-        for b in backends.values():
-            b.cleanup()
+        cluster.cleanup()
         raise
     finally:
-        if network_obj is not None:
-            for b in backends.values():
-                b.cleanup()
+        if cluster.network_obj is not None:
+            cluster.cleanup()
             with contextlib.suppress(Exception):
-                network_obj.remove()
+                cluster.network_obj.remove()
     if errors:
         raise errors[0]
+    return runs
+
+
+def _summarise_nodes(
+    plans: list[NodePlan], runs: list[ProbeRun | None], cluster: _Cluster
+) -> MultiNodeRun:
+    """The nodes' runs as one: per-node results, every node's records, the whole job's
+    images/s and the median all-reduce share."""
     done = [r for r in runs if r is not None]
     records = [rec for r in done for rec in r.records]
     results = [
@@ -278,69 +321,69 @@ def run_multinode(
     return MultiNodeRun(
         runs=done,
         nodes=results,
-        master_addr=addr,
-        master_port=master_port,
-        network=network,
-        aggregate=aggregate_throughput(records, nnodes),
+        master_addr=cluster.master_addr,
+        master_port=cluster.master_port,
+        network=cluster.network,
+        aggregate=aggregate_throughput(records, len(plans)),
         comm_share=_median(shares),
         records=records,
     )
 
 
-def run_multinode_profile(args: Any, backend: Any, console: Any) -> int:
+def run_multinode_profile(
+    spec: JobSpec,
+    options: ProfileOptions,
+    backend: Any,
+    console: Any,
+    hooks: SweepHooks | None = None,
+) -> int:
     """`harness profile JOB --nnodes N [--hosts URL,...] [--master-addr A] [--master-port P]`:
     one data-parallel probe at the given caps, written as a profile whose probe has per-node
-    results, the aggregate images/s and the all-reduce share of a step."""
+    results, the aggregate images/s and the all-reduce share of a step. `hooks` hear of the
+    probe as a sweep's would (every node's records go to `on_record`)."""
     from pathlib import Path
 
     from harness.profile import now
-    from harness.sweep import Sweep, SweepOptions, probe_id, summarise
+    from harness.sweep import NoHooks, Sweep, probe_id, summarise
 
-    spec = args.spec
     if spec.kind != "train":
         console.print("[red]error:[/red] --nnodes > 1 profiles training jobs only")
         return 2
-    cpus = args.cpu if args.cpu is not None else max(1, backend.host_cpus() // args.nnodes)
-    caps = Caps(cpus=cpus, memory_gb=args.memory, gpus=args.num_gpus)
-    out = args.out or Path("profiles") / f"{spec.name}-docker-{args.nnodes}nodes.json"
-    opts = SweepOptions(
-        max_cpus=cpus,
-        memory_gb=args.memory,
-        num_gpus=args.num_gpus,
-        batch_size=args.batch,
-        max_iterations=args.max_iterations,
-        timeout_s=args.timeout,
-        data_dir=args.data_dir,
-        extra={"nnodes": args.nnodes, "hosts": list(args.hosts or []), "per_node_caps": True},
-    )
-    sweep = Sweep(spec, backend, opts, out, out.parent / ".work" / out.stem, False)
+    hooks = hooks if hooks is not None else NoHooks()
+    nnodes = options.nnodes
+    cpus = options.cpu if options.cpu is not None else max(1, backend.host_cpus() // nnodes)
+    caps = Caps(cpus=cpus, memory_gb=options.memory, gpus=options.num_gpus)
+    out = options.out or Path("profiles") / f"{spec.name}-docker-{nnodes}nodes.json"
+    node_opts = options.resolved(cpu=cpus).model_copy(update={"resume": False})
+    sweep = Sweep(spec, backend, node_opts, out, out.parent / ".work" / out.stem)
     overrides: dict[str, Any] = {"batch_size": sweep.batch}
-    if args.max_iterations:
-        overrides["max_iterations"] = args.max_iterations
-    pid = probe_id(caps, sweep.batch) + f"-n{args.nnodes}"
+    if options.max_iterations:
+        overrides["max_iterations"] = options.max_iterations
+    pid = probe_id(caps, sweep.batch) + f"-n{nnodes}"
     req = ProbeRequest(
         spec=spec.model_dump(mode="json"),
         caps=caps,
         workdir=sweep.workroot / pid,
-        data_dir=args.data_dir,
-        timeout_s=args.timeout,
+        data_dir=options.data_dir,
+        timeout_s=options.timeout,
         overrides=overrides,
     )
-    where = ", ".join(args.hosts) if args.hosts else "one engine, a Docker network"
+    where = ", ".join(options.hosts) if options.hosts else "one engine, a Docker network"
     console.print(
-        f"[bold]{spec.name}[/bold]: {args.nnodes} nodes x {cpus:g} CPU ({where}); "
-        f"{backend.describe()}",
+        f"[bold]{spec.name}[/bold]: {nnodes} nodes x {cpus:g} CPU ({where}); {backend.describe()}",
         highlight=False,
     )
     started = now()
+    hooks.on_probe_begin(caps, 0)
     try:
         result = run_multinode(
             req,
-            args.nnodes,
-            hosts=args.hosts or None,
-            master_addr=args.master_addr,
-            master_port=args.master_port or DEFAULT_PORT,
+            nnodes,
+            hosts=options.hosts or None,
+            master_addr=options.master_addr,
+            master_port=options.master_port or DEFAULT_PORT,
             image=getattr(backend, "_image", None),
+            on_record=hooks.on_record,
             session=getattr(backend, "session", None),
         )
     except KeyboardInterrupt:
@@ -356,9 +399,16 @@ def run_multinode_profile(args: Any, backend: Any, console: Any) -> int:
         probe.throughput = result.aggregate
     assert sweep.profile.train is not None
     sweep.profile.train.probes.append(probe)
-    sweep.profile.train.nnodes = args.nnodes
+    sweep.profile.train.nnodes = nnodes
     sweep.profile.complete = True
     sweep.save()
+    hooks.on_probe_end(probe)
+    _print_nodes(result, out, console)
+    return 0 if result.outcome == Outcome.ok else 1
+
+
+def _print_nodes(result: MultiNodeRun, out: Any, console: Any) -> None:
+    """Each node's images/s and all-reduce share, then the whole job's."""
     for n in result.nodes:
         thr = f"{n.throughput.median:.1f} img/s" if n.throughput else "no measured batch"
         share = f", all-reduce {n.comm_share:.0%} of a step" if n.comm_share is not None else ""
@@ -370,4 +420,3 @@ def run_multinode_profile(args: Any, backend: Any, console: Any) -> int:
         f"profile written to {out}",
         highlight=False,
     )
-    return 0 if result.outcome == Outcome.ok else 1

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import math
 import socket
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from harness import __version__
 from harness.backends.base import Backend, ProbeRequest, ProbeRun, Record
+from harness.options import ProfileOptions
 from harness.profile import (
     BatchRecord,
     Caps,
@@ -119,99 +118,86 @@ def _batch_fields(r: Record) -> Record:
     return {k: v for k, v in r.items() if k != "type"}
 
 
-@dataclass
-class SweepOptions:
-    max_cpus: float
-    memory_gb: float | None = None
-    memory_sweep: list[float] = field(default_factory=list)
-    num_gpus: int = 0
-    disk_read_mbps: float | None = None  # the dataset disk's read bandwidth cap (docker)
-    strategy: str = "adaptive"
-    budget: int | None = None
-    knee_fraction: float = 0.9
-    batch_size: int | None = None
-    max_iterations: int | None = None
-    timeout_s: float = 900.0
-    data_dir: Path | None = None
-    device_name: str | None = None
-    frequencies: list[float] = field(default_factory=list)
-    allow_clock_locking: bool = False  # the GPU is the user's own: --frequencies may lock it
-    power_log: Path | None = None  # external power log (CSV), joined on the host per bundle
-    node_label: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+class SweepHooks(Protocol):
+    """What a sweep tells whoever watches it (a progress display, a log), in the spirit of
+    Zeus's callbacks: the sweep is observed through these, never patched. Subclass it and
+    override what you need (the rest do nothing), or pass any object with the three methods.
+    """
+
+    def on_probe_begin(self, caps: Caps, index: int) -> None:
+        """A probe at `caps` starts; `index` counts the probes this run starts, from 0 (a
+        probe already done, on disk for --resume or asked for twice, is not started again)."""
+        return None
+
+    def on_record(self, record: Record) -> None:
+        """One record of the running probe, as the backend reads it (batch, progress, ...)."""
+        return None
+
+    def on_probe_end(self, probe: Probe) -> None:
+        """The probe ended (any outcome) and the profile holding it is on disk."""
+        return None
+
+
+class NoHooks(SweepHooks):
+    """Nobody watches: every hook does nothing."""
 
 
 class Sweep:
-    """Owns the profile being built; `measure` is what the search calls."""
+    """Owns the profile being built; `measure_cpus` is what the search calls.
+
+    `opts` are the user's options; the sweep keeps them resolved (all the host's CPUs when no
+    --cpu was given, the spec's batch when no -b), and the profile records that copy.
+    `opts.resume` continues from the profile at `out`.
+    """
 
     def __init__(
         self,
         spec: JobSpec,
         backend: Backend,
-        opts: SweepOptions,
+        opts: ProfileOptions,
         out: Path,
         workroot: Path,
-        resume: bool = False,
-        on_probe: Callable[[Probe], None] | None = None,
-        on_record: Callable[[Record], None] | None = None,
+        hooks: SweepHooks | None = None,
     ) -> None:
-        from harness.telemetry.host import engine_version, host_facts
-
         self.spec = spec
         self.backend = backend
-        self.opts = opts
+        self.max_cpus: float = opts.cpu if opts.cpu is not None else float(backend.host_cpus())
+        self.batch: int = opts.batch or spec.batch_size
+        self.opts = opts.resolved(cpu=self.max_cpus, batch=self.batch)
         self.out = out
         self.workroot = workroot
-        self.on_probe = on_probe
-        self.on_record = on_record
-        self.batch = opts.batch_size or spec.batch_size
+        self.hooks: SweepHooks = hooks if hooks is not None else NoHooks()
         self.done: dict[str, Probe] = {}
-        previous = self._load_previous() if resume else None
+        self.started = 0  # probes this run started (the index on_probe_begin is given)
+        previous = self._load_previous() if opts.resume else None
         if previous is not None:
             self.profile = previous
             for p in previous.train.probes if previous.train else []:
                 self.done[p.id] = p
         else:
-            host = host_facts()
-            host.docker_version = engine_version(backend)
-            if opts.node_label:
-                host.node_label = opts.node_label
-            created = now()
-            self.profile = Profile(
-                id=make_profile_id(spec.name, host.hostname or socket.gethostname(), created),
-                created=created,
-                harness_version=__version__,
-                kind=spec.kind.value,
-                job=spec,
-                host=host,
-                backend=backend.name,
-                options=self._options(),
-                train=TrainSection(probes=[]) if spec.kind == "train" else None,
-                infer=_empty_infer(spec) if spec.kind == "infer" else None,
-                complete=False,
-            )
+            self.profile = self._new_profile()
 
-    def _options(self) -> dict[str, Any]:
-        o = self.opts
-        d = {
-            "cpu": o.max_cpus,
-            "memory": o.memory_gb,
-            "memory_sweep": o.memory_sweep,
-            "num_gpus": o.num_gpus,
-            "disk_read_mbps": o.disk_read_mbps,
-            "strategy": o.strategy,
-            "budget": o.budget,
-            "knee_fraction": o.knee_fraction,
-            "batch_size": self.batch,
-            "max_iterations": o.max_iterations,
-        }
-        if self.spec.kind == "infer":
-            d["device_name"] = o.device_name
-            d["frequencies"] = o.frequencies
-            d["allow_clock_locking"] = o.allow_clock_locking
-            d["power_log"] = str(o.power_log) if o.power_log else None
-        d.update(o.extra)
-        return d
+    def _new_profile(self) -> Profile:
+        """An empty profile of this job on this host (complete=False until the run ends)."""
+        from harness.telemetry.host import engine_version, host_facts
+
+        host = host_facts()
+        host.docker_version = engine_version(self.backend)
+        created = now()
+        spec = self.spec
+        return Profile(
+            id=make_profile_id(spec.name, host.hostname or socket.gethostname(), created),
+            created=created,
+            harness_version=__version__,
+            kind=spec.kind.value,
+            job=spec,
+            host=host,
+            backend=self.backend.name,
+            options=self.opts.recorded(spec.kind.value),
+            train=TrainSection(probes=[]) if spec.kind == "train" else None,
+            infer=_empty_infer(spec) if spec.kind == "infer" else None,
+            complete=False,
+        )
 
     def _load_previous(self) -> Profile | None:
         if not self.out.exists():
@@ -244,18 +230,19 @@ class Sweep:
             overrides["allow_clock_locking"] = True
         if self.opts.power_log is not None:
             overrides["power_log"] = str(self.opts.power_log.resolve())
-        overrides.update(self.opts.extra.get("overrides", {}))
         req = ProbeRequest(
             spec=self.spec.model_dump(mode="json"),
             caps=caps,
             workdir=self.workroot / pid,
             data_dir=self.opts.data_dir,
-            timeout_s=self.opts.timeout_s,
+            timeout_s=self.opts.timeout,
             overrides=overrides,
             disk_read_mbps=self.opts.disk_read_mbps,
         )
+        self.hooks.on_probe_begin(caps, self.started)
+        self.started += 1
         started = now()
-        run = self.backend.run_probe(req, self.on_record)
+        run = self.backend.run_probe(req, self.hooks.on_record)
         probe = summarise(run, caps, pid, self.backend.name, started, keep_records=True)
         self.done[pid] = probe
         from harness.telemetry.host import absorb_probe_versions
@@ -269,8 +256,7 @@ class Sweep:
         if self.profile.kind == "infer":
             self._absorb_infer(run, caps, probe)
         self.save()
-        if self.on_probe is not None:
-            self.on_probe(probe)
+        self.hooks.on_probe_end(probe)
         return probe
 
     def _absorb_infer(self, run: ProbeRun, caps: Caps, probe: Probe) -> None:
@@ -293,14 +279,14 @@ class Sweep:
             self.profile.infer.probes.append(probe)
 
     def measure_cpus(self, cpus: int) -> float | None:
-        caps = Caps(cpus=cpus, memory_gb=self.opts.memory_gb, gpus=self.opts.num_gpus)
+        caps = Caps(cpus=cpus, memory_gb=self.opts.memory, gpus=self.opts.num_gpus)
         p = self.run_caps(caps)
         return p.throughput.median if p.outcome == Outcome.ok and p.throughput else None
 
     def known_cpus(self) -> dict[int, float | None]:
         out: dict[int, float | None] = {}
         for p in self.done.values():
-            if p.caps.memory_gb == self.opts.memory_gb and float(p.caps.cpus).is_integer():
+            if p.caps.memory_gb == self.opts.memory and float(p.caps.cpus).is_integer():
                 out[int(p.caps.cpus)] = (
                     p.throughput.median if p.outcome == Outcome.ok and p.throughput else None
                 )
@@ -313,11 +299,7 @@ class Sweep:
         if self.spec.kind == "infer":
             if not self.profile.infer or not self.profile.infer.bundles:
                 self.run_caps(
-                    Caps(
-                        cpus=self.opts.max_cpus,
-                        memory_gb=self.opts.memory_gb,
-                        gpus=self.opts.num_gpus,
-                    )
+                    Caps(cpus=self.max_cpus, memory_gb=self.opts.memory, gpus=self.opts.num_gpus)
                 )
             if not self.profile.infer or not self.profile.infer.bundles:
                 return self.profile  # refused or failed: kept on disk, complete=False
@@ -331,13 +313,13 @@ class Sweep:
         from harness.search import run_search
 
         assert self.profile.train is not None
-        max_cpus = int(math.floor(self.opts.max_cpus))
+        max_cpus = int(math.floor(self.max_cpus))
         result = run_search(
             self.measure_cpus,
             max_cpus,
             strategy=self.opts.strategy,
             budget=self.opts.budget,
-            knee_fraction=self.opts.knee_fraction,
+            knee_fraction=self.opts.knee,
             known=self.known_cpus(),
         )
         self.profile.train.search = result

@@ -195,19 +195,17 @@ def test_a_refused_probe_ends_refused_not_crashed() -> None:
     assert local.classify(0, 0, records)[0] == Outcome.ok  # only a failed probe is a refusal
 
 
-def test_profile_pre_check_on_a_gpu_names_the_option(tmp_path: Path) -> None:
-    from harness.cli.profile import ProfileArgs, check_clocks
-    from harness.spec import load_spec
+def test_profile_pre_check_on_a_gpu_names_the_option() -> None:
+    from harness.cli.profile import check_clocks
+    from harness.options import ProfileOptions
     from harness.telemetry.energy import load_nvml
-    from tests.factory.tiny_infer_job import write_tiny_infer
 
-    job = write_tiny_infer(tmp_path)
-    args = ProfileArgs(job=job, spec=load_spec(job), num_gpus=1, frequencies=[1410.0])
+    args = ProfileOptions(num_gpus=1, frequencies=[1410.0])
     reason = check_clocks(args)  # shared by default: never locked, whatever the GPU allows
     assert reason is not None and reason.startswith("--frequencies 1410: clock locking refused")
     assert "--allow-clock-locking" in reason
-    args.allow_clock_locking = True
+    args = args.model_copy(update={"allow_clock_locking": True})
     if load_nvml()[0] is None:  # this machine: no NVML, so even an owned GPU cannot be locked
         assert check_clocks(args) == "--frequencies 1410: cannot lock GPU clock: NVML unavailable"
-    args.frequencies = []
+    args = args.model_copy(update={"frequencies": []})
     assert check_clocks(args) is None

@@ -10,9 +10,10 @@ from typing import Any
 
 from harness.backends.base import ProbeRequest, ProbeRun
 from harness.backends.local import LocalBackend
+from harness.options import ProfileOptions
 from harness.profile import Caps, HostFacts, Outcome
 from harness.spec import load_spec
-from harness.sweep import Sweep, SweepOptions
+from harness.sweep import Sweep
 from harness.telemetry.host import absorb_probe_versions, engine_version, host_facts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +80,7 @@ def test_probe_versions_replace_the_hosts() -> None:
 def test_sweep_records_engine_and_image_torch(tmp_path: Path) -> None:
     spec = load_spec(ROOT / "jobs" / "tiny-train.yaml")
     backend = FakeDockerBackend()
-    opts = SweepOptions(max_cpus=1, max_iterations=1, strategy="exhaustive")
+    opts = ProfileOptions(cpu=1, max_iterations=1, strategy="exhaustive")
     sweep = Sweep(spec, backend, opts, tmp_path / "p.json", tmp_path / "work")  # type: ignore[arg-type]
     assert sweep.profile.host.docker_version == "26.1.5+fake"
     assert sweep.profile.host.torch_version == metadata.version("torch")  # before any probe

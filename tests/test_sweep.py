@@ -1,4 +1,5 @@
-"""Real short training profiles on the local backend: 1 and 2 CPUs, resume, Ctrl-C."""
+"""Real short training profiles on the local backend: 1 and 2 CPUs, resume, Ctrl-C; the
+sweep's hooks and resolved options on a synthetic backend."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import pytest
 
 from harness.backends.base import ProbeRequest, ProbeRun
 from harness.backends.local import CGROUP_V1, PREFIX, LocalBackend
-from harness.profile import Outcome, load_profile
+from harness.options import ProfileOptions
+from harness.profile import Caps, Outcome, Probe, load_profile
 from harness.spec import load_spec
-from harness.sweep import Sweep, SweepOptions
+from harness.sweep import NoHooks, Sweep, SweepHooks
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "jobs" / "tiny-train.yaml"
@@ -93,7 +95,7 @@ class _InterruptAfter:
 def test_interrupted_sweep_resumes_from_disk(tmp_path: Path) -> None:
     spec = load_spec(TINY)
     out = tmp_path / "p.json"
-    opts = SweepOptions(max_cpus=2, strategy="exhaustive", max_iterations=2)
+    opts = ProfileOptions(cpu=2, strategy="exhaustive", max_iterations=2)
     first = _InterruptAfter(LocalBackend(), 1)
     with pytest.raises(KeyboardInterrupt):
         Sweep(spec, first, opts, out, tmp_path / "w").run()
@@ -103,7 +105,8 @@ def test_interrupted_sweep_resumes_from_disk(tmp_path: Path) -> None:
     done_caps = partial.train.probes[0].caps.cpus
 
     second = _InterruptAfter(LocalBackend(), 5)
-    prof = Sweep(spec, second, opts, out, tmp_path / "w", resume=True).run()
+    resume = opts.model_copy(update={"resume": True})
+    prof = Sweep(spec, second, resume, out, tmp_path / "w").run()
     assert second.calls == 1  # only the missing point was measured again
     assert prof.complete and prof.train is not None
     assert {p.caps.cpus for p in prof.train.probes} == {1.0, 2.0}
@@ -114,11 +117,11 @@ def test_interrupted_sweep_resumes_from_disk(tmp_path: Path) -> None:
 def test_resume_refuses_a_different_job(tmp_path: Path) -> None:
     spec = load_spec(TINY)
     out = tmp_path / "p.json"
-    opts = SweepOptions(max_cpus=1, strategy="exhaustive", max_iterations=1)
+    opts = ProfileOptions(cpu=1, strategy="exhaustive", max_iterations=1)
     Sweep(spec, LocalBackend(), opts, out, tmp_path / "w").run()
     other = spec.model_copy(update={"batch_size": 4})
     with pytest.raises(ValueError, match="different job spec"):
-        Sweep(other, LocalBackend(), opts, out, tmp_path / "w", resume=True)
+        Sweep(other, LocalBackend(), opts.model_copy(update={"resume": True}), out, tmp_path / "w")
 
 
 def test_sigint_leaves_nothing_behind(tmp_path: Path) -> None:
@@ -162,3 +165,76 @@ def test_sigint_leaves_nothing_behind(tmp_path: Path) -> None:
         str(tmp_path) in line and "harness.workloads.run" in line for line in ps.splitlines()
     )
     assert os.path.exists(out)
+
+
+class _Synthetic:
+    """A backend that runs nothing: each probe is two measured batches at 10 img/s per CPU."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.requests: list[ProbeRequest] = []
+
+    def describe(self) -> str:
+        return "synthetic"
+
+    def host_cpus(self) -> int:
+        return 3
+
+    def run_probe(self, request: ProbeRequest, on_record: Any = None) -> ProbeRun:
+        self.requests.append(request)
+        ips = 10.0 * request.caps.cpus
+        records = [
+            {"type": "batch", "warmup": i == 0, "batch_size": 4, "batch_s": 4 / ips}
+            | {"images_per_s": ips, "wall_s": 0.1 * (i + 1), "global_step": i, "batch_idx": i}
+            for i in range(3)
+        ]
+        for r in records:
+            if on_record is not None:
+                on_record(r)
+        return ProbeRun(outcome=Outcome.ok, records=records, duration_s=0.3)
+
+    def cleanup(self) -> None:
+        pass
+
+
+class _Log(SweepHooks):
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+
+    def on_probe_begin(self, caps: Caps, index: int) -> None:
+        self.events.append(("begin", (caps.cpus, index)))
+
+    def on_probe_end(self, probe: Probe) -> None:
+        self.events.append(("end", probe.caps.cpus))
+
+
+def test_hooks_hear_each_probe_begin_its_records_and_end(tmp_path: Path) -> None:
+    spec = load_spec(TINY)
+    out = tmp_path / "p.json"
+    log = _Log()
+    seen: list[str] = []
+    log.on_record = lambda r: seen.append(r["type"])  # type: ignore[method-assign]
+    backend = _Synthetic()
+    opts = ProfileOptions(strategy="exhaustive")  # no --cpu: all 3 of the host's
+    prof = Sweep(spec, backend, opts, out, tmp_path / "w", log).run()  # type: ignore[arg-type]
+    assert prof.complete and prof.options["cpu"] == 3.0
+    assert prof.options["batch_size"] == spec.batch_size
+    begins = [e for k, e in log.events if k == "begin"]
+    assert sorted(c for c, _ in begins) == [1.0, 2.0, 3.0]
+    assert [i for _, i in begins] == [0, 1, 2]
+    assert [k for k, _ in log.events] == ["begin", "end"] * 3  # each probe ends before the next
+    assert seen == ["batch"] * 9
+    # resumed with every probe on disk: nothing starts, so no hook hears of a probe
+    again = _Log()
+    resume = opts.model_copy(update={"resume": True})
+    Sweep(spec, backend, resume, out, tmp_path / "w", again).run()  # type: ignore[arg-type]
+    assert again.events == [] and len(backend.requests) == 3
+
+
+def test_no_hooks_is_the_default(tmp_path: Path) -> None:
+    spec = load_spec(TINY)
+    opts = ProfileOptions(cpu=1, strategy="exhaustive")
+    sweep = Sweep(spec, _Synthetic(), opts, tmp_path / "p.json", tmp_path / "w")  # type: ignore[arg-type]
+    assert isinstance(sweep.hooks, NoHooks)
+    assert sweep.run().complete

@@ -367,6 +367,55 @@ class DockerBackend:
         self, request: ProbeRequest, on_record: OnRecord | None, place: Placement
     ) -> ProbeRun:
         """Run one container to its end; never raises for a probe that failed."""
+        launch = self._launch(request, place)
+        records: list[Record] = []
+        container = None
+        t0 = time.monotonic()
+        try:
+            container = self._create(launch, request, place)
+            t0 = time.monotonic()
+            timed_out, offset, duration, stats_cpu = self._watch(
+                container, request, records, on_record, t0
+            )
+            end = self._collect(container, request, offset, records, on_record)
+        except docker.errors.ImageNotFound:
+            raise BackendError(
+                f"image {launch.image} not found: run `harness images build`"
+            ) from None
+        except docker.errors.APIError as exc:
+            return ProbeRun(
+                outcome=Outcome.crashed,
+                records=records,
+                duration_s=time.monotonic() - t0,
+                enforced=launch.enforced,
+                reason=f"docker: {exc.explanation or exc}"[:300],
+                image=launch.image,
+                container=launch.name,
+            )
+        finally:
+            if container is not None:
+                with contextlib.suppress(Exception):
+                    container.remove(force=True)
+        outcome, reason = classify(end.oom, end.exit_code, timed_out, records)
+        _fill_from_records(launch.enforced, records)
+        peak = next((r.get("peak_rss_mb") for r in records if r.get("type") == "done"), None)
+        return ProbeRun(
+            outcome=outcome,
+            records=records,
+            duration_s=duration,
+            enforced=launch.enforced,
+            exit_code=None if timed_out else end.exit_code,
+            reason=reason,
+            log_tail=end.log_tail,
+            cpu_time_s=end.cgroup_cpu_s if end.cgroup_cpu_s is not None else stats_cpu,
+            peak_rss_mb=float(peak) if peak is not None else end.cgroup_mem_mb,
+            image=launch.image,
+            container=launch.name,
+        )
+
+    def _launch(self, request: ProbeRequest, place: Placement) -> _Launch:
+        """Everything decided before the container exists: its cores, image and dataset (made
+        once per session), a clean probe folder, the request it reads, mounts and limits."""
         caps = request.caps
         cpuset = pick_cpuset(self.host_cpus(), caps.cpus, place.cpu_offset)
         image = self.image_for(caps)
@@ -389,107 +438,112 @@ class DockerBackend:
         if root is not None:
             volumes[str(root.resolve())] = {"bind": DATA_DIR, "mode": "ro"}
         probe_id = workdir.name
-        name = place.name or f"harness-{self.session}-{probe_id}"[:120]
         enforced = self.enforcement(caps, cpuset)
         limits = container_limits(caps, cpuset, self.shm_size_gb)
         if request.disk_read_mbps is not None:
             enforced.disk = self._cap_disk(limits, root, request.disk_read_mbps)
-        records: list[Record] = []
+        return _Launch(
+            image=image,
+            name=place.name or f"harness-{self.session}-{probe_id}"[:120],
+            probe_id=probe_id,
+            request_text=request_text,
+            env=env,
+            volumes=volumes,
+            limits=limits,
+            enforced=enforced,
+        )
+
+    def _create(self, launch: _Launch, request: ProbeRequest, place: Placement) -> Any:
+        """The container, created but not started (a remote engine gets the request now)."""
+        container = self.client.containers.create(
+            launch.image,
+            ["sh", "-c", WRAPPER, "probe", *(place.entry or self.entry)],
+            name=launch.name,
+            hostname=place.hostname,
+            labels=self._labels(launch.probe_id, place.role),
+            environment=launch.env,
+            volumes=launch.volumes,
+            user=self._user(),
+            working_dir=PROBE_DIR,
+            network_mode=place.network or "none",
+            init=True,
+            **launch.limits,
+        )
+        if self.remote:
+            _put_file(container, PROBE_DIR, "request.json", launch.request_text)
+        return container
+
+    def _watch(
+        self,
+        container: Any,
+        request: ProbeRequest,
+        records: list[Record],
+        on_record: OnRecord | None,
+        t0: float,
+    ) -> tuple[bool, int, float, float | None]:
+        """Start the container and pass its records on as they are written, until it ends or
+        its time is up (then it is killed, its CPU time read from the engine first). Returns
+        (timed out, records file offset, seconds it ran, the engine's CPU seconds)."""
+        container.start()
+        done = threading.Event()
+        waiter = threading.Thread(target=_wait, args=(container, done), daemon=True)
+        waiter.start()
+        deadline = t0 + request.timeout_s
+        last_fetch = 0.0
         offset = 0
         timed_out = False
-        container = None
-        t0 = time.monotonic()
-        try:
-            container = self.client.containers.create(
-                image,
-                ["sh", "-c", WRAPPER, "probe", *(place.entry or self.entry)],
-                name=name,
-                hostname=place.hostname,
-                labels=self._labels(probe_id, place.role),
-                environment=env,
-                volumes=volumes,
-                user=self._user(),
-                working_dir=PROBE_DIR,
-                network_mode=place.network or "none",
-                init=True,
-                **limits,
-            )
-            if self.remote:
-                _put_file(container, PROBE_DIR, "request.json", request_text)
-            t0 = time.monotonic()
-            container.start()
-            done = threading.Event()
-            waiter = threading.Thread(target=_wait, args=(container, done), daemon=True)
-            waiter.start()
-            deadline = t0 + request.timeout_s
-            last_fetch = 0.0
-            while not done.wait(self.poll_s):
-                now = time.monotonic()
-                if self.remote and now - last_fetch > 2.0:
-                    last_fetch = now
-                    self._fetch_records(container, request)
-                new, offset = read_records(request.records_file, offset)
-                _deliver(new, records, on_record)
-                if now > deadline:
-                    timed_out = True
-                    break
-            duration = time.monotonic() - t0
-            cpu_s: float | None = None
-            mem_mb: float | None = None
-            if timed_out:
-                cpu_s = _stats_cpu(container)
-                with contextlib.suppress(Exception):
-                    container.kill()
-                waiter.join(10)
-            container.reload()
-            state = container.attrs.get("State", {})
-            exit_code = state.get("ExitCode")
-            oom = bool(state.get("OOMKilled"))
-            if self.remote:
+        while not done.wait(self.poll_s):
+            now = time.monotonic()
+            if self.remote and now - last_fetch > 2.0:
+                last_fetch = now
                 self._fetch_records(container, request)
-                with contextlib.suppress(Exception):
-                    text = _get_file(container, f"{PROBE_DIR}/cgroup.txt")
-                    (workdir / "cgroup.txt").write_text(text)
             new, offset = read_records(request.records_file, offset)
             _deliver(new, records, on_record)
-            logs = container.logs(stdout=True, stderr=True).decode(errors="replace")
-            request.stderr_file.write_text(logs)
-            tail = [ln for ln in logs.splitlines() if ln.strip()][-20:]
-            cg = workdir / "cgroup.txt"
-            if cg.exists():
-                cg_cpu, mem_mb = parse_cgroup(cg.read_text())
-                cpu_s = cg_cpu if cg_cpu is not None else cpu_s
-        except docker.errors.ImageNotFound:
-            raise BackendError(f"image {image} not found: run `harness images build`") from None
-        except docker.errors.APIError as exc:
-            return ProbeRun(
-                outcome=Outcome.crashed,
-                records=records,
-                duration_s=time.monotonic() - t0,
-                enforced=enforced,
-                reason=f"docker: {exc.explanation or exc}"[:300],
-                image=image,
-                container=name,
-            )
-        finally:
-            if container is not None:
-                with contextlib.suppress(Exception):
-                    container.remove(force=True)
-        outcome, reason = classify(oom, exit_code, timed_out, records)
-        _fill_from_records(enforced, records)
-        peak = next((r.get("peak_rss_mb") for r in records if r.get("type") == "done"), None)
-        return ProbeRun(
-            outcome=outcome,
-            records=records,
-            duration_s=duration,
-            enforced=enforced,
-            exit_code=None if timed_out else exit_code,
-            reason=reason,
-            log_tail=tail,
-            cpu_time_s=cpu_s,
-            peak_rss_mb=float(peak) if peak is not None else mem_mb,
-            image=image,
-            container=name,
+            if now > deadline:
+                timed_out = True
+                break
+        duration = time.monotonic() - t0
+        cpu_s: float | None = None
+        if timed_out:
+            cpu_s = _stats_cpu(container)
+            with contextlib.suppress(Exception):
+                container.kill()
+            waiter.join(10)
+        return timed_out, offset, duration, cpu_s
+
+    def _collect(
+        self,
+        container: Any,
+        request: ProbeRequest,
+        offset: int,
+        records: list[Record],
+        on_record: OnRecord | None,
+    ) -> _Ended:
+        """What the stopped container leaves: its state, the last records, its log (kept in
+        stderr.log) and the CPU time and peak memory its own cgroup reported."""
+        container.reload()
+        state = container.attrs.get("State", {})
+        workdir = request.workdir
+        if self.remote:
+            self._fetch_records(container, request)
+            with contextlib.suppress(Exception):
+                text = _get_file(container, f"{PROBE_DIR}/cgroup.txt")
+                (workdir / "cgroup.txt").write_text(text)
+        new, offset = read_records(request.records_file, offset)
+        _deliver(new, records, on_record)
+        logs = container.logs(stdout=True, stderr=True).decode(errors="replace")
+        request.stderr_file.write_text(logs)
+        cg_cpu: float | None = None
+        mem_mb: float | None = None
+        cg = workdir / "cgroup.txt"
+        if cg.exists():
+            cg_cpu, mem_mb = parse_cgroup(cg.read_text())
+        return _Ended(
+            exit_code=state.get("ExitCode"),
+            oom=bool(state.get("OOMKilled")),
+            log_tail=[ln for ln in logs.splitlines() if ln.strip()][-20:],
+            cgroup_cpu_s=cg_cpu,
+            cgroup_mem_mb=mem_mb,
         )
 
     def _fetch_records(self, container: Any, request: ProbeRequest) -> None:
@@ -506,6 +560,34 @@ class DockerBackend:
         for c in self.containers():
             with contextlib.suppress(Exception):
                 c.remove(force=True)
+
+
+# ---------------------------------------------------------------- one probe's parts
+
+
+@dataclass
+class _Launch:
+    """A container as decided before it is created."""
+
+    image: str
+    name: str
+    probe_id: str
+    request_text: str
+    env: dict[str, str]
+    volumes: dict[str, dict[str, str]]
+    limits: dict[str, Any]
+    enforced: Enforcement
+
+
+@dataclass
+class _Ended:
+    """What a stopped container reports (CPU seconds and peak MB from its own cgroup)."""
+
+    exit_code: int | None
+    oom: bool
+    log_tail: list[str]
+    cgroup_cpu_s: float | None
+    cgroup_mem_mb: float | None
 
 
 # ---------------------------------------------------------------- small helpers

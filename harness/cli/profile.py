@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import FrameType
@@ -13,12 +12,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from harness.cli.common import fail, floats
+from harness.cli.common import fail
 
 if TYPE_CHECKING:  # the schemas and rich load when the command runs, not at start-up
     from rich.console import Console
+    from rich.progress import TaskID
 
-    from harness.profile import Probe, Profile
+    from harness.options import ProfileOptions
+    from harness.profile import Caps, Probe, Profile
     from harness.spec import JobSpec
 
 
@@ -92,71 +93,24 @@ def profile(
     data_dir: Annotated[Path | None, typer.Option(help="where generated datasets live")] = None,
 ) -> None:
     """Profile a job: probes under caps, adaptive search over CPUs, a validated JSON profile."""
+    given = dict(locals())  # the parameters above, by name: the options as typed
+    from harness.options import OptionError, ProfileOptions
     from harness.spec import SpecError, load_spec
 
+    del given["job"]
+    try:
+        options = ProfileOptions.parse(given)
+    except OptionError as exc:
+        raise fail(str(exc)) from None
     try:
         spec = load_spec(job)
     except SpecError as exc:
         raise fail(str(exc)) from None
-    args = ProfileArgs(
-        job=job,
-        spec=spec,
-        cpu=cpu,
-        memory=memory,
-        memory_sweep=floats(memory_sweep, "--memory-sweep"),
-        num_gpus=num_gpus,
-        disk_read_mbps=disk_read_mbps,
-        nnodes=nnodes,
-        master_addr=master_addr,
-        master_port=master_port,
-        hosts=[h for h in (hosts or "").split(",") if h],
-        batch=batch,
-        max_iterations=max_iterations,
-        backend=backend,
-        image=image,
-        out=out,
-        strategy=strategy,
-        budget=budget,
-        knee=knee,
-        resume=resume,
-        device_name=device_name,
-        frequencies=floats(frequencies, "--frequencies"),
-        allow_clock_locking=allow_clock_locking,
-        power_log=power_log,
-        timeout=timeout,
-        data_dir=data_dir,
-    )
-    raise typer.Exit(run_profile(args))
+    raise typer.Exit(run_profile(spec, options))
 
 
-@dataclass
-class ProfileArgs:
-    job: Path
-    spec: JobSpec
-    cpu: float | None = None
-    memory: float | None = None
-    memory_sweep: list[float] = field(default_factory=list)
-    num_gpus: int = 0
-    disk_read_mbps: float | None = None
-    nnodes: int = 1
-    master_addr: str | None = None
-    master_port: int | None = None
-    hosts: list[str] = field(default_factory=list)
-    batch: int | None = None
-    max_iterations: int | None = None
-    backend: str = "auto"
-    image: str | None = None
-    out: Path | None = None
-    strategy: str = "adaptive"
-    budget: int | None = None
-    knee: float = 0.9
-    resume: bool = False
-    device_name: str | None = None
-    frequencies: list[float] = field(default_factory=list)
-    allow_clock_locking: bool = False
-    power_log: Path | None = None
-    timeout: float = 900.0
-    data_dir: Path | None = None
+class Refused(Exception):
+    """No backend can serve the options here: one line, exit code 2."""
 
 
 def _err(msg: str) -> int:
@@ -164,49 +118,32 @@ def _err(msg: str) -> int:
     return 2
 
 
-def default_out(args: ProfileArgs, backend: str) -> Path:
-    name = args.spec.name
-    if args.spec.kind == "infer":
-        dev = args.device_name or f"{os.uname().nodename}-{args.cpu or os.cpu_count()}cpu"
+def default_out(spec: JobSpec, options: ProfileOptions, backend: str) -> Path:
+    name = spec.name
+    if spec.kind == "infer":
+        dev = options.device_name or f"{os.uname().nodename}-{options.cpu or os.cpu_count()}cpu"
         name = f"{name}-{re.sub(r'[^A-Za-z0-9_.-]', '_', dev)}"
     else:
         name = f"{name}-{backend}"
     return Path("profiles") / f"{name}.json"
 
 
-def check_args(args: ProfileArgs, host_cpus: int) -> str | None:
-    """Options accepted but not servable here fail loudly, never silently."""
-    from harness.search import STRATEGIES
-
-    if args.strategy not in STRATEGIES:
-        return f"--strategy: expected one of {', '.join(STRATEGIES)}, got {args.strategy!r}"
-    if args.cpu is not None and args.cpu <= 0:
-        return f"--cpu: expected a positive number, got {args.cpu:g}"
-    if args.cpu is not None and args.cpu > host_cpus:
-        return f"--cpu: {args.cpu:g} CPUs asked for, but this host has {host_cpus}"
-    if args.memory is not None and args.memory <= 0:
-        return f"--memory: expected a positive number of GB, got {args.memory:g}"
-    if args.num_gpus < 0:
-        return f"--num-gpus: expected >= 0, got {args.num_gpus}"
-    if args.nnodes < 1:
-        return f"--nnodes: expected >= 1, got {args.nnodes}"
-    if not 0 < args.knee <= 1:
-        return f"--knee: expected a share of peak in (0, 1], got {args.knee:g}"
-    if args.spec.kind != "infer":
-        if args.frequencies:
+def check_host(options: ProfileOptions, spec: JobSpec, host_cpus: int) -> str | None:
+    """What the options' own checks cannot see: this host's size, the job's kind, the files.
+    Options accepted but not servable here fail loudly, never silently."""
+    if options.cpu is not None and options.cpu > host_cpus:
+        return f"--cpu: {options.cpu:g} CPUs asked for, but this host has {host_cpus}"
+    if spec.kind != "infer":
+        if options.frequencies:
             return "--frequencies: only inference jobs (kind: infer) are profiled per clock"
-        if args.power_log is not None:
+        if options.power_log is not None:
             return "--power-log: only inference jobs (kind: infer) record per-bundle energy"
-    if args.disk_read_mbps is not None and args.disk_read_mbps <= 0:
-        return f"--disk-read-mbps: expected a bandwidth above 0 MB/s, got {args.disk_read_mbps:g}"
-    if args.power_log is not None and not args.power_log.is_file():
-        return f"--power-log: no such file {args.power_log}"
-    if any(f <= 0 for f in args.frequencies):
-        return f"--frequencies: expected positive MHz, got {args.frequencies}"
+    if options.power_log is not None and not options.power_log.is_file():
+        return f"--power-log: no such file {options.power_log}"
     return None
 
 
-def check_clocks(args: ProfileArgs) -> str | None:
+def check_clocks(options: ProfileOptions) -> str | None:
     """Fail fast when this host cannot lock a clock asked for (before any probe is started).
 
     The probe checks again where it runs (a container may be stricter than its host) and ends
@@ -216,122 +153,69 @@ def check_clocks(args: ProfileArgs) -> str | None:
     """
     from harness.telemetry.freq import Domain, can_lock
 
-    domain: Domain = "gpu" if args.num_gpus > 0 else "cpu"
-    for f in args.frequencies:
-        reason = can_lock(domain, f, allow_clock_locking=args.allow_clock_locking)
+    domain: Domain = "gpu" if options.num_gpus > 0 else "cpu"
+    for f in options.frequencies:
+        reason = can_lock(domain, f, allow_clock_locking=options.allow_clock_locking)
         if reason:
             return f"--frequencies {f:g}: {reason}"
     return None
 
 
-def run_profile(args: ProfileArgs) -> int:
+def run_profile(spec: JobSpec, options: ProfileOptions) -> int:
+    """Pick the backend and check the options against it, then run the sweep (or, for
+    --nnodes > 1, the one multi-node probe). Returns the exit code."""
+    try:
+        backend, why = pick_backend(options)
+    except Refused as exc:
+        return _err(str(exc))
+    problem = check_host(options, spec, backend.host_cpus())
+    if problem is None and options.frequencies and not getattr(backend, "remote", False):
+        problem = check_clocks(options)  # a remote engine's host is not this one: it checks
+    if problem:
+        return _err(problem)
+    if options.nnodes > 1:
+        return _run_multinode(spec, options, backend)
+    return run_sweep(spec, options, backend, why)
+
+
+def pick_backend(options: ProfileOptions) -> tuple[Any, str]:
+    """The backend asked for (or the one auto finds) and why; Refused when none can serve
+    the GPUs asked for or it cannot start."""
     from harness.backends import get_backend
     from harness.backends.base import BackendError
 
-    if args.num_gpus > 0:
+    if options.num_gpus > 0:
         from harness.telemetry.host import gpu_count
 
         have = gpu_count()
-        if have < args.num_gpus:
-            return _err(f"--num-gpus {args.num_gpus}: this host has {have} GPU(s) visible")
+        if have < options.num_gpus:
+            raise Refused(f"--num-gpus {options.num_gpus}: this host has {have} GPU(s) visible")
     try:
-        kwargs: dict[str, Any] = {"image": args.image} if args.image else {}
-        kind = "cuda" if args.num_gpus > 0 else "cpu"  # the job image auto needs
-        backend, why = get_backend(args.backend, image_kind=kind, **kwargs)
+        kwargs: dict[str, Any] = {"image": options.image} if options.image else {}
+        kind = "cuda" if options.num_gpus > 0 else "cpu"  # the job image auto needs
+        backend, why = get_backend(options.backend, image_kind=kind, **kwargs)
     except (ValueError, BackendError, ImportError) as exc:
-        return _err(str(exc))
-    host_cpus = backend.host_cpus()
-    problem = check_args(args, host_cpus)
-    if problem:
-        return _err(problem)
-    if args.frequencies and not getattr(backend, "remote", False):
-        problem = check_clocks(args)  # a remote engine's host is not this one: it checks itself
-        if problem:
-            return _err(problem)
-    if args.nnodes > 1:
-        return _run_multinode(args, backend)
-    err_console().print(
-        f"[bold]{args.spec.name}[/bold]: {why}. {backend.describe()}", highlight=False
-    )
-    out = args.out or default_out(args, backend.name)
-    max_cpus = args.cpu if args.cpu is not None else host_cpus
-    from harness.sweep import Sweep, SweepOptions
+        raise Refused(str(exc)) from None
+    return backend, why
 
-    opts = SweepOptions(
-        max_cpus=max_cpus,
-        memory_gb=args.memory,
-        memory_sweep=args.memory_sweep,
-        num_gpus=args.num_gpus,
-        disk_read_mbps=args.disk_read_mbps,
-        strategy=args.strategy,
-        budget=args.budget,
-        knee_fraction=args.knee,
-        batch_size=args.batch,
-        max_iterations=args.max_iterations,
-        timeout_s=args.timeout,
-        data_dir=args.data_dir,
-        device_name=args.device_name,
-        frequencies=args.frequencies,
-        allow_clock_locking=args.allow_clock_locking,
-        power_log=args.power_log,
-    )
-    workroot = out.parent / ".work" / out.stem
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} {task.fields[unit]}"),
-        TextColumn("{task.fields[ips]}"),
-        TimeElapsedColumn(),
-        console=err_console(),
-        transient=False,
-    )
-    expected = args.spec.iterations.warmup + (args.max_iterations or args.spec.iterations.measured)
-    state: dict[str, Any] = {"task": None}
+def run_sweep(spec: JobSpec, options: ProfileOptions, backend: Any, why: str) -> int:
+    """The sweep with its progress display, stopped cleanly by Ctrl-C or SIGTERM (the probes
+    done so far stay on disk for --resume), then the summary table."""
+    from harness.backends.base import BackendError
+    from harness.sweep import Sweep
 
-    def on_record(rec: dict[str, Any]) -> None:
-        if rec.get("type") == "batch" and state["task"] is not None:
-            progress.update(state["task"], advance=1, ips=f"{rec.get('images_per_s', 0):.1f} img/s")
-        elif rec.get("type") == "progress" and state["task"] is not None:
-            if rec.get("stage") == "setup":  # an inference probe counts bundle timings
-                progress.update(state["task"], total=rec.get("bundles_total"), unit="bundles")
-            elif rec.get("stage") == "bundle":
-                desc = f"[{rec.get('start')}, {rec.get('end')}) batch {rec.get('batch_size')}"
-                progress.update(state["task"], completed=rec.get("done", 0), ips=desc)
-            else:
-                progress.update(state["task"], ips=str(rec.get("message", "")))
-
-    def on_probe(p: Probe) -> None:
-        if state["task"] is not None:
-            progress.update(state["task"], description=_probe_line(p))
-            progress.stop_task(state["task"])
-
+    err_console().print(f"[bold]{spec.name}[/bold]: {why}. {backend.describe()}", highlight=False)
+    out = options.out or default_out(spec, options, backend.name)
+    display = ProgressDisplay(expected_batches(spec, options))
     try:
-        sweep = Sweep(args.spec, backend, opts, out, workroot, args.resume, on_probe, on_record)
+        sweep = Sweep(spec, backend, options, out, out.parent / ".work" / out.stem, display)
     except ValueError as exc:
         return _err(str(exc))
-    original = sweep.run_caps
-
-    def run_caps_with_task(caps: Any) -> Probe:
-        state["task"] = progress.add_task(
-            f"probe {caps.cpus:g} CPU" + (f", {caps.memory_gb:g} GB" if caps.memory_gb else ""),
-            total=expected,
-            ips="",
-            unit="batches",
-        )
-        return original(caps)
-
-    sweep.run_caps = run_caps_with_task  # type: ignore[method-assign]
     previous = signal.getsignal(signal.SIGTERM)
-
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        with progress:
+        with display.progress:
             profile = sweep.run()
     except KeyboardInterrupt:
         backend.cleanup()
@@ -353,6 +237,67 @@ def run_profile(args: ProfileArgs) -> int:
     return 0
 
 
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def expected_batches(spec: JobSpec, options: ProfileOptions) -> int:
+    """Batches one probe runs (warm-up and measured), the length of its progress bar."""
+    return spec.iterations.warmup + (options.max_iterations or spec.iterations.measured)
+
+
+class ProgressDisplay:
+    """The sweep's hooks (`harness.sweep.SweepHooks`) drawn as a rich progress bar: a line per
+    probe, counting its batches (training) or bundle timings (inference) as records arrive."""
+
+    def __init__(self, batches: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.batches = batches
+        self.task: TaskID | None = None
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} {task.fields[unit]}"),
+            TextColumn("{task.fields[ips]}"),
+            TimeElapsedColumn(),
+            console=err_console(),
+            transient=False,
+        )
+
+    def on_probe_begin(self, caps: Caps, index: int) -> None:
+        self.task = self.progress.add_task(
+            f"probe {_caps_text(caps)}", total=self.batches, ips="", unit="batches"
+        )
+
+    def on_record(self, rec: dict[str, Any]) -> None:
+        if self.task is None:
+            return
+        if rec.get("type") == "batch":
+            ips = f"{rec.get('images_per_s', 0):.1f} img/s"
+            self.progress.update(self.task, advance=1, ips=ips)
+        elif rec.get("type") == "progress":
+            if rec.get("stage") == "setup":  # an inference probe counts bundle timings
+                self.progress.update(self.task, total=rec.get("bundles_total"), unit="bundles")
+            elif rec.get("stage") == "bundle":
+                desc = f"[{rec.get('start')}, {rec.get('end')}) batch {rec.get('batch_size')}"
+                self.progress.update(self.task, completed=rec.get("done", 0), ips=desc)
+            else:
+                self.progress.update(self.task, ips=str(rec.get("message", "")))
+
+    def on_probe_end(self, probe: Probe) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, description=_probe_line(probe))
+            self.progress.stop_task(self.task)
+
+
 def _incomplete(profile: Profile, out: Path) -> int:
     """A probe that was refused or failed: say why, keep what was written, exit non-zero."""
     probes = profile.infer.probes if profile.infer else []
@@ -368,8 +313,12 @@ def _incomplete(profile: Profile, out: Path) -> int:
     return 1
 
 
+def _caps_text(caps: Caps) -> str:
+    return f"{caps.cpus:g} CPU" + (f", {caps.memory_gb:g} GB" if caps.memory_gb else "")
+
+
 def _probe_line(p: Probe) -> str:
-    cap = f"{p.caps.cpus:g} CPU" + (f", {p.caps.memory_gb:g} GB" if p.caps.memory_gb else "")
+    cap = _caps_text(p.caps)
     if p.outcome == "ok" and p.throughput:
         return f"probe {cap}: {p.throughput.median:.1f} img/s"
     if p.outcome == "ok":
@@ -418,12 +367,14 @@ def print_summary(profile: Profile, out: Path) -> None:
     out_console.print(f"profile written to [bold]{out}[/bold]")
 
 
-def _run_multinode(args: ProfileArgs, backend: Any) -> int:
+def _run_multinode(spec: JobSpec, options: ProfileOptions, backend: Any) -> int:
+    """One data-parallel probe over --nnodes containers, with the same progress display."""
     try:
         from harness.multinode import run_multinode_profile
     except ImportError:
         return _err("--nnodes > 1 needs the docker backend's multi-node support (not installed)")
-    if backend.name != "docker" and not args.hosts:
+    if backend.name != "docker" and not options.hosts:
         return _err("--nnodes > 1 runs one container per node: use --backend docker")
-    result: int = run_multinode_profile(args, backend, err_console())
-    return result
+    display = ProgressDisplay(expected_batches(spec, options) * options.nnodes)
+    with display.progress:
+        return run_multinode_profile(spec, options, backend, err_console(), display)

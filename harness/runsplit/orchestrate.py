@@ -19,12 +19,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from harness.backends.base import BackendError, ProbeRequest, ProbeRun, Record
 from harness.profile import Caps, Outcome, write_atomic
 from harness.runsplit.plan import GoSignal, ModelRef, Phase, Shaping, WorkerConfig
 from harness.runsplit.shaping import TcShaper, host_veth
+
+if TYPE_CHECKING:  # the docker SDK loads when a session runs
+    from harness.backends.docker import DockerBackend
 
 WORKER_ENTRY = ("python", "-m", "harness.runsplit.worker", "/probe/request.json")
 PORT = 5599
@@ -197,19 +200,11 @@ def run_session(
     """Run every phase of `session` on a fresh network and container pair; never leaves one
     behind. Raises RunSplitError when nothing could be started; a container that crashed is
     returned as its ProbeRun (outcome, exit code, log tail)."""
-    from harness.backends.docker import LABEL_SESSION, DockerBackend, Placement, pick_cpuset
+    from harness.backends.docker import pick_cpuset
 
     if not session.phases:
         raise RunSplitError("nothing to run: no phases")
-    try:
-        be = DockerBackend(image, base_url=base_url, entry=WORKER_ENTRY, poll_s=0.05)
-    except BackendError as exc:
-        raise RunSplitError(str(exc)) from None
-    if be.remote:
-        raise RunSplitError(
-            f"{base_url}: a split run needs the engine on this host (the go signal goes into "
-            "the edge's mounted folder, tc into the host's veths); two hosts are not supported"
-        )
+    be = _local_engine(image, base_url)
     host_cpus = be.host_cpus()
     edge_side, server_side, notes = place_sides(
         session.edge_cpus,
@@ -226,19 +221,69 @@ def run_session(
         img = be.image_for(edge_side.caps())
     except BackendError as exc:
         raise RunSplitError(str(exc)) from None
-    sid = be.session
-    net_name = f"harness-split-{sid}"
-    names = {"edge": f"harness-{sid}-edge", "server": f"harness-{sid}-server"}
-    edge_dir = workdir / "edge"
-    server_dir = workdir / "server"
-    for d in (edge_dir, server_dir):
+    net_name = f"harness-split-{be.session}"
+    names = {"edge": f"harness-{be.session}-edge", "server": f"harness-{be.session}-server"}
+    dirs = _fresh_dirs(workdir)
+    host = _Host(shaping, dirs["edge"])
+    host.phases = list(session.phases)
+    sides = {"edge": edge_side, "server": server_side}
+    requests = _requests(session, sides, names, dirs, timeout_s)
+    runs = _run_pair(be, host, requests, sides, names, net_name, on_record)
+    return SessionRun(
+        edge=runs["edge"],
+        server=runs["server"],
+        sides=(edge_side, server_side),
+        cpusets=cpusets,
+        links=dict(host.links),
+        notes=notes,
+        image=img,
+        network=net_name,
+        error=host.error,
+        hellos=dict(host.hellos),
+    )
+
+
+def _local_engine(image: str | None, base_url: str | None) -> DockerBackend:
+    """The Docker backend that runs both sides, refused unless its engine is on this host:
+    the go signal is a file in the edge's mounted folder and tc shapes this host's veths."""
+    from harness.backends.docker import DockerBackend
+
+    try:
+        be = DockerBackend(image, base_url=base_url, entry=WORKER_ENTRY, poll_s=0.05)
+    except BackendError as exc:
+        raise RunSplitError(str(exc)) from None
+    if be.remote:
+        raise RunSplitError(
+            f"{base_url}: a split run needs the engine on this host (the go signal goes into "
+            "the edge's mounted folder, tc into the host's veths); two hosts are not supported"
+        )
+    return be
+
+
+def _fresh_dirs(workdir: Path) -> dict[str, Path]:
+    """Each side's probe folder, without the go files of an earlier run (the edge would take
+    one for this run's answer)."""
+    dirs = {"edge": workdir / "edge", "server": workdir / "server"}
+    for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
         for stale in d.glob("go-*.json"):
             stale.unlink()
-    host = _Host(shaping, edge_dir)
-    host.phases = list(session.phases)
-    cfgs = {
-        role: WorkerConfig(
+    return dirs
+
+
+def _requests(
+    session: Session,
+    sides: dict[str, Side],
+    names: dict[str, str],
+    dirs: dict[str, Path],
+    timeout_s: float,
+) -> dict[str, ProbeRequest]:
+    """Each side's probe request, its worker config inside: the edge reads the job's data and
+    runs the phases, the server only answers (synthetic data, no phases)."""
+    data_spec = session.models[0].spec if session.models else {}
+    requests = {}
+    for role in ("edge", "server"):
+        cfg = WorkerConfig(
             role=role,
             server=names["server"],
             port=PORT,
@@ -247,46 +292,68 @@ def run_session(
             samples=session.samples,
             connect_timeout_s=min(600.0, timeout_s),
         )
-        for role in ("edge", "server")
-    }
-    data_spec = session.models[0].spec if session.models else {}
-    requests = {
-        role: ProbeRequest(
+        requests[role] = ProbeRequest(
             spec=data_spec if role == "edge" else {"data": {"source": "synthetic"}},
-            caps=side.caps(),
-            workdir=edge_dir if role == "edge" else server_dir,
+            caps=sides[role].caps(),
+            workdir=dirs[role],
             timeout_s=timeout_s,
-            overrides={"runsplit": cfgs[role].model_dump(mode="json")},
+            overrides={"runsplit": cfg.model_dump(mode="json")},
         )
-        for role, side in (("edge", edge_side), ("server", server_side))
-    }
+    return requests
+
+
+def _deliver(
+    be: DockerBackend,
+    host: _Host,
+    role: str,
+    edge_name: str,
+    on_record: Callable[[str, Record], None] | None,
+) -> Callable[[Record], None]:
+    """One side's record callback: keep its hello (the veth to shape), shape the link when the
+    edge announces a phase (the edge is stopped when that fails under --shaping tc), pass on."""
+
+    def cb(rec: Record) -> None:
+        if rec.get("type") == "hello":
+            with host.lock:
+                host.hellos[role] = rec
+        if role == "edge" and rec.get("type") == "phase_ready":
+            host.setup_phase(int(rec["phase"]))
+            if host.stop.is_set():
+                _kill(be, edge_name)
+        if on_record is not None:
+            on_record(role, rec)
+
+    return cb
+
+
+def _run_pair(
+    be: DockerBackend,
+    host: _Host,
+    requests: dict[str, ProbeRequest],
+    sides: dict[str, Side],
+    names: dict[str, str],
+    net_name: str,
+    on_record: Callable[[str, Record], None] | None,
+) -> dict[str, ProbeRun | None]:
+    """Both containers on a fresh network, each in its own thread, the server first; the
+    network, containers and tc rules are removed in `finally` (success, error, Ctrl-C or
+    SIGTERM). An error in a side's thread is raised once both are stopped."""
+    from harness.backends.docker import LABEL_SESSION, Placement
+
     runs: dict[str, ProbeRun | None] = {"edge": None, "server": None}
     errors: list[BaseException] = []
 
-    def deliver(role: str) -> Callable[[Record], None]:
-        def cb(rec: Record) -> None:
-            if rec.get("type") == "hello":
-                with host.lock:
-                    host.hellos[role] = rec
-            if role == "edge" and rec.get("type") == "phase_ready":
-                host.setup_phase(int(rec["phase"]))
-                if host.stop.is_set():
-                    _kill(be, names["edge"])
-            if on_record is not None:
-                on_record(role, rec)
-
-        return cb
-
-    def probe(role: str, side: Side) -> None:
+    def probe(role: str) -> None:
         place = Placement(
             name=names[role],
             network=net_name,
-            cpu_offset=side.offset,
+            cpu_offset=sides[role].offset,
             hostname=names[role],
             role=f"split-{role}",
         )
         try:
-            runs[role] = be.run_placed(requests[role], deliver(role), place)
+            cb = _deliver(be, host, role, names["edge"], on_record)
+            runs[role] = be.run_placed(requests[role], cb, place)
         except BaseException as exc:  # reported after both sides are stopped
             errors.append(exc)
         finally:
@@ -301,13 +368,13 @@ def run_session(
     try:
         try:
             network = be.client.networks.create(
-                net_name, driver="bridge", labels={LABEL_SESSION: sid}
+                net_name, driver="bridge", labels={LABEL_SESSION: be.session}
             )
         except Exception as exc:
             raise RunSplitError(f"cannot create Docker network {net_name}: {exc}") from None
         threads = {
-            role: threading.Thread(target=probe, args=(role, side), daemon=True)
-            for role, side in (("server", server_side), ("edge", edge_side))
+            role: threading.Thread(target=probe, args=(role,), daemon=True)
+            for role in ("server", "edge")
         }
         threads["server"].start()
         threads["edge"].start()
@@ -332,18 +399,7 @@ def run_session(
         if isinstance(err, BackendError):
             raise RunSplitError(str(err)) from None
         raise err
-    return SessionRun(
-        edge=runs["edge"],
-        server=runs["server"],
-        sides=(edge_side, server_side),
-        cpusets=cpusets,
-        links=dict(host.links),
-        notes=notes,
-        image=img,
-        network=net_name,
-        error=host.error,
-        hellos=dict(host.hellos),
-    )
+    return runs
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
