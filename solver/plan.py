@@ -102,7 +102,9 @@ def from_problem_file(path: Path, paths: Sequence[Path]) -> tuple[list[Decision]
     loaded, skipped = _sort_files(paths, missing_is_error=True)
     profiles = ProfileSet(loaded, base_dir=path.parent)
     problems = kind.per_model(problem, profiles) if kind.per_model else [problem]
-    decisions = [Decision(kind, _name(pr, kind), pr, profiles, inferred=False) for pr in problems]
+    decisions = [
+        Decision(kind, _name(pr, kind, path.stem), pr, profiles, inferred=False) for pr in problems
+    ]
     return decisions, skipped
 
 
@@ -135,8 +137,9 @@ def solve(decision: Decision, options: SolveOptions) -> Decision:
 # ---------------------------------------------------------------- the groups
 
 
-def _name(problem: Any, kind: Kind) -> str:
-    return str(getattr(problem, "name", None) or kind.name)
+def _name(problem: Any, kind: Kind, fallback: str | None = None) -> str:
+    """The problem's own name, else its file's stem, else the kind's."""
+    return str(getattr(problem, "name", None) or fallback or kind.name)
 
 
 def _derived(
