@@ -195,10 +195,9 @@ def _pipelines(given: ProfileSet, skipped: list[Skipped]) -> list[Decision]:
         for i, a in enumerate(devs):
             for b in devs[i + 1 :]:
                 pairs.setdefault((a, b), []).append(model)
+    shared = {pair: models for pair, models in pairs.items() if len(models) >= 2}
     out = []
-    for (a, b), models in pairs.items():
-        if len(models) < 2:
-            continue
+    for (a, b), models in shared.items():
         items = [
             it
             for m in models
@@ -206,8 +205,12 @@ def _pipelines(given: ProfileSet, skipped: list[Skipped]) -> list[Decision]:
             if it.profile.infer is not None and it.profile.infer.device_name in (a, b)
         ]
         d = _derived(get_kind("pipeline"), ProfileSet(items), f"pipeline {a}+{b}", skipped)
-        if d is not None:
-            out.append(d)
+        if d is None:
+            continue
+        if len(shared) > 1:  # one file each: the pair in the name
+            d.name = f"{d.name}-{a}-{b}"
+            d.problem = d.problem.model_copy(update={"name": d.name})
+        out.append(d)
     return out
 
 

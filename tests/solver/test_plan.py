@@ -102,3 +102,15 @@ def test_a_bad_problem_file_is_bad_input(tmp_path: Path) -> None:
     prob.write_text("kind: split\ndevices: [{name: edge}]\npins: {input: edge}\n")
     with pytest.raises(ProblemError, match="no such profile file"):
         plan.from_problem_file(prob, [tmp_path / "nope.json"])
+
+
+def test_two_device_pairs_make_two_pipelines_with_their_own_names(tmp_path: Path) -> None:
+    files = [
+        _infer(tmp_path, model, device, speed)
+        for model in ("neta", "netb")
+        for device, speed in (("edge", 1.0), ("server", 4.0), ("cloud", 8.0))
+    ]
+    decisions, _ = plan.from_profiles(files)
+    pipes = sorted(d.name for d in decisions if d.kind.name == "pipeline")
+    assert len(pipes) == 3 and len(set(pipes)) == 3, pipes
+    assert all(d.problem.name == d.name for d in decisions if d.kind.name == "pipeline")
