@@ -284,18 +284,22 @@ def test_ctrl_c_to_a_two_node_profile_leaves_no_container_or_network(
     cli = docker.from_env(timeout=30)
 
     def mine() -> tuple[list[Any], list[Any]]:
+        """This run's containers and networks, as the engine lists them (one call each, no
+        inspect: a container removed meanwhile must not fail the listing)."""
         flt = {"label": "harness.session"}
-        cs = cli.containers.list(all=True, filters=flt)
-        ns = cli.networks.list(filters=flt)
+        cs = cli.api.containers(all=True, filters=flt)
+        ns = cli.api.networks(filters=flt)
         pre = f"{proc.pid}-"
         return (
-            [c for c in cs if c.labels["harness.session"].startswith(pre)],
-            [n for n in ns if (n.attrs.get("Labels") or {})["harness.session"].startswith(pre)],
+            [c for c in cs if (c.get("Labels") or {})["harness.session"].startswith(pre)],
+            [n for n in ns if (n.get("Labels") or {})["harness.session"].startswith(pre)],
         )
 
     def running_nodes() -> list[Any]:
         return [
-            c for c in mine()[0] if c.labels.get("harness.role") == "node" and c.status == "running"
+            c
+            for c in mine()[0]
+            if c["Labels"].get("harness.role") == "node" and c.get("State") == "running"
         ]
 
     try:
