@@ -49,6 +49,12 @@ def test_the_cli_signature_is_the_model() -> None:
         ({"max_iterations": 0}, "--max-iterations: expected >= 1, got 0"),
         ({"timeout": 0}, "--timeout: expected a positive number of seconds, got 0"),
         ({"master_port": 70000}, "--master-port: expected a port in 1-65535, got 70000"),
+        ({"cpu": float("nan")}, "--cpu: expected a finite number, got nan"),
+        ({"cpu": float("inf")}, "--cpu: expected a finite number, got inf"),
+        ({"memory_sweep": "1,nan"}, "--memory-sweep: expected a finite number, got nan"),
+        ({"timeout": float("inf")}, "--timeout: expected a finite number, got inf"),
+        ({"batch": 2**20 + 1}, "--batch: expected at most 1048576 (2**20) images per batch"),
+        ({"nnodes": 10**12}, "--nnodes: expected at most 1024 nodes, got 1000000000000"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_option(values: dict, message: str) -> None:
