@@ -1,7 +1,16 @@
 """A profiling run: drive the search with real probes and keep the profile on disk as it grows.
 
 The profile is rewritten atomically after every probe (complete=False until the end), so an
-interrupted sweep loses nothing and `--resume` picks up from the probes already on disk.
+interrupted sweep loses nothing and `--resume` picks up from the probes already on disk. It
+ends complete=True only when at least one probe succeeded: a sweep whose every probe ended
+oom, crashed, timed out or refused stays complete=False (the CLI then exits 1).
+
+What is at the output path is never destroyed unread. Before any probe runs, `Sweep` refuses
+(`SweepRefused`, one line naming the file and why; the CLI exits 2, the file keeps its bytes)
+when the file there is not a readable profile (truncated, not JSON, another schema_version),
+with or without --resume, or when it is the profile of another job (another name). Without
+--resume, a readable profile of the same job (an earlier or interrupted run) is replaced by
+the new sweep; with --resume it is continued, and refused if its job spec differs.
 """
 
 from __future__ import annotations
@@ -142,12 +151,19 @@ class NoHooks(SweepHooks):
     """Nobody watches: every hook does nothing."""
 
 
+class SweepRefused(ValueError):
+    """The sweep cannot start as asked (a file at `out` it will not overwrite): one line
+    naming the file and why; nothing was run or written."""
+
+
 class Sweep:
     """Owns the profile being built; `measure_cpus` is what the search calls.
 
     `opts` are the user's options; the sweep keeps them resolved (all the host's CPUs when no
     --cpu was given, the spec's batch when no -b), and the profile records that copy.
-    `opts.resume` continues from the profile at `out`.
+    `opts.resume` continues from the profile at `out`. Raises `SweepRefused` before anything
+    runs or is written when the file at `out` is not one it may replace (see the module
+    docstring).
     """
 
     def __init__(
@@ -169,8 +185,8 @@ class Sweep:
         self.hooks: SweepHooks = hooks if hooks is not None else NoHooks()
         self.done: dict[str, Probe] = {}
         self.started = 0  # probes this run started (the index on_probe_begin is given)
-        previous = self._load_previous() if opts.resume else None
-        if previous is not None:
+        previous = self._previous(opts.resume)
+        if previous is not None and opts.resume:
             self.profile = previous
             for p in previous.train.probes if previous.train else []:
                 self.done[p.id] = p
@@ -199,16 +215,30 @@ class Sweep:
             complete=False,
         )
 
-    def _load_previous(self) -> Profile | None:
-        if not self.out.exists():
+    def _previous(self, resume: bool) -> Profile | None:
+        """The profile at `out`, or None when there is none; SweepRefused when the file there
+        is one this sweep must not overwrite (its bytes are left as they are)."""
+        out = self.out
+        if out.is_dir():
+            raise SweepRefused(f"cannot write {out}: it is a folder (expected a file path)")
+        if not out.exists():
             return None
+        flag = "--resume: " if resume else ""
+        keep = "it is left as it is: move it away or use another --out"
         try:
-            prev = load_profile(self.out)
-        except ProfileError:
-            return None
-        if prev.job != self.spec:
-            raise ValueError(
-                f"{self.out}: --resume: the profile on disk is of a different job spec; "
+            prev = load_profile(out)
+        except ProfileError as exc:
+            why = str(exc).removeprefix(f"{out}: ")
+            what = "cannot read it" if resume else "exists and cannot be read as a profile"
+            raise SweepRefused(f"{out}: {flag}{what} ({why}); {keep}") from None
+        if prev.job.name != self.spec.name:
+            raise SweepRefused(
+                f"{out}: {flag}holds the profile of job '{prev.job.name}', "
+                f"not '{self.spec.name}'; {keep}"
+            )
+        if resume and prev.job != self.spec:
+            raise SweepRefused(
+                f"{out}: --resume: the profile on disk is of a different job spec; "
                 "use another --out or drop --resume"
             )
         return prev
@@ -295,6 +325,9 @@ class Sweep:
     # ---------------------------------------------------------------- the run
 
     def run(self) -> Profile:
+        """The whole sweep; the profile is on disk from the start and after every probe. It
+        ends complete=True only when a probe succeeded (for inference: its bundles timed);
+        otherwise it is kept complete=False and `outcomes()` says how the probes ended."""
         self.save()  # on disk from the start: an interrupted run always leaves its profile
         if self.spec.kind == "infer":
             if not self.profile.infer or not self.profile.infer.bundles:
@@ -305,9 +338,19 @@ class Sweep:
                 return self.profile  # refused or failed: kept on disk, complete=False
         else:
             self._run_train()
+            if Outcome.ok not in self.outcomes():
+                return self.profile  # every probe failed: kept on disk, complete=False
         self.profile.complete = True
         self.save()
         return self.profile
+
+    def outcomes(self) -> dict[Outcome, int]:
+        """How many of the profile's probes ended each way (resumed ones included)."""
+        sec = self.profile.train or self.profile.infer
+        counts: dict[Outcome, int] = {}
+        for p in sec.probes if sec is not None else []:
+            counts[p.outcome] = counts.get(p.outcome, 0) + 1
+        return counts
 
     def _run_train(self) -> None:
         from harness.search import run_search
