@@ -403,7 +403,8 @@ def run_multinode_profile(
     except BackendError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return 2
-    probe = summarise(result.as_probe_run(), caps, pid, "docker", started, keep_records=True)
+    run = result.as_probe_run()
+    probe = summarise(run, caps, pid, "docker", started, keep_records=True, batch=sweep.batch)
     probe.nodes = result.nodes
     probe.comm_share = result.comm_share
     if result.aggregate is not None:

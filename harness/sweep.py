@@ -22,7 +22,7 @@ from typing import Any, Literal, Protocol
 
 from harness import __version__
 from harness.backends.base import Backend, ProbeRequest, ProbeRun, Record
-from harness.options import ProfileOptions
+from harness.options import MAX_BATCH, ProfileOptions
 from harness.profile import (
     BatchRecord,
     Caps,
@@ -51,7 +51,13 @@ def probe_id(caps: Caps, batch_size: int) -> str:
 
 
 def summarise(
-    run: ProbeRun, caps: Caps, pid: str, backend: str, started: Any, keep_records: bool
+    run: ProbeRun,
+    caps: Caps,
+    pid: str,
+    backend: str,
+    started: Any,
+    keep_records: bool,
+    batch: int | None = None,
 ) -> Probe:
     """Turn a finished probe's records into the profile's Probe (stats over measured batches).
 
@@ -60,6 +66,10 @@ def summarise(
     itself (kept in records.jsonl, left out of the profile), else the script's own. Only when
     no step was seen is it timed by its whole process (`script_done`: start-up included), and
     the probe says which (`timing`).
+
+    `batch` is the batch size asked for: a probe whose measured batches held another number of
+    images (a dataset smaller than one batch, a script that kept its own) did not run as asked
+    and ends `refused`, its records keeping the sizes that were measured.
     """
     batches = [r for r in run.records if r.get("type") == "batch"]
     hooked = [r for r in batches if r.get("source") == "optimizer_hooks"]
@@ -97,6 +107,14 @@ def summarise(
         and not any(r.get("type") == "infer" for r in run.records)
     ):
         outcome, reason = Outcome.crashed, "ended without a measured batch"
+    if outcome == Outcome.ok and batch is not None:
+        sizes = sorted({int(r["batch_size"]) for r in measured if "batch_size" in r} - {batch})
+        if sizes:
+            outcome = Outcome.refused
+            reason = (
+                f"measured batches held {', '.join(map(str, sizes))} images, not the {batch} "
+                "asked for (a dataset smaller than one batch?)"
+            )
     return Probe(
         id=pid,
         caps=caps,
@@ -152,8 +170,38 @@ class NoHooks(SweepHooks):
 
 
 class SweepRefused(ValueError):
-    """The sweep cannot start as asked (a file at `out` it will not overwrite): one line
-    naming the file and why; nothing was run or written."""
+    """The sweep cannot start as asked (a file at `out` it will not overwrite, a batch the job
+    cannot run): one line naming the file or option and why; nothing was run or written."""
+
+
+def check_plan(spec: JobSpec, opts: ProfileOptions) -> str | None:
+    """What the options' own checks cannot see, read from the job spec: the batch the probes
+    would really run (no more than `MAX_BATCH`, no more than the dataset holds), whole CPUs
+    for a training sweep, and -b only where a batch size is used (training). None when fine."""
+    if spec.kind == "infer":
+        if opts.batch is not None:
+            return "--batch: inference jobs are timed at their spec's infer.batch_sizes"
+        too_big = [b for b in (spec.infer.batch_sizes if spec.infer else []) if b > MAX_BATCH]
+        if too_big:
+            return (
+                f"job '{spec.name}': infer.batch_sizes: expected at most {MAX_BATCH} (2**20) "
+                f"images per batch, got {too_big[0]}"
+            )
+        return None
+    batch = opts.batch or spec.batch_size
+    given = "--batch" if opts.batch else f"job '{spec.name}': batch_size"
+    if batch > MAX_BATCH:
+        return f"{given}: expected at most {MAX_BATCH} (2**20) images per batch, got {batch}"
+    if opts.cpu is not None and opts.cpu < 1 and opts.nnodes == 1:
+        return f"--cpu: a training sweep probes whole CPUs: expected at least 1, got {opts.cpu:g}"
+    n = spec.data.num_samples
+    sized = spec.script is None and spec.loader.kind == "torch" and spec.data.path is None
+    if sized and batch > n:  # the loader would hand out the whole dataset as every batch
+        return (
+            f"{given}: a batch of {batch} images is more than the job's dataset holds "
+            f"(data.num_samples {n}): every batch would hold {n}"
+        )
+    return None
 
 
 class Sweep:
@@ -162,8 +210,8 @@ class Sweep:
     `opts` are the user's options; the sweep keeps them resolved (all the host's CPUs when no
     --cpu was given, the spec's batch when no -b), and the profile records that copy.
     `opts.resume` continues from the profile at `out`. Raises `SweepRefused` before anything
-    runs or is written when the file at `out` is not one it may replace (see the module
-    docstring).
+    runs or is written when the plan cannot run as asked (`check_plan`) or when the file at
+    `out` is not one it may replace (see the module docstring).
     """
 
     def __init__(
@@ -175,6 +223,9 @@ class Sweep:
         workroot: Path,
         hooks: SweepHooks | None = None,
     ) -> None:
+        problem = check_plan(spec, opts)
+        if problem:
+            raise SweepRefused(problem)
         self.spec = spec
         self.backend = backend
         self.max_cpus: float = opts.cpu if opts.cpu is not None else float(backend.host_cpus())
@@ -273,7 +324,9 @@ class Sweep:
         self.started += 1
         started = now()
         run = self.backend.run_probe(req, self.hooks.on_record)
-        probe = summarise(run, caps, pid, self.backend.name, started, keep_records=True)
+        probe = summarise(
+            run, caps, pid, self.backend.name, started, keep_records=True, batch=self.batch
+        )
         self.done[pid] = probe
         from harness.telemetry.host import absorb_probe_versions
 

@@ -1,7 +1,7 @@
 """What a sweep does with the file at its output path and what its exit code says: a file it
 cannot read (truncated, another schema_version) or another job's profile is never
 overwritten, with or without --resume; a sweep in which no probe succeeded is written
-complete=false and exits 1."""
+complete=false and exits 1; a probe that ran another batch than asked is not counted."""
 
 from __future__ import annotations
 
@@ -200,3 +200,47 @@ def test_a_job_that_always_fails_exits_1_with_complete_false(tmp_path: Path) -> 
     prof = load_profile(out)
     assert not prof.complete and prof.train is not None
     assert [p.outcome for p in prof.train.probes] == [Outcome.crashed]
+
+
+# ---------------------------------------------------------------- the batch that was measured
+
+
+def test_a_probe_that_ran_another_batch_than_asked_is_refused(tmp_path: Path) -> None:
+    """The profile keeps what was measured (batches of 6) and says the 8 asked for did not run;
+    the sweep does not count the probe as a success."""
+    out = tmp_path / "p.json"
+    sweep = _sweep(out, _Fake(batch=6), cpu=1)
+    prof = sweep.run()
+    assert not prof.complete and prof.train is not None
+    (probe,) = prof.train.probes
+    assert probe.outcome == Outcome.refused
+    assert probe.reason and "held 6 images, not the 8 asked for" in probe.reason
+    assert probe.records and {r.batch_size for r in probe.records} == {6}
+    assert prof.options["batch_size"] == 8
+
+
+def test_a_batch_above_the_limit_or_the_dataset_is_refused_before_any_probe(
+    tmp_path: Path,
+) -> None:
+    spec = load_spec(TINY)
+    backend = _Fake()
+    big = spec.model_copy(update={"batch_size": 10**12})
+    with pytest.raises(
+        SweepRefused, match=r"job 'tiny-train': batch_size: expected at most 1048576"
+    ):
+        Sweep(big, backend, ProfileOptions(), tmp_path / "p.json", tmp_path / "w")  # type: ignore[arg-type]
+    with pytest.raises(SweepRefused, match=r"--batch: a batch of 33 images is more than"):
+        _sweep(tmp_path / "p.json", backend, batch=33)
+    assert backend.requests == [] and not (tmp_path / "p.json").exists()
+
+
+def test_an_inference_job_takes_no_batch_option(tmp_path: Path) -> None:
+    from tests.factory.tiny_infer_job import write_tiny_infer
+
+    spec = load_spec(write_tiny_infer(tmp_path))
+    with pytest.raises(SweepRefused, match=r"--batch: inference jobs are timed at"):
+        Sweep(spec, _Fake(), ProfileOptions(batch=4), tmp_path / "p.json", tmp_path / "w")  # type: ignore[arg-type]
+    assert spec.infer is not None
+    huge = spec.model_copy(update={"infer": spec.infer.model_copy(update={"batch_sizes": [2**21]})})
+    with pytest.raises(SweepRefused, match=r"infer.batch_sizes: expected at most 1048576"):
+        Sweep(huge, _Fake(), ProfileOptions(), tmp_path / "p.json", tmp_path / "w")  # type: ignore[arg-type]
