@@ -343,19 +343,30 @@ def run_multinode_profile(
     probe as a sweep's would (every node's records go to `on_record`)."""
     from pathlib import Path
 
+    from rich.markup import escape
+
     from harness.profile import now
-    from harness.sweep import NoHooks, Sweep, probe_id, summarise
+    from harness.sweep import NoHooks, Sweep, SweepRefused, probe_id, summarise
 
     if spec.kind != "train":
         console.print("[red]error:[/red] --nnodes > 1 profiles training jobs only")
+        return 2
+    if options.resume:
+        console.print(
+            "[red]error:[/red] --resume: a multi-node run is one probe: nothing to resume"
+        )
         return 2
     hooks = hooks if hooks is not None else NoHooks()
     nnodes = options.nnodes
     cpus = options.cpu if options.cpu is not None else max(1, backend.host_cpus() // nnodes)
     caps = Caps(cpus=cpus, memory_gb=options.memory, gpus=options.num_gpus)
     out = options.out or Path("profiles") / f"{spec.name}-docker-{nnodes}nodes.json"
-    node_opts = options.resolved(cpu=cpus).model_copy(update={"resume": False})
-    sweep = Sweep(spec, backend, node_opts, out, out.parent / ".work" / out.stem)
+    node_opts = options.resolved(cpu=cpus)
+    try:  # refuses, before any node starts, a file at `out` it must not overwrite
+        sweep = Sweep(spec, backend, node_opts, out, out.parent / ".work" / out.stem)
+    except SweepRefused as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return 2
     overrides: dict[str, Any] = {"batch_size": sweep.batch}
     if options.max_iterations:
         overrides["max_iterations"] = options.max_iterations
@@ -392,7 +403,8 @@ def run_multinode_profile(
     except BackendError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return 2
-    probe = summarise(result.as_probe_run(), caps, pid, "docker", started, keep_records=True)
+    run = result.as_probe_run()
+    probe = summarise(run, caps, pid, "docker", started, keep_records=True, batch=sweep.batch)
     probe.nodes = result.nodes
     probe.comm_share = result.comm_share
     if result.aggregate is not None:
@@ -400,11 +412,11 @@ def run_multinode_profile(
     assert sweep.profile.train is not None
     sweep.profile.train.probes.append(probe)
     sweep.profile.train.nnodes = nnodes
-    sweep.profile.complete = True
+    sweep.profile.complete = probe.outcome == Outcome.ok  # a failed probe is no profile
     sweep.save()
     hooks.on_probe_end(probe)
     _print_nodes(result, out, console)
-    return 0 if result.outcome == Outcome.ok else 1
+    return 0 if probe.outcome == Outcome.ok else 1
 
 
 def _print_nodes(result: MultiNodeRun, out: Any, console: Any) -> None:

@@ -3,7 +3,10 @@ multi-node run read, and the profile records in its `options` field.
 
 The field checks live here (positive CPUs, a knee in (0, 1], ...), so a bad value is refused
 the same way from the command line or from code; the checks that need the host or the job
-spec (more CPUs than this host has, clocks only for inference jobs) stay with the command.
+spec (more CPUs than this host has, clocks only for inference jobs) stay with the command,
+and those that need the job's dataset with the sweep (`harness.sweep.check_plan`). No number
+is ever nan or infinite, and sizes no machine can hold are refused with the limit named
+(`MAX_BATCH` images per batch, `MAX_NODES` nodes).
 Only pydantic and the standard library are imported: `harness --help` stays fast.
 """
 
@@ -14,6 +17,9 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+MAX_BATCH = 2**20  # images per batch: far above what any device holds for any model here
+MAX_NODES = 1024  # nodes of one data-parallel probe
+
 
 class OptionError(ValueError):
     """A bad option value; the message is one line naming the option (`--cpu: ...`)."""
@@ -23,7 +29,7 @@ class ProfileOptions(BaseModel):
     """Everything `harness profile JOB` is told besides the job (units in the field names or
     descriptions). Frozen: a resolved copy (`resolved`) is made, never an edit in place."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     # recorded in the profile, in this order (see `recorded`)
     cpu: float | None = Field(default=None, description="max CPUs; None = all of the host's")
@@ -169,6 +175,8 @@ class ProfileOptions(BaseModel):
     def _nnodes(cls, v: int) -> int:
         if v < 1:
             raise ValueError(f"expected >= 1, got {v}")
+        if v > MAX_NODES:
+            raise ValueError(f"expected at most {MAX_NODES} nodes, got {v}")
         return v
 
     @field_validator("knee")
@@ -199,6 +207,13 @@ class ProfileOptions(BaseModel):
             raise ValueError(f"expected >= 1, got {v}")
         return v
 
+    @field_validator("batch")
+    @classmethod
+    def _batch(cls, v: int | None) -> int | None:
+        if v is not None and v > MAX_BATCH:
+            raise ValueError(f"expected at most {MAX_BATCH} (2**20) images per batch, got {v}")
+        return v
+
     @field_validator("timeout")
     @classmethod
     def _timeout(cls, v: float) -> float:
@@ -224,5 +239,7 @@ def _one_line(exc: ValidationError) -> str:
     field = str(err["loc"][0]) if err["loc"] else "options"
     cause = (err.get("ctx") or {}).get("error")
     msg = str(cause) if isinstance(cause, ValueError) else err["msg"]
+    if err["type"] == "finite_number":  # nan or inf, in a field or a list's item
+        msg = f"expected a finite number, got {err['input']}"
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"{option_flag(field)}: {msg}{more}"

@@ -1,7 +1,16 @@
 """A profiling run: drive the search with real probes and keep the profile on disk as it grows.
 
 The profile is rewritten atomically after every probe (complete=False until the end), so an
-interrupted sweep loses nothing and `--resume` picks up from the probes already on disk.
+interrupted sweep loses nothing and `--resume` picks up from the probes already on disk. It
+ends complete=True only when at least one probe succeeded: a sweep whose every probe ended
+oom, crashed, timed out or refused stays complete=False (the CLI then exits 1).
+
+What is at the output path is never destroyed unread. Before any probe runs, `Sweep` refuses
+(`SweepRefused`, one line naming the file and why; the CLI exits 2, the file keeps its bytes)
+when the file there is not a readable profile (truncated, not JSON, another schema_version),
+with or without --resume, or when it is the profile of another job (another name). Without
+--resume, a readable profile of the same job (an earlier or interrupted run) is replaced by
+the new sweep; with --resume it is continued, and refused if its job spec differs.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ from typing import Any, Literal, Protocol
 
 from harness import __version__
 from harness.backends.base import Backend, ProbeRequest, ProbeRun, Record
-from harness.options import ProfileOptions
+from harness.options import MAX_BATCH, ProfileOptions
 from harness.profile import (
     BatchRecord,
     Caps,
@@ -42,7 +51,13 @@ def probe_id(caps: Caps, batch_size: int) -> str:
 
 
 def summarise(
-    run: ProbeRun, caps: Caps, pid: str, backend: str, started: Any, keep_records: bool
+    run: ProbeRun,
+    caps: Caps,
+    pid: str,
+    backend: str,
+    started: Any,
+    keep_records: bool,
+    batch: int | None = None,
 ) -> Probe:
     """Turn a finished probe's records into the profile's Probe (stats over measured batches).
 
@@ -51,6 +66,10 @@ def summarise(
     itself (kept in records.jsonl, left out of the profile), else the script's own. Only when
     no step was seen is it timed by its whole process (`script_done`: start-up included), and
     the probe says which (`timing`).
+
+    `batch` is the batch size asked for: a probe whose measured batches held another number of
+    images (a dataset smaller than one batch, a script that kept its own) did not run as asked
+    and ends `refused`, its records keeping the sizes that were measured.
     """
     batches = [r for r in run.records if r.get("type") == "batch"]
     hooked = [r for r in batches if r.get("source") == "optimizer_hooks"]
@@ -88,6 +107,14 @@ def summarise(
         and not any(r.get("type") == "infer" for r in run.records)
     ):
         outcome, reason = Outcome.crashed, "ended without a measured batch"
+    if outcome == Outcome.ok and batch is not None:
+        sizes = sorted({int(r["batch_size"]) for r in measured if "batch_size" in r} - {batch})
+        if sizes:
+            outcome = Outcome.refused
+            reason = (
+                f"measured batches held {', '.join(map(str, sizes))} images, not the {batch} "
+                "asked for (a dataset smaller than one batch?)"
+            )
     return Probe(
         id=pid,
         caps=caps,
@@ -142,12 +169,49 @@ class NoHooks(SweepHooks):
     """Nobody watches: every hook does nothing."""
 
 
+class SweepRefused(ValueError):
+    """The sweep cannot start as asked (a file at `out` it will not overwrite, a batch the job
+    cannot run): one line naming the file or option and why; nothing was run or written."""
+
+
+def check_plan(spec: JobSpec, opts: ProfileOptions) -> str | None:
+    """What the options' own checks cannot see, read from the job spec: the batch the probes
+    would really run (no more than `MAX_BATCH`, no more than the dataset holds), whole CPUs
+    for a training sweep, and -b only where a batch size is used (training). None when fine."""
+    if spec.kind == "infer":
+        if opts.batch is not None:
+            return "--batch: inference jobs are timed at their spec's infer.batch_sizes"
+        too_big = [b for b in (spec.infer.batch_sizes if spec.infer else []) if b > MAX_BATCH]
+        if too_big:
+            return (
+                f"job '{spec.name}': infer.batch_sizes: expected at most {MAX_BATCH} (2**20) "
+                f"images per batch, got {too_big[0]}"
+            )
+        return None
+    batch = opts.batch or spec.batch_size
+    given = "--batch" if opts.batch else f"job '{spec.name}': batch_size"
+    if batch > MAX_BATCH:
+        return f"{given}: expected at most {MAX_BATCH} (2**20) images per batch, got {batch}"
+    if opts.cpu is not None and opts.cpu < 1 and opts.nnodes == 1:
+        return f"--cpu: a training sweep probes whole CPUs: expected at least 1, got {opts.cpu:g}"
+    n = spec.data.num_samples
+    sized = spec.script is None and spec.loader.kind == "torch" and spec.data.path is None
+    if sized and batch > n:  # the loader would hand out the whole dataset as every batch
+        return (
+            f"{given}: a batch of {batch} images is more than the job's dataset holds "
+            f"(data.num_samples {n}): every batch would hold {n}"
+        )
+    return None
+
+
 class Sweep:
     """Owns the profile being built; `measure_cpus` is what the search calls.
 
     `opts` are the user's options; the sweep keeps them resolved (all the host's CPUs when no
     --cpu was given, the spec's batch when no -b), and the profile records that copy.
-    `opts.resume` continues from the profile at `out`.
+    `opts.resume` continues from the profile at `out`. Raises `SweepRefused` before anything
+    runs or is written when the plan cannot run as asked (`check_plan`) or when the file at
+    `out` is not one it may replace (see the module docstring).
     """
 
     def __init__(
@@ -159,6 +223,9 @@ class Sweep:
         workroot: Path,
         hooks: SweepHooks | None = None,
     ) -> None:
+        problem = check_plan(spec, opts)
+        if problem:
+            raise SweepRefused(problem)
         self.spec = spec
         self.backend = backend
         self.max_cpus: float = opts.cpu if opts.cpu is not None else float(backend.host_cpus())
@@ -169,8 +236,8 @@ class Sweep:
         self.hooks: SweepHooks = hooks if hooks is not None else NoHooks()
         self.done: dict[str, Probe] = {}
         self.started = 0  # probes this run started (the index on_probe_begin is given)
-        previous = self._load_previous() if opts.resume else None
-        if previous is not None:
+        previous = self._previous(opts.resume)
+        if previous is not None and opts.resume:
             self.profile = previous
             for p in previous.train.probes if previous.train else []:
                 self.done[p.id] = p
@@ -199,16 +266,30 @@ class Sweep:
             complete=False,
         )
 
-    def _load_previous(self) -> Profile | None:
-        if not self.out.exists():
+    def _previous(self, resume: bool) -> Profile | None:
+        """The profile at `out`, or None when there is none; SweepRefused when the file there
+        is one this sweep must not overwrite (its bytes are left as they are)."""
+        out = self.out
+        if out.is_dir():
+            raise SweepRefused(f"cannot write {out}: it is a folder (expected a file path)")
+        if not out.exists():
             return None
+        flag = "--resume: " if resume else ""
+        keep = "it is left as it is: move it away or use another --out"
         try:
-            prev = load_profile(self.out)
-        except ProfileError:
-            return None
-        if prev.job != self.spec:
-            raise ValueError(
-                f"{self.out}: --resume: the profile on disk is of a different job spec; "
+            prev = load_profile(out)
+        except ProfileError as exc:
+            why = str(exc).removeprefix(f"{out}: ")
+            what = "cannot read it" if resume else "exists and cannot be read as a profile"
+            raise SweepRefused(f"{out}: {flag}{what} ({why}); {keep}") from None
+        if prev.job.name != self.spec.name:
+            raise SweepRefused(
+                f"{out}: {flag}holds the profile of job '{prev.job.name}', "
+                f"not '{self.spec.name}'; {keep}"
+            )
+        if resume and prev.job != self.spec:
+            raise SweepRefused(
+                f"{out}: --resume: the profile on disk is of a different job spec; "
                 "use another --out or drop --resume"
             )
         return prev
@@ -243,7 +324,9 @@ class Sweep:
         self.started += 1
         started = now()
         run = self.backend.run_probe(req, self.hooks.on_record)
-        probe = summarise(run, caps, pid, self.backend.name, started, keep_records=True)
+        probe = summarise(
+            run, caps, pid, self.backend.name, started, keep_records=True, batch=self.batch
+        )
         self.done[pid] = probe
         from harness.telemetry.host import absorb_probe_versions
 
@@ -295,6 +378,9 @@ class Sweep:
     # ---------------------------------------------------------------- the run
 
     def run(self) -> Profile:
+        """The whole sweep; the profile is on disk from the start and after every probe. It
+        ends complete=True only when a probe succeeded (for inference: its bundles timed);
+        otherwise it is kept complete=False and `outcomes()` says how the probes ended."""
         self.save()  # on disk from the start: an interrupted run always leaves its profile
         if self.spec.kind == "infer":
             if not self.profile.infer or not self.profile.infer.bundles:
@@ -305,9 +391,19 @@ class Sweep:
                 return self.profile  # refused or failed: kept on disk, complete=False
         else:
             self._run_train()
+            if Outcome.ok not in self.outcomes():
+                return self.profile  # every probe failed: kept on disk, complete=False
         self.profile.complete = True
         self.save()
         return self.profile
+
+    def outcomes(self) -> dict[Outcome, int]:
+        """How many of the profile's probes ended each way (resumed ones included)."""
+        sec = self.profile.train or self.profile.infer
+        counts: dict[Outcome, int] = {}
+        for p in sec.probes if sec is not None else []:
+            counts[p.outcome] = counts.get(p.outcome, 0) + 1
+        return counts
 
     def _run_train(self) -> None:
         from harness.search import run_search

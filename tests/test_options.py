@@ -49,6 +49,12 @@ def test_the_cli_signature_is_the_model() -> None:
         ({"max_iterations": 0}, "--max-iterations: expected >= 1, got 0"),
         ({"timeout": 0}, "--timeout: expected a positive number of seconds, got 0"),
         ({"master_port": 70000}, "--master-port: expected a port in 1-65535, got 70000"),
+        ({"cpu": float("nan")}, "--cpu: expected a finite number, got nan"),
+        ({"cpu": float("inf")}, "--cpu: expected a finite number, got inf"),
+        ({"memory_sweep": "1,nan"}, "--memory-sweep: expected a finite number, got nan"),
+        ({"timeout": float("inf")}, "--timeout: expected a finite number, got inf"),
+        ({"batch": 2**20 + 1}, "--batch: expected at most 1048576 (2**20) images per batch"),
+        ({"nnodes": 10**12}, "--nnodes: expected at most 1024 nodes, got 1000000000000"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_option(values: dict, message: str) -> None:
@@ -74,6 +80,43 @@ def test_bad_values_exit_2_with_one_error_line() -> None:
         assert r.exit_code == 2, r.output
         lines = [ln for ln in r.output.splitlines() if ln.strip()]
         assert len(lines) == 1 and lines[0].startswith(message), r.output
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--cpu", "nan"], "--cpu: expected a finite number, got nan"),
+        (["--cpu", "inf"], "--cpu: expected a finite number, got inf"),
+        (["--cpu", "0.5"], "--cpu: a training sweep probes whole CPUs"),
+        (["--memory-sweep", "-1"], "--memory-sweep: expected positive numbers of GB"),
+        (["--memory-sweep", "2,0"], "--memory-sweep: expected positive numbers of GB"),
+        (["--memory-sweep", "1,nan"], "--memory-sweep: expected a finite number"),
+        (["--budget", "0"], "--budget: expected >= 1, got 0"),
+        (["-b", "0"], "--batch: expected >= 1, got 0"),
+        (["-b", str(10**12)], "--batch: expected at most 1048576 (2**20) images per batch"),
+        (["-b", "64"], "--batch: a batch of 64 images is more than the job's dataset holds"),
+        (["--max-iterations", "0"], "--max-iterations: expected >= 1, got 0"),
+        (["--timeout", "-5"], "--timeout: expected a positive number of seconds, got -5"),
+        (["--timeout", "0"], "--timeout: expected a positive number of seconds, got 0"),
+        (["--timeout", "nan"], "--timeout: expected a finite number, got nan"),
+        (["--memory", "nan"], "--memory: expected a finite number, got nan"),
+        (["--knee", "nan"], "--knee: expected a finite number, got nan"),
+        (["--disk-read-mbps", "nan"], "--disk-read-mbps: expected a finite number, got nan"),
+        (["--frequencies", "nan"], "--frequencies: expected a finite number, got nan"),
+        (["--nnodes", str(10**12)], "--nnodes: expected at most 1024 nodes"),
+    ],
+)
+def test_bad_values_are_refused_before_any_work(
+    tmp_path: Path, argv: list[str], message: str
+) -> None:
+    """Through the real command: exit 2, one line on stderr naming the option, nothing
+    written (no profile, no probe folder)."""
+    out = tmp_path / "p.json"
+    r = CliRunner().invoke(app, ["profile", TINY, "--backend", "local", "--out", str(out), *argv])
+    assert r.exit_code == 2, r.output
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), r.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_recorded_options_keep_the_profiles_names() -> None:

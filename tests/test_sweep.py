@@ -184,8 +184,9 @@ class _Synthetic:
     def run_probe(self, request: ProbeRequest, on_record: Any = None) -> ProbeRun:
         self.requests.append(request)
         ips = 10.0 * request.caps.cpus
+        bs = int(request.overrides["batch_size"])  # the batch asked for is the one measured
         records = [
-            {"type": "batch", "warmup": i == 0, "batch_size": 4, "batch_s": 4 / ips}
+            {"type": "batch", "warmup": i == 0, "batch_size": bs, "batch_s": bs / ips}
             | {"images_per_s": ips, "wall_s": 0.1 * (i + 1), "global_step": i, "batch_idx": i}
             for i in range(3)
         ]

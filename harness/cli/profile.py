@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # the schemas and rich load when the command runs, not at sta
     from rich.progress import TaskID
 
     from harness.options import ProfileOptions
-    from harness.profile import Caps, Probe, Profile
+    from harness.profile import Caps, Outcome, Probe, Profile
     from harness.spec import JobSpec
 
 
@@ -92,7 +92,16 @@ def profile(
     timeout: Annotated[float, typer.Option(help="seconds before a probe is killed")] = 900.0,
     data_dir: Annotated[Path | None, typer.Option(help="where generated datasets live")] = None,
 ) -> None:
-    """Profile a job: probes under caps, adaptive search over CPUs, a validated JSON profile."""
+    """Profile a job: probes under caps, adaptive search over CPUs, a validated JSON profile.
+
+    The profile at --out is rewritten after every probe. A file already there that is not a
+    readable profile of this job (truncated, another schema_version, another job's) is never
+    overwritten, with or without --resume: the command refuses before any probe runs.
+
+    Exit codes: 0 a complete profile; 1 no probe succeeded (the profile is written with
+    complete=false); 2 bad input (an option, the job spec, the file at --out); 130 interrupted
+    (the probes done are kept: continue with --resume).
+    """
     given = dict(locals())  # the parameters above, by name: the options as typed
     from harness.options import OptionError, ProfileOptions
     from harness.spec import SpecError, load_spec
@@ -114,7 +123,10 @@ class Refused(Exception):
 
 
 def _err(msg: str) -> int:
-    err_console().print(f"[red]error:[/red] {msg}", highlight=False)
+    """`error: msg` as one line on stderr (never wrapped, no markup read from it); exit 2."""
+    from rich.markup import escape
+
+    err_console().print(f"[red]error:[/red] {escape(msg)}", highlight=False, soft_wrap=True)
     return 2
 
 
@@ -205,13 +217,13 @@ def run_sweep(spec: JobSpec, options: ProfileOptions, backend: Any, why: str) ->
     from harness.backends.base import BackendError
     from harness.sweep import Sweep
 
-    err_console().print(f"[bold]{spec.name}[/bold]: {why}. {backend.describe()}", highlight=False)
     out = options.out or default_out(spec, options, backend.name)
     display = ProgressDisplay(expected_batches(spec, options))
-    try:
+    try:  # refuses, before anything runs, a file at `out` it must not overwrite
         sweep = Sweep(spec, backend, options, out, out.parent / ".work" / out.stem, display)
     except ValueError as exc:
         return _err(str(exc))
+    err_console().print(f"[bold]{spec.name}[/bold]: {why}. {backend.describe()}", highlight=False)
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
@@ -232,7 +244,7 @@ def run_sweep(spec: JobSpec, options: ProfileOptions, backend: Any, why: str) ->
         signal.signal(signal.SIGTERM, previous)
         backend.cleanup()
     if not profile.complete:
-        return _incomplete(profile, out)
+        return _incomplete(profile, out, sweep.outcomes())
     print_summary(profile, out)
     return 0
 
@@ -298,18 +310,26 @@ class ProgressDisplay:
             self.progress.stop_task(self.task)
 
 
-def _incomplete(profile: Profile, out: Path) -> int:
-    """A probe that was refused or failed: say why, keep what was written, exit non-zero."""
+def _incomplete(profile: Profile, out: Path, outcomes: dict[Outcome, int]) -> int:
+    """No probe succeeded: one line with the outcomes seen and the last probe's reason; what
+    was written stays on disk (complete=false); exit 1."""
     probes = profile.infer.probes if profile.infer else []
     if profile.train is not None:
         probes = profile.train.probes
     last = probes[-1] if probes else None
-    why = f"{last.outcome.value}: {last.reason}" if last else "no probe ran"
-    err_console().print(
-        f"[red]error:[/red] no complete {profile.kind} profile made ({why}); "
-        f"the probe is recorded in {out} (complete=false)",
-        highlight=False,
+    seen = ", ".join(f"{n} {o.value}" for o, n in outcomes.items()) or "no probe ran"
+    why = (
+        f"; last: {last.outcome.value}: {' '.join(last.reason.split())}"
+        if last and last.reason
+        else ""
     )
+    from rich.markup import escape
+
+    line = (
+        f"no probe succeeded ({seen}{why}); no complete {profile.kind} profile made; "
+        f"the probes are recorded in {out} (complete=false)"
+    )
+    err_console().print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
     return 1
 
 
