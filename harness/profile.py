@@ -396,7 +396,10 @@ class Profile(Strict):
     options: dict[str, Any] = Field(default_factory=dict, description="CLI options of the run")
     train: TrainSection | None = None
     infer: InferSection | None = None
-    complete: bool = Field(default=True, description="False while a sweep is still running")
+    complete: bool = Field(
+        default=True,
+        description="False while a sweep is still running, or when it ended with no probe ok",
+    )
 
     @model_validator(mode="after")
     def _section(self) -> Profile:
