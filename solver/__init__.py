@@ -11,9 +11,10 @@ Every kind has the same parts: `problem.py` (the problem file's pydantic model),
 that users, run-split and validate-decision read; its `summary()` gives the plan table's row)
 and `cli.py` (tables and plots only: `render(solution, console, options)`,
 `plots(solution, stem) -> list[Path]`). Each exposes one call,
-`solve(problem, profiles, options) -> Solution`, and one record, `KIND` (`solver.problem.Kind`),
-that `solver.problem.get_kind(name)` finds. Shared: `problem.py` (devices, links, options,
-dispatch), `profiles.py` (the one resolver of profile references), `solution.py` (the plan
-row), `plan.py` (what `harness solve profiles/*.json` decides). The solver imports from
+`solve(problem, profiles, options) -> Solution`, and one record, `KIND` (`solver.kinds.Kind`),
+that `solver.kinds.get_kind(name)` finds. Shared: `problem.py` (devices, links, options, the
+`kind` of a file), `kinds.py` (the record and its factory), `profiles.py` (the one resolver of
+profile references), `solution.py` (the plan row), `plan.py` (what `harness solve
+profiles/*.json` decides). The solver imports from
 `harness` only the profile and job-spec schemas.
 """

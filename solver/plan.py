@@ -20,14 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from solver.problem import (
-    Kind,
-    ProblemError,
-    SolveOptions,
-    get_kind,
-    read_problem,
-    validate_as,
-)
+from solver.kinds import Kind, get_kind
+from solver.problem import ProblemError, SolveOptions, read_problem, validate_as
 from solver.profiles import Loaded, ProfileSet, load
 
 

@@ -1,26 +1,22 @@
 """The declarative problem file: one YAML, a `kind`, and the parts every kind shares.
 
 Each kind's own problem model lives in its package (`solver/<kind>/problem.py`); this module
-holds what they share (devices, links, the options of a solve), reads the `kind`, and finds the
-kind's record (`get_kind`), Gavel's one factory by name, kept lazy. Pure pydantic: importing it
-imports neither pyscipopt, torch nor docker.
+holds what they share (devices, links, the options of a solve) and reads the `kind`; the kind's
+record lives in `solver/kinds.py`. Pure pydantic: importing it imports neither pyscipopt, torch
+nor docker.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from harness.spec import Strict
-
-if TYPE_CHECKING:
-    from solver.profiles import ProfileSet
 
 ProblemKind = Literal["split", "pipeline", "packing", "hybrid"]
 KIND_NAMES: tuple[ProblemKind, ...] = ("split", "pipeline", "packing", "hybrid")
@@ -101,28 +97,3 @@ class SolveOptions:
     print_jobs: bool = False
     front_method: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Kind:
-    """One record per kind: everything the dispatcher needs, nothing imported before it asks.
-
-    `solve(problem, profiles, options)` returns the kind's pydantic solution; `default_problem`
-    derives a problem from profiles alone (None where a kind needs a file); `per_model` splits
-    one problem into one per model where the profiles hold several.
-    """
-
-    name: ProblemKind
-    problem: type[BaseModel]
-    solution: type[BaseModel]
-    solve: Callable[[Any, ProfileSet, SolveOptions], Any]
-    default_problem: Callable[[ProfileSet], Any] | None = None
-    per_model: Callable[[Any, ProfileSet], list[Any]] | None = None
-
-
-def get_kind(name: str) -> Kind:
-    """The record of kind `name`, from its package `solver/<name>/` (imported on first use)."""
-    if name not in KIND_NAMES:
-        raise ProblemError(f"field 'kind': expected one of {list(KIND_NAMES)}, got {name!r}")
-    kind: Kind = importlib.import_module(f"solver.{name}").KIND
-    return kind

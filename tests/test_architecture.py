@@ -183,7 +183,7 @@ def test_harness_reads_only_solution_schemas_of_the_solver() -> None:
 def test_every_kind_has_the_same_parts(kind: str) -> None:
     missing = [p for p in PARTS if not (ROOT / "solver" / kind / f"{p}.py").is_file()]
     assert missing == []
-    from solver.problem import get_kind
+    from solver.kinds import get_kind
 
     record = get_kind(kind)
     assert record.name == kind

@@ -95,7 +95,8 @@ def _check_profile(path: Path, text: str) -> list[str]:
 
 def _json_model(raw: dict[str, Any]) -> Any:
     """Which model a JSON document claims to be: a profile unless it says otherwise."""
-    from solver.problem import KIND_NAMES, get_kind
+    from solver.kinds import get_kind
+    from solver.problem import KIND_NAMES
 
     if raw.get("format") == "harness.costmodel":
         from solver.hybrid.costmodel import CostModelFile
@@ -126,7 +127,8 @@ def _check_yaml(path: Path, text: str) -> list[str]:
 
 def _yaml_model(raw: dict[str, Any]) -> Any:
     """A problem file (by its `kind`), a cluster or a trace (by their one list), else a job spec."""
-    from solver.problem import KIND_NAMES, get_kind
+    from solver.kinds import get_kind
+    from solver.problem import KIND_NAMES
 
     if raw.get("kind") in KIND_NAMES:
         return get_kind(str(raw["kind"])).problem

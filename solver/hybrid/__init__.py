@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from solver.hybrid.problem import HybridProblem, build_instance, default_problem
 from solver.hybrid.solution import HybridSolution
-from solver.problem import Kind, SolveOptions
+from solver.kinds import Kind
+from solver.problem import SolveOptions
 from solver.profiles import ProfileSet
 
 DEFAULT_TIME_LIMIT = 60.0

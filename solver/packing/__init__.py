@@ -25,6 +25,7 @@ default 0.005; time limit: options, else the problem's `time_limit_s`, else 30 s
 
 from __future__ import annotations
 
+from solver.kinds import Kind
 from solver.packing.problem import (
     SYNERGY_NOTE,
     PackingProblem,
@@ -33,7 +34,7 @@ from solver.packing.problem import (
     unusable,
 )
 from solver.packing.solution import PackingSolution
-from solver.problem import Kind, ProblemError, SolveOptions
+from solver.problem import ProblemError, SolveOptions
 from solver.profiles import ProfileSet
 
 

@@ -31,9 +31,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from solver.kinds import Kind
 from solver.pipeline.problem import PipelineProblem, SampleSpec, build_jobs, default_problem
 from solver.pipeline.solution import PipelineSolution
-from solver.problem import Kind, ProblemError, SolveOptions
+from solver.problem import ProblemError, SolveOptions
 from solver.profiles import ProfileSet
 
 __all__ = ["KIND", "PipelineProblem", "PipelineSolution", "solve"]

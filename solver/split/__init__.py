@@ -18,7 +18,8 @@ finds. Importing this package imports neither SCIP nor numpy (`solve` does, when
 
 from __future__ import annotations
 
-from solver.problem import Kind, SolveOptions
+from solver.kinds import Kind
+from solver.problem import SolveOptions
 from solver.profiles import ProfileSet
 from solver.split.problem import SplitProblem, default_problem, per_model
 from solver.split.solution import SplitSolution

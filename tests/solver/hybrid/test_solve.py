@@ -7,7 +7,8 @@ import pytest
 from solver.hybrid import KIND, solve
 from solver.hybrid.check import check_schedule
 from solver.hybrid.problem import HybridProblem
-from solver.problem import ProblemError, SolveOptions, get_kind
+from solver.kinds import get_kind
+from solver.problem import ProblemError, SolveOptions
 from solver.profiles import ProfileSet
 from tests.factory.hybrid import cpu_profiles, problem, with_step_s
 

@@ -35,15 +35,15 @@ def test_problem_file_writes_the_solution_and_the_plot(tmp_path: Path) -> None:
     [d] = doc["decisions"]
     assert (d["kind"], d["name"], d["ok"], d["problem_inferred"]) == (
         "packing",
-        "packing",
+        "mixed-fleet",
         True,
         False,
     )
-    sol = json.loads((tmp_path / "packing-packing-solution.json").read_text())
+    sol = json.loads((tmp_path / "mixed-fleet-packing-solution.json").read_text())
     assert sol == d["solution"]
     assert set(sol["placements"]) == {"proportional", "greedy", "scip"}
     assert all(not v for v in sol["checks"].values())
-    png = tmp_path / "packing-packing-servers.png"
+    png = tmp_path / "mixed-fleet-packing-servers.png"
     assert png.stat().st_size > 1000
     assert str(png) in d["files"]
     assert d["summary"]["subjects"][0] == "res18-a"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from solver.kinds import get_kind
 from solver.packing import KIND, default_problem, solve
 from solver.packing.problem import PackingProblem
 from solver.packing.solution import PackingSolution
-from solver.problem import get_kind
 
 
 def test_the_kind_record_is_found_by_name() -> None:

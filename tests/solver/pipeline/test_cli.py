@@ -47,7 +47,7 @@ def test_solve_prices_jobs_by_profiles_and_writes_its_files(tmp_path: Path) -> N
     assert r.exit_code == 0, r.output
     (d,) = json.loads(r.stdout)["decisions"]
     sol = d["solution"]
-    assert d["ok"] and d["name"] == "pipeline" and d["summary"]["subjects"] == ["cam"]
+    assert d["ok"] and d["name"] == "p" and d["summary"]["subjects"] == ["cam"]
     assert sol["num_jobs"] == 4 and sol["profiles"] == ["tiny-edge", "tiny-server"]
     opt = sol["methods"][-1]
     assert opt["method"] == "Offline OPT (exact)" and opt["exact"]
@@ -57,11 +57,11 @@ def test_solve_prices_jobs_by_profiles_and_writes_its_files(tmp_path: Path) -> N
     for s in cut1:
         assert s["comm"]["end_s"] - s["comm"]["start_s"] == pytest.approx(0.009)
     assert d["files"] == [
-        str(out / "pipeline-pipeline-solution.json"),
-        str(out / "pipeline-pipeline-gantt.png"),
+        str(out / "p-pipeline-solution.json"),
+        str(out / "p-pipeline-gantt.png"),
     ]
-    assert json.loads((out / "pipeline-pipeline-solution.json").read_text()) == sol
-    assert (out / "pipeline-pipeline-gantt.png").stat().st_size > 1000
+    assert json.loads((out / "p-pipeline-solution.json").read_text()) == sol
+    assert (out / "p-pipeline-gantt.png").stat().st_size > 1000
 
 
 def test_a_bad_problem_is_one_clear_line(tmp_path: Path) -> None:

@@ -12,10 +12,11 @@ import pytest
 from rich.console import Console
 
 from harness.profile import save_profile
+from solver.kinds import get_kind
 from solver.pipeline import KIND, PipelineProblem, solve
 from solver.pipeline.cli import render
 from solver.pipeline.solution import PipelineSolution
-from solver.problem import ProblemError, SolveOptions, get_kind, read_problem, validate_as
+from solver.problem import ProblemError, SolveOptions, read_problem, validate_as
 from solver.profiles import ProfileSet
 from tests.factory.pipeline import chain_profile
 

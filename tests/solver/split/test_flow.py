@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from harness.cli import app
 from harness.profile import save_profile
-from solver.problem import ProblemError, SolveOptions, get_kind, validate_as
+from solver.kinds import get_kind
+from solver.problem import ProblemError, SolveOptions, validate_as
 from solver.profiles import ProfileSet, profile_cpus
 from solver.split import KIND, SplitSolution, solve
 from solver.split.baselines import baselines
