@@ -5,7 +5,7 @@
 - the solver imports from `harness` only the profile and job-spec schemas;
 - `harness` outside its CLI imports from `solver` only solution schemas;
 - every solver kind is a package with the same parts.
-Imports under `if TYPE_CHECKING:` are never run and are left out.
+Imports under `if TYPE_CHECKING:` count too: a cycle of types is a cycle of design.
 """
 
 from __future__ import annotations
@@ -32,22 +32,11 @@ def _modules() -> dict[str, Path]:
     return {_module_name(p): p for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))}
 
 
-def _is_type_checking(node: ast.If) -> bool:
-    t = node.test
-    return (isinstance(t, ast.Name) and t.id == "TYPE_CHECKING") or (
-        isinstance(t, ast.Attribute) and t.attr == "TYPE_CHECKING"
-    )
-
-
 def _imported_names(tree: ast.AST, here: str, is_pkg: bool) -> list[str]:
     """Every module name imported anywhere in the file (relative imports resolved)."""
     found: list[str] = []
 
     def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and _is_type_checking(node):
-            for child in node.orelse:
-                visit(child)
-            return
         if isinstance(node, ast.Import):
             found.extend(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
