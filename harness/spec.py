@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from harness.stopping import DEFAULT_CONFIDENCE, DEFAULT_TARGET, StopRule, min_count_for
+
 
 class Strict(BaseModel):
     """Unknown keys are errors: a typo in a spec must not silently fall back to a default."""
@@ -73,13 +75,59 @@ class OptimizerSpec(Strict):
     weight_decay: Annotated[float, Field(ge=0)] = 0.0
 
 
+StopMode = Literal["fixed", "confidence"]
+
+
 class IterationSpec(Strict):
-    """MLPerf-LoadGen style: a run lasts until both a minimum count and duration are met."""
+    """How long a training probe measures, in MLPerf LoadGen's habits (harness/stopping.py).
+
+    `stop: confidence` (the default): after each measured batch, the order-statistic interval
+    of the median images/s; the probe stops once `min_measured` batches and `min_duration_s`
+    are done and the interval's relative half-width is within `target_rel_ci` at
+    `confidence`, or at `max_measured` batches, or when the loop passes `max_duration_s`.
+    `stop: fixed`: exactly `measured` batches (and `min_duration_s`), as before.
+
+    Why confidence is the default: a profile is the contract every decision rests on, and a
+    fixed count says nothing about how sure its median is. Batch times here spread 5-40%
+    (stragglers, a memory cap's reclaim), so 8 fixed batches leave the median anywhere in a
+    +-5-20% band, while a tight stream is settled after 6. Confidence mode stops a tight stream
+    at its minimum count, spends more batches only where the stream needs them, and never more
+    than `max_measured` (default four times `measured`, so a spec's own sizing still bounds its
+    cost). `fixed` stays for measurements that mean a count (one epoch of a data-locality
+    probe) and for external scripts, which run their own loop: their interval is recorded all
+    the same. `--max-iterations` caps the count in either mode.
+    """
 
     warmup: Annotated[int, Field(ge=0)] = 3
     measured: Annotated[int, Field(gt=0)] = 20
     min_duration_s: Annotated[float, Field(ge=0)] = 0.0
     max_duration_s: Annotated[float, Field(gt=0)] = 600.0
+    stop: StopMode = "confidence"
+    target_rel_ci: Annotated[float, Field(gt=0, lt=1)] = DEFAULT_TARGET
+    confidence: Annotated[float, Field(gt=0.5, lt=1)] = DEFAULT_CONFIDENCE
+    min_measured: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="confidence mode; None: the fewest batches with an interval"
+    )
+    max_measured: Annotated[int, Field(gt=0)] | None = Field(
+        default=None, description="confidence mode; None: four times `measured`"
+    )
+
+    def rule(self, max_iterations: int | None = None) -> StopRule:
+        """The stopping rule of a probe; `max_iterations` (--max-iterations) caps the count."""
+        count = max_iterations or self.measured
+        most = self.max_measured or 4 * self.measured
+        least = self.min_measured or min_count_for(self.confidence)
+        if max_iterations:
+            most = min(most, max_iterations)
+        return StopRule(
+            mode=self.stop,
+            count=count,
+            target_rel_ci=self.target_rel_ci,
+            confidence=self.confidence,
+            min_count=min(least, most),
+            max_count=most,
+            min_duration_s=self.min_duration_s,
+        )
 
 
 class ScriptSpec(Strict):
@@ -101,6 +149,31 @@ class InferSpec(Strict):
     min_window_s: Annotated[float, Field(ge=0)] = 0.0
     samples: Annotated[int, Field(gt=0)] = 4  # real input images pushed through to make activations
     energy_window_s: Annotated[float, Field(ge=0)] = 1.0
+    # How long each bundle is timed (harness/stopping.py). `fixed` (the default): `repeats`
+    # calls and `min_window_s`; the interval of the median latency is recorded per bundle all
+    # the same. `confidence`: from the fewest calls with an interval on, stop once it is within
+    # `target_rel_ci`, or at `max_repeats` (None: four times `repeats`). Fixed is the default
+    # here because a bundle call takes milliseconds: the repeats cost little next to the
+    # set-up and the energy windows, and a profile of a few hundred bundles then keeps one
+    # known cost.
+    stop: StopMode = "fixed"
+    target_rel_ci: Annotated[float, Field(gt=0, lt=1)] = DEFAULT_TARGET
+    confidence: Annotated[float, Field(gt=0.5, lt=1)] = DEFAULT_CONFIDENCE
+    max_repeats: Annotated[int, Field(gt=0)] | None = None
+
+    def rule(self) -> StopRule:
+        """The stopping rule of each bundle's timing."""
+        least = min_count_for(self.confidence)
+        most = max(self.max_repeats or 4 * self.repeats, 1)
+        return StopRule(
+            mode=self.stop,
+            count=self.repeats,
+            target_rel_ci=self.target_rel_ci,
+            confidence=self.confidence,
+            min_count=min(least, most),
+            max_count=most,
+            min_duration_s=self.min_window_s,
+        )
 
 
 class JobSpec(Strict):
