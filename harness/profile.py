@@ -19,6 +19,7 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from harness.spec import JobSpec, Strict
+from harness.stopping import DEFAULT_CONFIDENCE, median_interval
 
 SCHEMA_VERSION: Final = "1.0"
 
@@ -176,6 +177,133 @@ class BatchRecord(Strict):
     num_workers: int | None = None
 
 
+class MedianCI(Strict):
+    """How sure a measured median is, and why its stream stopped (harness/stopping.py).
+
+    The order-statistic interval of the median at `confidence` (distribution-free); lo and hi
+    are None below the fewest draws that have one (6 at 95%)."""
+
+    quantity: Literal["images_per_s", "latency_s"]
+    n: Annotated[int, Field(ge=0)] = Field(description="draws the interval is made of")
+    lo: float | None = None
+    hi: float | None = None
+    rel_half_width: float | None = Field(default=None, description="(hi - lo) / (2 median)")
+    confidence: float = Field(gt=0, lt=1)
+    target_rel_ci: float | None = Field(default=None, description="the half-width aimed at")
+    mode: Literal["fixed", "confidence"] = "fixed"
+    stopped: Literal["target_met", "max_duration", "max_count", "fixed_count"] = Field(
+        description="target_met: the interval reached the target; max_count / max_duration: "
+        "the rule's bounds ended it first; fixed_count: fixed mode's count was done"
+    )
+
+    @classmethod
+    def of(
+        cls,
+        values: list[float],
+        quantity: Literal["images_per_s", "latency_s"],
+        stop: dict[str, Any] | None = None,
+    ) -> MedianCI:
+        """The interval of `values`' median; the mode, target, confidence and reason from the
+        workload's stop record (a fixed count at 95% when there is none: an external script
+        runs its own loop)."""
+        stop = stop or {}
+        conf = float(stop.get("confidence") or DEFAULT_CONFIDENCE)
+        iv = median_interval(values, conf)
+        return cls(
+            quantity=quantity,
+            n=len(values),
+            lo=iv.lo if iv else None,
+            hi=iv.hi if iv else None,
+            rel_half_width=iv.rel_half_width if iv and iv.median else None,
+            confidence=conf,
+            target_rel_ci=stop.get("target_rel_ci"),
+            mode=stop.get("mode") or "fixed",
+            stopped=stop.get("stopped") or "fixed_count",
+        )
+
+
+class MemoryCounters(Strict):
+    """The probe's memory cgroup over its measured window (harness/telemetry/memcg.py).
+
+    Counters are deltas over the window, None where this cgroup version does not report them;
+    pages are the kernel's (4 KiB here), MB are 10^6 bytes."""
+
+    cgroup_version: Literal["v1", "v2"]
+    cgroup: str = Field(description="the cgroup dir read, as the probe saw it")
+    own: bool = Field(description="the probe's own cgroup (False: one it shares with others)")
+    window_s: float
+    pgmajfault: int | None = Field(default=None, description="major page faults (read from disk)")
+    pgfault: int | None = None
+    pgpgin: int | None = Field(default=None, description="v1: pages charged to the cgroup")
+    pgpgout: int | None = Field(default=None, description="v1: pages uncharged (freed, reclaimed)")
+    pgscan: int | None = Field(default=None, description="pages reclaim scanned")
+    pgsteal: int | None = Field(default=None, description="pages reclaim took")
+    workingset_refault_file: int | None = Field(
+        default=None, description="page-cache pages faulted back in soon after being reclaimed"
+    )
+    workingset_refault_anon: int | None = None
+    failcnt: int | None = Field(default=None, description="v1: times usage hit the limit")
+    events_high: int | None = Field(default=None, description="v2: times over memory.high")
+    events_max: int | None = Field(default=None, description="v2: times at memory.max")
+    oom_kill: int | None = None
+    pressure_some_s: float | None = Field(default=None, description="v2: some-task stall time")
+    pressure_full_s: float | None = Field(default=None, description="v2: all-task stall time")
+    cpu_user_s: float | None = None
+    cpu_system_s: float | None = Field(default=None, description="kernel time (reclaim is here)")
+    nr_throttled: int | None = Field(default=None, description="CFS periods throttled")
+    throttled_s: float | None = None
+    cache_mb_start: float | None = Field(default=None, description="page cache held at the start")
+    cache_mb_end: float | None = None
+    usage_mb_start: float | None = None
+    usage_mb_end: float | None = None
+    limit_mb: float | None = None
+
+    @classmethod
+    def of(cls, rec: dict[str, Any]) -> MemoryCounters:
+        """From the workload's `memcg` record (harness.telemetry.memcg.window)."""
+        d = rec.get("deltas") or {}
+        start, end = rec.get("start") or {}, rec.get("end") or {}
+
+        def s(key: str) -> float | None:
+            return d[key] / 1e6 if d.get(key) is not None else None
+
+        def mb(levels: dict[str, Any], key: str) -> float | None:
+            return levels[key] / 1e6 if levels.get(key) is not None else None
+
+        ints = [
+            "pgmajfault",
+            "pgfault",
+            "pgpgin",
+            "pgpgout",
+            "pgscan",
+            "pgsteal",
+            "workingset_refault_file",
+            "workingset_refault_anon",
+            "failcnt",
+            "events_high",
+            "events_max",
+            "oom_kill",
+            "nr_throttled",
+        ]
+        return cls(
+            cgroup_version=rec.get("cgroup_version", "v1"),
+            cgroup=str(rec.get("cgroup", "")),
+            own=bool(rec.get("own")),
+            window_s=float(rec.get("window_s") or 0.0),
+            **{k: d.get(k) for k in ints},
+            pressure_some_s=s("pressure_some_us"),
+            pressure_full_s=s("pressure_full_us"),
+            cpu_user_s=s("cpu_user_us"),
+            cpu_system_s=s("cpu_system_us"),
+            throttled_s=s("throttled_us"),
+            cache_mb_start=mb(start, "cache_bytes"),
+            cache_mb_end=mb(end, "cache_bytes"),
+            usage_mb_start=mb(start, "usage_bytes"),
+            usage_mb_end=mb(end, "usage_bytes"),
+            limit_mb=mb(end, "limit_bytes"),
+        )
+
+
 class NodeResult(Strict):
     """Per-node part of a multi-node probe."""
 
@@ -229,6 +357,12 @@ class Probe(Strict):
         description="multi-node probes: share of a step spent in gradient all-reduce, the "
         "median of the nodes' own (see nodes[].comm_share)",
     )
+    median_ci: MedianCI | None = Field(
+        default=None, description="interval of the median images/s and why the probe stopped"
+    )
+    memory_counters: MemoryCounters | None = Field(
+        default=None, description="the memory cgroup's counters over the measured window"
+    )
 
 
 # ---------------------------------------------------------------- search
@@ -239,6 +373,8 @@ class TraceStep(Strict):
     cpus: float
     memory_gb: float | None = None
     value: float | None = Field(description="measured throughput (images/s); None if it failed")
+    lo: float | None = Field(default=None, description="interval of the median, where known")
+    hi: float | None = None
     reason: str
 
 
@@ -328,6 +464,9 @@ class BundleTiming(Strict):
     energy_j: float | None = Field(default=None, description="joules per batch; None if unmeasured")
     energy_reason: str | None = None
     peak_mem_mb: float | None = None
+    median_ci: MedianCI | None = Field(
+        default=None, description="interval of the median latency and why its timing stopped"
+    )
 
 
 class FrequencyInfo(Strict):

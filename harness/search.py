@@ -22,6 +22,9 @@ The adaptive strategy is a sandwich search:
    is below `tolerance`; then the model is tested once, in the widest interval;
 5. the knee (smallest CPU count reaching `knee_fraction` of peak) is bracketed until the CPU
    counts its band allows span at most one CPU either side of the reported knee.
+A probe may come with the interval of its median (`Measured`): where the intervals of two
+neighbouring probes overlap, the difference between them is no evidence of a change, so steps
+1 and 2 do not spend probes on it (the bands of steps 3-5 still use the medians).
 Throughout, the search stops one probe short of what the seed's walk would spend on the curve
 as estimated so far (never fewer than three probes): it never costs more than the algorithm
 it replaces, and where that cuts it short, `confidence` says how far off the curve may be.
@@ -30,13 +33,25 @@ it replaces, and where that cuts it short, `confidence` says how far off the cur
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from harness.profile import CurvePoint, Knee, SearchResult, TraceStep
 
 STRATEGIES: tuple[str, ...] = ("adaptive", "seed", "exhaustive", "halving")
 
-Measure = Callable[[int], float | None]
+
+@dataclass(frozen=True)
+class Measured:
+    """A probe's median and the interval of it (harness/stopping.py); lo/hi None if unknown."""
+
+    value: float
+    lo: float | None = None
+    hi: float | None = None
+
+
+Measure = Callable[[int], float | Measured | None]
+Known = Mapping[int, float | Measured | None]
 
 
 class SearchError(ValueError):
@@ -49,11 +64,12 @@ class SearchError(ValueError):
 class _Prober:
     """Runs probes (or reuses known ones), keeps the trace and enforces the budget."""
 
-    def __init__(self, measure: Measure, budget: int | None, known: dict[int, float | None]):
+    def __init__(self, measure: Measure, budget: int | None, known: Known):
         self.measure = measure
         self.budget = budget
         self.known = dict(known)
         self.values: dict[int, float] = {}
+        self.intervals: dict[int, tuple[float, float]] = {}
         self.failed: set[int] = set()
         self.trace: list[TraceStep] = []
         self.surprises: dict[int, float] = {}  # probe -> |value - prediction| / predicted band
@@ -71,18 +87,30 @@ class _Prober:
         if self.exhausted():
             return None
         if cpus in self.known:
-            value = self.known[cpus]
+            raw = self.known[cpus]
             reason = f"{reason} (reused from a previous run)"
         else:
-            value = self.measure(cpus)
-        value = _clean(value)
+            raw = self.measure(cpus)
+        lo, hi = (raw.lo, raw.hi) if isinstance(raw, Measured) else (None, None)
+        value = _clean(raw.value if isinstance(raw, Measured) else raw)
         if value is None:
             self.failed.add(cpus)
             reason = f"{reason}; probe failed"
         else:
             self.values[cpus] = value
-        self.trace.append(TraceStep(step=len(self.trace), cpus=cpus, value=value, reason=reason))
+            if lo is not None and hi is not None:
+                self.intervals[cpus] = (lo, hi)
+        self.trace.append(
+            TraceStep(step=len(self.trace), cpus=cpus, value=value, lo=lo, hi=hi, reason=reason)
+        )
         return value
+
+    def overlap(self, a: int, b: int) -> bool:
+        """Whether the intervals of probes a and b overlap (then a - b is no evidence)."""
+        if a not in self.intervals or b not in self.intervals:
+            return False
+        (lo_a, hi_a), (lo_b, hi_b) = self.intervals[a], self.intervals[b]
+        return lo_a <= hi_b and lo_b <= hi_a
 
 
 def _clean(value: float | None) -> float | None:
@@ -356,7 +384,9 @@ def _next_probe(
     wide = [
         (xs[j + 1] - xs[j], j)
         for j in range(len(xs) - 1)
-        if xs[j + 1] - xs[j] > span and abs(ys[j + 1] - ys[j]) > tolerance * max(ys[j], ys[j + 1])
+        if xs[j + 1] - xs[j] > span
+        and abs(ys[j + 1] - ys[j]) > tolerance * max(ys[j], ys[j + 1])
+        and not p.overlap(xs[j], xs[j + 1])
     ]
     for _, j in sorted(wide, reverse=True):
         c = _nearest_untried(p, (xs[j] + xs[j + 1]) // 2, xs[j], xs[j + 1])
@@ -365,7 +395,7 @@ def _next_probe(
     drops = [
         ((ys[j] - ys[j + 1]) / ys[j], j)
         for j in range(len(xs) - 1)
-        if ys[j] > 0 and ys[j + 1] < ys[j] * (1 - tolerance)
+        if ys[j] > 0 and ys[j + 1] < ys[j] * (1 - tolerance) and not p.overlap(xs[j], xs[j + 1])
     ]
     for d, j in sorted(drops, reverse=True):
         c = _nearest_untried(p, (xs[j] + xs[j + 1] + 1) // 2, xs[j], xs[j + 1])
@@ -487,13 +517,14 @@ def run_search(
     knee_fraction: float = 0.9,
     min_cpus: int = 1,
     tolerance: float = 0.05,
-    known: dict[int, float | None] | None = None,
+    known: Known | None = None,
 ) -> SearchResult:
     """Probe CPU counts in [min_cpus, max_cpus] with `strategy` and return the curve and knee.
 
-    `measure(cpus)` runs one probe and returns images/s, or None when it failed (the search
-    carries on around it). `known` holds probes of an interrupted sweep: they are reused, never
-    re-run, and count towards `budget` (the total number of probes, reused ones included).
+    `measure(cpus)` runs one probe and returns images/s (a float, or a `Measured` with the
+    interval of its median), or None when it failed (the search carries on around it).
+    `known` holds probes of an interrupted sweep: they are reused, never re-run, and count
+    towards `budget` (the total number of probes, reused ones included).
     """
     if strategy not in STRATEGIES:
         raise SearchError(f"strategy: expected one of {', '.join(STRATEGIES)}, got {strategy!r}")

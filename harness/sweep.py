@@ -28,6 +28,8 @@ from harness.profile import (
     Caps,
     InferSection,
     MatrixCell,
+    MedianCI,
+    MemoryCounters,
     Outcome,
     Probe,
     Profile,
@@ -39,6 +41,7 @@ from harness.profile import (
     now,
     save_profile,
 )
+from harness.search import Measured
 from harness.spec import JobSpec
 
 TIMING_KEYS = ("data_s", "forward_s", "backward_s", "allreduce_s", "step_s", "batch_s")
@@ -99,6 +102,8 @@ def summarise(
         startup = float(first.get("wall_s", 0.0)) - float(first.get("batch_s", 0.0))
     io = next((r for r in run.records if r.get("type") == "io"), None)
     disk_read_mb = float(io["disk_read_bytes"]) / 1e6 if io is not None else None
+    stop = next((r for r in run.records if r.get("type") == "stop"), None)
+    mem = next((r for r in run.records if r.get("type") == "memcg"), None)
     outcome = run.outcome
     reason = run.reason
     if (
@@ -135,6 +140,10 @@ def summarise(
         peak_rss_mb=run.peak_rss_mb,
         cpu_time_s=run.cpu_time_s,
         disk_read_mb=disk_read_mb,
+        median_ci=MedianCI.of([float(r["images_per_s"]) for r in measured], "images_per_s", stop)
+        if measured
+        else None,
+        memory_counters=MemoryCounters.of(mem) if mem is not None else None,
         records=[BatchRecord.model_validate(_batch_fields(r)) for r in batches]
         if keep_records
         else None,
@@ -361,18 +370,15 @@ class Sweep:
         else:
             self.profile.infer.probes.append(probe)
 
-    def measure_cpus(self, cpus: int) -> float | None:
+    def measure_cpus(self, cpus: int) -> Measured | None:
         caps = Caps(cpus=cpus, memory_gb=self.opts.memory, gpus=self.opts.num_gpus)
-        p = self.run_caps(caps)
-        return p.throughput.median if p.outcome == Outcome.ok and p.throughput else None
+        return _measured(self.run_caps(caps))
 
-    def known_cpus(self) -> dict[int, float | None]:
-        out: dict[int, float | None] = {}
+    def known_cpus(self) -> dict[int, Measured | None]:
+        out: dict[int, Measured | None] = {}
         for p in self.done.values():
             if p.caps.memory_gb == self.opts.memory and float(p.caps.cpus).is_integer():
-                out[int(p.caps.cpus)] = (
-                    p.throughput.median if p.outcome == Outcome.ok and p.throughput else None
-                )
+                out[int(p.caps.cpus)] = _measured(p)
         return out
 
     # ---------------------------------------------------------------- the run
@@ -449,6 +455,14 @@ class Sweep:
 
     def save(self) -> None:
         save_profile(self.profile, self.out)
+
+
+def _measured(p: Probe) -> Measured | None:
+    """What the search sees of a probe: its median images/s and the interval of it."""
+    if p.outcome != Outcome.ok or p.throughput is None:
+        return None
+    ci = p.median_ci
+    return Measured(p.throughput.median, ci.lo if ci else None, ci.hi if ci else None)
 
 
 def _default_device(caps: Caps) -> str:

@@ -6,7 +6,9 @@ where writable; otherwise the cap is recorded as not enforced, with the reason. 
 interfaces are handled, chosen by what the host mounts at the cgroup root (a parameter, so a
 fake tree can stand in for it in tests):
 
-- v1 (a hierarchy per controller): one dir per controller (cpuset, cpu, cpuacct, memory);
+- v1 (a hierarchy per controller): one dir per controller (cpuset, cpu, cpuacct, memory; the
+  memory dir even without a memory cap, so that the counters the probe reads of its memory
+  cgroup, harness/telemetry/memcg.py, are its own);
   cpu.cfs_quota_us, memory.limit_in_bytes (+ memsw), CPU time from cpuacct.usage, OOM kills
   from memory.oom_control.
 - v2 (one unified hierarchy, `cgroup.controllers` at its root): one dir per probe beside the
@@ -327,6 +329,8 @@ class LocalBackend:
             cg.make("cpuacct")
         mem_how: str | None = None
         mem_ok = False
+        if host.memory and caps.memory_gb is None:
+            cg.make("memory")  # no cap, but a cgroup of its own: its counters are the probe's
         if caps.memory_gb is not None:
             if host.memory:
                 d = cg.make("memory")

@@ -22,8 +22,9 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from harness.profile import InferSection, Stat
+from harness.profile import InferSection, MedianCI, Stat
 from harness.spec import InferSpec, JobSpec
+from harness.stopping import Stream
 from harness.telemetry import energy as energy_mod
 from harness.telemetry.freq import ClockLockRefused, Clocks
 from harness.workloads import cuts
@@ -154,6 +155,44 @@ def time_call(
             fn()
             out.append(time.perf_counter() - t0)
     return out
+
+
+def time_bundle(
+    fn: Callable[[], object], device: torch.device, cfg: InferSpec
+) -> tuple[list[float], Stream]:
+    """Seconds per call of one bundle under the spec's stopping rule, and the stream the rule
+    saw (its interval and why it stopped). Fixed mode is `time_call` unchanged; confidence
+    mode times one call at a time (on a GPU, each call's end event is waited for) and asks the
+    rule after each."""
+    rule = cfg.rule()
+    stream = Stream(rule)
+    if rule.mode == "fixed":
+        out = time_call(fn, device, cfg.repeats, cfg.warmup, cfg.min_window_s)
+        stream.values = sorted(out)
+        stream.stopped = "max_count" if len(out) >= MAX_REPEATS else "fixed_count"
+        return out, stream
+    sync = _sync(device)
+    for _ in range(cfg.warmup):
+        fn()
+    sync()
+    out = []
+    start = time.perf_counter()
+    while True:
+        if device.type == "cuda":
+            a = torch.cuda.Event(enable_timing=True)
+            b = torch.cuda.Event(enable_timing=True)
+            a.record()
+            fn()
+            b.record()
+            b.synchronize()
+            dt = a.elapsed_time(b) / 1000.0
+        else:
+            t0 = time.perf_counter()
+            fn()
+            dt = time.perf_counter() - t0
+        out.append(dt)
+        if stream.add(dt, time.perf_counter() - start) is not None:
+            return out, stream
 
 
 def _bundle_fn(
@@ -364,7 +403,7 @@ class _Pass:
                     torch.cuda.reset_peak_memory_stats(device)
                 e_j, e_reason = None, self.energy_reason
                 with torch.inference_mode():
-                    lat = time_call(fn, device, cfg.repeats, cfg.warmup, cfg.min_window_s)
+                    lat, stream = time_bundle(fn, device, cfg)
                     if self.counter is not None or self.power_log:
                         meter = self.counter or _NullCounter()
                         joules, calls, t0, t1 = energy_mod.measure_window(
@@ -382,6 +421,7 @@ class _Pass:
                     "frequency_mhz": f,
                     "observed_frequency_mhz": self.clocks.observed(),
                     "latency": stat.model_dump(),
+                    "median_ci": MedianCI.of(lat, "latency_s", stream.record("latency_s")),
                     "energy_j": e_j,
                     "energy_reason": e_reason,
                     "peak_mem_mb": (

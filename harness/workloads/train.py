@@ -11,13 +11,15 @@ import os
 import resource
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 from torch import nn
 
+from harness import stopping
 from harness.spec import JobSpec
+from harness.telemetry import memcg
 from harness.workloads.data import (
     dataset_bytes,
     disk_read_bytes,
@@ -82,7 +84,8 @@ class _AllReduce:
 
 def run_train(spec: JobSpec, request: dict[str, Any], emit: Emit) -> None:
     """One training probe: the setup, the model (joined to its peers when several nodes train),
-    a meta record, the timed loop, then what the measured batches read from disk."""
+    a meta record, the timed loop, then what the measured window read from disk, the memory
+    cgroup's counters over it, and why it stopped (with the interval of the median)."""
     setup = _setup(spec, request)
     torch.manual_seed(spec.data.seed)
     root = prepare_data(spec, request.get("data_dir"))
@@ -92,11 +95,15 @@ def run_train(spec: JobSpec, request: dict[str, Any], emit: Emit) -> None:
     loader = make_loader(
         spec, root, setup.batch_size, setup.workers, seed=spec.data.seed + setup.rank
     )
-    read_at_measure = _loop(spec, setup, trainer, loader, emit)
+    window = _loop(spec, setup, trainer, loader, emit)
     read_end = disk_read_bytes()
-    if read_end is not None and read_at_measure is not None:
+    mem_end = memcg.snapshot(window.where)
+    if read_end is not None and window.read_at_measure is not None:
         # what the measured batches fetched from storage, not from the page cache
-        emit({"type": "io", "disk_read_bytes": read_end - read_at_measure})
+        emit({"type": "io", "disk_read_bytes": read_end - window.read_at_measure})
+    if mem_end is not None and window.mem_at_measure is not None:
+        emit(memcg.window(window.mem_at_measure, mem_end, window.seconds))
+    emit(window.stream.record("images_per_s"))
     if trainer.allreduce is not None:
         import torch.distributed as dist
 
@@ -109,7 +116,7 @@ class _Setup:
     torchrun started this node: then it, not the request, gives the rank and world size)."""
 
     batch_size: int
-    measured: int
+    rule: stopping.StopRule
     warmup: int
     workers: int
     gpus_granted: int
@@ -131,16 +138,20 @@ def _setup(spec: JobSpec, request: dict[str, Any]) -> _Setup:
     # the backend shows the child only its granted GPUs: train on all of them (data-parallel)
     gpus_used = min(gpus_granted, torch.cuda.device_count()) if torch.cuda.is_available() else 0
     torchrun = "TORCHELASTIC_RUN_ID" in os.environ
+    nnodes = int(os.environ["WORLD_SIZE"]) if torchrun else int(request.get("nnodes") or 1)
+    rule = spec.iterations.rule(int(ov["max_iterations"]) if ov.get("max_iterations") else None)
+    if nnodes > 1:  # every node must run the same steps (each all-reduce needs all of them)
+        rule = replace(rule, mode="fixed")
     return _Setup(
         batch_size=int(ov.get("batch_size") or spec.batch_size),
-        measured=int(ov.get("max_iterations") or spec.iterations.measured),
+        rule=rule,
         warmup=spec.iterations.warmup,
         workers=int(request.get("workers") or 0),
         gpus_granted=gpus_granted,
         gpus_used=gpus_used,
         device=torch.device("cuda" if gpus_used else "cpu"),
         rank=int(os.environ["RANK"]) if torchrun else int(request.get("node_rank") or 0),
-        nnodes=int(os.environ["WORLD_SIZE"]) if torchrun else int(request.get("nnodes") or 1),
+        nnodes=nnodes,
         torchrun=torchrun,
     )
 
@@ -211,19 +222,32 @@ def _meta_record(
     }
 
 
-def _loop(spec: JobSpec, setup: _Setup, trainer: _Trainer, loader: Any, emit: Emit) -> int | None:
-    """Warm-up batches, then measured ones until both the count and the minimum duration are
-    met (or the run passes its time limit), one record each. Returns the disk read counter at
-    the first measured batch."""
+@dataclass
+class _Window:
+    """The measured window: its batches' images/s as the stopping rule saw them, its length,
+    and the disk and memory-cgroup counters read at its first batch."""
+
+    stream: stopping.Stream
+    seconds: float = 0.0
+    read_at_measure: int | None = None
+    where: memcg.Where | None = None
+    mem_at_measure: dict[str, Any] | None = None
+
+
+def _loop(spec: JobSpec, setup: _Setup, trainer: _Trainer, loader: Any, emit: Emit) -> _Window:
+    """Warm-up batches, then measured ones until the stopping rule says enough (or the loop
+    passes its time limit), one record each; the counters are read just before the first
+    measured batch."""
     t_start = time.perf_counter()
     t_measure: float | None = None
     step = 0
-    done_measured = 0
-    read_at_measure: int | None = None
+    window = _Window(stopping.Stream(setup.rule))
     while True:
         is_warm = step < setup.warmup
         if step == setup.warmup:
-            read_at_measure = disk_read_bytes()
+            window.read_at_measure = disk_read_bytes()
+            window.where = memcg.locate()
+            window.mem_at_measure = memcg.snapshot(window.where)
         rec, t0, t4 = _timed_batch(spec, setup, trainer, loader, step, t_start)
         emit(rec)
         step += 1
@@ -231,13 +255,13 @@ def _loop(spec: JobSpec, setup: _Setup, trainer: _Trainer, loader: Any, emit: Em
             continue
         if t_measure is None:
             t_measure = t0
-        done_measured += 1
-        elapsed = t4 - t_measure
-        if done_measured >= setup.measured and elapsed >= spec.iterations.min_duration_s:
+        window.seconds = t4 - t_measure
+        if window.stream.add(rec["images_per_s"], window.seconds) is not None:
             break
         if t4 - t_start > spec.iterations.max_duration_s:
+            window.stream.stopped = "max_duration"
             break
-    return read_at_measure
+    return window
 
 
 def _timed_batch(
