@@ -246,6 +246,38 @@ def test_real_training_probe_in_a_container(image: str, tmp_path: Path) -> None:
     assert not _left(be.session)
 
 
+@pytest.mark.docker
+def test_a_container_probe_reads_its_own_memory_cgroup_over_the_window(
+    image: str, tmp_path: Path
+) -> None:
+    """The workload reads the container's memory cgroup (the mount is its own: the limit it
+    reads is the cap) at the start and end of the measured window, and the probe records the
+    interval of its median and why it stopped, as on the local backend."""
+    from harness.profile import now
+    from harness.sweep import summarise
+
+    spec = load_spec(ROOT / "tests" / "data" / "docker-tiny.yaml").model_dump(mode="json")
+    spec["iterations"].update(stop="confidence", max_measured=10)
+    be = DockerBackend(image, data_cache=tmp_path / "data")
+    caps = Caps(cpus=1, memory_gb=1.5)
+    req = ProbeRequest(spec=spec, caps=caps, workdir=tmp_path / "p", timeout_s=300)
+    run = be.run_probe(req)
+    assert run.outcome == Outcome.ok, (run.reason, run.log_tail)
+    probe = summarise(run, caps, "p", "docker", now(), keep_records=False)
+    m = probe.memory_counters
+    assert m is not None and m.own and m.cgroup.startswith("/sys/fs/cgroup")
+    assert m.limit_mb == pytest.approx(1.5 * 2**30 / 1e6)
+    assert m.window_s > 0 and m.pgfault is not None and m.pgfault > 0
+    assert m.usage_mb_end is not None and m.usage_mb_end > 50
+    if m.cpu_user_s is not None and m.cpu_system_s is not None and run.cpu_time_s:
+        used = m.cpu_user_s + m.cpu_system_s
+        assert used <= m.window_s * 1.1 + 0.05 and used < 0.5 * run.cpu_time_s
+    ci = probe.median_ci
+    assert ci is not None and ci.mode == "confidence" and ci.stopped in ("target_met", "max_count")
+    assert 6 <= ci.n <= 10 and ci.lo is not None and ci.hi is not None and ci.lo <= ci.hi
+    assert not _left(be.session)
+
+
 DRIVER = """
 import sys, time
 from pathlib import Path

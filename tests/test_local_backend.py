@@ -136,3 +136,62 @@ def test_local_backend_sets_visible_devices_fake_gpu(
     assert meta["cuda_visible_devices"] == "3,5"
     assert meta["gpus_granted"] == 2 and meta["gpus_used"] == 0 and meta["device"] == "cpu"
     assert run.enforced is not None and run.enforced.gpus == "CUDA_VISIBLE_DEVICES='3,5'"
+
+
+def test_a_probe_says_how_sure_it_is_and_what_its_memory_cgroup_did(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """Confidence stopping on a real tiny probe (1 CPU, 1.5 GB cap): the interval recorded is the
+    one its measured batches give, it stopped for a reason the rule allows, and the memory
+    counters are its own cgroup's (the limit it read is its cap) over the measured window only
+    (the CPU time in them fits the window, not the probe's start-up)."""
+    from harness.profile import now
+    from harness.stopping import median_interval
+    from harness.sweep import summarise
+
+    backend = LocalBackend()
+    its = {"warmup": 1, "measured": 3, "stop": "confidence", "max_measured": 10}
+    req = _request(tmp_path, data_dir, Caps(cpus=1, memory_gb=1.5), iterations=its)
+    run = backend.run_probe(req)
+    assert run.outcome == Outcome.ok, run.log_tail
+    probe = summarise(run, req.caps, "p", "local", now(), keep_records=True)
+    measured = [r for r in run.records if r["type"] == "batch" and not r["warmup"]]
+    ci = probe.median_ci
+    assert ci is not None and ci.mode == "confidence" and ci.n == len(measured)
+    assert (ci.target_rel_ci, ci.confidence, ci.quantity) == (0.02, 0.95, "images_per_s")
+    if ci.stopped == "target_met":
+        assert 6 <= ci.n <= 10 and ci.rel_half_width is not None and ci.rel_half_width <= 0.02
+    else:
+        assert ci.stopped == "max_count" and ci.n == 10
+    iv = median_interval([r["images_per_s"] for r in measured])
+    assert iv is not None and (ci.lo, ci.hi) == (iv.lo, iv.hi)
+    assert probe.throughput is not None and iv.lo <= probe.throughput.median <= iv.hi
+    if not backend.cg_mem:
+        pytest.skip("no writable memory cgroup here: the counters would not be the probe's own")
+    m = probe.memory_counters
+    assert m is not None and m.cgroup_version == f"v{backend.host.version}" and m.own
+    assert PREFIX in m.cgroup and m.limit_mb == pytest.approx(1.5 * 2**30 / 1e6)
+    assert m.window_s >= sum(r["batch_s"] for r in measured) * 0.99
+    assert m.pgfault is not None and m.pgfault > 0 and m.pgmajfault is not None
+    assert m.cache_mb_end is not None and m.usage_mb_end is not None and m.usage_mb_end > 50
+    if m.cpu_user_s is not None and m.cpu_system_s is not None and run.cpu_time_s:
+        used = m.cpu_user_s + m.cpu_system_s
+        assert used <= m.window_s * 1.1 + 0.05  # 1 CPU over the window (10 ms ticks)
+        assert used < 0.5 * run.cpu_time_s  # not the imports and set-up before it
+
+
+def test_without_a_memory_cap_a_probe_still_reads_its_own_memory_cgroup(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    backend = LocalBackend()
+    if not backend.cg_mem:
+        pytest.skip("no writable memory cgroup here")
+    its = {"warmup": 1, "measured": 3, "stop": "fixed"}
+    run = backend.run_probe(_request(tmp_path, data_dir, Caps(cpus=1), iterations=its))
+    assert run.outcome == Outcome.ok, run.log_tail
+    (rec,) = [r for r in run.records if r["type"] == "memcg"]
+    assert rec["own"] and PREFIX in rec["cgroup"] and rec["end"]["limit_bytes"] is None
+    (stop,) = [r for r in run.records if r["type"] == "stop"]
+    assert (stop["mode"], stop["stopped"], stop["n"]) == ("fixed", "fixed_count", 3)
+    assert stop["lo"] is None  # 3 batches: too few for a 95% interval
+    assert not _leftover_cgroups(backend)
