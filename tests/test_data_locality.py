@@ -102,7 +102,7 @@ num_classes: 10
 batch_size: 16
 data: {source: jpeg, num_samples: 320, stored_size: [1024, 1024], cold_cache: true}
 loader: {kind: torch, workers: 0}
-iterations: {warmup: 20, measured: 20}
+iterations: {warmup: 20, measured: 20, stop: fixed}  # the measured batches: one epoch
 """
 
 

@@ -62,7 +62,7 @@ def test_dali_cpu_pipeline_feeds_real_training_steps(tmp_path: Path) -> None:
         "num_classes: 4\nbatch_size: 8\n"
         "data: {source: jpeg, num_samples: 32, stored_size: [96, 96]}\n"
         "loader: {kind: dali, workers: auto}\n"
-        "iterations: {warmup: 1, measured: 4}\n"
+        "iterations: {warmup: 1, measured: 4, stop: fixed}\n"
     )
     prof = _profile(job, tmp_path / "p.json", tmp_path / "data")
     (probe,) = prof["train"]["probes"]
