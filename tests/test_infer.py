@@ -15,7 +15,14 @@ from harness.profile import Caps, InferSection, Outcome
 from harness.spec import JobSpec
 from harness.telemetry import energy
 from harness.telemetry.freq import ClockLockRefused
-from harness.workloads.infer import bundle_ranges, collect, load_inputs, run_infer, time_call
+from harness.workloads.infer import (
+    bundle_ranges,
+    collect,
+    load_inputs,
+    run_infer,
+    time_bundle,
+    time_call,
+)
 
 
 def _spec(**infer: Any) -> JobSpec:
@@ -118,6 +125,34 @@ def test_time_call_meets_count_and_window() -> None:
     out = time_call(work, torch.device("cpu"), 3, 2, min_window_s=0.05)
     assert len(out) >= 3 and len(calls) == len(out) + 2
     assert time.perf_counter() - t0 >= 0.05
+
+
+def test_bundles_record_the_interval_of_their_median_latency(
+    profiled: tuple[dict[str, Any], list[dict[str, Any]]],
+) -> None:
+    section, _ = profiled
+    for b in InferSection.model_validate(section).bundles:
+        ci = b.median_ci
+        assert ci is not None and ci.quantity == "latency_s" and ci.mode == "fixed"
+        assert ci.stopped == "fixed_count" and ci.n == 3 and ci.lo is None  # 3 < 6 calls
+
+
+def test_confidence_mode_times_a_bundle_until_its_median_is_known() -> None:
+    def steady() -> None:
+        time.sleep(0.002)
+
+    cfg = _spec(repeats=3, warmup=1, stop="confidence", max_repeats=40).infer
+    assert cfg is not None
+    out, stream = time_bundle(steady, torch.device("cpu"), cfg)
+    iv = stream.interval()
+    assert len(out) == len(stream.values) and 6 <= len(out) <= 40
+    if stream.stopped == "target_met":  # a 2 ms sleep is steady to 2% unless the host is busy
+        assert iv is not None and iv.rel_half_width <= 0.02
+    else:
+        assert stream.stopped == "max_count" and len(out) == 40
+    rng = iter([0.001, 0.009] * 50)  # alternating 1 ms / 9 ms: never within 2%
+    out, stream = time_bundle(lambda: time.sleep(next(rng)), torch.device("cpu"), cfg)
+    assert stream.stopped == "max_count" and len(out) == 40
 
 
 def test_frequency_request_here_is_refused_with_reason(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.profile import SearchResult
-from harness.search import STRATEGIES, SearchError, run_search
+from harness.search import STRATEGIES, Measured, SearchError, run_search
 
 Curve = Callable[[int], float]
 SIZES = (8, 24, 64)
@@ -224,6 +224,23 @@ def test_a_cliff_is_bracketed_by_bisection() -> None:
     assert any(t.reason.startswith("drop: bisect [") for t in res.trace)
     assert {14, 15} <= set(trace_cpus(res))  # both sides of the cliff measured
     assert max_rel_error(res, f) <= 0.05
+
+
+def test_a_drop_inside_the_noise_is_no_evidence_but_a_sure_one_is_bisected() -> None:
+    """A probe's median comes with its interval: a 'drop' whose intervals overlap its
+    neighbour's could be noise and earns no bisection; the same drop, measured tightly, does."""
+    f = hard(24)["step"]
+
+    def with_interval(rel: float) -> Callable[[int], Measured]:
+        return lambda c: Measured(f(c), f(c) * (1 - rel), f(c) * (1 + rel))
+
+    sure = run_search(with_interval(0.01), 24)
+    assert any(t.reason.startswith("drop: bisect [") for t in sure.trace)
+    assert {14, 15} <= set(trace_cpus(sure))
+    vague = run_search(with_interval(0.5), 24)
+    assert not any(t.reason.startswith("drop: bisect [") for t in vague.trace)
+    step = vague.trace[0]
+    assert step.lo == pytest.approx(f(24) * 0.5) and step.hi == pytest.approx(f(24) * 1.5)
 
 
 def test_stops_one_probe_short_of_the_seed_and_says_how_sure_it_is() -> None:

@@ -254,8 +254,11 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def expected_batches(spec: JobSpec, options: ProfileOptions) -> int:
-    """Batches one probe runs (warm-up and measured), the length of its progress bar."""
-    return spec.iterations.warmup + (options.max_iterations or spec.iterations.measured)
+    """Batches one probe runs at most (warm-up and measured), the length of its progress bar
+    (a probe that stops on its confidence target ends short of it)."""
+    rule = spec.iterations.rule(options.max_iterations)
+    fixed = rule.mode == "fixed" or options.nnodes > 1  # nodes run a fixed count together
+    return spec.iterations.warmup + (rule.count if fixed else rule.max_count)
 
 
 class ProgressDisplay:
@@ -340,7 +343,9 @@ def _caps_text(caps: Caps) -> str:
 def _probe_line(p: Probe) -> str:
     cap = _caps_text(p.caps)
     if p.outcome == "ok" and p.throughput:
-        return f"probe {cap}: {p.throughput.median:.1f} img/s"
+        ci = p.median_ci
+        sure = f" +-{ci.rel_half_width:.1%} ({ci.stopped})" if ci and ci.rel_half_width else ""
+        return f"probe {cap}: {p.throughput.median:.1f} img/s{sure}"
     if p.outcome == "ok":
         return f"probe {cap}: ok"
     return f"probe {cap}: {p.outcome}" + (f" ({p.reason})" if p.reason else "")
