@@ -242,7 +242,9 @@ class MemoryCounters(Strict):
         default=None, description="page-cache pages faulted back in soon after being reclaimed"
     )
     workingset_refault_anon: int | None = None
-    failcnt: int | None = Field(default=None, description="v1: times usage hit the limit")
+    failcnt: int | None = Field(
+        default=None, description="v1: times a charge hit the limit (some kernels leave it 0)"
+    )
     events_high: int | None = Field(default=None, description="v2: times over memory.high")
     events_max: int | None = Field(default=None, description="v2: times at memory.max")
     oom_kill: int | None = None

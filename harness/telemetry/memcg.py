@@ -12,8 +12,9 @@ What is read, by cgroup version (absent counters stay None, never 0):
   pgmajfault, pgfault, pgpgin/pgpgout (pages charged to / uncharged from the cgroup: churn),
   workingset_refault_file/anon (pages read back soon after reclaim evicted them), pgscan* and
   pgsteal* where the kernel reports them (v1 usually does not), cache (page cache held),
-  rss; `memory.failcnt` (times the usage hit the limit, each a reclaim from the charging
-  task); `memory.usage_in_bytes`, `memory.limit_in_bytes`; `cpuacct.stat` user/system and
+  rss; `memory.failcnt` (times a charge hit the limit; seen staying 0 on this host's 6.18
+  kernel even with usage at the limit and pages reclaimed, where pgpgout and the refaults
+  moved); `memory.usage_in_bytes`, `memory.limit_in_bytes`; `cpuacct.stat` user/system and
   `cpu.stat` nr_throttled / throttled_time (CFS quota).
 - v2 `memory.stat` (file, anon, pgscan, pgsteal, pgmajfault, pgfault, workingset_refault_*),
   `memory.events` (high, max, oom_kill), `memory.pressure` (some/full stall totals),
