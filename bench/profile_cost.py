@@ -82,8 +82,9 @@ def fmt_ci(probe: dict) -> str:
 
 def bench(job: Path, rounds: int, folder: Path) -> bool:
     specs = {m: with_stop(job, m, folder) for m in MODES}
-    data = folder / "data"
-    profile(specs["fixed"], folder / "prep.json", data, "--max-iterations", "1")  # make the data
+    data, out = folder / "data", folder / job.stem
+    prep = ("--max-iterations", "1")
+    profile(specs["fixed"], out / "prep.json", data, *prep)  # make the dataset, untimed
     runs: dict[str, list[tuple[float, dict]]] = {m: [] for m in MODES}
     print(f"{job.name} at 1 CPU, local backend, {rounds} round(s), the order reversed each round:")
     print(
@@ -92,7 +93,7 @@ def bench(job: Path, rounds: int, folder: Path) -> bool:
     )
     for k in range(rounds):
         for m in MODES if k % 2 == 0 else MODES[::-1]:  # ABC CBA: each sees the drift alike
-            wall, p = profile(specs[m], folder / f"{m}-{k}.json", data)
+            wall, p = profile(specs[m], out / f"{m}-{k}.json", data)
             runs[m].append((wall, p))
             ci = p.get("median_ci") or {}
             print(

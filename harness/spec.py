@@ -93,9 +93,13 @@ class IterationSpec(Strict):
     +-5-20% band, while a tight stream is settled after 6. Confidence mode stops a tight stream
     at its minimum count, spends more batches only where the stream needs them, and never more
     than `max_measured` (default four times `measured`, so a spec's own sizing still bounds its
-    cost). `fixed` stays for measurements that mean a count (one epoch of a data-locality
-    probe) and for external scripts, which run their own loop: their interval is recorded all
-    the same. `--max-iterations` caps the count in either mode.
+    cost). The price, measured on this 2-core VM (bench/profile_cost.py): its batch streams
+    spread ~10%, so most probes run to that bound, about twice a fixed count's wall time for a
+    somewhat tighter interval; `stop: fixed` in a spec buys the old cost back. `fixed` stays for
+    measurements that mean a count (one epoch of a data-locality probe) and for external
+    scripts, which run their own loop: their interval is recorded all the same. Several nodes
+    training together run fixed (each all-reduce needs every node). `--max-iterations` caps the
+    count in either mode.
     """
 
     warmup: Annotated[int, Field(ge=0)] = 3
