@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from harness.backends.base import BackendError, OnRecord, ProbeRequest, ProbeRun, Record
-from harness.profile import Caps, NodeResult, Outcome, Stat
+from harness.profile import Caps, MedianCI, NodeResult, Outcome, Stat
 
 if TYPE_CHECKING:
     from harness.options import ProfileOptions
@@ -142,6 +142,12 @@ def node_result(rank: int, host: str, caps: Caps, records: list[Record]) -> Node
 def aggregate_throughput(records: list[Record], nnodes: int) -> Stat | None:
     """images/s of the whole job per synchronous step: all nodes' images over the slowest
     node's step time (steps every node measured)."""
+    vals = step_throughputs(records, nnodes)
+    return Stat.of(vals) if vals else None
+
+
+def step_throughputs(records: list[Record], nnodes: int) -> list[float]:
+    """The whole job's images/s at each step every node measured (see aggregate_throughput)."""
     steps: dict[int, dict[int, Record]] = {}
     for r in records:
         if r.get("type") == "batch" and not r.get("warmup"):
@@ -152,7 +158,7 @@ def aggregate_throughput(records: list[Record], nnodes: int) -> Stat | None:
             slowest = max(float(r["batch_s"]) for r in per.values())
             if slowest > 0:
                 vals.append(sum(int(r["batch_size"]) for r in per.values()) / slowest)
-    return Stat.of(vals) if vals else None
+    return vals
 
 
 def _rank(r: Record) -> int:
@@ -409,6 +415,9 @@ def run_multinode_profile(
     probe.comm_share = result.comm_share
     if result.aggregate is not None:
         probe.throughput = result.aggregate
+        stop = next((r for r in run.records if r.get("type") == "stop"), None)  # rank 0's
+        steps = step_throughputs(run.records, nnodes)
+        probe.median_ci = MedianCI.of(steps, "images_per_s", stop)  # of the whole job's steps
     assert sweep.profile.train is not None
     sweep.profile.train.probes.append(probe)
     sweep.profile.train.nnodes = nnodes
