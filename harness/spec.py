@@ -81,32 +81,28 @@ StopMode = Literal["fixed", "confidence"]
 class IterationSpec(Strict):
     """How long a training probe measures, in MLPerf LoadGen's habits (harness/stopping.py).
 
-    `stop: confidence` (the default): after each measured batch, the order-statistic interval
-    of the median images/s; the probe stops once `min_measured` batches and `min_duration_s`
-    are done and the interval's relative half-width is within `target_rel_ci` at
-    `confidence`, or at `max_measured` batches, or when the loop passes `max_duration_s`.
-    `stop: fixed`: exactly `measured` batches (and `min_duration_s`), as before.
+    `stop: confidence`: after each measured batch, the order-statistic interval of the median
+    images/s; the probe stops once `min_measured` batches and `min_duration_s` are done and the
+    interval's relative half-width is within `target_rel_ci` at `confidence`, or at
+    `max_measured` batches (default four times `measured`), or when the loop passes
+    `max_duration_s`. `stop: fixed` (the default): exactly `measured` batches (and
+    `min_duration_s`); the interval of its median is recorded all the same, with
+    `fixed_count` as the reason it stopped.
 
-    Why confidence is the default: a profile is the contract every decision rests on, and a
-    fixed count says nothing about how sure its median is. Batch times here spread 5-40%
-    (stragglers, a memory cap's reclaim), so 8 fixed batches leave the median anywhere in a
-    +-5-20% band, while a tight stream is settled after 6. Confidence mode stops a tight stream
-    at its minimum count, spends more batches only where the stream needs them, and never more
-    than `max_measured` (default four times `measured`, so a spec's own sizing still bounds its
-    cost). The price, measured on this 2-core VM (bench/profile_cost.py): its batch streams
-    spread ~10%, so most probes run to that bound, about twice a fixed count's wall time for a
-    somewhat tighter interval; `stop: fixed` in a spec buys the old cost back. `fixed` stays for
-    measurements that mean a count (one epoch of a data-locality probe) and for external
-    scripts, which run their own loop: their interval is recorded all the same. Several nodes
-    training together run fixed (each all-reduce needs every node). `--max-iterations` caps the
-    count in either mode.
+    Why fixed is the default: on this 2-core VM (bench/profile_cost.py) batch streams spread
+    ~10%, so confidence mode runs most probes to `max_measured`: about twice a fixed count's
+    wall time for a somewhat tighter interval, short of the cost it is meant to save. And a
+    profile measured before this field existed was measured with a fixed count: the default
+    keeps what such a profile says about itself true. A spec asks for `stop: confidence` where
+    its median must be known to a stated width. Several nodes training together run fixed
+    (each all-reduce needs every node). `--max-iterations` caps the count in either mode.
     """
 
     warmup: Annotated[int, Field(ge=0)] = 3
     measured: Annotated[int, Field(gt=0)] = 20
     min_duration_s: Annotated[float, Field(ge=0)] = 0.0
     max_duration_s: Annotated[float, Field(gt=0)] = 600.0
-    stop: StopMode = "confidence"
+    stop: StopMode = "fixed"
     target_rel_ci: Annotated[float, Field(gt=0, lt=1)] = DEFAULT_TARGET
     confidence: Annotated[float, Field(gt=0.5, lt=1)] = DEFAULT_CONFIDENCE
     min_measured: Annotated[int, Field(gt=0)] | None = Field(

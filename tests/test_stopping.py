@@ -132,10 +132,11 @@ def test_fixed_mode_is_the_old_count() -> None:
 
 
 def test_the_spec_defaults_and_max_iterations() -> None:
-    rule = IterationSpec().rule()
+    assert IterationSpec().rule().mode == "fixed"  # what a profile made before the field was
+    rule = IterationSpec(stop="confidence").rule()
     assert (rule.mode, rule.target_rel_ci, rule.confidence) == ("confidence", 0.02, 0.95)
     assert (rule.least, rule.max_count) == (6, 80)  # 4 x measured (20)
-    capped = IterationSpec(measured=8).rule(max_iterations=2)
+    capped = IterationSpec(stop="confidence", measured=8).rule(max_iterations=2)
     assert (capped.least, capped.max_count) == (2, 2)  # --max-iterations caps either mode
     fixed = IterationSpec(stop="fixed", measured=8).rule(max_iterations=3)
     assert (fixed.mode, fixed.count) == ("fixed", 3)
