@@ -423,21 +423,37 @@ class ProfileError(ValueError):
         super().__init__(" ".join(str(msg).split()))
 
 
+def parse_json(text: str, where: str, error: type[ValueError] = ValueError) -> Any:
+    """JSON text -> Python values; every failure is one `error` line: the parser's message with
+    its line and column, an integer of more than 4,300 digits, or nesting too deep. NaN,
+    Infinity and 1e400 parse (as Python's json does) so that the model refuses them at their
+    field: no float of a `Strict` model is infinite or NaN."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(
+            f"{where}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+    except RecursionError:
+        raise error(f"{where}: invalid JSON: nested too deeply to read") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        raise error(f"{where}: invalid JSON: {_first_clause(exc)}") from None
+
+
+def read_json(path: str | Path, expected: str, error: type[ValueError] = ValueError) -> Any:
+    """A JSON file's values (see `parse_json`); a file that cannot be read or is not UTF-8 text
+    is one `error` line naming it and what was `expected` (e.g. "a JSON profile")."""
+    from harness.spec import read_text
+
+    return parse_json(read_text(path, expected, error), str(path), error)
+
+
 def load_profile(path: str | Path) -> Profile:
     """Read and validate a profile; every failure becomes a one-line ProfileError."""
     from pydantic import ValidationError
 
     p = Path(path)
-    try:
-        raw = json.loads(p.read_text())
-    except OSError as exc:
-        raise ProfileError(f"{p}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ProfileError(f"{p}: not a text file (expected JSON)") from None
-    except json.JSONDecodeError as exc:
-        raise ProfileError(f"{p}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
-    except (ValueError, RecursionError) as exc:  # an integer too long, nesting too deep
-        raise ProfileError(f"{p}: invalid JSON: {_first_clause(exc)}") from None
+    raw = read_json(p, "a JSON profile", ProfileError)
     if not isinstance(raw, dict):
         raise ProfileError(f"{p}: expected a JSON object, got {type(raw).__name__}")
     version = raw.get("schema_version")

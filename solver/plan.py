@@ -14,12 +14,12 @@ Pure: no SCIP until `solve` is called.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.profile import read_json
 from solver.problem import (
     Kind,
     ProblemError,
@@ -60,11 +60,10 @@ def classify(path: Path) -> Loaded | Skipped:
     if path.suffix in (".yaml", ".yml"):
         return Skipped(str(path), "a YAML file, not a profile (a problem file goes to --problem)")
     try:
-        raw = json.loads(path.read_text())
-    except OSError as exc:
-        return Skipped(str(path), f"cannot read: {exc.strerror or exc}")
-    except (ValueError, RecursionError) as exc:
-        return Skipped(str(path), f"not JSON: {str(exc)[:80]}")
+        raw = read_json(path, "a JSON profile", ProblemError)
+    except ProblemError as exc:
+        reason = str(exc).removeprefix(f"{path}: ")
+        return Skipped(str(path), reason.replace("invalid JSON", "not JSON", 1))
     if not isinstance(raw, dict):
         return Skipped(str(path), "not a profile: the top level is not a JSON object")
     if raw.get("format") == "harness.costmodel":

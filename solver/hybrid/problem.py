@@ -16,26 +16,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from solver.hybrid.costmodel.file import CostModelError
-from solver.problem import ProblemError, SolveOptions, Strict
+from solver.problem import (
+    MAX_JOBS,
+    MAX_WORKERS,
+    PositiveSeconds,
+    ProblemError,
+    Seconds,
+    SolveOptions,
+    Strict,
+    TimeLimit,
+)
 
 if TYPE_CHECKING:
     from solver.hybrid.costmodel.fit import CostModel
     from solver.profiles import ProfileSet
 
 DEFAULT_NUM_BATCHES = 100
+MAX_CELLS = 200_000  # jobs x workers: the assignment MILP's binaries
 Matrix = list[list[float]]  # p[job][worker], seconds; inf where a job cannot run
 
 
 class HybridJob(Strict):
     name: str
     model: str
-    batch_size: Annotated[int, Field(gt=0)]
-    input_shape: list[Annotated[int, Field(gt=0)]] = Field(min_length=3, max_length=4)
-    num_batches: Annotated[int, Field(gt=0)]
-    step_s: dict[str, Annotated[float, Field(gt=0)]] | None = Field(
+    batch_size: Annotated[int, Field(gt=0, le=1_000_000)]
+    input_shape: list[Annotated[int, Field(gt=0, le=1_000_000)]] = Field(min_length=3, max_length=4)
+    num_batches: Annotated[int, Field(gt=0, le=1_000_000_000)]
+    step_s: dict[str, PositiveSeconds] | None = Field(
         default=None,
         description="measured seconds per batch by worker name or device ('cpu'/'cuda'); "
         "overrides the cost model",
@@ -45,7 +55,7 @@ class HybridJob(Strict):
 class Worker(Strict):
     name: str
     device: Literal["cpu", "cuda"]
-    cpus: Annotated[float, Field(gt=0)] = 1.0
+    cpus: Annotated[float, Field(gt=0, le=1e6)] = 1.0
 
 
 class GpuFallback(Strict):
@@ -54,22 +64,33 @@ class GpuFallback(Strict):
     t_cuda(batch) = overhead_s + t_cpu(batch, cpus=reference_cpus) / speedup
     """
 
-    speedup: Annotated[float, Field(gt=0)] = 25.0
-    overhead_s: Annotated[float, Field(ge=0)] = 0.004
-    reference_cpus: Annotated[float, Field(gt=0)] = 1.0
+    speedup: Annotated[float, Field(gt=0, le=1e6)] = 25.0
+    overhead_s: Seconds = 0.004
+    reference_cpus: Annotated[float, Field(gt=0, le=1e6)] = 1.0
 
 
 class HybridProblem(Strict):
     kind: Literal["hybrid"] = "hybrid"
     name: str | None = Field(default=None, description="names the solution file; = the kind")
-    jobs: list[HybridJob] = Field(min_length=1)
-    workers: list[Worker] = Field(min_length=1)
+    jobs: list[HybridJob] = Field(min_length=1, max_length=MAX_JOBS)
+    workers: list[Worker] = Field(min_length=1, max_length=MAX_WORKERS)
     cost_model: str | None = Field(
         default=None, description="cost-model JSON (harness fit); fitted from the profiles if unset"
     )
     cost_kind: Literal["auto", "linear", "gbt"] = "auto"
     gpu_fallback: GpuFallback = Field(default_factory=GpuFallback)
-    time_limit_s: Annotated[float, Field(gt=0)] | None = None
+    time_limit_s: TimeLimit | None = None
+
+    @model_validator(mode="after")
+    def _size(self) -> HybridProblem:
+        cells = len(self.jobs) * len(self.workers)
+        if cells > MAX_CELLS:
+            raise ValueError(
+                f"{len(self.jobs):,} jobs x {len(self.workers):,} workers = {cells:,} "
+                f"assignments: at most {MAX_CELLS:,} in a hybrid problem (the MILP has one "
+                "binary per job and worker)"
+            )
+        return self
 
 
 def default_problem(profiles: ProfileSet, num_batches: int = DEFAULT_NUM_BATCHES) -> HybridProblem:

@@ -24,24 +24,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import Field
+from pydantic import Field, model_validator
 
 import solver.packing.check as checker
+from harness.spec import read_yaml
 from solver.packing.baselines import admit
 from solver.packing.problem import (
     SYNERGY_CLUSTER,
     CurveModels,
+    GpuCount,
     Instance,
     Server,
     ServerKind,
+    check_cluster,
     reference_share,
     servers_of,
     table_for,
 )
 from solver.packing.solution import Placement
 from solver.packing.table import JobTable, curve_model
-from solver.problem import ProblemError, Strict, validate_as
+from solver.problem import (
+    MAX_JOBS,
+    PositiveAmount,
+    ProblemError,
+    Seconds,
+    Strict,
+    validate_as,
+)
 from solver.profiles import ProfileSet
 
 Policy = Literal["proportional", "greedy", "scip"]
@@ -56,17 +65,22 @@ class Cluster(Strict):
 
     servers: list[ServerKind] = Field(min_length=1)
 
+    @model_validator(mode="after")
+    def _size(self) -> Cluster:
+        check_cluster(self.servers)
+        return self
+
 
 class TraceJob(Strict):
     name: Annotated[str, Field(min_length=1)]
-    arrival_s: Annotated[float, Field(ge=0)] = 0.0
-    gpus: Annotated[int, Field(gt=0)] = 1
-    work_iterations: Annotated[float, Field(gt=0)]
+    arrival_s: Seconds = 0.0
+    gpus: GpuCount = 1
+    work_iterations: PositiveAmount
     profile: str = Field(description="train profile: path (relative to the trace) or id/job name")
 
 
 class Trace(Strict):
-    jobs: list[TraceJob] = Field(min_length=1)
+    jobs: list[TraceJob] = Field(min_length=1, max_length=MAX_JOBS)
 
 
 class JobResult(Strict):
@@ -99,17 +113,13 @@ class SimResult(Strict):
 # ---------------------------------------------------------------- reading traces and clusters
 
 
-def load_yaml_or_json(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ProblemError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ProblemError(f"{path}: invalid YAML/JSON: {exc}") from None
+def load_yaml_or_json(path: Path, expected: str) -> Any:
+    """A YAML (or JSON, which YAML reads too) file's values; bad input is one ProblemError."""
+    return read_yaml(path, expected, ProblemError)
 
 
 def load_trace(path: Path) -> Trace:
-    raw = load_yaml_or_json(path)
+    raw = load_yaml_or_json(path, "a YAML or JSON trace")
     if isinstance(raw, list):
         raw = {"jobs": raw}
     if not isinstance(raw, dict):
@@ -120,7 +130,7 @@ def load_trace(path: Path) -> Trace:
 def load_cluster(path: Path | None) -> list[ServerKind]:
     if path is None:
         return list(SYNERGY_CLUSTER)
-    raw = load_yaml_or_json(path)
+    raw = load_yaml_or_json(path, "a YAML cluster file")
     if not isinstance(raw, dict):
         raise ProblemError(f"{path}: expected a mapping with 'servers'")
     raw = {"servers": raw.get("servers")}
