@@ -503,6 +503,26 @@ def write_atomic(path: str | Path, text: str) -> None:
         raise WriteError(p, _why(exc, p)) from None
 
 
+def check_writable(path: str | Path, *, folder: bool = False) -> None:
+    """Before any work: WriteError when `path` (a file, or with `folder` a folder to write
+    into) clearly cannot be written: a folder where a file is meant (or a file where a folder
+    is), a file above it, or a first existing folder above it that is not writable. Touches
+    nothing; `write_atomic` still reports what only the write can find (a full disk, /proc)."""
+    p = Path(path)
+    if folder and p.exists() and not p.is_dir():
+        raise WriteError(p, "it is a file (expected a folder)")
+    if not folder and p.is_dir():
+        raise WriteError(p, "it is a folder (expected a file path)")
+    base = p if folder else p.parent
+    above = next((q for q in (base, *base.parents) if q.exists()), None)
+    if above is None:
+        return
+    if not above.is_dir():
+        raise WriteError(p, f"{above} is a file, not a folder")
+    if not os.access(above, os.W_OK | os.X_OK):
+        raise WriteError(p, f"no permission to write in {above}")
+
+
 def _why(exc: OSError, p: Path) -> str:
     if isinstance(exc, FileExistsError | NotADirectoryError):
         above = next((q for q in p.parents if q.is_file()), None)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from harness.cli.common import fail
+from harness.cli.common import check_out, check_time_limit, fail
 
 if TYPE_CHECKING:
     from solver.plan import Decision, Skipped
@@ -38,8 +38,8 @@ def solve(
     time_limit: Annotated[
         float | None,
         typer.Option(
-            help="time limit of each exact solve, s (a pipeline runs two: DOPart's best order, "
-            "then the offline optimum, each up to this limit)"
+            help="seconds for the whole run: every decision and every phase of it (bounds, "
+            "heuristics, SCIP, the front) share this one budget; default: each problem's own"
         ),
     ] = None,
     print_jobs: Annotated[bool, typer.Option(help="per-job table (pipeline)")] = False,
@@ -57,8 +57,8 @@ def solve(
         raise fail(f"--format: expected table or json, got {fmt!r}")
     if front_method not in (None, "auto", "scip", "dp"):
         raise fail(f"--front-method: expected auto, scip or dp, got {front_method!r}")
-    if time_limit is not None and not time_limit > 0:
-        raise fail(f"--time-limit: expected a positive number of seconds, got {time_limit:g}")
+    check_time_limit(time_limit)
+    check_out(out, "--out", folder=True)
     from solver.problem import SolveOptions
 
     opts = SolveOptions(time_limit=time_limit, print_jobs=print_jobs, front_method=front_method)
@@ -80,10 +80,15 @@ def run_solve(paths: list[Path], problem: Path | None, fmt: str, out: Path, opts
     if not decisions:
         why = "; ".join(f"{s.path}: {s.reason}" for s in skipped) or "no files given"
         return _bad_input(f"nothing to solve: {why}")
+    from harness.profile import WriteError
+
     for d in decisions:
         plan.solve(d, opts)
         if d.solution is not None:
-            _write(d, out)
+            try:
+                _write(d, out)
+            except WriteError as exc:
+                return _bad_input(str(exc))
     if fmt == "json":
         typer.echo(_json(decisions, skipped))
     else:
@@ -115,16 +120,22 @@ def _write(d: Decision, out: Path) -> None:
     """`OUT/<name>-<kind>-solution.json`, its plots beside it, and a derived problem file."""
     import yaml
 
-    from harness.profile import write_atomic
+    from harness.profile import WriteError, write_atomic
 
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(out, exc.strerror or str(exc)) from None
     stem = out / f"{d.name}-{d.kind.name}"
     if d.inferred:
         data = {"kind": d.kind.name, **d.problem.model_dump(mode="json", exclude_defaults=True)}
         path = stem.with_name(stem.name + "-problem.yaml")
         write_atomic(path, yaml.safe_dump(data, sort_keys=False))
         d.files.append(path)
-    d.files += _kind_cli(d).plots(d.solution, stem)
+    try:
+        d.files += _kind_cli(d).plots(d.solution, stem)
+    except OSError as exc:  # matplotlib's own write (the folder was checked before the solve)
+        raise WriteError(Path(exc.filename or stem), exc.strerror or str(exc)) from None
     path = stem.with_name(stem.name + "-solution.json")
     write_atomic(path, d.solution.model_dump_json(indent=1) + "\n")
     d.files.insert(0, path)

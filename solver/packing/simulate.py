@@ -107,7 +107,15 @@ class SimResult(Strict):
     max_gap: float | None = None
     mean_gap: float | None = None
     checked: int = Field(default=0, description="placements that passed the independent checker")
+    stopped: str | None = Field(
+        default=None,
+        description="why the replay ended with jobs unfinished (the round cap); None: all done",
+    )
     per_job: list[JobResult] = Field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return self.finished == self.jobs
 
 
 # ---------------------------------------------------------------- reading traces and clusters
@@ -309,6 +317,9 @@ class _Replay:
         )
 
 
+MAX_ROUNDS = 100_000  # rounds of one replay: 347 days at the default 300 s
+
+
 def simulate(
     trace: Trace,
     tables: list[JobTable],
@@ -316,11 +327,14 @@ def simulate(
     policy: Policy = "scip",
     round_s: float = 300.0,
     time_limit: float = 5.0,
-    max_rounds: int = 100_000,
+    max_rounds: int | None = None,
     progress: Callable[[int, float, int], None] | None = None,
     verify: bool = True,
 ) -> SimResult:
-    """Replay `trace` (its jobs' tables in `tables`) on `kinds`, re-packing every round."""
+    """Replay `trace` (its jobs' tables in `tables`) on `kinds`, re-packing every round. A
+    replay that reaches `max_rounds` (default MAX_ROUNDS) with jobs unfinished stops there and
+    says so in `stopped` (never a result that looks finished)."""
+    max_rounds = MAX_ROUNDS if max_rounds is None else max_rounds
     fn = policy_fn(policy, time_limit)
     run = _Replay(trace, tables, kinds, policy, round_s, verify, fn)
     while any(f is None for f in run.finish) and run.rounds < max_rounds:
@@ -334,7 +348,16 @@ def simulate(
         run.t += round_s
         if progress is not None:
             progress(run.rounds, run.t, sum(f is not None for f in run.finish))
-    return run.result()
+    result = run.result()
+    if not result.complete:
+        left = [r.name for r in result.per_job if r.finish_s is None]
+        never = [r.name for r in result.per_job if r.start_s is None]
+        result.stopped = (
+            f"stopped at the round cap ({max_rounds:,} rounds of {round_s:g} s, t = "
+            f"{run.t:.4g} s) with {len(left):,} of {result.jobs:,} jobs unfinished (first: "
+            f"{left[0]}; {len(never):,} never placed)"
+        )
+    return result
 
 
 # ---------------------------------------------------------------- synthetic traces
