@@ -503,11 +503,13 @@ def write_atomic(path: str | Path, text: str) -> None:
         raise WriteError(p, _why(exc, p)) from None
 
 
-def check_writable(path: str | Path, *, folder: bool = False) -> None:
+def check_writable(path: str | Path, *, folder: bool = False, probe: bool = False) -> None:
     """Before any work: WriteError when `path` (a file, or with `folder` a folder to write
     into) clearly cannot be written: a folder where a file is meant (or a file where a folder
     is), a file above it, or a first existing folder above it that is not writable. Touches
-    nothing; `write_atomic` still reports what only the write can find (a full disk, /proc)."""
+    nothing, unless `probe`: then the folder is made and a temporary file written in it and
+    removed, which finds what only a write can (a read-only mount, /proc, root's rights), for a
+    command whose work is long (`write_atomic` reports those at the end otherwise)."""
     p = Path(path)
     if folder and p.exists() and not p.is_dir():
         raise WriteError(p, "it is a file (expected a folder)")
@@ -521,6 +523,14 @@ def check_writable(path: str | Path, *, folder: bool = False) -> None:
         raise WriteError(p, f"{above} is a file, not a folder")
     if not os.access(above, os.W_OK | os.X_OK):
         raise WriteError(p, f"no permission to write in {above}")
+    if probe:
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=base, prefix=".harness-probe.", suffix=".tmp")
+            os.close(fd)
+            os.unlink(tmp)
+        except OSError as exc:
+            raise WriteError(p, _why(exc, p)) from None
 
 
 def _why(exc: OSError, p: Path) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 
 from harness.profile import read_json
 from solver.problem import (
+    FileError,
     Kind,
     ProblemError,
     SolveOptions,
@@ -48,6 +49,7 @@ class Decision:
     inferred: bool
     solution: Any = None
     error: str | None = None
+    bad_input: bool = False  # the error is a file that cannot be read or is not valid
     files: list[Path] = field(default_factory=list)
 
     @property
@@ -94,11 +96,13 @@ def from_profiles(paths: Sequence[Path]) -> tuple[list[Decision], list[Skipped]]
 
 
 def from_problem_file(path: Path, paths: Sequence[Path]) -> tuple[list[Decision], list[Skipped]]:
-    """The problem in `path` (bad input raises ProblemError), once per model where it must."""
+    """The problem in `path`, once per model where it must. Bad input raises ProblemError: the
+    problem file, and each file given beside it (the profiles it is solved with: one that is
+    missing or no valid profile is an error here, not a file to skip)."""
     raw = read_problem(path)
     kind = get_kind(str(raw["kind"]))
     problem = validate_as(kind.problem, raw, path)
-    loaded, skipped = _sort_files(paths, missing_is_error=True)
+    loaded, skipped = _sort_files(paths, given_is_error=True)
     profiles = ProfileSet(loaded, base_dir=path.parent)
     problems = kind.per_model(problem, profiles) if kind.per_model else [problem]
     decisions = [Decision(kind, _name(pr, kind), pr, profiles, inferred=False) for pr in problems]
@@ -106,15 +110,18 @@ def from_problem_file(path: Path, paths: Sequence[Path]) -> tuple[list[Decision]
 
 
 def _sort_files(
-    paths: Sequence[Path], missing_is_error: bool = False
+    paths: Sequence[Path], given_is_error: bool = False
 ) -> tuple[list[Loaded], list[Skipped]]:
-    """The profiles among `paths`, and the other files with why each is not one."""
+    """The profiles among `paths`, and the other files with why each is not one (with
+    `given_is_error`, a file that is not a profile raises ProblemError instead)."""
     loaded: list[Loaded] = []
     skipped: list[Skipped] = []
     for p in map(Path, paths):
-        if missing_is_error and not p.is_file():
+        if given_is_error and not p.is_file():
             raise ProblemError(f"{p}: no such profile file")
         got = classify(p)
+        if isinstance(got, Skipped) and given_is_error:
+            raise ProblemError(f"{got.path}: {got.reason}")
         if isinstance(got, Skipped):
             skipped.append(got)
         else:
@@ -128,6 +135,7 @@ def solve(decision: Decision, options: SolveOptions) -> Decision:
         decision.solution = decision.kind.solve(decision.problem, decision.profiles, options)
     except ProblemError as exc:
         decision.error = str(exc)
+        decision.bad_input = isinstance(exc, FileError)
     return decision
 
 

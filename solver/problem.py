@@ -88,6 +88,12 @@ class ProblemError(ValueError):
     """Bad problem file or inputs that do not fit together; one line, names file and field."""
 
 
+class FileError(ProblemError):
+    """A file a problem is solved with (a profile, a cost model: given, or named by the problem)
+    cannot be read or is not valid. Raised while solving, it is still bad input: `harness
+    solve` exits 2, where a problem that is valid but has no answer exits 1."""
+
+
 def read_problem(path: str | Path) -> dict[str, Any]:
     """Read the YAML and check `kind`; the kind's own module validates the rest."""
     p = Path(path)

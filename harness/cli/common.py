@@ -61,14 +61,14 @@ def check_time_limit(value: float | None, option: str = "--time-limit") -> None:
         raise fail(why)
 
 
-def check_out(path: Path | None, option: str, *, folder: bool = False) -> None:
+def check_out(path: Path | None, option: str, *, folder: bool = False, probe: bool = False) -> None:
     """Raise the Exit of one line, code 2, when the output `path` clearly cannot be written
-    (see `harness.profile.check_writable`), before the command does any work."""
+    (see `harness.profile.check_writable`; `probe`: by writing there), before any work."""
     if path is None:
         return
     from harness.profile import WriteError, check_writable
 
     try:
-        check_writable(path, folder=folder)
+        check_writable(path, folder=folder, probe=probe)
     except WriteError as exc:
         raise fail(f"{option}: {exc}") from None

@@ -115,6 +115,9 @@ def _execute(
         decision.session.phases = [decision.session.phases[last.phase]]
         last.phase = 0
         decision.methods = [last]
+    # the run takes minutes: find now, by writing there, what only a write would find at its end
+    check_out(out, "--out", probe=True)
+    check_out(workdir, "--workdir", folder=True, probe=True)
     for n in decision.notes:
         typer.echo(f"note: {n}", err=True)
     work = workdir or Path(tempfile.mkdtemp(prefix="harness-split-"))

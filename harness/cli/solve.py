@@ -7,7 +7,8 @@ batch pipeline where models share a device pair; files that are not profiles are
 skipped. Every decision is written as `OUT/<name>-<kind>-solution.json` (plots beside it, and
 the derived problem as `OUT/<name>-<kind>-problem.yaml` so it can be edited and re-run), and the
 run ends with one plan table. Exit 0: every decision solved; 1: some could not be (each with its
-reason); 2: bad input.
+reason); 2: bad input (an option, the problem file, or a file it is solved with that cannot be
+read or is not valid, even where that shows only while solving).
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ def run_solve(paths: list[Path], problem: Path | None, fmt: str, out: Path, opts
     for d in decisions:
         if not d.ok:
             typer.echo(f"error: {d.name} ({d.kind.name}): {_why_not(d)}", err=True)
+    if any(d.bad_input for d in decisions):
+        return 2
     return 0 if all(d.ok for d in decisions) else 1
 
 

@@ -77,6 +77,11 @@ def _problems(path: Path) -> list[str]:
         raw = parse(read_text(path, what), str(path))
     except ValueError as exc:  # the readers' one line: not text, not JSON/YAML, too deep
         return [str(exc)]
+    trace = isinstance(raw, list) and raw and all(isinstance(x, dict) for x in raw)
+    if suffix != ".json" and trace:  # a trace may be its list of jobs alone
+        from solver.packing.simulate import Trace
+
+        return _model_problems(path, Trace, {"jobs": raw})
     if not isinstance(raw, dict):
         expected = "a JSON object (a profile)" if suffix == ".json" else "a mapping of job fields"
         return [f"{path}: top level: expected {expected}, got {_kind(raw)}"]

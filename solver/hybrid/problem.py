@@ -22,6 +22,7 @@ from solver.hybrid.costmodel.file import CostModelError
 from solver.problem import (
     MAX_JOBS,
     MAX_WORKERS,
+    FileError,
     PositiveSeconds,
     ProblemError,
     Seconds,
@@ -146,7 +147,7 @@ def cost_model(
     from solver.hybrid.costmodel import fit
 
     if option:
-        return fit.load(Path(option)), f"cost model {option}"
+        return _load(Path(option)), f"cost model {option}"
     train = profiles.of_kind("train")
     if problem.cost_model:
         path = Path(problem.cost_model)
@@ -154,7 +155,7 @@ def cost_model(
             path = profiles.base_dir / path
         # the file wins; profiles given with the problem stand in for one not fitted yet
         if path.exists() or not train:
-            return fit.load(path), f"cost model {path}"
+            return _load(path), f"cost model {path}"
     if train:
         from solver.hybrid.costmodel.features import samples_from_profile
 
@@ -167,6 +168,16 @@ def cost_model(
     raise CostModelError(
         "no cost model: give train profiles, 'cost_model' in the problem file, or step_s per job"
     )
+
+
+def _load(path: Path) -> CostModel:
+    """The cost-model file; one that cannot be read or is not one is a FileError (bad input)."""
+    from solver.hybrid.costmodel import fit
+
+    try:
+        return fit.load(path)
+    except CostModelError as exc:
+        raise FileError(f"field 'cost_model': {exc}") from None
 
 
 def _given(job: HybridJob, w: Worker) -> float | None:

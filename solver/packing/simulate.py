@@ -141,7 +141,6 @@ def load_cluster(path: Path | None) -> list[ServerKind]:
     raw = load_yaml_or_json(path, "a YAML cluster file")
     if not isinstance(raw, dict):
         raise ProblemError(f"{path}: expected a mapping with 'servers'")
-    raw = {"servers": raw.get("servers")}
     return validate_as(Cluster, raw, path).servers
 
 
