@@ -34,7 +34,8 @@ KIND_NAMES: tuple[ProblemKind, ...] = ("split", "pipeline", "packing", "hybrid")
 MAX_SECONDS = 1e9  # any duration in a file: stage and step times, rounds, time limits (31 years)
 MAX_AMOUNT = 1e12  # any other quantity: rates, work, bandwidths, watts, MB, MHz
 MAX_JOBS = 100_000  # jobs of a packing problem or a trace (counts included), of a hybrid problem
-MAX_PIPELINE_JOBS = 10_000  # jobs of a batch pipeline (NEH and SAIG are quadratic in them)
+MAX_PIPELINE_JOBS = 1_000  # jobs of a batch pipeline: its heuristics are quadratic in them
+# (NEH, SAIG's insertions; about a second at 1,000 jobs, before any time limit can bind)
 MAX_SERVERS = 10_000  # physical servers of a cluster (the kinds' counts summed)
 MAX_SERVER_GPUS = 1024  # GPUs of one server (the pricing DP's table is GPUs x CPUs)
 MAX_SERVER_CPUS = 4096  # CPUs of one server

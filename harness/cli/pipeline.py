@@ -55,7 +55,7 @@ def sample(
         Path | None, typer.Option("--profile", help="remote inference profile (default chain)")
     ] = None,
     time_limit: Annotated[
-        float, typer.Option("--time-limit", help="SCIP time limit per exact solve (s)")
+        float, typer.Option("--time-limit", help="seconds for the whole solve (every method)")
     ] = 120.0,
     heuristic_time: Annotated[
         float, typer.Option("--heuristic-time", help="time for the split-aware greedy (s)")

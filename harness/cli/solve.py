@@ -67,9 +67,16 @@ def solve(
 
 
 def run_solve(paths: list[Path], problem: Path | None, fmt: str, out: Path, opts: Any) -> int:
-    """Plan, solve every decision, write and print; returns the exit code."""
+    """Plan, solve every decision, write and print; returns the exit code. A --time-limit is
+    the whole run's: planning counts, and each decision gets an equal share of what is left
+    when its turn comes (one that finishes early leaves more to the next)."""
+    from dataclasses import replace
+
     from solver import plan
+    from solver.budget import Budget
     from solver.problem import ProblemError
+
+    budget = Budget(opts.time_limit)
 
     try:
         if problem is not None:
@@ -83,8 +90,10 @@ def run_solve(paths: list[Path], problem: Path | None, fmt: str, out: Path, opts
         return _bad_input(f"nothing to solve: {why}")
     from harness.profile import WriteError
 
-    for d in decisions:
-        plan.solve(d, opts)
+    for i, d in enumerate(decisions):
+        rest = budget.rest()
+        share = None if rest is None else rest / (len(decisions) - i)
+        plan.solve(d, replace(opts, time_limit=share))
         if d.solution is not None:
             try:
                 _write(d, out)

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from solver.profiles import ProfileSet
 
 DEFAULT_NUM_BATCHES = 100
-MAX_CELLS = 200_000  # jobs x workers: the assignment MILP's binaries
+MAX_CELLS = 50_000  # jobs x workers: the assignment MILP's binaries (built in about 0.6 s)
 Matrix = list[list[float]]  # p[job][worker], seconds; inf where a job cannot run
 
 
