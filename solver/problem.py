@@ -9,6 +9,7 @@ imports neither pyscipopt, torch nor docker.
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,13 @@ MAX_SERVER_GPUS = 1024  # GPUs of one server (the pricing DP's table is GPUs x C
 MAX_SERVER_CPUS = 4096  # CPUs of one server
 MAX_DEVICES = 64  # devices of a split or pipeline problem
 MAX_WORKERS = 1024  # workers of a hybrid problem
+
+
+def beyond(value: float, limit: float) -> bool:
+    """`value` is no number a model can be built with: infinite, NaN, or past +-`limit` (what a
+    time or an amount derived from profiles, not read from a field, is checked against)."""
+    return not (math.isfinite(value) and abs(value) <= limit)
+
 
 Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS)]
 PositiveSeconds = Annotated[float, Field(gt=0, le=MAX_SECONDS)]

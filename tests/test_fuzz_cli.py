@@ -714,3 +714,51 @@ def test_a_time_limit_that_is_none_is_refused_up_front(corpus: Path, name: str, 
         assert not out.exists() and not (ws / "out").exists()  # refused before any work
     check(r, invalid=True, what=f"{name} {value}")
     assert r.stderr.startswith("error: --"), r.stderr
+
+
+def _absurd(doc: Any, keys: set[str], value: float) -> Any:
+    """Every number under `keys` (a Stat's median, a throughput) set to `value`."""
+    if isinstance(doc, dict):
+        return {k: value if k in keys and isinstance(v, float) else _absurd(v, keys, value)
+                for k, v in doc.items()}  # fmt: skip
+    if isinstance(doc, list):
+        return [_absurd(v, keys, value) for v in doc]
+    return doc
+
+
+STATS = {"median", "mean", "p5", "p90", "p95", "p99", "min", "max", "throughput"}
+ABSURD = {  # the profile made absurd, and the command that reads it
+    "solve split": (
+        "profiles/res18-1cpu.json",
+        _solve_problem("problems/edge-cloud.yaml", SPLIT_PROFILES),
+    ),  # fmt: skip
+    "solve pipeline": (
+        "profiles/res18-1cpu.json",
+        _solve_problem("problems/batch-pipeline-profiles.yaml", PIPE_PROFILES),
+    ),  # fmt: skip
+    "solve profiles": (
+        "profiles/train-res18.json",
+        lambda ws, out: ["solve", str(ws / "profiles/train-res18.json"), "--out", str(out)],
+    ),  # fmt: skip
+    "simulate": (
+        "profiles/train-res18.json",
+        next(c.args for c in COMMANDS if c.name == "simulate"),
+    ),
+}
+
+
+@pytest.mark.parametrize("value", [1e300, 1e25])
+@pytest.mark.parametrize("name", list(ABSURD))
+def test_a_profile_of_absurd_numbers_never_reaches_scip(
+    corpus: Path, name: str, value: float
+) -> None:
+    """Finite but absurd measurements (a bundle of 1e300 s, 1e25 images/s) used to reach SCIP
+    ('coefficient is infinite', an exception) or overflow a curve fit: they are refused where
+    the profile is turned into the model, naming the profile and the limit."""
+    target, args = ABSURD[name]
+    with workspace(corpus) as (ws, out):
+        doc = json.loads((ws / target).read_text())
+        (ws / target).write_text(json.dumps(_absurd(doc, STATS, value)))
+        r = invoke(args(ws, out))
+    check(r, invalid=True, what=f"{name}: {target} at {value:g}")
+    assert "past what a model takes" in r.stderr and Path(target).name in r.stderr, r.stderr

@@ -21,6 +21,7 @@ from pydantic import Field, model_validator
 from solver.hybrid.costmodel.file import CostModelError
 from solver.problem import (
     MAX_JOBS,
+    MAX_SECONDS,
     MAX_WORKERS,
     FileError,
     PositiveSeconds,
@@ -29,6 +30,7 @@ from solver.problem import (
     SolveOptions,
     Strict,
     TimeLimit,
+    beyond,
 )
 
 if TYPE_CHECKING:
@@ -234,6 +236,14 @@ def build_instance(problem: HybridProblem, profiles: ProfileSet, options: SolveO
         times = job_times(problem, cm)
     except CostModelError as exc:
         raise ProblemError(str(exc)) from None
+    for j, row in enumerate(times.p):
+        for i, t in enumerate(row):
+            if beyond(t, MAX_SECONDS):
+                raise ProblemError(
+                    f"job {problem.jobs[j].name!r} on worker {problem.workers[i].name!r}: "
+                    f"{t:g} s ({problem.jobs[j].num_batches} batches, {times.sources[j][i]} "
+                    f"times): past what a model takes (at most {MAX_SECONDS:g} s)"
+                )
     return Instance(
         p=times.p,
         devices=[w.device for w in problem.workers],

@@ -24,6 +24,7 @@ from solver.problem import (
     MAX_SERVER_CPUS,
     MAX_SERVER_GPUS,
     MAX_SERVERS,
+    FileError,
     PositiveAmount,
     PositiveSeconds,
     ProblemError,
@@ -199,8 +200,8 @@ class CurveModels:
         if key not in self._built:
             try:
                 self._built[key] = curve_model(loaded.profile)
-            except ValueError as exc:
-                raise ProblemError(f"{where}: {exc}") from None
+            except ValueError as exc:  # the profile cannot price a job: bad input
+                raise FileError(f"{where}: {loaded.path}: {exc}") from None
         self._by_ref[ref] = self._built[key]
         return self._built[key]
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from harness.profile import Outcome, Profile
+from solver.problem import MAX_AMOUNT, beyond
 
 Source = Literal["measured", "interpolated", "extrapolated"]
 EPS = 1e-9
@@ -222,6 +223,13 @@ def curve_model(profile: Profile) -> CurveModel:
         pts = [(c, r[-1][1]) for c, r in rows.items()]
     if not pts:
         raise ValueError(f"profile {profile.id}: no ok probe with a throughput")
+    measured = pts + [pt for r in rows.values() for pt in r]
+    for x, y in measured:
+        if beyond(x, MAX_AMOUNT) or beyond(y, MAX_AMOUNT):
+            raise ValueError(
+                f"profile {profile.id}: a throughput of {y:g} images/s at {x:g} (CPUs or GB) is "
+                f"past what a model takes (at most {MAX_AMOUNT:g})"
+            )
     if rows:
         min_mem = max(oom_below, min(r[0][0] for r in rows.values()))
     else:

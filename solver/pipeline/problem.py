@@ -25,13 +25,16 @@ from solver.pipeline.sample import Chain, chain_from_infer, jobs_from_chains, sa
 from solver.problem import (
     MAX_DEVICES,
     MAX_PIPELINE_JOBS,
+    MAX_SECONDS,
     Amount,
     Device,
+    FileError,
     Link,
     PositiveAmount,
     ProblemError,
     Seconds,
     TimeLimit,
+    beyond,
 )
 from solver.profiles import Loaded, ProfileSet
 
@@ -174,6 +177,9 @@ def _sampled(sp: SampleSpec, profiles: ProfileSet) -> Instance:
         )
     except ValueError as exc:
         raise ProblemError(f"field 'sample': {exc}") from None
+    if chain is not None:
+        for job in jobs:  # each sampled job scales the chain by its own alpha
+            _check_times([job], f"field 'sample.profile': the times of {sp.profile}")
     src = f"sampled (seed {sp.seed}) on {chain.name if chain else 'the default chain'}"
     return Instance(jobs, src, used)
 
@@ -222,7 +228,20 @@ def _priced(
         )
     except ValueError as exc:
         raise ProblemError(f"field '{where}': {exc}") from None
+    _check_times(jobs, f"field '{where}': the times of profiles {lp.path} and {rp.path}")
     return jobs, [lp.profile.id, rp.profile.id]
+
+
+def _check_times(jobs: Sequence[Job], where: str) -> None:
+    """Times priced from profiles a model can take (a profile's 1e300 s would reach SCIP)."""
+    for job in jobs[:1]:  # the jobs of one group or sample share their chain's magnitudes
+        for o in job.options:
+            if any(beyond(t, MAX_SECONDS) for t in o.times):
+                raise FileError(
+                    f"{where}: the split at cut {o.cut} takes {o.local_s:g} s local, "
+                    f"{o.comm_s:g} s link, {o.remote_s:g} s remote: past what a model takes "
+                    f"(at most {MAX_SECONDS:g} s a stage)"
+                )
 
 
 def _chain(
