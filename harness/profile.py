@@ -147,9 +147,11 @@ class Enforcement(Strict):
 
 
 class BatchRecord(Strict):
-    """One measured batch, the columns of the hybrid-scheduler seed."""
+    """One measured batch, the columns of the hybrid-scheduler seed. The one model that takes
+    NaN: a diverging run's `loss` is NaN, a measurement, not an input error (it is written as
+    null and read back as None, so the record stays readable)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=True)
 
     epoch: int = 0
     batch_idx: int

@@ -295,6 +295,13 @@ def build_table(
             if t >= pt * (1 - 1e-9) and (c, m) != (pc, pm):
                 cands.append(ConfigPoint(c, m, t, t / pt, src))
     configs = [prop] + [c for c in _pareto(cands[1:]) if (c.cpus, c.memory_gb) != (pc, pm)]
+    top = max(c.normalised for c in configs)
+    if beyond(top, MAX_AMOUNT) or beyond(ipi, MAX_AMOUNT):
+        raise ValueError(
+            f"job {name}: its throughput at the proportional share ({pt:g} images/s at "
+            f"{pc:g} CPUs, {pm:g} GB) is too small to measure the others by (up to {top:g} "
+            f"times it): past what a model takes (at most {MAX_AMOUNT:g})"
+        )
     # The proportional share stays even when dominated: it is the baselines' allocation.
     if any(c.source == "extrapolated" for c in configs):
         notes.append("some configurations extrapolated past the profiled CPUs/memory")

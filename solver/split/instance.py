@@ -252,8 +252,10 @@ def _options(
             mem = param_bytes * sum(params[b.start : b.end]) / 1e6
             en = mine + others_idle * lat
             unknown = math.isnan(en)  # counted but not measured: the energy check says so
-            if beyond(lat, MAX_SECONDS) or beyond(mem, MAX_AMOUNT) or (
-                not unknown and beyond(en, MAX_AMOUNT)
+            if (
+                beyond(lat, MAX_SECONDS)
+                or beyond(mem, MAX_AMOUNT)
+                or (not unknown and beyond(en, MAX_AMOUNT))
             ):
                 raise FileError(
                     f"{item.path}: field 'infer.bundles' (layers {b.start}-{b.end}, batch "
