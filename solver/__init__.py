@@ -13,7 +13,8 @@ and `cli.py` (tables and plots only: `render(solution, console, options)`,
 `plots(solution, stem) -> list[Path]`). Each exposes one call,
 `solve(problem, profiles, options) -> Solution`, and one record, `KIND` (`solver.problem.Kind`),
 that `solver.problem.get_kind(name)` finds. Shared: `problem.py` (devices, links, options,
-dispatch), `profiles.py` (the one resolver of profile references), `solution.py` (the plan
-row), `plan.py` (what `harness solve profiles/*.json` decides). The solver imports from
-`harness` only the profile and job-spec schemas.
+dispatch, the limits of a problem file), `profiles.py` (the one resolver of profile
+references), `solution.py` (the plan row), `plan.py` (what `harness solve profiles/*.json`
+decides), `budget.py` (the user's time limit, one budget shared by every phase of a solve).
+The solver imports from `harness` only the profile and job-spec schemas.
 """

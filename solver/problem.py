@@ -1,8 +1,11 @@
 """The declarative problem file: one YAML, a `kind`, and the parts every kind shares.
 
 Each kind's own problem model lives in its package (`solver/<kind>/problem.py`); this module
-holds what they share (devices, links, the options of a solve), reads the `kind`, and finds the
-kind's record (`get_kind`), Gavel's one factory by name, kept lazy. Pure pydantic: importing it
+holds what they share (devices, links, the options of a solve, the stated limits every model
+enforces: MAX_SECONDS, MAX_AMOUNT, MAX_JOBS ...), reads the `kind`, and finds the kind's record
+(`get_kind`), Gavel's one factory by name, kept lazy. Bad input is a ProblemError (one line
+naming the file and the field); a file the problem is solved with that cannot be read or is not
+valid is a FileError, bad input even when it shows while solving. Pure pydantic: importing it
 imports neither pyscipopt, torch nor docker.
 """
 
