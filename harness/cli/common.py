@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+STARTED: float | None = None  # time.perf_counter() when `harness` started (set by main())
+
 
 def fail(msg: str, code: int = 2) -> typer.Exit:
     """Print `error: msg` on stderr and return the Exit to raise (2: bad input)."""

@@ -111,7 +111,8 @@ def sample(
     except WriteError as exc:
         raise fail(f"--out: {exc}") from None
     given = [profile] if profile is not None else []
-    raise typer.Exit(run_solve(given, path, fmt, out, SolveOptions(print_jobs=print_jobs)))
+    opts = SolveOptions(time_limit=time_limit, print_jobs=print_jobs)  # the whole run's budget
+    raise typer.Exit(run_solve(given, path, fmt, out, opts))
 
 
 def register(app: typer.Typer) -> None:

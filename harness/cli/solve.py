@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from solver.plan import Decision, Skipped
 
 
+WRITE_S = 1.0  # kept back from each decision's time for its files (a plot imports matplotlib)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(solve)
 
@@ -68,15 +71,18 @@ def solve(
 
 def run_solve(paths: list[Path], problem: Path | None, fmt: str, out: Path, opts: Any) -> int:
     """Plan, solve every decision, write and print; returns the exit code. A --time-limit is
-    the whole run's: planning counts, and each decision gets an equal share of what is left
-    when its turn comes (one that finishes early leaves more to the next)."""
+    the whole run's, from the command's start: planning counts, and each decision gets an
+    equal share of what is left when its turn comes (one that finishes early leaves more to the
+    next), less what writing its files takes (WRITE_S, or a fifth of its share)."""
+    import time
     from dataclasses import replace
 
+    from harness.cli import common
     from solver import plan
-    from solver.budget import Budget
+    from solver.budget import MIN_PHASE_S, Budget
     from solver.problem import ProblemError
 
-    budget = Budget(opts.time_limit)
+    budget = Budget(opts.time_limit, start=common.STARTED or time.perf_counter())
 
     try:
         if problem is not None:
@@ -93,6 +99,8 @@ def run_solve(paths: list[Path], problem: Path | None, fmt: str, out: Path, opts
     for i, d in enumerate(decisions):
         rest = budget.rest()
         share = None if rest is None else rest / (len(decisions) - i)
+        if share is not None:  # the solution, its plots and the table follow the solve
+            share = max(MIN_PHASE_S, share - min(WRITE_S, share / 5))
         plan.solve(d, replace(opts, time_limit=share))
         if d.solution is not None:
             try:
