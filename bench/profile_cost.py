@@ -5,8 +5,8 @@ window (the order reversed every round, ABCCBA...) so that all see the host's dr
 - `fixed`: `iterations.stop: fixed`, the spec's own count (and its min_duration_s);
 - `fixed-max`: a fixed count of 4 x `measured`, the most confidence mode may spend: the count a
   fixed rule needs to be as sure on a noisy stream as confidence mode is at worst;
-- `confidence`: `iterations.stop: confidence`, the median images/s known to +-2% at 95%, from 6 batches
-  (and min_duration_s) to 4 x `measured`.
+- `confidence`: `iterations.stop: confidence`, the median images/s known to +-2% at 95%, from 6
+  batches (and min_duration_s) to 4 x `measured`.
 Printed per run: the profile's wall time, the measured window's share of it, the batches
 measured, the interval of the median images/s and why the probe stopped; then per job the
 medians and the target line against each fixed rule.

@@ -148,9 +148,11 @@ class Enforcement(Strict):
 
 
 class BatchRecord(Strict):
-    """One measured batch, the columns of the hybrid-scheduler seed."""
+    """One measured batch, the columns of the hybrid-scheduler seed. The one model that takes
+    NaN: a diverging run's `loss` is NaN, a measurement, not an input error (it is written as
+    null and read back as None, so the record stays readable)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=True)
 
     epoch: int = 0
     batch_idx: int
@@ -567,21 +569,37 @@ class ProfileError(ValueError):
         super().__init__(" ".join(str(msg).split()))
 
 
+def parse_json(text: str, where: str, error: type[ValueError] = ValueError) -> Any:
+    """JSON text -> Python values; every failure is one `error` line: the parser's message with
+    its line and column, an integer of more than 4,300 digits, or nesting too deep. NaN,
+    Infinity and 1e400 parse (as Python's json does) so that the model refuses them at their
+    field: no float of a `Strict` model is infinite or NaN."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(
+            f"{where}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+    except RecursionError:
+        raise error(f"{where}: invalid JSON: nested too deeply to read") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        raise error(f"{where}: invalid JSON: {_first_clause(exc)}") from None
+
+
+def read_json(path: str | Path, expected: str, error: type[ValueError] = ValueError) -> Any:
+    """A JSON file's values (see `parse_json`); a file that cannot be read or is not UTF-8 text
+    is one `error` line naming it and what was `expected` (e.g. "a JSON profile")."""
+    from harness.spec import read_text
+
+    return parse_json(read_text(path, expected, error), str(path), error)
+
+
 def load_profile(path: str | Path) -> Profile:
     """Read and validate a profile; every failure becomes a one-line ProfileError."""
     from pydantic import ValidationError
 
     p = Path(path)
-    try:
-        raw = json.loads(p.read_text())
-    except OSError as exc:
-        raise ProfileError(f"{p}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ProfileError(f"{p}: not a text file (expected JSON)") from None
-    except json.JSONDecodeError as exc:
-        raise ProfileError(f"{p}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
-    except (ValueError, RecursionError) as exc:  # an integer too long, nesting too deep
-        raise ProfileError(f"{p}: invalid JSON: {_first_clause(exc)}") from None
+    raw = read_json(p, "a JSON profile", ProfileError)
     if not isinstance(raw, dict):
         raise ProfileError(f"{p}: expected a JSON object, got {type(raw).__name__}")
     version = raw.get("schema_version")
@@ -629,6 +647,36 @@ def write_atomic(path: str | Path, text: str) -> None:
         _write_and_rename(fd, tmp, p, text)
     except OSError as exc:
         raise WriteError(p, _why(exc, p)) from None
+
+
+def check_writable(path: str | Path, *, folder: bool = False, probe: bool = False) -> None:
+    """Before any work: WriteError when `path` (a file, or with `folder` a folder to write
+    into) clearly cannot be written: a folder where a file is meant (or a file where a folder
+    is), a file above it, or a first existing folder above it that is not writable. Touches
+    nothing, unless `probe`: then the folder is made and a temporary file written in it and
+    removed, which finds what only a write can (a read-only mount, /proc, root's rights), for a
+    command whose work is long (`write_atomic` reports those at the end otherwise)."""
+    p = Path(path)
+    if folder and p.exists() and not p.is_dir():
+        raise WriteError(p, "it is a file (expected a folder)")
+    if not folder and p.is_dir():
+        raise WriteError(p, "it is a folder (expected a file path)")
+    base = p if folder else p.parent
+    above = next((q for q in (base, *base.parents) if q.exists()), None)
+    if above is None:
+        return
+    if not above.is_dir():
+        raise WriteError(p, f"{above} is a file, not a folder")
+    if not os.access(above, os.W_OK | os.X_OK):
+        raise WriteError(p, f"no permission to write in {above}")
+    if probe:
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=base, prefix=".harness-probe.", suffix=".tmp")
+            os.close(fd)
+            os.unlink(tmp)
+        except OSError as exc:
+            raise WriteError(p, _why(exc, p)) from None
 
 
 def _why(exc: OSError, p: Path) -> str:

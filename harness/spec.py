@@ -17,9 +17,17 @@ from harness.stopping import DEFAULT_CONFIDENCE, DEFAULT_TARGET, StopRule, min_c
 
 
 class Strict(BaseModel):
-    """Unknown keys are errors: a typo in a spec must not silently fall back to a default."""
+    """Unknown keys are errors: a typo in a spec must not silently fall back to a default.
 
-    model_config = ConfigDict(extra="forbid")
+    No infinity or NaN in any float field (`allow_inf_nan=False`, here on the one base so that
+    every model of a file has it): every Strict model is read from or written to a file (job
+    spec, profile, problem, solution, cost model, cluster, trace, run result), JSON holds
+    neither (pydantic writes them as null, which the same model then refuses to read back), and
+    SCIP takes anything at or past 1e20 for infinite. A problem file's `.inf` or `nan` is one
+    clear error at the field instead of SCIP's exception or a file nobody can read.
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class JobKind(StrEnum):
@@ -234,25 +242,112 @@ def _first_error(path: str, exc: Exception) -> str:
     return f"{path}: {exc}"
 
 
+# ---------------------------------------------------------------- reading a YAML file
+
+MAX_YAML_VALUES = 5_000_000  # values a YAML file may expand to, its aliases followed
+
+
+class _NoDates(yaml.SafeLoader):
+    """safe_load without dates: `2021-02-30` or `2021-01-01` stays the string it was written as,
+    so a field that wants a number says so about that string instead of failing in the parser.
+    The pure-Python parser on purpose: libyaml's C composer crashes the process (a segfault) on
+    a document nested 100,000 deep, where this one raises RecursionError."""
+
+
+_NoDates.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def read_text(path: str | Path, expected: str, error: type[ValueError] = ValueError) -> str:
+    """The file as UTF-8 text; a file that cannot be read (missing, a folder, no permission) or
+    is not UTF-8 text is one `error` line naming it and what was `expected` (e.g. "a YAML
+    problem file")."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except IsADirectoryError:
+        raise error(f"{p}: is a folder (expected {expected})") from None
+    except OSError as exc:
+        raise error(f"{p}: cannot read: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(
+            f"{p}: not UTF-8 text (bad byte at offset {exc.start}); expected {expected}"
+        ) from None
+
+
+def parse_yaml(text: str, where: str, error: type[ValueError] = ValueError) -> Any:
+    """YAML text -> Python values (no dates); every failure is one `error` line: the parser's
+    problem and its line and column, a scalar it cannot build (a 5,000-digit integer), nesting
+    too deep, or aliases that expand past MAX_YAML_VALUES values."""
+    try:
+        raw = yaml.load(text, Loader=_NoDates)  # noqa: S506 (a SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+        raise error(f"{where}: invalid YAML{at}: {getattr(exc, 'problem', None) or exc}") from None
+    except RecursionError:
+        raise error(f"{where}: invalid YAML: nested too deeply to read") from None
+    except ValueError as exc:  # a scalar yaml cannot build, e.g. an integer of 5,000 digits
+        raise error(f"{where}: invalid YAML: a value cannot be read ({_clause(exc)})") from None
+    size = _values(raw)
+    if size is None:
+        raise error(f"{where}: invalid YAML: an alias refers to the value that holds it")
+    if size > MAX_YAML_VALUES:
+        raise error(
+            f"{where}: the YAML expands to more than {MAX_YAML_VALUES:,} values (aliases "
+            "followed): too large to validate"
+        )
+    return raw
+
+
+def read_yaml(path: str | Path, expected: str, error: type[ValueError] = ValueError) -> Any:
+    """`read_text` then `parse_yaml`: a YAML file's values, or one `error` line."""
+    return parse_yaml(read_text(path, expected, error), str(path), error)
+
+
+def _clause(exc: BaseException) -> str:
+    """The first clause of a parser's message (int's limit error goes on about set_int_max...)."""
+    return one_line(str(exc).split(";")[0]) or type(exc).__name__
+
+
+def _values(raw: Any) -> int | None:
+    """How many values `raw` holds with its shared parts (YAML aliases) counted each time they
+    are used: what validating it walks; None when a part holds itself (`&a [*a]`). Each
+    container is counted once and reused, so a 'billion laughs' document costs its size in the
+    file, not its expansion. Iterative: a document nested deep enough to get here is below the
+    parser's recursion limit, but a recursive count would spend it again."""
+    memo: dict[int, int] = {}
+    open_: set[int] = set()  # containers whose count is pending: the ancestors of the next one
+    stack: list[tuple[Any, bool]] = [(raw, False)]
+    while stack:
+        node, done = stack.pop()
+        if not isinstance(node, dict | list):
+            continue
+        key = id(node)
+        kids = list(node.values()) if isinstance(node, dict) else node
+        if done:
+            open_.discard(key)
+            keys = len(node) if isinstance(node, dict) else 0
+            memo[key] = 1 + keys + sum(memo.get(id(k), 1) for k in kids)
+            continue
+        if key in open_:
+            return None
+        if key in memo:
+            continue
+        open_.add(key)
+        stack.append((node, True))
+        stack.extend((k, False) for k in kids if isinstance(k, dict | list))
+    return memo.get(id(raw), 1)
+
+
 def load_spec(path: str | Path) -> JobSpec:
     """Read and validate a job spec; every failure becomes a one-line SpecError."""
     p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise SpecError(f"{p}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise SpecError(f"{p}: not a text file (expected YAML)") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise SpecError(
-            f"{p}: invalid YAML{where}: {getattr(exc, 'problem', None) or exc}"
-        ) from None
-    except (ValueError, RecursionError) as exc:  # a scalar yaml cannot build, e.g. 2021-02-30
-        raise SpecError(f"{p}: invalid YAML: a value cannot be read ({exc})") from None
+    raw = read_yaml(p, "a YAML job spec", SpecError)
     if not isinstance(raw, dict):
         raise SpecError(f"{p}: expected a mapping of job fields, got {type(raw).__name__}")
     try:

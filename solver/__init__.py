@@ -13,8 +13,9 @@ and `cli.py` (tables and plots only: `render(solution, console, options)`,
 `plots(solution, stem) -> list[Path]`). Each exposes one call,
 `solve(problem, profiles, options) -> Solution`, and one record, `KIND` (`solver.kinds.Kind`),
 that `solver.kinds.get_kind(name)` finds. Shared: `problem.py` (devices, links, options, the
-`kind` of a file), `kinds.py` (the record and its factory), `profiles.py` (the one resolver of
-profile references), `solution.py` (the plan row), `plan.py` (what `harness solve
-profiles/*.json` decides). The solver imports from
-`harness` only the profile and job-spec schemas.
+`kind` of a file, the limits of a problem file), `kinds.py` (the record and its factory),
+`profiles.py` (the one resolver of profile references), `solution.py` (the plan row), `plan.py`
+(what `harness solve profiles/*.json` decides), `budget.py` (the user's time limit, one budget
+shared by every phase of a solve). The solver imports from `harness` only the profile and
+job-spec schemas.
 """

@@ -14,14 +14,14 @@ Pure: no SCIP until `solve` is called.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.profile import read_json
 from solver.kinds import Kind, get_kind
-from solver.problem import ProblemError, SolveOptions, read_problem, validate_as
+from solver.problem import FileError, ProblemError, SolveOptions, read_problem, validate_as
 from solver.profiles import Loaded, ProfileSet, load
 
 
@@ -42,6 +42,7 @@ class Decision:
     inferred: bool
     solution: Any = None
     error: str | None = None
+    bad_input: bool = False  # the error is a file that cannot be read or is not valid
     files: list[Path] = field(default_factory=list)
 
     @property
@@ -54,11 +55,10 @@ def classify(path: Path) -> Loaded | Skipped:
     if path.suffix in (".yaml", ".yml"):
         return Skipped(str(path), "a YAML file, not a profile (a problem file goes to --problem)")
     try:
-        raw = json.loads(path.read_text())
-    except OSError as exc:
-        return Skipped(str(path), f"cannot read: {exc.strerror or exc}")
-    except (ValueError, RecursionError) as exc:
-        return Skipped(str(path), f"not JSON: {str(exc)[:80]}")
+        raw = read_json(path, "a JSON profile", ProblemError)
+    except ProblemError as exc:
+        reason = str(exc).removeprefix(f"{path}: ")
+        return Skipped(str(path), reason.replace("invalid JSON", "not JSON", 1))
     if not isinstance(raw, dict):
         return Skipped(str(path), "not a profile: the top level is not a JSON object")
     if raw.get("format") == "harness.costmodel":
@@ -89,11 +89,13 @@ def from_profiles(paths: Sequence[Path]) -> tuple[list[Decision], list[Skipped]]
 
 
 def from_problem_file(path: Path, paths: Sequence[Path]) -> tuple[list[Decision], list[Skipped]]:
-    """The problem in `path` (bad input raises ProblemError), once per model where it must."""
+    """The problem in `path`, once per model where it must. Bad input raises ProblemError: the
+    problem file, and each file given beside it (the profiles it is solved with: one that is
+    missing or no valid profile is an error here, not a file to skip)."""
     raw = read_problem(path)
     kind = get_kind(str(raw["kind"]))
     problem = validate_as(kind.problem, raw, path)
-    loaded, skipped = _sort_files(paths, missing_is_error=True)
+    loaded, skipped = _sort_files(paths, given_is_error=True)
     profiles = ProfileSet(loaded, base_dir=path.parent)
     problems = kind.per_model(problem, profiles) if kind.per_model else [problem]
     decisions = [
@@ -103,15 +105,18 @@ def from_problem_file(path: Path, paths: Sequence[Path]) -> tuple[list[Decision]
 
 
 def _sort_files(
-    paths: Sequence[Path], missing_is_error: bool = False
+    paths: Sequence[Path], given_is_error: bool = False
 ) -> tuple[list[Loaded], list[Skipped]]:
-    """The profiles among `paths`, and the other files with why each is not one."""
+    """The profiles among `paths`, and the other files with why each is not one (with
+    `given_is_error`, a file that is not a profile raises ProblemError instead)."""
     loaded: list[Loaded] = []
     skipped: list[Skipped] = []
     for p in map(Path, paths):
-        if missing_is_error and not p.is_file():
+        if given_is_error and not p.is_file():
             raise ProblemError(f"{p}: no such profile file")
         got = classify(p)
+        if isinstance(got, Skipped) and given_is_error:
+            raise ProblemError(f"{got.path}: {got.reason}")
         if isinstance(got, Skipped):
             skipped.append(got)
         else:
@@ -125,6 +130,7 @@ def solve(decision: Decision, options: SolveOptions) -> Decision:
         decision.solution = decision.kind.solve(decision.problem, decision.profiles, options)
     except ProblemError as exc:
         decision.error = str(exc)
+        decision.bad_input = isinstance(exc, FileError)
     return decision
 
 

@@ -1,32 +1,69 @@
 """The declarative problem file: one YAML, a `kind`, and the parts every kind shares.
 
 Each kind's own problem model lives in its package (`solver/<kind>/problem.py`); this module
-holds what they share (devices, links, the options of a solve) and reads the `kind`; the kind's
-record lives in `solver/kinds.py`. Pure pydantic: importing it imports neither pyscipopt, torch
+holds what they share (devices, links, the options of a solve, the stated limits every model
+enforces: MAX_SECONDS, MAX_AMOUNT, MAX_JOBS ...) and reads the `kind`; the kind's record lives
+in `solver/kinds.py`. Bad input is a ProblemError (one line naming the file and the field); a
+file the problem is solved with that cannot be read or is not valid is a FileError, bad input
+even when it shows while solving. Pure pydantic: importing it imports neither pyscipopt, torch
 nor docker.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError
 
-from harness.spec import Strict
+from harness.spec import Strict, read_yaml
 
 ProblemKind = Literal["split", "pipeline", "packing", "hybrid"]
 KIND_NAMES: tuple[ProblemKind, ...] = ("split", "pipeline", "packing", "hybrid")
+
+# ---------------------------------------------------------------- the limits of a problem file
+# Stated once, enforced by the models (so `harness validate` and every solve refuse the same
+# files, with the limit in the message). No float is infinite or NaN anywhere (the `Strict`
+# base); these bound the finite ones. SCIP takes 1e20 and past for infinity, and a model sums
+# products of the numbers below, so each stays far under it; sizes are what a model or a
+# simulation can be built for on one machine.
+
+MAX_SECONDS = 1e9  # any duration in a file: stage and step times, rounds, time limits (31 years)
+MAX_AMOUNT = 1e12  # any other quantity: rates, work, bandwidths, watts, MB, MHz
+MAX_JOBS = 100_000  # jobs of a packing problem or a trace (counts included), of a hybrid problem
+MAX_PIPELINE_JOBS = 1_000  # jobs of a batch pipeline: its heuristics are quadratic in them
+# (NEH, SAIG's insertions; about a second at 1,000 jobs, before any time limit can bind)
+MAX_SERVERS = 10_000  # physical servers of a cluster (the kinds' counts summed)
+MAX_SERVER_GPUS = 1024  # GPUs of one server (the pricing DP's table is GPUs x CPUs)
+MAX_SERVER_CPUS = 4096  # CPUs of one server
+MAX_DEVICES = 64  # devices of a split or pipeline problem
+MAX_WORKERS = 1024  # workers of a hybrid problem
+
+
+def beyond(value: float, limit: float) -> bool:
+    """`value` is no number a model can be built with: infinite, NaN, or past +-`limit` (what a
+    time or an amount derived from profiles, not read from a field, is checked against)."""
+    return not (math.isfinite(value) and abs(value) <= limit)
+
+
+Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS)]
+PositiveSeconds = Annotated[float, Field(gt=0, le=MAX_SECONDS)]
+Amount = Annotated[float, Field(ge=0, le=MAX_AMOUNT)]
+PositiveAmount = Annotated[float, Field(gt=0, le=MAX_AMOUNT)]
+TimeLimit = Annotated[
+    float,
+    Field(gt=0, le=MAX_SECONDS, description="seconds for the whole solve, every phase in it"),
+]
 
 
 class PowerModel(Strict):
     """Used where a profile has no measured energy: P = idle_w + (compute_w - idle_w) * busy."""
 
-    idle_w: Annotated[float, Field(ge=0)] = 0.0
-    compute_w: Annotated[float, Field(ge=0)] = 0.0
+    idle_w: Amount = 0.0
+    compute_w: Amount = 0.0
 
 
 class Device(Strict):
@@ -36,11 +73,11 @@ class Device(Strict):
         description="profile files or ids that are this device's (matched by infer.device_name "
         "when empty)",
     )
-    frequencies_mhz: list[float] | None = Field(
+    frequencies_mhz: list[PositiveAmount] | None = Field(
         default=None, description="allowed frequencies; None = every one the profile has"
     )
     power: PowerModel | None = None
-    memory_mb: Annotated[float, Field(gt=0)] | None = None
+    memory_mb: PositiveAmount | None = None
 
 
 class Link(Strict):
@@ -48,32 +85,37 @@ class Link(Strict):
 
     src: str
     dst: str
-    bandwidth_up_mbps: Annotated[float, Field(gt=0)]
-    bandwidth_down_mbps: Annotated[float, Field(gt=0)] | None = None
-    latency_ms: Annotated[float, Field(ge=0)] = 0.0
-    alpha_w_per_mbps: Annotated[float, Field(ge=0)] = 0.0
-    beta_w: Annotated[float, Field(ge=0)] = 0.0
+    bandwidth_up_mbps: PositiveAmount
+    bandwidth_down_mbps: PositiveAmount | None = None
+    latency_ms: Amount = 0.0
+    alpha_w_per_mbps: Amount = 0.0
+    beta_w: Amount = 0.0
 
 
 class ProblemError(ValueError):
     """Bad problem file or inputs that do not fit together; one line, names file and field."""
 
 
+class FileError(ProblemError):
+    """A file a problem is solved with (a profile, a cost model: given, or named by the problem)
+    cannot be read or is not valid. Raised while solving, it is still bad input: `harness
+    solve` exits 2, where a problem that is valid but has no answer exits 1."""
+
+
 def read_problem(path: str | Path) -> dict[str, Any]:
     """Read the YAML and check `kind`; the kind's own module validates the rest."""
     p = Path(path)
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except OSError as exc:
-        raise ProblemError(f"{p}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ProblemError(f"{p}: invalid YAML: {exc}") from None
+    raw = read_yaml(p, "a YAML problem file", ProblemError)
     if not isinstance(raw, dict):
-        raise ProblemError(f"{p}: expected a mapping with a 'kind' field")
+        raise ProblemError(f"{p}: expected a mapping with a 'kind' field, got {_kind_of(raw)}")
     kind = raw.get("kind")
     if kind not in KIND_NAMES:
         raise ProblemError(f"{p}: field 'kind': expected one of {sorted(KIND_NAMES)}, got {kind!r}")
     return raw
+
+
+def _kind_of(value: Any) -> str:
+    return "an empty file" if value is None else type(value).__name__
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -84,9 +126,24 @@ def validate_as(model: type[M], raw: dict[str, Any], path: str | Path) -> M:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        raise ProblemError(f"{path}: field '{loc}': {err['msg']}") from None
+        raise ProblemError(f"{path}: {first_error(exc)}") from None
+    except RecursionError:  # a value nested past what pydantic walks
+        raise ProblemError(f"{path}: nested too deeply to validate") from None
+
+
+def first_error(exc: ValidationError) -> str:
+    """The first of pydantic's errors as "field 'a.0.b': what was expected (got X)"."""
+    err = exc.errors()[0]
+    loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    got = ""
+    if err["type"] not in ("missing", "extra_forbidden") and not isinstance(
+        err.get("input"), dict | list
+    ):
+        text = repr(err.get("input"))
+        got = f" (got {text if len(text) <= 40 else text[:37] + '...'})"
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"field '{loc}': {msg}{got}{more}"
 
 
 @dataclass(frozen=True)

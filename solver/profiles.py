@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.profile import Profile, ProfileError, load_profile
-from solver.problem import Device, ProblemError
+from solver.problem import Device, FileError, ProblemError
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def load(path: str | Path, where: str = "") -> Loaded:
     try:
         return Loaded(p, load_profile(p))
     except ProfileError as exc:
-        raise ProblemError(f"{where}: {exc}" if where else str(exc)) from None
+        raise FileError(f"{where}: {exc}" if where else str(exc)) from None
 
 
 def load_all(paths: Iterable[str | Path]) -> list[Loaded]:

@@ -248,7 +248,7 @@ def test_command_bad_profile_is_one_clear_line(
     if content is not None:
         path.write_text(content)
     res = CliRunner().invoke(cli(), ["report", str(path), "--out", str(tmp_path / "o")])
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     assert res.stdout == ""
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and str(path) in lines[0] and expected in lines[0]
@@ -261,7 +261,7 @@ def test_command_missing_sidecar_is_one_clear_line(tmp_path: Path) -> None:
     res = CliRunner().invoke(
         cli(), ["report", str(path), "--no-pictures", "--csv", str(tmp_path / "b.csv")]
     )
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "c8.jsonl" in lines[0]
 
@@ -271,7 +271,7 @@ def test_command_unwritable_output_is_one_clear_line(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     res = CliRunner().invoke(cli(), ["report", str(path), "--out", str(blocker / "sub")])
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot write" in lines[0]
 

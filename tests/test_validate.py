@@ -129,7 +129,12 @@ CASES = [
     ("i.yaml", SPEC + "loader: {workers: x}\n", "field 'loader.workers': expected a valid integer"),
     ("j.yaml", SPEC + "batch_size: 0\n", "field 'batch_size': expected a number greater than 0"),
     ("k.yaml", SPEC + "input_shape: [3]\n", "field 'input_shape': expected [C, H, W]"),
-    ("l.yaml", "a: 2021-02-30\n", "invalid YAML: a value cannot be read"),
+    # a date is no YAML date here: the field says what it wanted (2021-02-30 used to crash)
+    ("l.yaml", SPEC + "batch_size: 2021-02-30\n", "field 'batch_size': expected a valid integer"),
+    ("l2.yaml", SPEC + "seed: " + "7" * 5000 + "\n", "invalid YAML: a value cannot be read"),
+    ("l3.yaml", "[" * 100_000, "invalid YAML: nested too deeply to read"),
+    ("l4.json", "[" * 100_000, "invalid JSON: nested too deeply to read"),
+    ("l5.json", '{"n": ' + "7" * 5000 + "}", "invalid JSON: Exceeds the limit (4300 digits)"),
     ("m.yaml", b"\xff\xfe", "not UTF-8 text"),
 ]
 

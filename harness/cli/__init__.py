@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import time
 
 import typer
 
@@ -73,6 +74,9 @@ _register()
 def main() -> None:
     """The command, with the one error path: an unexpected error is one line, never a
     traceback, unless `--debug` (or HARNESS_DEBUG=1) asks for it."""
+    from harness.cli import common
+
+    common.STARTED = time.perf_counter()  # a --time-limit counts from here
     try:
         app()
     except Exception as exc:

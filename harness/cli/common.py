@@ -1,8 +1,13 @@
-"""What every command shares: the one-line error, for bad input and for the unexpected."""
+"""What every command shares: the one-line error, for bad input and for the unexpected, and
+the checks of the options every solver command has (a time limit, a path to write)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+STARTED: float | None = None  # time.perf_counter() when `harness` started (set by main())
 
 
 def fail(msg: str, code: int = 2) -> typer.Exit:
@@ -30,3 +35,42 @@ def crash_line(exc: BaseException) -> tuple[str, int]:
     code = 2 if isinstance(exc, ValueError | OverflowError) else 1
     what = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     return f"{what} (--debug shows the traceback)", code
+
+
+def time_limit_error(value: float | None, option: str = "--time-limit") -> str | None:
+    """Why `value` is no time limit (None when it is one, or is not given), checked by the
+    type the problem files use (`solver.problem.TimeLimit`: finite, > 0, at most 10^9 s)."""
+    if value is None:
+        return None
+    from pydantic import TypeAdapter, ValidationError
+
+    from solver.problem import MAX_SECONDS, TimeLimit
+
+    try:
+        TypeAdapter(TimeLimit).validate_python(value)
+    except ValidationError:
+        return (
+            f"{option}: expected a positive, finite number of seconds (at most "
+            f"{MAX_SECONDS:g}), got {value:g}"
+        )
+    return None
+
+
+def check_time_limit(value: float | None, option: str = "--time-limit") -> None:
+    """Raise the Exit of one line, code 2, when `value` is no time limit."""
+    why = time_limit_error(value, option)
+    if why is not None:
+        raise fail(why)
+
+
+def check_out(path: Path | None, option: str, *, folder: bool = False, probe: bool = False) -> None:
+    """Raise the Exit of one line, code 2, when the output `path` clearly cannot be written
+    (see `harness.profile.check_writable`; `probe`: by writing there), before any work."""
+    if path is None:
+        return
+    from harness.profile import WriteError, check_writable
+
+    try:
+        check_writable(path, folder=folder, probe=probe)
+    except WriteError as exc:
+        raise fail(f"{option}: {exc}") from None

@@ -10,6 +10,13 @@ from pathlib import Path
 
 import typer
 
+MAX_FOLDS = 1000  # k of the k-fold hold-out: each fold refits the model
+
+
+def _bad(msg: str) -> int:
+    print(f"error: {msg}", file=sys.stderr)
+    return 2
+
 
 def register(app: typer.Typer) -> None:
     app.command("fit")(fit)
@@ -32,20 +39,21 @@ def fit(
 
 
 def run_fit(profiles: list[Path], out: Path | None, kind: str, folds: int = 5) -> int:
-    """The command's work; returns the exit code (0 ok, 1 with one line on stderr)."""
+    """The command's work; returns the exit code (0 ok; 2 with one line on stderr: a bad
+    option or profile, too few probes, an --out that cannot be written)."""
     if kind not in ("linear", "gbt", "both"):
-        print(f"error: --kind: expected linear, gbt or both, got {kind!r}", file=sys.stderr)
-        return 1
-    if folds < 2:
-        print(f"error: --folds: expected at least 2, got {folds}", file=sys.stderr)
-        return 1
-    from harness.profile import ProfileError
+        return _bad(f"--kind: expected linear, gbt or both, got {kind!r}")
+    if not 2 <= folds <= MAX_FOLDS:
+        return _bad(f"--folds: expected 2 to {MAX_FOLDS}, got {folds}")
+    from harness.profile import ProfileError, WriteError, check_writable
     from solver.hybrid.costmodel.boosted import MIN_GBT_SAMPLES
     from solver.hybrid.costmodel.features import load_samples
     from solver.hybrid.costmodel.file import CostModelError
     from solver.hybrid.costmodel.fit import default_path, fit_with_holdout, save
 
+    path = out or default_path(profiles)
     try:
+        check_writable(path)
         samples = load_samples(profiles)
         if len(samples) < 2:
             raise CostModelError(
@@ -53,11 +61,9 @@ def run_fit(profiles: list[Path], out: Path | None, kind: str, folds: int = 5) -
                 f"in {len(profiles)} profile(s)"
             )
         cm, holdout = fit_with_holdout(samples, kind, folds)  # type: ignore[arg-type]
-    except (ProfileError, CostModelError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    path = out or default_path(profiles)
-    save(cm, path)
+        save(cm, path)
+    except (ProfileError, CostModelError, WriteError) as exc:
+        return _bad(str(exc))
 
     from rich.console import Console
     from rich.table import Table

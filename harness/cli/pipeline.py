@@ -13,7 +13,21 @@ from typing import Annotated
 
 import typer
 
-from harness.cli.common import fail
+from harness.cli.common import check_out, fail
+
+# the sampled problem's fields, by the option that sets each
+OPTIONS = {
+    "sample.num_jobs": "--num-jobs",
+    "sample.seed": "--seed",
+    "sample.alpha_min": "--alpha-min",
+    "sample.alpha_max": "--alpha-max",
+    "sample.lower_bound": "--lower-bound",
+    "sample.upper_bound": "--upper-bound",
+    "sample.bandwidth_mbps": "--bandwidth-mbps",
+    "sample": "--alpha-min/--alpha-max, --lower-bound/--upper-bound",
+    "time_limit_s": "--time-limit",
+    "heuristic_time_s": "--heuristic-time",
+}
 
 pipeline_app = typer.Typer(help="Batch pipeline (local -> link -> remote) experiments.")
 
@@ -41,7 +55,7 @@ def sample(
         Path | None, typer.Option("--profile", help="remote inference profile (default chain)")
     ] = None,
     time_limit: Annotated[
-        float, typer.Option("--time-limit", help="SCIP time limit per exact solve (s)")
+        float, typer.Option("--time-limit", help="seconds for the whole solve (every method)")
     ] = 120.0,
     heuristic_time: Annotated[
         float, typer.Option("--heuristic-time", help="time for the split-aware greedy (s)")
@@ -60,12 +74,14 @@ def sample(
     `harness solve --problem`) and solved as `harness solve` solves it."""
     if fmt not in ("table", "json"):
         raise fail(f"--format: expected table or json, got {fmt!r}")
+    check_out(out, "--out", folder=True)
     import yaml
+    from pydantic import ValidationError
 
     from harness.cli.solve import run_solve
-    from harness.profile import write_atomic
+    from harness.profile import WriteError, write_atomic
     from solver.pipeline import PipelineProblem
-    from solver.problem import ProblemError, SolveOptions, validate_as
+    from solver.problem import SolveOptions, first_error
 
     sample: dict[str, object] = {
         "num_jobs": num_jobs,
@@ -83,14 +99,20 @@ def sample(
     raw: dict[str, object] = {"kind": "pipeline", "name": "sample", "sample": sample}
     raw |= {"time_limit_s": time_limit, "heuristic_time_s": heuristic_time}
     try:
-        validate_as(PipelineProblem, raw, "options")
-    except ProblemError as exc:
-        raise fail(str(exc)) from None
+        PipelineProblem.model_validate(raw)
+    except ValidationError as exc:  # the option's name, not the problem file's field
+        line = first_error(exc)
+        for field, option in OPTIONS.items():
+            line = line.replace(f"field '{field}'", option, 1)
+        raise fail(line) from None
     path = out / "sample-pipeline-problem.yaml"
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, yaml.safe_dump(raw, sort_keys=False))
+    try:
+        write_atomic(path, yaml.safe_dump(raw, sort_keys=False))
+    except WriteError as exc:
+        raise fail(f"--out: {exc}") from None
     given = [profile] if profile is not None else []
-    raise typer.Exit(run_solve(given, path, fmt, out, SolveOptions(print_jobs=print_jobs)))
+    opts = SolveOptions(time_limit=time_limit, print_jobs=print_jobs)  # the whole run's budget
+    raise typer.Exit(run_solve(given, path, fmt, out, opts))
 
 
 def register(app: typer.Typer) -> None:

@@ -43,15 +43,19 @@ def run_report(
     parquet: Path | None = None,
     pictures: bool = True,
 ) -> int:
-    """The command's work; returns the exit code (0 ok, 1 with one line on stderr)."""
+    """The command's work; returns the exit code (0 ok; 2 with one line on stderr: a profile
+    that cannot be read, an output that cannot be written)."""
     from harness.export import ExportError, batch_frame, write_csv, write_parquet
-    from harness.profile import ProfileError, load_profile
+    from harness.profile import ProfileError, WriteError, check_writable, load_profile
 
     try:
+        for target, folder in ((out, True), (csv, False), (parquet, False)):
+            if target is not None and (pictures or not folder):
+                check_writable(target, folder=folder)
         prof = load_profile(profile_path)
-    except ProfileError as exc:
+    except (ProfileError, WriteError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     stem = profile_path.stem
     try:
         if pictures:
@@ -69,11 +73,11 @@ def run_report(
             for target, write in ((csv, write_csv), (parquet, write_parquet)):
                 if target is not None:
                     print(f"{write(df, target)} ({len(df)} batches)")
-    except ExportError as exc:
+    except (ExportError, WriteError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     except OSError as exc:
         where = exc.filename or out
         print(f"error: {where}: cannot write: {exc.strerror or exc}", file=sys.stderr)
-        return 1
+        return 2
     return 0

@@ -6,12 +6,16 @@ docker SDK, pydantic models and the solver are imported when a command runs.
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from harness.cli.common import check_out, check_time_limit
+from harness.cli.common import fail as _fail
 
 SHAPINGS = ("auto", "tc", "token-bucket")
 
@@ -36,20 +40,21 @@ Profiles = Annotated[
 Repeats = Annotated[int, typer.Option(help="pipeline: runs of each schedule (median)")]
 
 
-def _fail(msg: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {msg}", err=True)
-    return typer.Exit(code)
+MAX_REQUESTS = 1_000_000  # requests (or warm-up requests) per phase: each latency is kept
+MAX_WINDOW = 10_000  # requests in flight
+MAX_REPEATS = 1_000
 
 
 def _check(requests: int, warmup: int, window: int, repeats: int, shaping: str) -> None:
-    if requests < 1:
-        raise _fail(f"--requests: expected >= 1, got {requests}")
-    if warmup < 0:
-        raise _fail(f"--warmup: expected >= 0, got {warmup}")
-    if window < 1:
-        raise _fail(f"--window: expected >= 1, got {window}")
-    if repeats < 1:
-        raise _fail(f"--repeats: expected >= 1, got {repeats}")
+    limits = (
+        ("--requests", requests, 1, MAX_REQUESTS),
+        ("--warmup", warmup, 0, MAX_REQUESTS),
+        ("--window", window, 1, MAX_WINDOW),
+        ("--repeats", repeats, 1, MAX_REPEATS),
+    )
+    for name, v, lo, hi in limits:
+        if not lo <= v <= hi:
+            raise _fail(f"{name}: expected {lo} to {hi:,}, got {v}")
     if shaping not in SHAPINGS:
         raise _fail(f"--shaping: expected one of {', '.join(SHAPINGS)}, got {shaping!r}")
 
@@ -74,9 +79,14 @@ def _execute(
 ) -> int:
     _check(requests, warmup, window, repeats, shaping)
     for name, v in (("--bandwidth-mbps", bandwidth_mbps), ("--latency-ms", latency_ms)):
-        if v is not None and (v < 0 or (name == "--bandwidth-mbps" and v == 0)):
-            raise _fail(f"{name}: expected a positive number, got {v:g}")
-    from harness.profile import write_atomic
+        if v is not None and not (
+            math.isfinite(v) and v >= 0 and (name != "--bandwidth-mbps" or v > 0)
+        ):
+            raise _fail(f"{name}: expected a positive, finite number, got {v:g}")
+    check_time_limit(timeout, "--timeout")
+    check_out(out, "--out")
+    check_out(workdir, "--workdir", folder=True)
+    from harness.profile import WriteError, write_atomic
     from harness.runsplit.decision import DecisionError, RunOptions, load_decision
     from harness.runsplit.orchestrate import RunSplitError, run_session
     from harness.runsplit.plan import PlanError
@@ -105,6 +115,9 @@ def _execute(
         decision.session.phases = [decision.session.phases[last.phase]]
         last.phase = 0
         decision.methods = [last]
+    # the run takes minutes: find now, by writing there, what only a write would find at its end
+    check_out(out, "--out", probe=True)
+    check_out(workdir, "--workdir", folder=True, probe=True)
     for n in decision.notes:
         typer.echo(f"note: {n}", err=True)
     work = workdir or Path(tempfile.mkdtemp(prefix="harness-split-"))
@@ -136,7 +149,10 @@ def _execute(
         text = result.model_dump_json(indent=1)
         render_run(result)
     if out is not None:
-        write_atomic(out, text + "\n")
+        try:
+            write_atomic(out, text + "\n")
+        except WriteError as exc:
+            raise _fail(f"--out: {exc}") from None
         typer.echo(f"wrote {out}")
     return 0 if result.ok else 1
 

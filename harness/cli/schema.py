@@ -21,7 +21,7 @@ def schema(
     which: Annotated[str, typer.Option(help="profile | job")] = "profile",
 ) -> None:
     """Write the JSON Schema of profiles (or job specs)."""
-    from harness.profile import json_schema, write_atomic
+    from harness.profile import WriteError, json_schema, write_atomic
     from harness.spec import JobSpec
 
     if which not in ("profile", "job"):
@@ -30,6 +30,9 @@ def schema(
     text = json.dumps(doc, indent=1) + "\n"
     if out is None:
         sys.stdout.write(text)
-    else:
+        return
+    try:
         write_atomic(out, text)
-        typer.echo(f"wrote {out}")
+    except WriteError as exc:
+        raise fail(f"--out: {exc}") from None
+    typer.echo(f"wrote {out}")

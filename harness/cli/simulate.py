@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+
+from harness.cli.common import check_out, check_time_limit, fail
 
 POLICIES = ("proportional", "greedy", "scip")
 
@@ -36,27 +38,27 @@ def simulate_cmd(
     ),
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
-    """Average JCT, makespan and utilisation per resource for each packing policy."""
+    """Average JCT, makespan and utilisation per resource for each packing policy.
+
+    Exit 0: every job finished under every policy; 1: a replay stopped at its round cap with
+    jobs unfinished (named); 2: bad input (a file, an option, an --out that cannot be written).
+    """
     pols = policy or ["scip"]
     bad = [p for p in pols if p not in POLICIES]
     if bad:
-        typer.echo(
-            f"error: --policy: expected one of {', '.join(POLICIES)}, got {bad[0]!r}", err=True
-        )
-        raise typer.Exit(1)
+        raise fail(f"--policy: expected one of {', '.join(POLICIES)}, got {bad[0]!r}")
     if fmt not in ("table", "json"):
-        typer.echo(f"error: --format: expected 'table' or 'json', got {fmt!r}", err=True)
-        raise typer.Exit(1)
-    if round_s <= 0:
-        typer.echo("error: --round-s: expected a positive number of seconds", err=True)
-        raise typer.Exit(1)
+        raise fail(f"--format: expected 'table' or 'json', got {fmt!r}")
+    check_time_limit(round_s, "--round-s")
+    check_time_limit(time_limit)
+    check_out(out, "--out", folder=True)
+    from harness.profile import WriteError
     from solver.problem import ProblemError
 
     try:
         code = _run(trace, cluster, pols, round_s, time_limit, out, fmt)
-    except ProblemError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    except (ProblemError, WriteError) as exc:
+        raise fail(str(exc)) from None
     raise typer.Exit(code)
 
 
@@ -82,14 +84,15 @@ def _run(
         simulate(tr, tables, kinds, p, round_s, time_limit)  # type: ignore[arg-type]
         for p in pols
     ]
-    out.mkdir(parents=True, exist_ok=True)
     path = out / "simulate.json"
     write_atomic(path, json.dumps([r.model_dump(mode="json") for r in results], indent=1) + "\n")
+    code = 0 if all(r.complete for r in results) else 1
     if fmt == "json":
         print(
             json.dumps([r.model_dump(mode="json", exclude={"per_job"}) for r in results], indent=1)
         )
-        return 0
+        _say_stopped(results)
+        return code
     from rich.console import Console
     from rich.table import Table
 
@@ -113,18 +116,26 @@ def _run(
         ratio = (base.avg_jct_s / r.avg_jct_s) if base and r.avg_jct_s else None
         t.add_row(
             r.policy,
-            f"{r.avg_jct_s / 3600:.2f}",
+            f"{r.avg_jct_s / 3600:.2f}" if r.finished else "-",
             "-" if ratio is None else f"{ratio:.2f}x",
-            f"{r.makespan_s / 3600:.2f}",
+            f"{r.makespan_s / 3600:.2f}" if r.finished else "-",
             f"{100 * r.utilisation['gpu']:.0f}%",
             f"{100 * r.utilisation['cpu']:.0f}%",
             f"{100 * r.utilisation['memory']:.0f}%",
-            f"{r.finished}/{r.jobs}",
+            f"{r.finished}/{r.jobs}" + ("" if r.complete else " (cap)"),
             f"{r.solver_time_s:.1f}",
         )
     Console().print(t)
     print(f"Results JSON: {path}", file=sys.stdout)
-    return 0
+    _say_stopped(results)
+    return code
+
+
+def _say_stopped(results: list[Any]) -> None:
+    """One line per replay that did not finish: its averages cover the finished jobs only."""
+    for r in results:
+        if r.stopped:
+            typer.echo(f"error: policy {r.policy}: {r.stopped}", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,8 @@ batch pipeline where models share a device pair; files that are not profiles are
 skipped. Every decision is written as `OUT/<name>-<kind>-solution.json` (plots beside it, and
 the derived problem as `OUT/<name>-<kind>-problem.yaml` so it can be edited and re-run), and the
 run ends with one plan table. Exit 0: every decision solved; 1: some could not be (each with its
-reason); 2: bad input.
+reason); 2: bad input (an option, the problem file, or a file it is solved with that cannot be
+read or is not valid, even where that shows only while solving).
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from harness.cli.common import fail
+from harness.cli.common import check_out, check_time_limit, fail
 
 if TYPE_CHECKING:
     from solver.plan import Decision, Skipped
+
+
+WRITE_S = 1.0  # kept back from each decision's time for its files (a plot imports matplotlib)
 
 
 def register(app: typer.Typer) -> None:
@@ -38,8 +42,8 @@ def solve(
     time_limit: Annotated[
         float | None,
         typer.Option(
-            help="time limit of each exact solve, s (a pipeline runs two: DOPart's best order, "
-            "then the offline optimum, each up to this limit)"
+            help="seconds for the whole run: every decision and every phase of it (bounds, "
+            "heuristics, SCIP, the front) share this one budget; default: each problem's own"
         ),
     ] = None,
     print_jobs: Annotated[bool, typer.Option(help="per-job table (pipeline)")] = False,
@@ -57,8 +61,8 @@ def solve(
         raise fail(f"--format: expected table or json, got {fmt!r}")
     if front_method not in (None, "auto", "scip", "dp"):
         raise fail(f"--front-method: expected auto, scip or dp, got {front_method!r}")
-    if time_limit is not None and not time_limit > 0:
-        raise fail(f"--time-limit: expected a positive number of seconds, got {time_limit:g}")
+    check_time_limit(time_limit)
+    check_out(out, "--out", folder=True)
     from solver.problem import SolveOptions
 
     opts = SolveOptions(time_limit=time_limit, print_jobs=print_jobs, front_method=front_method)
@@ -66,9 +70,19 @@ def solve(
 
 
 def run_solve(paths: list[Path], problem: Path | None, fmt: str, out: Path, opts: Any) -> int:
-    """Plan, solve every decision, write and print; returns the exit code."""
+    """Plan, solve every decision, write and print; returns the exit code. A --time-limit is
+    the whole run's, from the command's start: planning counts, and each decision gets an
+    equal share of what is left when its turn comes (one that finishes early leaves more to the
+    next), less what writing its files takes (WRITE_S, or a fifth of its share)."""
+    import time
+    from dataclasses import replace
+
+    from harness.cli import common
     from solver import plan
+    from solver.budget import MIN_PHASE_S, Budget
     from solver.problem import ProblemError
+
+    budget = Budget(opts.time_limit, start=common.STARTED or time.perf_counter())
 
     try:
         if problem is not None:
@@ -80,10 +94,19 @@ def run_solve(paths: list[Path], problem: Path | None, fmt: str, out: Path, opts
     if not decisions:
         why = "; ".join(f"{s.path}: {s.reason}" for s in skipped) or "no files given"
         return _bad_input(f"nothing to solve: {why}")
-    for d in decisions:
-        plan.solve(d, opts)
+    from harness.profile import WriteError
+
+    for i, d in enumerate(decisions):
+        rest = budget.rest()
+        share = None if rest is None else rest / (len(decisions) - i)
+        if share is not None:  # the solution, its plots and the table follow the solve
+            share = max(MIN_PHASE_S, share - min(WRITE_S, share / 5))
+        plan.solve(d, replace(opts, time_limit=share))
         if d.solution is not None:
-            _write(d, out)
+            try:
+                _write(d, out)
+            except WriteError as exc:
+                return _bad_input(str(exc))
     if fmt == "json":
         typer.echo(_json(decisions, skipped))
     else:
@@ -91,6 +114,8 @@ def run_solve(paths: list[Path], problem: Path | None, fmt: str, out: Path, opts
     for d in decisions:
         if not d.ok:
             typer.echo(f"error: {d.name} ({d.kind.name}): {_why_not(d)}", err=True)
+    if any(d.bad_input for d in decisions):
+        return 2
     return 0 if all(d.ok for d in decisions) else 1
 
 
@@ -115,16 +140,22 @@ def _write(d: Decision, out: Path) -> None:
     """`OUT/<name>-<kind>-solution.json`, its plots beside it, and a derived problem file."""
     import yaml
 
-    from harness.profile import write_atomic
+    from harness.profile import WriteError, write_atomic
 
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(out, exc.strerror or str(exc)) from None
     stem = out / f"{d.name}-{d.kind.name}"
     if d.inferred:
         data = {"kind": d.kind.name, **d.problem.model_dump(mode="json", exclude_defaults=True)}
         path = stem.with_name(stem.name + "-problem.yaml")
         write_atomic(path, yaml.safe_dump(data, sort_keys=False))
         d.files.append(path)
-    d.files += _kind_cli(d).plots(d.solution, stem)
+    try:
+        d.files += _kind_cli(d).plots(d.solution, stem)
+    except OSError as exc:  # matplotlib's own write (the folder was checked before the solve)
+        raise WriteError(Path(exc.filename or stem), exc.strerror or str(exc)) from None
     path = stem.with_name(stem.name + "-solution.json")
     write_atomic(path, d.solution.model_dump_json(indent=1) + "\n")
     d.files.insert(0, path)

@@ -9,7 +9,6 @@ enum, constraint) has its own sentence. Models are imported lazily (CLI start-up
 
 from __future__ import annotations
 
-import json
 import types
 import typing
 from pathlib import Path
@@ -69,28 +68,25 @@ def _problems(path: Path) -> list[str]:
     suffix = path.suffix.lower()
     if suffix not in (".json", ".yaml", ".yml"):
         return [f"{path}: unknown file type {path.suffix!r} (expected .yaml/.yml or .json)"]
+    from harness.profile import parse_json
+    from harness.spec import parse_yaml, read_text
+
     what = "a JSON profile" if suffix == ".json" else "a YAML job spec"
+    parse = parse_json if suffix == ".json" else parse_yaml
     try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        return [f"{path}: cannot read: {exc.strerror or exc}"]
-    except UnicodeDecodeError as exc:
-        return [f"{path}: not UTF-8 text (bad byte at offset {exc.start}); expected {what}"]
-    if suffix == ".json":
-        return _check_profile(path, text)
-    return _check_yaml(path, text)
+        raw = parse(read_text(path, what), str(path))
+    except ValueError as exc:  # the readers' one line: not text, not JSON/YAML, too deep
+        return [str(exc)]
+    trace = isinstance(raw, list) and raw and all(isinstance(x, dict) for x in raw)
+    if suffix != ".json" and trace:  # a trace may be its list of jobs alone
+        from solver.packing.simulate import Trace
 
-
-def _check_profile(path: Path, text: str) -> list[str]:
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return [f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"]
-    except (ValueError, RecursionError) as exc:  # e.g. an integer too long, nesting too deep
-        return [f"{path}: invalid JSON: {exc}"]
+        return _model_problems(path, Trace, {"jobs": raw})
     if not isinstance(raw, dict):
-        return [f"{path}: top level: expected a JSON object (a profile), got {_kind(raw)}"]
-    return _model_problems(path, _json_model(raw), raw)
+        expected = "a JSON object (a profile)" if suffix == ".json" else "a mapping of job fields"
+        return [f"{path}: top level: expected {expected}, got {_kind(raw)}"]
+    model = _json_model(raw) if suffix == ".json" else _yaml_model(raw)
+    return _model_problems(path, model, raw)
 
 
 def _json_model(raw: dict[str, Any]) -> Any:
@@ -107,22 +103,6 @@ def _json_model(raw: dict[str, Any]) -> Any:
     from harness.profile import Profile
 
     return Profile
-
-
-def _check_yaml(path: Path, text: str) -> list[str]:
-    import yaml
-
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
-        return [f"{path}: invalid YAML{where}: {getattr(exc, 'problem', None) or exc}"]
-    except (ValueError, RecursionError) as exc:  # e.g. a date like 2021-02-30
-        return [f"{path}: invalid YAML: a value cannot be read ({exc})"]
-    if not isinstance(raw, dict):
-        return [f"{path}: top level: expected a mapping of job fields, got {_kind(raw)}"]
-    return _model_problems(path, _yaml_model(raw), raw)
 
 
 def _yaml_model(raw: dict[str, Any]) -> Any:
@@ -154,6 +134,8 @@ def _model_problems(path: Path, model: Any, raw: dict[Any, Any]) -> list[str]:
 
     try:
         model.model_validate(raw)
+    except RecursionError:
+        return [f"{path}: nested too deeply to validate"]
     except ValidationError as exc:
         groups: dict[tuple[Any, ...], list[tuple[tuple[Any, ...], dict[str, Any]]]] = {}
         for detail in exc.errors():

@@ -12,6 +12,7 @@ Relative error = (predicted - measured) / measured: negative when the model is o
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -78,7 +79,9 @@ class Comparison(Strict):
     measured_latency_s: float | None
     latency_error: float | None
     measured_p95_s: float | None = None
-    predicted_throughput: float
+    predicted_throughput: float | None = Field(
+        description="samples/s; None where the plan is predicted to take no time"
+    )
     measured_throughput: float | None
     throughput_error: float | None
     predicted_stages: dict[str, float]
@@ -123,7 +126,9 @@ def compare_phase(name: str, pred: Prediction, ph: PhaseResult) -> Comparison:
             "down": s.return_s,
             "other": s.other_s,
         }
-    pt = pred.throughput(ph.mode)
+    pt: float | None = pred.throughput(ph.mode)
+    if pt is not None and not math.isfinite(pt):  # a plan predicted to take no time at all
+        pt = None
     return Comparison(
         plan=name,
         phase=ph.name,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.profile import Profile, ProfileError, load_profile
+from harness.profile import Profile, ProfileError, load_profile, read_json
 from harness.runsplit.compare import Prediction, predict
 from harness.runsplit.orchestrate import Session
 from harness.runsplit.plan import (
@@ -80,12 +80,7 @@ class Decision:
 
 
 def read_solution(path: Path) -> dict[str, Any]:
-    try:
-        raw = json.loads(path.read_text())
-    except OSError as exc:
-        raise DecisionError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DecisionError(f"{path}: not a solution JSON ({exc})") from None
+    raw = read_json(path, "a solution JSON (written by `harness solve`)", DecisionError)
     if not isinstance(raw, dict):
         raise DecisionError(f"{path}: expected a JSON object with a 'kind' field")
     kind = raw.get("kind")

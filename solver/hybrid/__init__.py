@@ -18,6 +18,7 @@ else 60 s.
 
 from __future__ import annotations
 
+from solver.budget import Budget
 from solver.hybrid.problem import HybridProblem, build_instance, default_problem
 from solver.hybrid.solution import HybridSolution
 from solver.kinds import Kind
@@ -33,9 +34,9 @@ def solve(problem: HybridProblem, profiles: ProfileSet, options: SolveOptions) -
     from solver.hybrid.check import check_solution
     from solver.hybrid.model import solve_all
 
-    inst = build_instance(problem, profiles, options)
-    limit = options.time_limit or problem.time_limit_s or DEFAULT_TIME_LIMIT
-    methods = solve_all(inst.p, inst.devices, float(limit))
+    budget = Budget(options.time_limit or problem.time_limit_s or DEFAULT_TIME_LIMIT)
+    inst = build_instance(problem, profiles, options)  # a cost model fitted here counts
+    methods = solve_all(inst.p, inst.devices, budget.limit())
     for s in methods.values():
         for e in s.entries:
             e.job_name = problem.jobs[e.job].name

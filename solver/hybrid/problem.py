@@ -16,26 +16,39 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from solver.hybrid.costmodel.file import CostModelError
-from solver.problem import ProblemError, SolveOptions, Strict
+from solver.problem import (
+    MAX_JOBS,
+    MAX_SECONDS,
+    MAX_WORKERS,
+    FileError,
+    PositiveSeconds,
+    ProblemError,
+    Seconds,
+    SolveOptions,
+    Strict,
+    TimeLimit,
+    beyond,
+)
 
 if TYPE_CHECKING:
     from solver.hybrid.costmodel.fit import CostModel
     from solver.profiles import ProfileSet
 
 DEFAULT_NUM_BATCHES = 100
+MAX_CELLS = 50_000  # jobs x workers: the assignment MILP's binaries (built in about 0.6 s)
 Matrix = list[list[float]]  # p[job][worker], seconds; inf where a job cannot run
 
 
 class HybridJob(Strict):
     name: str
     model: str
-    batch_size: Annotated[int, Field(gt=0)]
-    input_shape: list[Annotated[int, Field(gt=0)]] = Field(min_length=3, max_length=4)
-    num_batches: Annotated[int, Field(gt=0)]
-    step_s: dict[str, Annotated[float, Field(gt=0)]] | None = Field(
+    batch_size: Annotated[int, Field(gt=0, le=1_000_000)]
+    input_shape: list[Annotated[int, Field(gt=0, le=1_000_000)]] = Field(min_length=3, max_length=4)
+    num_batches: Annotated[int, Field(gt=0, le=1_000_000_000)]
+    step_s: dict[str, PositiveSeconds] | None = Field(
         default=None,
         description="measured seconds per batch by worker name or device ('cpu'/'cuda'); "
         "overrides the cost model",
@@ -45,7 +58,7 @@ class HybridJob(Strict):
 class Worker(Strict):
     name: str
     device: Literal["cpu", "cuda"]
-    cpus: Annotated[float, Field(gt=0)] = 1.0
+    cpus: Annotated[float, Field(gt=0, le=1e6)] = 1.0
 
 
 class GpuFallback(Strict):
@@ -54,22 +67,33 @@ class GpuFallback(Strict):
     t_cuda(batch) = overhead_s + t_cpu(batch, cpus=reference_cpus) / speedup
     """
 
-    speedup: Annotated[float, Field(gt=0)] = 25.0
-    overhead_s: Annotated[float, Field(ge=0)] = 0.004
-    reference_cpus: Annotated[float, Field(gt=0)] = 1.0
+    speedup: Annotated[float, Field(gt=0, le=1e6)] = 25.0
+    overhead_s: Seconds = 0.004
+    reference_cpus: Annotated[float, Field(gt=0, le=1e6)] = 1.0
 
 
 class HybridProblem(Strict):
     kind: Literal["hybrid"] = "hybrid"
     name: str | None = Field(default=None, description="names the solution file; = the kind")
-    jobs: list[HybridJob] = Field(min_length=1)
-    workers: list[Worker] = Field(min_length=1)
+    jobs: list[HybridJob] = Field(min_length=1, max_length=MAX_JOBS)
+    workers: list[Worker] = Field(min_length=1, max_length=MAX_WORKERS)
     cost_model: str | None = Field(
         default=None, description="cost-model JSON (harness fit); fitted from the profiles if unset"
     )
     cost_kind: Literal["auto", "linear", "gbt"] = "auto"
     gpu_fallback: GpuFallback = Field(default_factory=GpuFallback)
-    time_limit_s: Annotated[float, Field(gt=0)] | None = None
+    time_limit_s: TimeLimit | None = None
+
+    @model_validator(mode="after")
+    def _size(self) -> HybridProblem:
+        cells = len(self.jobs) * len(self.workers)
+        if cells > MAX_CELLS:
+            raise ValueError(
+                f"{len(self.jobs):,} jobs x {len(self.workers):,} workers = {cells:,} "
+                f"assignments: at most {MAX_CELLS:,} in a hybrid problem (the MILP has one "
+                "binary per job and worker)"
+            )
+        return self
 
 
 def default_problem(profiles: ProfileSet, num_batches: int = DEFAULT_NUM_BATCHES) -> HybridProblem:
@@ -125,7 +149,7 @@ def cost_model(
     from solver.hybrid.costmodel import fit
 
     if option:
-        return fit.load(Path(option)), f"cost model {option}"
+        return _load(Path(option)), f"cost model {option}"
     train = profiles.of_kind("train")
     if problem.cost_model:
         path = Path(problem.cost_model)
@@ -133,7 +157,7 @@ def cost_model(
             path = profiles.base_dir / path
         # the file wins; profiles given with the problem stand in for one not fitted yet
         if path.exists() or not train:
-            return fit.load(path), f"cost model {path}"
+            return _load(path), f"cost model {path}"
     if train:
         from solver.hybrid.costmodel.features import samples_from_profile
 
@@ -146,6 +170,16 @@ def cost_model(
     raise CostModelError(
         "no cost model: give train profiles, 'cost_model' in the problem file, or step_s per job"
     )
+
+
+def _load(path: Path) -> CostModel:
+    """The cost-model file; one that cannot be read or is not one is a FileError (bad input)."""
+    from solver.hybrid.costmodel import fit
+
+    try:
+        return fit.load(path)
+    except CostModelError as exc:
+        raise FileError(f"field 'cost_model': {exc}") from None
 
 
 def _given(job: HybridJob, w: Worker) -> float | None:
@@ -202,6 +236,14 @@ def build_instance(problem: HybridProblem, profiles: ProfileSet, options: SolveO
         times = job_times(problem, cm)
     except CostModelError as exc:
         raise ProblemError(str(exc)) from None
+    for j, row in enumerate(times.p):
+        for i, t in enumerate(row):
+            if beyond(t, MAX_SECONDS):
+                raise ProblemError(
+                    f"job {problem.jobs[j].name!r} on worker {problem.workers[i].name!r}: "
+                    f"{t:g} s ({problem.jobs[j].num_batches} batches, {times.sources[j][i]} "
+                    f"times): past what a model takes (at most {MAX_SECONDS:g} s)"
+                )
     return Instance(
         p=times.p,
         devices=[w.device for w in problem.workers],

@@ -25,6 +25,7 @@ default 0.005; time limit: options, else the problem's `time_limit_s`, else 30 s
 
 from __future__ import annotations
 
+from solver.budget import Budget
 from solver.kinds import Kind
 from solver.packing.problem import (
     SYNERGY_NOTE,
@@ -44,12 +45,12 @@ def solve(problem: PackingProblem, profiles: ProfileSet, options: SolveOptions) 
     from solver.packing.check import check
     from solver.packing.model import pack
 
-    inst = build_instance(problem, profiles)
     tl = options.time_limit
-    time_limit = float(tl) if tl is not None else (problem.time_limit_s or 30.0)
+    budget = Budget(float(tl) if tl is not None else (problem.time_limit_s or 30.0))
+    inst = build_instance(problem, profiles)
     target_gap = float(options.extra.get("target_gap") or 0.005)
     try:
-        scip = pack(inst, time_limit=time_limit, target_gap=target_gap)
+        scip = pack(inst, time_limit=budget.limit() or 0.0, target_gap=target_gap)
     except RuntimeError as exc:
         raise ProblemError(f"{problem.name or 'packing'}: {exc}") from None
     placements = {"proportional": proportional(inst), "greedy": greedy(inst), "scip": scip}

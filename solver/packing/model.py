@@ -139,11 +139,12 @@ def column_generation(
         st.lp_value = z
         added = 0
         lagr = z
-        left = deadline - time.perf_counter()
-        for k in range(len(m.kinds)):
-            if m.avail[k] == 0:
-                continue
-            pats, ub_rc = price(m, k, pi, mu[k], min(5.0, max(0.05, left / 4)), max_cols)
+        kinds = [k for k in range(len(m.kinds)) if m.avail[k] > 0]
+        for n, k in enumerate(kinds):
+            # each kind's pricing: its share of what is left now (a quarter when one kind)
+            left = deadline - time.perf_counter()
+            share = max(0.05, left / max(4, 2 * (len(kinds) - n)))
+            pats, ub_rc = price(m, k, pi, mu[k], min(5.0, share), max_cols)
             lagr += m.avail[k] * max(0.0, ub_rc)
             for p in pats:
                 added += m.add(k, p)

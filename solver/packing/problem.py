@@ -18,44 +18,69 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from solver.packing.table import CurveModel, JobTable, build_table, curve_model, inline_model
-from solver.problem import ProblemError, Strict
+from solver.problem import (
+    MAX_AMOUNT,
+    MAX_JOBS,
+    MAX_SERVER_CPUS,
+    MAX_SERVER_GPUS,
+    MAX_SERVERS,
+    FileError,
+    PositiveAmount,
+    PositiveSeconds,
+    ProblemError,
+    Strict,
+    TimeLimit,
+)
 from solver.profiles import Loaded, ProfileSet
 
 
 class ServerKind(Strict):
     name: str = "server"
-    count: Annotated[int, Field(gt=0)] = 1
-    gpus: Annotated[int, Field(gt=0)]
-    cpus: Annotated[float, Field(gt=0)]
-    memory_gb: Annotated[float, Field(gt=0)]
+    count: Annotated[int, Field(gt=0, le=MAX_SERVERS)] = 1
+    gpus: Annotated[int, Field(gt=0, le=MAX_SERVER_GPUS)]
+    cpus: Annotated[float, Field(gt=0, le=MAX_SERVER_CPUS)]
+    memory_gb: Annotated[float, Field(gt=0, le=1e9)]
+
+
+def check_cluster(kinds: list[ServerKind]) -> None:
+    """The limit on the servers of a cluster, all kinds together (ValueError past it)."""
+    total = sum(k.count for k in kinds)
+    if total > MAX_SERVERS:
+        raise ValueError(
+            f"{total:,} servers in all (the kinds' counts summed): at most {MAX_SERVERS:,} "
+            "servers in a cluster"
+        )
 
 
 class ThroughputPoint(Strict):
-    cpus: Annotated[float, Field(gt=0)]
-    memory_gb: Annotated[float, Field(gt=0)] | None = Field(
+    cpus: Annotated[float, Field(gt=0, le=MAX_SERVER_CPUS)]
+    memory_gb: Annotated[float, Field(gt=0, le=1e9)] | None = Field(
         default=None, description="None: measured with memory unconstrained"
     )
-    throughput: Annotated[float, Field(ge=0)]
+    throughput: Annotated[float, Field(ge=0, le=MAX_AMOUNT)]
+
+
+GpuCount = Annotated[int, Field(gt=0, le=MAX_SERVERS * MAX_SERVER_GPUS)]
 
 
 class PackJob(Strict):
     name: Annotated[str, Field(min_length=1)]
-    gpus: Annotated[int, Field(gt=0)] = 1
+    gpus: GpuCount = 1
     profile: str | None = Field(
         default=None,
         description="train profile: a path (relative to the problem file), a profile id, or the "
         "job name of a profile given on the command line",
     )
-    throughput: list[ThroughputPoint] | None = Field(
+    throughput: Annotated[list[ThroughputPoint], Field(max_length=10_000)] | None = Field(
         default=None, description="inline table of images/s per (cpus, memory_gb) for this job"
     )
-    throughput_gpus: Annotated[int, Field(ge=0)] = Field(
+    throughput_gpus: Annotated[int, Field(ge=0, le=MAX_SERVER_GPUS)] = Field(
         default=1, description="GPU count the inline table was measured at"
     )
-    images_per_iteration: Annotated[float, Field(gt=0)] = Field(
+    images_per_iteration: PositiveAmount = Field(
         default=1.0, description="inline tables only: images per iteration of the whole job"
     )
-    work_iterations: Annotated[float, Field(gt=0)] = 1000.0
+    work_iterations: PositiveAmount = 1000.0
 
     @model_validator(mode="after")
     def _one_source(self) -> PackJob:
@@ -80,12 +105,13 @@ class PackingProblem(Strict):
         description="server kinds; none given: Synergy's evaluation cluster (16 servers of 8 "
         "GPUs, 24 CPUs, 500 GB)",
     )
-    jobs: list[PackJob] = Field(min_length=1)
-    round_s: Annotated[float, Field(gt=0)] = 300.0
-    time_limit_s: Annotated[float, Field(gt=0)] | None = None
+    jobs: list[PackJob] = Field(min_length=1, max_length=MAX_JOBS)
+    round_s: PositiveSeconds = 300.0
+    time_limit_s: TimeLimit | None = None
 
     @model_validator(mode="after")
     def _unique(self) -> PackingProblem:
+        check_cluster(self.cluster)
         names = [j.name for j in self.jobs]
         if len(set(names)) != len(names):
             dup = next(n for n in names if names.count(n) > 1)
@@ -174,8 +200,8 @@ class CurveModels:
         if key not in self._built:
             try:
                 self._built[key] = curve_model(loaded.profile)
-            except ValueError as exc:
-                raise ProblemError(f"{where}: {exc}") from None
+            except ValueError as exc:  # the profile cannot price a job: bad input
+                raise FileError(f"{where}: {loaded.path}: {exc}") from None
         self._by_ref[ref] = self._built[key]
         return self._built[key]
 

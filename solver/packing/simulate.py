@@ -24,24 +24,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import Field
+from pydantic import Field, model_validator
 
 import solver.packing.check as checker
+from harness.spec import read_yaml
 from solver.packing.baselines import admit
 from solver.packing.problem import (
     SYNERGY_CLUSTER,
     CurveModels,
+    GpuCount,
     Instance,
     Server,
     ServerKind,
+    check_cluster,
     reference_share,
     servers_of,
     table_for,
 )
 from solver.packing.solution import Placement
 from solver.packing.table import JobTable, curve_model
-from solver.problem import ProblemError, Strict, validate_as
+from solver.problem import (
+    MAX_JOBS,
+    PositiveAmount,
+    ProblemError,
+    Seconds,
+    Strict,
+    validate_as,
+)
 from solver.profiles import ProfileSet
 
 Policy = Literal["proportional", "greedy", "scip"]
@@ -56,17 +65,22 @@ class Cluster(Strict):
 
     servers: list[ServerKind] = Field(min_length=1)
 
+    @model_validator(mode="after")
+    def _size(self) -> Cluster:
+        check_cluster(self.servers)
+        return self
+
 
 class TraceJob(Strict):
     name: Annotated[str, Field(min_length=1)]
-    arrival_s: Annotated[float, Field(ge=0)] = 0.0
-    gpus: Annotated[int, Field(gt=0)] = 1
-    work_iterations: Annotated[float, Field(gt=0)]
+    arrival_s: Seconds = 0.0
+    gpus: GpuCount = 1
+    work_iterations: PositiveAmount
     profile: str = Field(description="train profile: path (relative to the trace) or id/job name")
 
 
 class Trace(Strict):
-    jobs: list[TraceJob] = Field(min_length=1)
+    jobs: list[TraceJob] = Field(min_length=1, max_length=MAX_JOBS)
 
 
 class JobResult(Strict):
@@ -93,23 +107,27 @@ class SimResult(Strict):
     max_gap: float | None = None
     mean_gap: float | None = None
     checked: int = Field(default=0, description="placements that passed the independent checker")
+    stopped: str | None = Field(
+        default=None,
+        description="why the replay ended with jobs unfinished (the round cap); None: all done",
+    )
     per_job: list[JobResult] = Field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return self.finished == self.jobs
 
 
 # ---------------------------------------------------------------- reading traces and clusters
 
 
-def load_yaml_or_json(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ProblemError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ProblemError(f"{path}: invalid YAML/JSON: {exc}") from None
+def load_yaml_or_json(path: Path, expected: str) -> Any:
+    """A YAML (or JSON, which YAML reads too) file's values; bad input is one ProblemError."""
+    return read_yaml(path, expected, ProblemError)
 
 
 def load_trace(path: Path) -> Trace:
-    raw = load_yaml_or_json(path)
+    raw = load_yaml_or_json(path, "a YAML or JSON trace")
     if isinstance(raw, list):
         raw = {"jobs": raw}
     if not isinstance(raw, dict):
@@ -120,10 +138,9 @@ def load_trace(path: Path) -> Trace:
 def load_cluster(path: Path | None) -> list[ServerKind]:
     if path is None:
         return list(SYNERGY_CLUSTER)
-    raw = load_yaml_or_json(path)
+    raw = load_yaml_or_json(path, "a YAML cluster file")
     if not isinstance(raw, dict):
         raise ProblemError(f"{path}: expected a mapping with 'servers'")
-    raw = {"servers": raw.get("servers")}
     return validate_as(Cluster, raw, path).servers
 
 
@@ -299,6 +316,9 @@ class _Replay:
         )
 
 
+MAX_ROUNDS = 100_000  # rounds of one replay: 347 days at the default 300 s
+
+
 def simulate(
     trace: Trace,
     tables: list[JobTable],
@@ -306,11 +326,14 @@ def simulate(
     policy: Policy = "scip",
     round_s: float = 300.0,
     time_limit: float = 5.0,
-    max_rounds: int = 100_000,
+    max_rounds: int | None = None,
     progress: Callable[[int, float, int], None] | None = None,
     verify: bool = True,
 ) -> SimResult:
-    """Replay `trace` (its jobs' tables in `tables`) on `kinds`, re-packing every round."""
+    """Replay `trace` (its jobs' tables in `tables`) on `kinds`, re-packing every round. A
+    replay that reaches `max_rounds` (default MAX_ROUNDS) with jobs unfinished stops there and
+    says so in `stopped` (never a result that looks finished)."""
+    max_rounds = MAX_ROUNDS if max_rounds is None else max_rounds
     fn = policy_fn(policy, time_limit)
     run = _Replay(trace, tables, kinds, policy, round_s, verify, fn)
     while any(f is None for f in run.finish) and run.rounds < max_rounds:
@@ -324,7 +347,16 @@ def simulate(
         run.t += round_s
         if progress is not None:
             progress(run.rounds, run.t, sum(f is not None for f in run.finish))
-    return run.result()
+    result = run.result()
+    if not result.complete:
+        left = [r.name for r in result.per_job if r.finish_s is None]
+        never = [r.name for r in result.per_job if r.start_s is None]
+        result.stopped = (
+            f"stopped at the round cap ({max_rounds:,} rounds of {round_s:g} s, t = "
+            f"{run.t:.4g} s) with {len(left):,} of {result.jobs:,} jobs unfinished (first: "
+            f"{left[0]}; {len(never):,} never placed)"
+        )
+    return result
 
 
 # ---------------------------------------------------------------- synthetic traces

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from harness.profile import Outcome, Profile
+from solver.problem import MAX_AMOUNT, beyond
 
 Source = Literal["measured", "interpolated", "extrapolated"]
 EPS = 1e-9
@@ -222,6 +223,13 @@ def curve_model(profile: Profile) -> CurveModel:
         pts = [(c, r[-1][1]) for c, r in rows.items()]
     if not pts:
         raise ValueError(f"profile {profile.id}: no ok probe with a throughput")
+    measured = pts + [pt for r in rows.values() for pt in r]
+    for x, y in measured:
+        if beyond(x, MAX_AMOUNT) or beyond(y, MAX_AMOUNT):
+            raise ValueError(
+                f"profile {profile.id}: a throughput of {y:g} images/s at {x:g} (CPUs or GB) is "
+                f"past what a model takes (at most {MAX_AMOUNT:g})"
+            )
     if rows:
         min_mem = max(oom_below, min(r[0][0] for r in rows.values()))
     else:
@@ -287,6 +295,13 @@ def build_table(
             if t >= pt * (1 - 1e-9) and (c, m) != (pc, pm):
                 cands.append(ConfigPoint(c, m, t, t / pt, src))
     configs = [prop] + [c for c in _pareto(cands[1:]) if (c.cpus, c.memory_gb) != (pc, pm)]
+    top = max(c.normalised for c in configs)
+    if beyond(top, MAX_AMOUNT) or beyond(ipi, MAX_AMOUNT):
+        raise ValueError(
+            f"job {name}: its throughput at the proportional share ({pt:g} images/s at "
+            f"{pc:g} CPUs, {pm:g} GB) is too small to measure the others by (up to {top:g} "
+            f"times it): past what a model takes (at most {MAX_AMOUNT:g})"
+        )
     # The proportional share stays even when dominated: it is the baselines' allocation.
     if any(c.source == "extrapolated" for c in configs):
         notes.append("some configurations extrapolated past the profiled CPUs/memory")

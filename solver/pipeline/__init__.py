@@ -31,6 +31,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from solver.budget import Budget
 from solver.kinds import Kind
 from solver.pipeline.problem import PipelineProblem, SampleSpec, build_jobs, default_problem
 from solver.pipeline.solution import PipelineSolution
@@ -46,14 +47,15 @@ def solve(
     """Every method on the problem's batch, each schedule re-checked; the last is the optimum."""
     from solver.pipeline.compare import compare_methods, solution_of
 
+    time_limit = options.time_limit if options.time_limit is not None else problem.time_limit_s
+    budget = Budget(time_limit)  # the whole solve's: pricing the jobs counts
     problem = _with_sample_options(problem, options.extra)
     instance = build_jobs(problem, profiles)
     extra = options.extra
-    time_limit = options.time_limit if options.time_limit is not None else problem.time_limit_s
     heuristic_time = extra.get("heuristic_time")
     runs = compare_methods(
         instance.jobs,
-        time_limit=time_limit,
+        time_limit=budget.rest(),
         heuristic_time=float(
             heuristic_time if heuristic_time is not None else problem.heuristic_time_s
         ),

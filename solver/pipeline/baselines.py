@@ -183,13 +183,22 @@ class _State:
         other.choice = dict(self.choice)
         return other
 
-    def local_search(self, rng: random.Random) -> float:
-        """Remove each job and reinsert it at its best (position, option) until no gain."""
+    def append(self, jobs: Sequence[int]) -> None:
+        """`jobs` at the end, each at its option of least total time (out of time to insert)."""
+        for j in jobs:
+            self.seq.append(j)
+            self.choice[j] = int(np.argmin(self.opt_t[j].sum(axis=1)))
+
+    def local_search(self, rng: random.Random, deadline: float | None = None) -> float:
+        """Remove each job and reinsert it at its best (position, option) until no gain (or
+        until `deadline`, a time.perf_counter() value: the schedule is whole after each move)."""
         best = self.makespan()
         improved = True
         while improved:
             improved = False
             for j in rng.sample(self.seq, len(self.seq)):
+                if deadline is not None and time.perf_counter() > deadline:
+                    return best
                 old_pos, old_k = self.seq.index(j), self.choice[j]
                 self.seq.remove(j)
                 ms, pos, k = self.best_insert(j)
@@ -225,14 +234,17 @@ def split_aware_greedy(
     deadline = time.perf_counter() + time_limit
     state = _State(jobs)
     prio = sorted(range(n), key=lambda j: (-min(float(t.sum()) for t in state.opt_t[j]), j))
-    for j in prio:
+    for i, j in enumerate(prio):
+        if time.perf_counter() > deadline:  # a large batch: the rest goes at the end
+            state.append(prio[i:])
+            break
         state.insert(j)
-    cur_ms = state.local_search(rng)
-    for order, splits in starts:
+    cur_ms = state.local_search(rng, deadline)
+    for order, splits in starts:  # each start is always weighed, improved while time is left
         other = state.copy()
         other.seq = list(order)
         other.choice = {j: _kept_index(jobs[j], state.opts[j], splits[j]) for j in range(n)}
-        ms = other.local_search(rng)
+        ms = other.local_search(rng, deadline)
         if ms < cur_ms - 1e-12:
             state, cur_ms = other, ms
     best, best_ms = state.copy(), cur_ms
@@ -246,7 +258,7 @@ def split_aware_greedy(
             trial.seq.remove(j)
         for j in removed:
             trial.insert(j)
-        ms = trial.local_search(rng)
+        ms = trial.local_search(rng, deadline)
         if ms <= cur_ms + 1e-12:
             state, cur_ms = trial, ms
             if ms < best_ms - 1e-12:

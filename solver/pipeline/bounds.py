@@ -109,10 +109,12 @@ def balance_bound_and_splits(
     n = len(jobs)
     if n < 2:
         return joint_lower_bound(jobs, options), [o[0] for o in options] if n else []
-    t_end = time.perf_counter() + max(0.2, time_limit)
+    t_end = time.perf_counter() + max(0.05, time_limit)
     best_bound = joint_lower_bound(jobs, options)
     splits: list[int] | None = None
     for subset in (False, True):
+        if subset and t_end - time.perf_counter() < 0.1:  # no time left to build and solve it
+            break
         m, y = _balance_model(jobs, options, subset)
         rest = t_end - time.perf_counter()
         m.setParam("limits/time", max(0.1, rest if subset else max(rest / 5, min(1.0, rest / 2))))
@@ -172,8 +174,11 @@ def _balance_model(
             for theta in _thresholds(span.values()):
                 members = [k for k in keys if span[k] >= theta]
                 w = m.addVar(vtype="B")
-                for j in {k[0] for k in members}:  # one per job: its y's sum to at most 1
-                    m.addCons(w >= quicksum(y[k] for k in members if k[0] == j))
+                by_job: dict[int, list[Any]] = {}  # (grouped once: a scan per job is N^2)
+                for k in members:
+                    by_job.setdefault(k[0], []).append(y[k])
+                for ys in by_job.values():  # one per job: its y's sum to at most 1
+                    m.addCons(w >= quicksum(ys))
                 other = la if side == "head" else f
                 m.addCons(
                     bound

@@ -117,19 +117,19 @@ def gantt_png(solution: PipelineSolution, panels: Sequence[MethodResult], path: 
         len(panels), 1, figsize=(11, 1.6 + 1.5 * len(panels)), squeeze=False, sharex=True
     )
     for ax, m in zip(axes[:, 0], panels, strict=True):
-        for s in m.schedule:
-            j = index.get(s.job, 0)
-            for row, span in enumerate((s.local, s.comm, s.remote)):
-                start, end = span.start_s, span.end_s
-                if end <= start:
-                    continue
-                ax.barh(
-                    2 - row, end - start, left=start, height=0.7, color=cmap(j % 20), edgecolor="k"
-                )
-                if len(m.schedule) <= 30:
-                    ax.text(
-                        (start + end) / 2, 2 - row, str(j), ha="center", va="center", fontsize=7
-                    )
+        for row in range(3):  # one collection per stage: a batch of 1,000 jobs draws in a blink
+            spans = [(index.get(s.job, 0), (s.local, s.comm, s.remote)[row]) for s in m.schedule]
+            spans = [(j, sp) for j, sp in spans if sp.end_s > sp.start_s]
+            ax.broken_barh(
+                [(sp.start_s, sp.end_s - sp.start_s) for _, sp in spans],
+                (2 - row - 0.35, 0.7),
+                facecolors=[cmap(j % 20) for j, _ in spans],
+                edgecolor="k",
+            )
+            if len(m.schedule) <= 30:
+                for j, sp in spans:
+                    mid = (sp.start_s + sp.end_s) / 2
+                    ax.text(mid, 2 - row, str(j), ha="center", va="center", fontsize=7)
         ms = max((s.remote.end_s for s in m.schedule), default=0.0)
         ax.axvline(ms, color="red", linestyle="--", linewidth=1)
         ax.set_yticks([2, 1, 0], labels=list(STAGES))

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from solver.budget import Budget
 from solver.pipeline.baselines import (
     dopart_splits,
     fifo_order,
@@ -65,18 +66,18 @@ def compare_methods(
     seed: int = 0,
     order_time_limit: float | None = None,
 ) -> list[MethodRun]:
-    """Every method of the issue, each schedule checked; the last run is the offline optimum."""
+    """Every method of the issue, each schedule checked; the last run is the offline optimum.
+
+    `time_limit` is the budget of the whole comparison (solver/budget.py; None: no limit):
+    DOPart's best order may spend a quarter of it (or `order_time_limit`, the smaller), SAIG
+    its `heuristic_time` (with its balance bound: at most half of what is left), the offline
+    optimum all the rest. The heuristics before them are bounded by their work."""
+    budget = Budget(time_limit)
     runs = _dopart_orders(jobs)
-    runs.append(
-        _dopart_best(
-            jobs,
-            runs,
-            order_time_limit if order_time_limit is not None else time_limit,
-            formulation,
-        )
-    )
-    runs.append(_saig(jobs, runs[-1], heuristic_time, seed))
-    runs.append(_offline_opt(jobs, runs, time_limit, formulation))
+    order_limit = budget.limit(order_time_limit, share=0.25)
+    runs.append(_dopart_best(jobs, runs, order_limit, formulation))
+    runs.append(_saig(jobs, runs[-1], heuristic_time, seed, budget))
+    runs.append(_offline_opt(jobs, runs, budget.limit(), formulation))
     _check_all(jobs, runs)
     return runs
 
@@ -88,6 +89,9 @@ def _run(
 
 
 def _exact_run(jobs: Sequence[Job], name: str, r: ExactResult, **kw: Any) -> MethodRun:
+    """The run of an exact call; its notes (why SCIP stopped or was not run) join the note."""
+    if r.notes:
+        kw["note"] = "; ".join(n for n in (kw.get("note"), *r.notes) if n)
     return _run(
         jobs,
         name,
@@ -141,28 +145,27 @@ def _dopart_best(
     return _exact_run(jobs, DOPART_BEST, r)
 
 
-def _saig(jobs: Sequence[Job], best: MethodRun, heuristic_time: float, seed: int) -> MethodRun:
+def _saig(
+    jobs: Sequence[Job], best: MethodRun, heuristic_time: float, seed: int, budget: Budget
+) -> MethodRun:
     """SAIG, best of two independent runs of half the time each: from DOPart's best order, and
     from the balance relaxation's splits (SAIG's single-job moves don't rebalance big batches:
     at N = 50 the first run ends 4-7% above the bound, the second 0.3-1.3%); one shared run
     would follow only the better start's trajectory, which at N = 20 lost 1.4% against the
-    first alone."""
+    first alone. Each part takes its share of the budget where that is less."""
     t0 = time.perf_counter()
+    run_s = budget.limit(heuristic_time / 2, share=0.2) or 0.0
     cands = [
-        split_aware_greedy(
-            jobs, seed=seed, time_limit=heuristic_time / 2, starts=[(best.order, best.splits)]
-        )
+        split_aware_greedy(jobs, seed=seed, time_limit=run_s, starts=[(best.order, best.splits)])
     ]
-    if len(jobs) >= 2:
+    if len(jobs) >= 2 and not budget.spent:
         options = [nondominated(j) for j in jobs]
-        _lb, bal = balance_bound_and_splits(jobs, options, max(2.0, min(5.0, heuristic_time)))
+        bal_s = budget.limit(max(2.0, min(5.0, heuristic_time)), share=0.25) or 0.0
+        _lb, bal = balance_bound_and_splits(jobs, options, bal_s)
         if bal is not None:
             bal_start = (order_for_splits(jobs, bal), bal)
-            cands.append(
-                split_aware_greedy(
-                    jobs, seed=seed, time_limit=heuristic_time / 2, starts=[bal_start]
-                )
-            )
+            run_s = budget.limit(heuristic_time / 2, share=0.25) or 0.0
+            cands.append(split_aware_greedy(jobs, seed=seed, time_limit=run_s, starts=[bal_start]))
     g_order, g_splits = min(cands, key=lambda c: makespan_of(jobs, c[0], c[1]))
     return _run(
         jobs,

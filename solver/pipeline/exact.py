@@ -35,11 +35,21 @@ from solver.pipeline.bounds import balance_bound_and_splits, fixed_lower_bound
 from solver.pipeline.check import makespan_of
 from solver.pipeline.dp import solve_bdp
 from solver.pipeline.jobs import Job, Schedule, Start, job_times, nondominated
-from solver.pipeline.model import Built, build_disjunctive, build_position, job_classes
+from solver.pipeline.model import (
+    BuildStopped,
+    Built,
+    build_disjunctive,
+    build_position,
+    disjunctive_size,
+    job_classes,
+    position_size,
+)
 
 Formulation = Literal["position", "disjunctive"]
 Method = Literal["auto", "bdp", "scip"]
 BDP_MAX_N = 14  # method "auto" tries the bounded DP first up to this many jobs
+MAX_BINARIES = 1_000_000  # a larger SCIP model is not built (minutes in Python, GBs in SCIP)
+BUILD_SHARE = 0.8  # a model not built by this share of the time limit is not solved
 
 
 @dataclass
@@ -138,6 +148,10 @@ class _Search:
         if self.time_limit is None:
             return None
         return max(0.05, self.time_limit - (time.perf_counter() - self.t_call))
+
+    def deadline(self, share: float = 1.0) -> float | None:
+        """When `share` of the call's time limit is spent (a time.perf_counter() value)."""
+        return None if self.time_limit is None else self.t_call + share * self.time_limit
 
     def bound(self) -> float:
         """The bound phase: for fixed splits the machine/Johnson bounds, else the balance
@@ -241,15 +255,32 @@ def _by_bound(search: _Search) -> ExactResult | None:
 
 
 def _by_scip(search: _Search, *, quiet: bool, threads: int) -> ExactResult:
-    """SCIP with the rest of the time; the warm start is kept unless SCIP finds better."""
+    """SCIP with the rest of the time; the warm start is kept unless SCIP finds better. A
+    model past MAX_BINARIES, or not built when the time runs out, is not solved: the best
+    schedule so far is the answer, with the bound, and a note says why."""
     jobs, warm, warm_ms = search.jobs, search.warm, search.warm_ms
     lb_all = max(search.bound(), search.dp_lb)
+    how = f"scip-{search.formulation}"
+    position = search.formulation == "position"
+    size = (position_size if position else disjunctive_size)(jobs, search.options)
+    why = None
+    if size > MAX_BINARIES:
+        why = f"the {search.formulation} model would have {size:,} binaries"
+        why += f" (at most {MAX_BINARIES:,} are built)"
     t0 = time.perf_counter()
-    built: Built
-    if search.formulation == "position":
-        built = build_position(jobs, search.options, lb_all, warm)
-    else:
-        built = build_disjunctive(jobs, search.options, lb_all, warm, warm_ms)
+    built: Built | None = None
+    stop = search.deadline(BUILD_SHARE)
+    try:
+        if why is None and position:
+            built = build_position(jobs, search.options, lb_all, warm, stop)
+        elif why is None:
+            built = build_disjunctive(jobs, search.options, lb_all, warm, warm_ms, stop)
+    except BuildStopped as exc:
+        why = f"{exc}, by {BUILD_SHARE:.0%} of the time limit"
+    if built is None:
+        search.notes.append(f"SCIP not run: {why}; the best schedule found is reported")
+        optimal = relative_gap(warm_ms, lb_all) <= 1e-9
+        return search.answer(warm, warm_ms, lb_all, "timelimit", optimal, 0, how)
     build_s = time.perf_counter() - t0
     model = built.model
     _optimize(model, search.remaining(), quiet=quiet, threads=threads)
@@ -268,7 +299,6 @@ def _by_scip(search: _Search, *, quiet: bool, threads: int) -> ExactResult:
     optimal = status == "optimal" or relative_gap(ms, lower) <= 1e-9
     if optimal:
         lower = ms
-    how = f"scip-{search.formulation}"
     return search.answer(
         (order, splits), ms, lower, status, optimal, nodes, how, build_s, built.classes
     )

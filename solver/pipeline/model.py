@@ -23,12 +23,22 @@ Building, solving (solver/pipeline/exact.py) and reading out are separate steps.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from solver.pipeline.check import simulate_times
 from solver.pipeline.jobs import Job, Schedule, Start, Times
+
+
+class BuildStopped(RuntimeError):
+    """The model was not finished building by its deadline (the time limit ran out first)."""
+
+
+def _stop_at(deadline: float | None, what: str, done: int, total: int) -> None:
+    if deadline is not None and time.perf_counter() > deadline:
+        raise BuildStopped(f"the model was not built in time ({what}: {done} of {total})")
 
 
 @dataclass(frozen=True)
@@ -49,13 +59,26 @@ def job_classes(jobs: Sequence[Job], options: Sequence[Sequence[int]]) -> list[l
     return list(by_key.values())
 
 
+def position_size(jobs: Sequence[Job], options: Sequence[Sequence[int]]) -> int:
+    """The position model's binaries z[c, s, p] (what its build time and memory grow with)."""
+    return len(jobs) * sum(len(options[cls[0]]) for cls in job_classes(jobs, options))
+
+
+def disjunctive_size(jobs: Sequence[Job], options: Sequence[Sequence[int]]) -> int:
+    """The disjunctive model's binaries: one per pair of jobs, one per job and option."""
+    n = len(jobs)
+    return n * (n - 1) // 2 + sum(len(o) for o in options)
+
+
 def build_position(
     jobs: Sequence[Job],
     options: Sequence[Sequence[int]],
     lb: float,
     warm: Start | None,
+    deadline: float | None = None,
 ) -> Built:
-    """The position model (see the module docstring), started from `warm` when given."""
+    """The position model (see the module docstring), started from `warm` when given.
+    BuildStopped when `deadline` (a time.perf_counter() value) passes while building."""
     from pyscipopt import Model, quicksum
 
     n = len(jobs)
@@ -67,26 +90,28 @@ def build_position(
         return jobs[rep[c]].options[options[rep[c]][s]].times[m]
 
     model = Model("pipeline-position")
-    z = {
-        (c, s, p): model.addVar(vtype="B", name=f"z_{c}_{s}_{p}")
-        for c in range(len(classes))
-        for s in copts[c]
-        for p in range(n)
-    }
+    z: dict[tuple[int, int, int], Any] = {}
+    for c in range(len(classes)):
+        _stop_at(deadline, "position model variables, classes", c, len(classes))
+        for s in copts[c]:
+            for p in range(n):
+                z[c, s, p] = model.addVar(vtype="B", name=f"z_{c}_{s}_{p}")
     C = [[model.addVar(lb=0.0, name=f"C{m}_{p}") for p in range(n)] for m in range(3)]
     _branching_aggregates(model, z, classes, copts, n)
+    _stop_at(deadline, "position model constraints", 0, n)
     for p in range(n):
         model.addCons(quicksum(z[c, s, p] for c in range(len(classes)) for s in copts[c]) == 1)
     for c, cls in enumerate(classes):
         model.addCons(quicksum(z[c, s, p] for s in copts[c] for p in range(n)) == len(cls))
-    P = [
-        [
-            quicksum(tm(c, s, m) * z[c, s, p] for c in range(len(classes)) for s in copts[c])
-            for p in range(n)
-        ]
-        for m in range(3)
-    ]
+    P: list[list[Any]] = [[], [], []]
     for p in range(n):
+        _stop_at(deadline, "position model stage times", p, n)
+        for m in range(3):
+            P[m].append(
+                quicksum(tm(c, s, m) * z[c, s, p] for c in range(len(classes)) for s in copts[c])
+            )
+    for p in range(n):
+        _stop_at(deadline, "position model constraints", p, n)
         for m in range(3):
             if m > 0:
                 model.addCons(C[m][p] >= C[m - 1][p] + P[m][p])
@@ -183,8 +208,10 @@ def build_disjunctive(
     lb: float,
     warm: Start | None,
     warm_ms: float | None,
+    deadline: float | None = None,
 ) -> Built:
-    """The big-M disjunctive model (the seed's kind), its big-M the warm start's makespan."""
+    """The big-M disjunctive model (the seed's kind), its big-M the warm start's makespan.
+    BuildStopped when `deadline` passes while building."""
     from pyscipopt import Model, quicksum
 
     n = len(jobs)
@@ -209,7 +236,9 @@ def build_disjunctive(
         model.addCons(S[1][j] >= S[0][j] + p[0][j])
         model.addCons(S[2][j] >= S[1][j] + p[1][j])
         model.addCons(cmax >= S[2][j] + p[2][j])
-    for (i, j), v in o.items():
+    for k, ((i, j), v) in enumerate(o.items()):
+        if k % 256 == 0:
+            _stop_at(deadline, "disjunctive model pairs", k, len(o))
         for m in range(3):
             model.addCons(S[m][j] >= S[m][i] + p[m][i] - bigm * (1 - v))
             model.addCons(S[m][i] >= S[m][j] + p[m][j] - bigm * v)

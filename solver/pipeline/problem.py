@@ -22,7 +22,20 @@ from pydantic import Field, model_validator
 from harness.spec import Strict
 from solver.pipeline.jobs import Job, SplitOption
 from solver.pipeline.sample import Chain, chain_from_infer, jobs_from_chains, sample_jobs
-from solver.problem import Device, Link, ProblemError
+from solver.problem import (
+    MAX_DEVICES,
+    MAX_PIPELINE_JOBS,
+    MAX_SECONDS,
+    Amount,
+    Device,
+    FileError,
+    Link,
+    PositiveAmount,
+    ProblemError,
+    Seconds,
+    TimeLimit,
+    beyond,
+)
 from solver.profiles import Loaded, ProfileSet
 
 DEFAULT_BANDWIDTH_MBPS = 100.0
@@ -31,17 +44,20 @@ DEFAULT_COUNT_PER_MODEL = 4  # jobs per model, when they hold several
 DEFAULT_NAME = "batch-pipeline"
 
 
+JobCount = Annotated[int, Field(gt=0, le=MAX_PIPELINE_JOBS)]
+
+
 class SampleSpec(Strict):
-    num_jobs: Annotated[int, Field(gt=0)] = 5
-    seed: int = 1
-    alpha_min: Annotated[float, Field(gt=0)] = 1.0
-    alpha_max: Annotated[float, Field(gt=0)] = 10.0
+    num_jobs: JobCount = 5
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = 1
+    alpha_min: PositiveAmount = 1.0
+    alpha_max: PositiveAmount = 10.0
     log_uniform: bool = False
     comms_uniform: bool = False
-    lower_bound: Annotated[float, Field(ge=0)] = 0.005
-    upper_bound: Annotated[float, Field(ge=0)] = 0.05
-    bandwidth_mbps: Annotated[float, Field(gt=0)] = DEFAULT_BANDWIDTH_MBPS
-    latency_ms: Annotated[float, Field(ge=0)] = 0.0
+    lower_bound: Seconds = 0.005
+    upper_bound: Seconds = 0.05
+    bandwidth_mbps: PositiveAmount = DEFAULT_BANDWIDTH_MBPS
+    latency_ms: Amount = 0.0
     profile: str | None = Field(
         default=None, description="remote device's inference profile; default chain when None"
     )
@@ -57,28 +73,28 @@ class SampleSpec(Strict):
 
 class JobGroup(Strict):
     name: str = "job"
-    count: Annotated[int, Field(gt=0)] = 1
+    count: JobCount = 1
     model: str | None = Field(default=None, description="infer.model of the profiles to use")
     local: str
     remote: str
-    batch_size: Annotated[int, Field(gt=0)] | None = None
+    batch_size: Annotated[int, Field(gt=0, le=1_000_000)] | None = None
     precision: Literal["fp32", "fp16"] = "fp32"
-    local_frequency_mhz: float | None = None
-    remote_frequency_mhz: float | None = None
-    local_scale: Annotated[float, Field(gt=0)] = 1.0
+    local_frequency_mhz: PositiveAmount | None = None
+    remote_frequency_mhz: PositiveAmount | None = None
+    local_scale: Annotated[PositiveAmount, Field(le=1e6)] = 1.0
 
 
 class InlineOption(Strict):
-    cut: int
-    local_s: Annotated[float, Field(ge=0)]
-    comm_s: Annotated[float, Field(ge=0)]
-    remote_s: Annotated[float, Field(ge=0)]
+    cut: Annotated[int, Field(ge=0, le=1_000_000)]
+    local_s: Seconds
+    comm_s: Seconds
+    remote_s: Seconds
 
 
 class InlineJob(Strict):
     name: str
-    count: Annotated[int, Field(gt=0)] = 1
-    options: Annotated[list[InlineOption], Field(min_length=1)]
+    count: JobCount = 1
+    options: Annotated[list[InlineOption], Field(min_length=1, max_length=10_000)]
 
 
 class PipelineProblem(Strict):
@@ -86,13 +102,13 @@ class PipelineProblem(Strict):
     name: str | None = None
     description: str | None = None
     objective: Literal["makespan"] = "makespan"
-    devices: list[Device] = Field(default_factory=list)
+    devices: Annotated[list[Device], Field(max_length=MAX_DEVICES)] = Field(default_factory=list)
     links: list[Link] = Field(default_factory=list)
     jobs: list[JobGroup] = Field(default_factory=list)
     inline_jobs: list[InlineJob] = Field(default_factory=list)
     sample: SampleSpec | None = None
-    time_limit_s: Annotated[float, Field(gt=0)] | None = 60.0
-    heuristic_time_s: Annotated[float, Field(ge=0)] = 2.0
+    time_limit_s: TimeLimit | None = 60.0
+    heuristic_time_s: Seconds = 2.0
     formulation: Literal["position", "disjunctive"] = "position"
 
     @model_validator(mode="after")
@@ -101,6 +117,12 @@ class PipelineProblem(Strict):
             raise ValueError("give either 'sample' or 'jobs'/'inline_jobs', not both")
         if self.sample is None and not self.jobs and not self.inline_jobs:
             raise ValueError("expected 'jobs', 'inline_jobs' or 'sample'")
+        total = sum(g.count for g in self.jobs) + sum(j.count for j in self.inline_jobs)
+        if total > MAX_PIPELINE_JOBS:
+            raise ValueError(
+                f"{total:,} jobs in all (the counts of 'jobs' and 'inline_jobs' summed): "
+                f"at most {MAX_PIPELINE_JOBS:,} jobs in a pipeline problem"
+            )
         return self
 
 
@@ -155,6 +177,9 @@ def _sampled(sp: SampleSpec, profiles: ProfileSet) -> Instance:
         )
     except ValueError as exc:
         raise ProblemError(f"field 'sample': {exc}") from None
+    if chain is not None:
+        for job in jobs:  # each sampled job scales the chain by its own alpha
+            _check_times([job], f"field 'sample.profile': the times of {sp.profile}")
     src = f"sampled (seed {sp.seed}) on {chain.name if chain else 'the default chain'}"
     return Instance(jobs, src, used)
 
@@ -203,7 +228,20 @@ def _priced(
         )
     except ValueError as exc:
         raise ProblemError(f"field '{where}': {exc}") from None
+    _check_times(jobs, f"field '{where}': the times of profiles {lp.path} and {rp.path}")
     return jobs, [lp.profile.id, rp.profile.id]
+
+
+def _check_times(jobs: Sequence[Job], where: str) -> None:
+    """Times priced from profiles a model can take (a profile's 1e300 s would reach SCIP)."""
+    for job in jobs[:1]:  # the jobs of one group or sample share their chain's magnitudes
+        for o in job.options:
+            if any(beyond(t, MAX_SECONDS) for t in o.times):
+                raise FileError(
+                    f"{where}: the split at cut {o.cut} takes {o.local_s:g} s local, "
+                    f"{o.comm_s:g} s link, {o.remote_s:g} s remote: past what a model takes "
+                    f"(at most {MAX_SECONDS:g} s a stage)"
+                )
 
 
 def _chain(

@@ -10,14 +10,16 @@
     check      every plan reported (the optimum, each baseline, each front point) re-checked
                by the independent checker (check.py); what fails is in `violations`
 
-Options: `time_limit` (SCIP seconds for the solve), `front_method` (auto | scip | dp, over the
-problem's front.method), `extra["front"]` (False: no front).
+Options: `time_limit` (seconds for every phase together: the SCIP solve may take half of it,
+the front what is left, at most the problem's front.time_limit_s), `front_method` (auto |
+scip | dp, over the problem's front.method), `extra["front"]` (False: no front).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from solver.budget import Budget
 from solver.problem import ProblemError, SolveOptions
 from solver.profiles import Loaded, ProfileSet
 from solver.split.baselines import baselines
@@ -41,18 +43,20 @@ from solver.split.solution import (
 
 def solve(problem: SplitProblem, profiles: ProfileSet, options: SolveOptions) -> SplitSolution:
     """Bad input raises ProblemError (one line); an answer SCIP cannot find is a solution
-    without a plan, with the reason in its notes."""
+    without a plan, with the reason in its notes. `options.time_limit` is the budget of every
+    phase together (the front gets what the solve left, at most its own time_limit_s)."""
+    budget = Budget(options.time_limit)
     inst = build_instance(problem, profiles)
     front_method = options.front_method or problem.front.method
     weights, notes = check_inputs(inst, problem, front_method)
-    model, out, solver_out = solve_scip(inst, problem, weights, options.time_limit)
+    model, out, solver_out = solve_scip(inst, problem, weights, budget.limit(share=0.5))
     if out.path is None and out.stats.status == "infeasible":
-        notes.append(why_infeasible(inst))
+        notes.append(why_infeasible(inst, budget.limit(share=0.5)))
     front = None
     if not inst.energy_known:
         notes.append("no Pareto front: energy is unknown")
     elif problem.front.enabled and options.extra.get("front", True):
-        front = front_of(model, problem, front_method)
+        front = front_of(model, problem, front_method, budget.limit(problem.front.time_limit_s))
     sol = SplitSolution(
         problem=problem,
         profiles=[_ref(it) for it in inst.profiles],
@@ -132,12 +136,12 @@ def check_bounds(inst: SplitInstance, fast: PlanPath, lean: PlanPath | None) -> 
         )
 
 
-def why_infeasible(inst: SplitInstance) -> str:
+def why_infeasible(inst: SplitInstance, time_limit: float | None = None) -> str:
     """Each bound can be met alone, so they clash together (or with memory): say which."""
     parts = []
     if inst.latency_max is not None and inst.energy_max is not None and inst.energy_known:
         loose = replace(inst, energy_max=None, memory_mb=[None] * len(inst.devices))
-        best = SplitModel(loose).solve("energy")
+        best = SplitModel(loose, time_limit=time_limit).solve("energy")
         if best.path is not None:
             parts.append(
                 f"constraints.latency_max_s={inst.latency_max:g} and energy_max_j="
@@ -207,13 +211,16 @@ def compare_baselines(
     return out
 
 
-def front_of(model: SplitModel, problem: SplitProblem, method: str) -> FrontOut:
-    """The latency-energy front on the same SCIP model, by the method asked for."""
+def front_of(
+    model: SplitModel, problem: SplitProblem, method: str, time_limit: float | None = None
+) -> FrontOut:
+    """The latency-energy front on the same SCIP model, by the method asked for, within
+    `time_limit` (default: the problem's front.time_limit_s)."""
     inst = model.inst
     fr = pareto_front(
         model,
         resolution=problem.front.resolution,
-        time_limit=problem.front.time_limit_s,
+        time_limit=problem.front.time_limit_s if time_limit is None else time_limit,
         method=method,  # type: ignore[arg-type]
     )
     return FrontOut(

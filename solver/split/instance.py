@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 from harness.profile import InferSection
-from solver.problem import ProblemError
+from solver.problem import MAX_AMOUNT, MAX_SECONDS, FileError, ProblemError, beyond
 from solver.profiles import Loaded, ProfileSet
 from solver.split.problem import SplitDevice, SplitProblem, one_model
 
@@ -250,9 +250,19 @@ def _options(
             # weights stay resident where their layers run; a bundle's peak RSS includes
             # the runtime itself, so summing those over bundles would count it many times
             mem = param_bytes * sum(params[b.start : b.end]) / 1e6
-            out.append(
-                Option(di, b.frequency_mhz, b.start, b.end, lat, mine + others_idle * lat, mem)
-            )
+            en = mine + others_idle * lat
+            unknown = math.isnan(en)  # counted but not measured: the energy check says so
+            if (
+                beyond(lat, MAX_SECONDS)
+                or beyond(mem, MAX_AMOUNT)
+                or (not unknown and beyond(en, MAX_AMOUNT))
+            ):
+                raise FileError(
+                    f"{item.path}: field 'infer.bundles' (layers {b.start}-{b.end}, batch "
+                    f"{b.batch_size}): {lat:g} s, {en:g} J, {mem:g} MB: past what a model takes "
+                    f"(at most {MAX_SECONDS:g} s, {MAX_AMOUNT:g} J and MB)"
+                )
+            out.append(Option(di, b.frequency_mhz, b.start, b.end, lat, en, mem))
     if problem.batch_size not in sizes:
         raise ProblemError(
             f"field 'batch_size': {problem.batch_size} was not profiled on device "
@@ -280,6 +290,12 @@ def _transfers(problem: SplitProblem, cut_bytes: list[float], energy: _Energy) -
             for k, nbytes in enumerate(cut_bytes):
                 t = lk.latency_ms / 1e3 + nbytes * 8.0 / (bw * 1e6)
                 e = (radio * t if charged else 0.0) + energy.idle_total * t
+                if beyond(t, MAX_SECONDS) or beyond(e, MAX_AMOUNT):
+                    raise ProblemError(
+                        f"field 'links': the tensor at cut {k} ({nbytes:g} bytes) takes {t:g} s "
+                        f"and {e:g} J from {names[src]!r} to {names[dst]!r}: past what a model "
+                        f"takes (at most {MAX_SECONDS:g} s, {MAX_AMOUNT:g} J)"
+                    )
                 out.append(Transfer(k, src, dst, t, e, nbytes))
     return out
 

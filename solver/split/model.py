@@ -103,8 +103,7 @@ class SplitModel:
             m.setParam("limits/gap", 0.0)
             m.setParam("limits/absgap", 0.0)
             m.setParam("numerics/feastol", 1e-9)
-        if time_limit is not None:
-            m.setParam("limits/time", float(time_limit))
+        self.time_limit = time_limit  # each solve's, unless the solve is given its own
         # separation finds nothing on a network matrix; fast presolve drops the fixed edges
         m.setSeparating(SCIP_PARAMSETTING.OFF)
         m.setPresolve(SCIP_PARAMSETTING.FAST)
@@ -167,9 +166,11 @@ class SplitModel:
         latency_max: float | None = None,
         energy_max: float | None = None,
         hint: PlanPath | None = None,
+        time_limit: float | None = None,
     ) -> SolveOutcome:
         """Minimise `objective` under the instance's bounds tightened by the given ones.
-        `hint`: a nearby plan (the previous front point) to repair into a first solution."""
+        `hint`: a nearby plan (the previous front point) to repair into a first solution.
+        `time_limit`: SCIP's seconds for this solve (default: the model's)."""
         m = self.model
         if self.no_path:
             return SolveOutcome(SolveStats("infeasible", None, None, None, 0.0, 0), None)
@@ -200,6 +201,8 @@ class SplitModel:
         else:
             assert self.E is not None
             m.setObjective(eta / norms[0] * self.T + (1 - eta) / norms[1] * self.E, "minimize")
+        limit = time_limit if time_limit is not None else self.time_limit
+        m.setParam("limits/time", 1e20 if limit is None else float(limit))
         m.optimize()
         self._solved = True
         status = str(m.getStatus())

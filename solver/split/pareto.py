@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
+from solver.budget import MIN_PHASE_S
 from solver.split.dp import PlanPath, pareto_plans
 from solver.split.instance import SplitInstance
 from solver.split.model import SolveOutcome, SolveStats, SplitModel
@@ -128,8 +129,8 @@ def _dp_front(
         front.time_s = time.perf_counter() - t0
         return front
     kept = [p for p in plans if _meets(p, inst.latency_max, inst.energy_max)]
-    fast = model.solve("latency")
-    lean = model.solve("energy")
+    fast = model.solve("latency", time_limit=_rest(t0, time_limit, 2))
+    lean = model.solve("energy", time_limit=_rest(t0, time_limit, 1))
     front.solves = 2
     front.checks = {"latency": fast.stats, "energy": lean.stats}
     stopped = _certify("latency", fast, kept, plans) + _certify("energy", lean, kept, plans)
@@ -144,6 +145,13 @@ def _dp_front(
     front.points = pts
     front.time_s = time.perf_counter() - t0
     return front
+
+
+def _rest(t0: float, time_limit: float | None, solves: int = 1) -> float | None:
+    """SCIP's limit for the next solve: the front's time left, shared by `solves` solves."""
+    if time_limit is None:
+        return None
+    return max(MIN_PHASE_S, (time_limit - (time.perf_counter() - t0)) / solves)
 
 
 def _meets(p: PlanPath, lat_max: float | None, en_max: float | None) -> bool:
@@ -217,7 +225,7 @@ def _scip_walk(
             front.complete, front.reason = False, f"stopped at time_limit={time_limit} s"
             break
         hint = front.points[-1].path if front.points else None
-        out = model.solve("energy", latency_max=eps, hint=hint)
+        out = model.solve("energy", latency_max=eps, hint=hint, time_limit=_rest(t0, time_limit))
         front.solves += 1
         if out.path is None:
             if out.stats.status != "infeasible":

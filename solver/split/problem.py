@@ -14,7 +14,15 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from harness.spec import Strict
-from solver.problem import Device, Link, ProblemError
+from solver.problem import (
+    MAX_DEVICES,
+    Device,
+    Link,
+    PositiveAmount,
+    PositiveSeconds,
+    ProblemError,
+    TimeLimit,
+)
 from solver.profiles import Loaded, ProfileSet, profile_cpus
 
 Objective = Literal["latency", "energy", "weighted"]
@@ -23,7 +31,7 @@ Objective = Literal["latency", "energy", "weighted"]
 class SplitDevice(Device):
     """A Device that may also pick its profiles by the CPU cap they were measured under."""
 
-    cpus: Annotated[float, Field(gt=0)] | None = Field(
+    cpus: Annotated[float, Field(gt=0, le=1e6)] | None = Field(
         default=None, description="use the profiles measured with this many CPUs"
     )
 
@@ -49,9 +57,9 @@ class Pins(Strict):
 
 
 class SplitConstraints(Strict):
-    latency_max_s: Annotated[float, Field(gt=0)] | None = None
-    energy_max_j: Annotated[float, Field(gt=0)] | None = None
-    memory_mb: dict[str, Annotated[float, Field(gt=0)]] = Field(
+    latency_max_s: PositiveSeconds | None = None
+    energy_max_j: PositiveAmount | None = None
+    memory_mb: dict[str, PositiveAmount] = Field(
         default_factory=dict,
         description="per device, for the weights of the layers placed there (MB); overrides "
         "devices[].memory_mb",
@@ -64,7 +72,7 @@ class FrontSpec(Strict):
         default=0.0,
         description="relative latency step between front points; 0 = every point (exact)",
     )
-    time_limit_s: Annotated[float, Field(gt=0)] = 120.0
+    time_limit_s: TimeLimit = 120.0
     method: Literal["auto", "scip", "dp"] = Field(
         default="auto",
         description="scip: epsilon-constraints on one SCIP model until no plan is left; dp: the "
@@ -77,16 +85,16 @@ class SplitProblem(Strict):
     kind: Literal["split"] = "split"
     name: str = "split"
     model: str | None = Field(default=None, description="which model, when profiles hold several")
-    devices: Annotated[list[SplitDevice], Field(min_length=1)]
+    devices: Annotated[list[SplitDevice], Field(min_length=1, max_length=MAX_DEVICES)]
     links: list[Link] = Field(default_factory=list)
     pins: Pins
-    max_bundle_len: Annotated[int, Field(gt=0)] | None = None
+    max_bundle_len: Annotated[int, Field(gt=0, le=100_000)] | None = None
     objective: Objective = "latency"
     eta: Annotated[float, Field(ge=0, le=1)] = Field(
         default=0.5, description="weight of latency in 'weighted' (1 - eta on energy)"
     )
     constraints: SplitConstraints = Field(default_factory=SplitConstraints)
-    batch_size: Annotated[int, Field(gt=0)] = 1
+    batch_size: Annotated[int, Field(gt=0, le=1_000_000)] = 1
     precision: Literal["fp32", "fp16"] = "fp32"
     energy_devices: list[str] | None = Field(
         default=None, description="devices whose energy counts (None = all); DIME counts the edge"

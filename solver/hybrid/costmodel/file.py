@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from harness.profile import read_json
 from solver.problem import Strict
 
 FORMAT: Literal["harness.costmodel"] = "harness.costmodel"
@@ -170,12 +171,7 @@ def validate_file(raw: dict[str, Any]) -> list[str]:
 def read_file(path: str | Path) -> CostModelFile:
     """Read and validate a cost-model JSON; every failure is one CostModelError naming it."""
     p = Path(path)
-    try:
-        raw = json.loads(p.read_text())
-    except OSError as exc:
-        raise CostModelError(f"{p}: cannot read: {exc.strerror or exc}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CostModelError(f"{p}: not a JSON cost model: {exc}") from None
+    raw = read_json(p, "a JSON cost model (harness fit)", CostModelError)
     problems = validate_file(raw)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -186,7 +182,7 @@ def read_file(path: str | Path) -> CostModelFile:
 def is_cost_model(path: str | Path) -> bool:
     """The file claims to be a cost model (its `format`), whatever else is in it."""
     try:
-        d = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
+        d = read_json(path, "a JSON cost model")
+    except (ValueError, RecursionError):
         return False
     return isinstance(d, dict) and d.get("format") == FORMAT

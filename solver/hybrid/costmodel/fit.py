@@ -90,7 +90,9 @@ class CostModel:
                 [(model, device, batch, dims, cpus)], self.gbt.models, self.gbt.devices
             )
             log_t += float(self.gbt.residual(x)[0])
-        return float(math.exp(log_t))
+        # past e^700 (a model file's absurd coefficients) the time is infinite, not an
+        # OverflowError: the solver that asked refuses it with the job and worker named
+        return math.inf if log_t > 700 else float(math.exp(log_t))
 
 
 def fit(samples: Sequence[Sample], kind: FitKind = "both") -> CostModel:

@@ -116,7 +116,9 @@ class LinearLaw:
         f = features(batch, dims, cpus)
         lin = coef["intercept"] + sum(coef[k] * v for k, v in zip(SLOTS, f, strict=True))
         t0 = float(coef.get("overhead_s", 0.0))
-        return math.log(t0 + math.exp(lin)) if t0 > 0 else lin
+        if t0 <= 0 or lin > 700:  # log(t0 + e^lin) is lin there (and e^lin would overflow)
+            return lin
+        return math.log(t0 + math.exp(lin))
 
     def to_file(self) -> LinearFile:
         return LinearFile.model_validate(

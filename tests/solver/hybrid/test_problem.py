@@ -14,7 +14,7 @@ from solver.hybrid.problem import (
     default_problem,
     job_times,
 )
-from solver.problem import ProblemError, SolveOptions, read_problem
+from solver.problem import FileError, ProblemError, SolveOptions, read_problem
 from solver.profiles import ProfileSet
 from tests.factory.hybrid import cpu_profiles, problem, with_step_s
 
@@ -71,7 +71,7 @@ def test_where_the_cost_model_comes_from(tmp_path):
     missing = HybridProblem.model_validate(dict(problem(), cost_model="nowhere.json"))
     cm, note = cost_model(missing, given, None)
     assert cm is not None and "fitted on 16 probes" in note
-    with pytest.raises(CostModelError, match="nowhere.json"):
+    with pytest.raises(FileError, match="field 'cost_model': .*nowhere.json: cannot read"):
         cost_model(missing, ProfileSet(base_dir=tmp_path), None)
     with pytest.raises(CostModelError, match="no cost model"):
         cost_model(HybridProblem.model_validate(problem()), ProfileSet(), None)

@@ -170,11 +170,39 @@ def test_simulate_command(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "simulate.json").exists()
 
     bad = runner.invoke(app, ["simulate", str(tmp_path / "trace.yaml"), "--policy", "fifo"])
-    assert bad.exit_code == 1
+    assert bad.exit_code == 2
     assert "--policy" in bad.output and "fifo" in bad.output
 
     (tmp_path / "broken.yaml").write_text("jobs:\n  - name: x\n")
     bad = runner.invoke(app, ["simulate", str(tmp_path / "broken.yaml")])
-    assert bad.exit_code == 1
+    assert bad.exit_code == 2
     assert "broken.yaml" in bad.output and "work_iterations" in bad.output
     assert "Traceback" not in bad.output
+
+
+def test_a_replay_at_its_round_cap_says_so(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A job that cannot finish within the cap is no '0/1 finished, avg JCT 0.00 h' with exit 0:
+    the replay says it stopped at the cap, which jobs are left, and exits 1."""
+    import solver.packing.simulate as sim
+
+    prof = make_train_profile(name="slow", peak=900, sat=9, knee_gb=None)
+    save_profile(prof, tmp_path / "slow.json")
+    job = {"name": "long", "gpus": 1, "work_iterations": 1e12, "profile": "slow.json"}
+    (tmp_path / "trace.yaml").write_text(yaml.safe_dump({"jobs": [job]}))
+    monkeypatch.setattr(sim, "MAX_ROUNDS", 20)
+    app = typer.Typer()
+    register(app)
+
+    @app.callback()
+    def _main() -> None:
+        pass
+
+    args = ["simulate", str(tmp_path / "trace.yaml"), "--policy", "proportional"]
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "out")])
+    assert res.exit_code == 1, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: policy proportional: stopped at the")
+    assert "round cap (20 rounds of 300 s" in lines[0] and "1 of 1 jobs unfinished" in lines[0]
+    assert "0/1" in res.stdout  # and no average of nothing: its JCT and makespan are "-"
+    saved = json.loads((tmp_path / "out" / "simulate.json").read_text())
+    assert saved[0]["stopped"].startswith("stopped at the round cap")

@@ -123,4 +123,7 @@ def test_pipeline_sample_goes_through_the_solve_flow(tmp_path: Path) -> None:
     assert table.exit_code == 0, table.output
     assert "local start-end" in table.stdout and "Offline optimal makespan" in table.stdout
     bad = runner.invoke(app, ["pipeline", "sample", "--num-jobs", "0", "--out", str(tmp_path)])
-    assert bad.exit_code == 2 and "field 'sample.num_jobs'" in bad.stderr
+    assert bad.exit_code == 2 and "error: --num-jobs: " in bad.stderr
+    for opt, value in (("--time-limit", "nan"), ("--time-limit", "-5"), ("--num-jobs", "10001")):
+        bad = runner.invoke(app, ["pipeline", "sample", opt, value, "--out", str(tmp_path)])
+        assert bad.exit_code == 2 and bad.stderr.startswith(f"error: {opt}: "), bad.output

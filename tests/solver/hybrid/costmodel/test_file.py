@@ -45,7 +45,7 @@ def test_bad_cost_model_file_is_one_line(tmp_path):
     with pytest.raises(CostModelError, match=r"cm.json: field 'format'"):
         load(bad)
     bad.write_text("not json")
-    with pytest.raises(CostModelError, match="not a JSON cost model"):
+    with pytest.raises(CostModelError, match="cm.json: invalid JSON at line 1"):
         load(bad)
     with pytest.raises(CostModelError, match="cannot read"):
         read_file(tmp_path / "nowhere.json")

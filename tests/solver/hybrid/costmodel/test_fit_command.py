@@ -47,10 +47,10 @@ def test_fit_command_writes_the_model_beside_the_profiles_out_of_their_glob(tmp_
 def test_fit_command_bad_input_is_one_line_and_nonzero(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
-    assert run_fit([bad], None, "both") == 1
+    assert run_fit([bad], None, "both") == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bad.json" in err[0] and "schema_version" in err[0]
-    assert run_fit(_write_profiles(tmp_path, 1), None, "cubic") == 1
+    assert run_fit(_write_profiles(tmp_path, 1), None, "cubic") == 2
     assert "--kind" in capsys.readouterr().err
 
 
@@ -85,4 +85,4 @@ def test_fit_can_be_rerun_over_a_tree_that_holds_its_own_output(tmp_path):
     assert run_fit(again, None, "linear", folds=3) == 0
     assert sorted(tmp_path.rglob("*.json")) == again  # written over itself, nowhere else
     (tmp_path / "other.json").write_text('{"format": "something else"}')
-    assert run_fit([*again, tmp_path / "other.json"], None, "linear", folds=3) == 1
+    assert run_fit([*again, tmp_path / "other.json"], None, "linear", folds=3) == 2
