@@ -23,6 +23,7 @@ from harness.cli.common import check_out, check_time_limit, fail
 
 if TYPE_CHECKING:
     from solver.plan import Decision, Skipped
+    from solver.problem import SolveOptions
 
 
 WRITE_S = 1.0  # kept back from each decision's time for its files (a plot imports matplotlib)
@@ -69,7 +70,9 @@ def solve(
     raise typer.Exit(run_solve(profiles, problem, fmt, out, opts))
 
 
-def run_solve(paths: list[Path], problem: Path | None, fmt: str, out: Path, opts: Any) -> int:
+def run_solve(
+    paths: list[Path], problem: Path | None, fmt: str, out: Path, opts: SolveOptions
+) -> int:
     """Plan, solve every decision, write and print; returns the exit code. A --time-limit is
     the whole run's, from the command's start: planning counts, and each decision gets an
     equal share of what is left when its turn comes (one that finishes early leaves more to the
@@ -183,7 +186,7 @@ def _json(decisions: list[Decision], skipped: list[Skipped]) -> str:
     return json.dumps(doc, indent=1)
 
 
-def _render(decisions: list[Decision], skipped: list[Skipped], opts: Any) -> None:
+def _render(decisions: list[Decision], skipped: list[Skipped], opts: SolveOptions) -> None:
     """Each decision's own tables, then the skipped files, then the one plan table."""
     import sys
 

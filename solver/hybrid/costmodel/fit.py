@@ -105,19 +105,6 @@ def fit(samples: Sequence[Sample], kind: FitKind = "both") -> CostModel:
     return CostModel(samples=list(good), linear=law, gbt=gbt, created=datetime.now(UTC).isoformat())
 
 
-def predict(
-    cm: CostModel,
-    model: str,
-    batch: int,
-    dims: Sequence[int],
-    cpus: float,
-    device: str,
-    kind: Kind | None = None,
-) -> float:
-    """Seconds per training batch of `model` at `batch` x `dims` on `device` with `cpus`."""
-    return cm.predict(model, batch, dims, cpus, device, kind)
-
-
 def step_time(
     cm: CostModel,
     model: str,

@@ -11,7 +11,7 @@ import pytest
 from harness.spec import JobSpec
 from solver.hybrid.costmodel.features import samples_from_profiles
 from solver.hybrid.costmodel.file import CostModelError
-from solver.hybrid.costmodel.fit import default_path, fit, holdout_error, predict, step_time
+from solver.hybrid.costmodel.fit import default_path, fit, holdout_error, step_time
 from tests.factory.timed_profiles import law_profiles, timed_train_profile
 
 
@@ -38,7 +38,7 @@ def test_step_time_uses_the_measurement_where_there_is_one(synth):
     assert est.source == "measured" and est.seconds == pytest.approx(float(np.median(same)))
     missing = step_time(cm, s.model, 48, s.dims, 3.0, s.device)
     assert missing.source == "gbt" and missing.seconds > 0
-    assert predict(cm, s.model, 48, s.dims, 3.0, s.device, "linear") > 0
+    assert cm.predict(s.model, 48, s.dims, 3.0, s.device, "linear") > 0
 
 
 def test_auto_kind_follows_the_lower_holdout_error(synth):
