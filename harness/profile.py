@@ -524,6 +524,58 @@ class InferSection(Strict):
         return None
 
 
+# ---------------------------------------------------------------- model variants (accuracy)
+
+
+class DomainSplit(Strict):
+    """How a labelled data set's held-out part is cut into seeded non-IID domains (Dirichlet
+    label skew, as the accuracy-aware split seed runs its 10 domains). The same fields always
+    give the same domains: the solver and `harness run-split` rebuild them from this alone."""
+
+    dataset: str = Field(description="e.g. 'sklearn-digits' (1,797 real 8x8 scans, shipped)")
+    holdout_fraction: float = Field(gt=0, lt=1, description="share of samples held out")
+    split_seed: int = Field(description="seed of the stratified train / held-out split")
+    count: Annotated[int, Field(gt=0, le=1000)] = Field(description="number of domains")
+    alpha: float = Field(gt=0, description="Dirichlet concentration: small = strong label skew")
+    seed: int = Field(description="seed of the Dirichlet draw")
+
+
+class DomainAccuracy(Strict):
+    """Accuracy measured on one domain's held-out samples (a share in [0, 1])."""
+
+    accuracy: float = Field(ge=0, le=1)
+    samples: Annotated[int, Field(ge=0)]
+    correct: Annotated[int, Field(ge=0)]
+
+
+class VariantInfo(Strict):
+    """One real model variant (the reference, or a pruned / branch-configured copy of it):
+    what it is, where its weights are, its size and its accuracy as measured on every domain.
+    Recorded in each inference profile of the variant (`Profile.variant`), so the profile alone
+    says what the solver may promise about accuracy."""
+
+    family: str = Field(description="the reference model's name; every variant of it shares it")
+    id: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", description="e.g. 'ref', 'p30', 'p30-b2'")
+    reference: bool = Field(description="the unpruned reference the accuracy bound is taken from")
+    method: str = Field(description="how it was made, e.g. 'torch-pruning L1 magnitude, 3 epochs'")
+    ratios: dict[str, Annotated[float, Field(ge=0, lt=1)]] = Field(
+        default_factory=dict, description="per stage: share of channels removed (0: untouched)"
+    )
+    branches: list[str] | None = Field(
+        default=None, description="per block, the branch configuration it runs, where it has them"
+    )
+    params: Annotated[int, Field(ge=0)]
+    macs: Annotated[int, Field(ge=0)] = Field(description="multiply-accumulates per sample")
+    weights: str = Field(description="the saved weights (a path, as written by the harness)")
+    weights_sha256: str
+    finetune_epochs: Annotated[int, Field(ge=0)] = 0
+    domains: DomainSplit
+    accuracy: float = Field(ge=0, le=1, description="on the whole held-out set")
+    domain_accuracy: dict[str, DomainAccuracy] = Field(
+        description="domain id ('d0', 'd1', ...) -> its measured accuracy"
+    )
+
+
 # ---------------------------------------------------------------- the profile
 
 
@@ -539,6 +591,9 @@ class Profile(Strict):
     options: dict[str, Any] = Field(default_factory=dict, description="CLI options of the run")
     train: TrainSection | None = None
     infer: InferSection | None = None
+    variant: VariantInfo | None = Field(
+        default=None, description="the model variant profiled, with its measured accuracy"
+    )
     complete: bool = Field(
         default=True,
         description="False while a sweep is still running, or when it ended with no probe ok",
