@@ -68,6 +68,7 @@ def classify(path: Path) -> Loaded | Skipped:
         "pipeline",
         "packing",
         "hybrid",
+        "accsplit",
     ):
         return Skipped(str(path), f"a {raw['kind']} solution, not a profile")
     if "schema_version" not in raw:
