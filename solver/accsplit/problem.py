@@ -77,6 +77,11 @@ class AccSplitProblem(Strict):
     domains: list[str] = Field(
         default_factory=list, description="domain ids to decide for ('d0', ...); empty = all"
     )
+    variants: list[str] = Field(
+        default_factory=list,
+        description="the variant ids that may run (empty = every one profiled); the bound is "
+        "taken from the reference whether or not it may run",
+    )
     objective: Objective = "throughput"
     constraints: AccConstraints = Field(default_factory=AccConstraints)
     batch_size: Annotated[int, Field(gt=0, le=1_000_000)] = 1

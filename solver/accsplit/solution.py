@@ -58,8 +58,11 @@ class StagesOut(Strict):
     the slowest bounds the rate."""
 
     edge_s: float
-    link_s: float
+    link_s: float = Field(description="the link busy with one batch: bytes x 8 / bandwidth")
     server_s: float
+    link_latency_s: float = Field(
+        default=0.0, description="propagation delay: adds to latency, not to the link's load"
+    )
     bottleneck: Literal["edge", "link", "server"]
 
 
