@@ -116,9 +116,9 @@ def build(inst: AccInstance, variants: list[int], bound: float | None, domain: s
             q_of.setdefault((v, k, s), []).append(x)
         for (v, k), zs in z_of.items():
             m.addCons(quicksum(e_of[v, k]) == quicksum(zs), f"edge_clock_{v}_{k}")
-        for (v, k, s), zv in z.items():
-            if s is not None:
-                m.addCons(quicksum(q_of[v, k, s]) == zv, f"server_clock_{v}_{k}_{s}")
+        for (v, k, srv), zv in z.items():
+            if srv is not None:
+                m.addCons(quicksum(q_of[v, k, srv]) == zv, f"server_clock_{v}_{k}_{srv}")
         if bound is not None:
             m.addCons(quicksum(zc[k][3] * x for k, x in z.items()) >= bound - 1e-12, "accuracy")
     t_edge = m.addVar(lb=0, name="T_edge")
