@@ -19,7 +19,7 @@ finds. Importing this package imports neither SCIP nor numpy (`solve` does, when
 
 from __future__ import annotations
 
-from solver.accsplit.problem import AccSplitProblem
+from solver.accsplit.problem import AccSplitProblem, default_problem, per_family
 from solver.accsplit.solution import AccSplitSolution
 from solver.kinds import Kind
 from solver.problem import SolveOptions
@@ -40,6 +40,8 @@ KIND = Kind(
     problem=AccSplitProblem,
     solution=AccSplitSolution,
     solve=solve,
+    default_problem=default_problem,
+    per_model=per_family,
 )
 
 __all__ = ["KIND", "AccSplitProblem", "AccSplitSolution", "solve"]

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from solver.accsplit import model, surrogate
 from solver.accsplit.baselines import (
     best_restricted,
     feasible_variants,
@@ -21,6 +20,8 @@ from solver.accsplit.baselines import (
 )
 from solver.accsplit.check import check_choice
 from solver.accsplit.instance import Acc, AccInstance, Point, build_instance, variant_profiles
+from solver.accsplit.model import SolveStats, build
+from solver.accsplit.model import solve as run_scip
 from solver.accsplit.problem import OBJECTIVE_WORDS, AccSplitProblem
 from solver.accsplit.report import accuracy_out, choice_of, front_of
 from solver.accsplit.solution import (
@@ -32,6 +33,7 @@ from solver.accsplit.solution import (
     SurrogateOut,
     VariantOut,
 )
+from solver.accsplit.surrogate import FEATURES, METHOD, features, fit, leave_one_out
 from solver.budget import Budget
 from solver.problem import ProblemError, SolveOptions
 from solver.profiles import Loaded, ProfileSet
@@ -80,7 +82,7 @@ def fit_surrogate(problem: AccSplitProblem, inst: AccInstance) -> SurrogateOut |
     ref_acc = {d: a.value for d, a in ref.accuracy.items()}
     data = {
         v.id: (
-            surrogate.features(v.info, ref.info),
+            features(v.info, ref.info),
             {d: a.value for d, a in v.accuracy.items() if a.source == "measured" and d in ref_acc},
         )
         for v in inst.variants
@@ -89,20 +91,20 @@ def fit_surrogate(problem: AccSplitProblem, inst: AccInstance) -> SurrogateOut |
     data = {k: val for k, val in data.items() if val[1]}
     if len(data) < 2:
         return None
-    held = surrogate.leave_one_out(data, ref_acc, problem.surrogate.ridge)
-    fitted = surrogate.fit(data, ref_acc, problem.surrogate.ridge)
+    held = leave_one_out(data, ref_acc, problem.surrogate.ridge)
+    fitted = fit(data, ref_acc, problem.surrogate.ridge)
     used: list[str] = []
     if problem.surrogate.use == "auto":
         for v in inst.candidates:
             var = inst.variants[v]
-            x = surrogate.features(var.info, ref.info)
+            x = features(var.info, ref.info)
             for d in inst.domains:
                 if d not in var.accuracy:
                     var.accuracy[d] = Acc(fitted.predict(x, d), "surrogate")
                     used.append(f"{var.id}@{d}")
     return SurrogateOut(
-        method=surrogate.METHOD,
-        features=list(surrogate.FEATURES),
+        method=METHOD,
+        features=list(FEATURES),
         n_variants=held.n_variants,
         loo_mae=held.mae,
         loo_max=held.max_error,
@@ -116,14 +118,14 @@ def fit_surrogate(problem: AccSplitProblem, inst: AccInstance) -> SurrogateOut |
 @dataclass
 class _Solved:
     point: Point | None
-    stats: model.SolveStats
+    stats: SolveStats
 
 
 def _scip(
     inst: AccInstance, variants: list[int], bound: float | None, d: str, limit: float | None
 ) -> _Solved:
-    dm = model.build(inst, variants, bound, d)
-    stats, point = model.solve(dm, limit)
+    dm = build(inst, variants, bound, d)
+    stats, point = run_scip(dm, limit)
     return _Solved(point, stats)
 
 
@@ -182,7 +184,7 @@ def _why_none(
     feasible: list[int],
     best_acc: float,
     best_v: int,
-    stats: model.SolveStats,
+    stats: SolveStats,
 ) -> str:
     best = f"the best accuracy reachable on {d} is {best_acc:.4f} ({inst.variants[best_v].id!r})"
     ref = inst.variants[inst.reference].accuracy[d].value
@@ -293,7 +295,7 @@ def _baseline(
     )
 
 
-def _solver_out(s: model.SolveStats) -> SolverOut:
+def _solver_out(s: SolveStats) -> SolverOut:
     return SolverOut(
         status=s.status,
         objective=s.objective,

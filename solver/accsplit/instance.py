@@ -213,7 +213,9 @@ def build_instance(problem: AccSplitProblem, profiles: ProfileSet) -> AccInstanc
     names = [d.name for d in problem.devices]
     edge = names.index(problem.edge)
     by_variant = _group(items)
-    variants = [_variant(problem, vid, group, names) for vid, group in sorted(by_variant.items())]
+    variants = [_variant(problem, vid, group, names) for vid, group in by_variant.items()]
+    # the reference first, then the larger variants first
+    variants.sort(key=lambda v: (not v.info.reference, -v.info.macs, v.id))
     refs = [i for i, v in enumerate(variants) if v.info.reference]
     if len(refs) != 1:
         ids = [variants[i].id for i in refs]

@@ -11,6 +11,7 @@ edge is `pins.input`, every other device a server reached over a link from it. P
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -21,7 +22,9 @@ from solver.problem import (
     Link,
     PositiveAmount,
     PositiveSeconds,
+    ProblemError,
 )
+from solver.profiles import Loaded, ProfileSet, profile_cpus
 from solver.split.problem import Pins, SplitDevice
 
 Objective = Literal["throughput", "latency", "energy"]
@@ -123,3 +126,61 @@ class AccSplitProblem(Strict):
     @property
     def servers(self) -> list[str]:
         return [d.name for d in self.devices if d.name != self.pins.input]
+
+
+# ---------------------------------------------------------------- from profiles alone
+
+
+def families(profiles: ProfileSet) -> dict[str, list[Loaded]]:
+    """The inference profiles that carry a model variant, by the variant's family."""
+    out: dict[str, list[Loaded]] = {}
+    for it in profiles.of_kind("infer"):
+        if it.profile.variant is not None:
+            out.setdefault(it.profile.variant.family, []).append(it)
+    return out
+
+
+def per_family(problem: AccSplitProblem, profiles: ProfileSet) -> list[AccSplitProblem]:
+    """A problem that names no family, given variants of several: one copy per family, named
+    `<name>-<family>`; otherwise the problem itself."""
+    fams = families(profiles)
+    if problem.family is not None or len(fams) < 2:
+        return [problem]
+    return [
+        problem.model_copy(update={"family": f, "name": f"{problem.name}-{f}"}, deep=True)
+        for f in fams
+    ]
+
+
+def default_problem(profiles: ProfileSet) -> AccSplitProblem:
+    """No problem file: one family's variants over the devices they were profiled on (two or
+    more). The device with 'edge' in its name, else the fewest CPUs, is the edge; every other
+    device a server behind a 10 Mbit/s, 5 ms link (the split kind's default); epsilon 0.01,
+    every domain, maximise streamed throughput. Named after the family."""
+    fams = families(profiles)
+    if not fams:
+        raise ProblemError("no profile carries a model variant: nothing for accsplit to decide")
+    if len(fams) > 1:
+        raise ProblemError(f"profiles hold variants of several families {sorted(fams)}")
+    ((family, items),) = fams.items()
+    cpus: dict[str, float] = {}
+    for it in items:
+        assert it.profile.infer is not None
+        c = profile_cpus(it.profile)
+        name = it.profile.infer.device_name
+        cpus[name] = min(cpus.get(name, math.inf), c if c is not None else math.inf)
+    if len(cpus) < 2:
+        where = ", ".join(str(it.path) for it in items[:3])
+        raise ProblemError(
+            f"{where}: {family}: variants profiled on one device only ({', '.join(cpus)}): "
+            "nothing to split"
+        )
+    edge = min(cpus, key=lambda n: (0 if "edge" in n.lower() else 1, cpus[n], n))
+    servers = [n for n in cpus if n != edge]
+    return AccSplitProblem(
+        name=family,
+        family=family,
+        devices=[SplitDevice(name=edge)] + [SplitDevice(name=n) for n in servers],
+        links=[Link(src=edge, dst=n, bandwidth_up_mbps=10.0, latency_ms=5.0) for n in servers],
+        pins=Pins(input=edge),
+    )
