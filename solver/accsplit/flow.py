@@ -54,7 +54,7 @@ def solve(
         share = 1.0 / (len(inst.domains) - i)
         domains.append(decide(problem, inst, items, d, sur, budget.limit(share=share)))
     if not any(dd.choice is not None for dd in domains):
-        raise ProblemError("; ".join(f"{dd.domain}: {dd.reason}" for dd in domains))
+        raise ProblemError(no_domain(inst, domains))
     notes = [inst.energy_note] if inst.energy_note else []
     if sur is not None and sur.used_for:
         notes.append(
@@ -122,10 +122,15 @@ class _Solved:
 
 
 def _scip(
-    inst: AccInstance, variants: list[int], bound: float | None, d: str, limit: float | None
+    inst: AccInstance,
+    variants: list[int],
+    bound: float | None,
+    d: str,
+    limit: float | None,
+    start: Point | None = None,
 ) -> _Solved:
     dm = build(inst, variants, bound, d)
-    stats, point = run_scip(dm, limit)
+    stats, point = run_scip(dm, limit, start)
     return _Solved(point, stats)
 
 
@@ -147,7 +152,9 @@ def decide(
     best_acc = inst.variants[best_v].accuracy.get(d, Acc(0.0, "measured")).value
     feasible = feasible_variants(inst, d)
     half = None if limit is None else limit / 2
-    solved = _scip(inst, feasible, bound, d, half)
+    gd = seed_gradient_descent(inst, d, problem.gradient)  # the seed's answer starts SCIP
+    start = gd[0] if gd[0] is not None and inst.within_limits(gd[0]) else None
+    solved = _scip(inst, feasible, bound, d, half, start)
     unpruned = _scip(inst, [inst.reference], None, d, half) if ref.runs else None
     u_point = unpruned.point if unpruned is not None else None
     base = DomainDecision(
@@ -171,10 +178,26 @@ def decide(
     base.choice = choice
     if base.unpruned_best is not None:
         base.gain_over_unpruned = choice.throughput_rps / base.unpruned_best.throughput_rps
-    base.baselines = _baselines(problem, inst, d, feasible, choice, base.unpruned_best, loo)
+    base.baselines = _baselines(inst, d, feasible, choice, base.unpruned_best, gd, loo)
     base.front = front_of(inst, _best_per_variant(inst, have), d, solved.point)
     base.violations = check_choice(problem, items, d, choice)
     return base
+
+
+def no_domain(inst: AccInstance, domains: list[DomainDecision]) -> str:
+    """One line for a solve where no domain can be served: by accuracy, the best reachable
+    accuracy per domain beside its bound; otherwise each domain's reason."""
+    if all(not dd.feasible and dd.best_reachable_accuracy < dd.bound for dd in domains):
+        best = ", ".join(
+            f"{dd.domain} {dd.best_reachable_accuracy:.4f} ({dd.best_reachable_variant}) < "
+            f"{dd.bound:.4f}"
+            for dd in domains
+        )
+        return (
+            f"epsilon {inst.epsilon:g}: no variant that may run keeps accuracy >= reference - "
+            f"epsilon on any domain; best reachable vs bound: {best}"
+        )
+    return "; ".join(f"{dd.domain}: {dd.reason}" for dd in domains)
 
 
 def _why_none(
@@ -206,12 +229,12 @@ def _best_per_variant(inst: AccInstance, variants: list[int]) -> dict[int, Point
 
 
 def _baselines(
-    problem: AccSplitProblem,
     inst: AccInstance,
     d: str,
     feasible: list[int],
     choice: ChoiceOut,
     unpruned: ChoiceOut | None,
+    seed_gd: tuple[Point | None, int | None],
     loo: float | None,
 ) -> list[BaselineOut]:
     out = [
@@ -223,7 +246,7 @@ def _baselines(
             "the reference has no plan here",
         )
     ]
-    gd, gd_v = seed_gradient_descent(inst, d, problem.gradient)
+    gd, gd_v = seed_gd
     name = "seed gradient descent"
     picked = "" if gd_v is None else f" (progressive pruning picked {inst.variants[gd_v].id!r})"
     desc = f"LUT-based gradient descent over split and clocks, relaxed then rounded{picked}"

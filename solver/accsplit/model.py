@@ -155,13 +155,19 @@ def _energy(x: float) -> float:
     return 0.0 if math.isnan(x) else x
 
 
-def solve(dm: DomainModel, time_limit: float | None) -> tuple[SolveStats, Point | None]:
-    """Optimise for the instance's objective (throughput: lexicographically, then latency)."""
+def solve(
+    dm: DomainModel, time_limit: float | None, start: Point | None = None
+) -> tuple[SolveStats, Point | None]:
+    """Optimise for the instance's objective (throughput: lexicographically, then latency).
+    `start`: a known point (a heuristic's) handed to SCIP as a partial solution, so that a
+    time limit still leaves a plan."""
     if dm.empty:
         return _stats(dm, "infeasible", None, 0.0), None
     m = dm.model
     target = {"throughput": dm.bottleneck, "latency": dm.latency, "energy": dm.energy}
     m.setObjective(target[dm.inst.objective], "minimize")
+    if start is not None:
+        _give_start(dm, start)
     started = time.perf_counter()
     m.setParam("limits/time", 1e20 if time_limit is None else float(time_limit))
     m.optimize()
@@ -180,6 +186,33 @@ def solve(dm: DomainModel, time_limit: float | None) -> tuple[SolveStats, Point 
         if m.getNSols() > 0 and str(m.getStatus()) == "optimal":
             point = read_point(dm)
     return stats, point
+
+
+def _give_start(dm: DomainModel, p: Point) -> None:
+    """`p` as a complete solution (every variable set), checked by SCIP before it starts."""
+    keys = (p.variant, p.cut, p.server)
+    if keys not in dm.z:
+        return
+    m = dm.model
+    sol = m.createSol()
+    for zk, x in dm.z.items():
+        m.setSolVal(sol, x, 1.0 if zk == keys else 0.0)
+    for ek, x in dm.e.items():
+        m.setSolVal(sol, x, 1.0 if ek == (p.variant, p.cut, p.f_edge) else 0.0)
+    for qk, x in dm.q.items():
+        m.setSolVal(sol, x, 1.0 if qk == (p.variant, p.cut, p.server, p.f_server) else 0.0)
+    te, tl, ts = SCALE * p.edge.latency, SCALE * p.link_s, SCALE * p.srv.latency
+    energy = SCALE * (_energy(p.edge.energy) + p.link_energy + _energy(p.srv.energy))
+    for var, val in (
+        (dm.t_edge, te),
+        (dm.t_link, tl),
+        (dm.t_server, ts),
+        (dm.latency, te + tl + ts + SCALE * p.link_latency_s),
+        (dm.energy, energy),
+        (dm.bottleneck, max(te, tl, ts)),
+    ):
+        m.setSolVal(sol, var, val)
+    m.addSol(sol, free=True)
 
 
 def _read_stats(dm: DomainModel) -> SolveStats:

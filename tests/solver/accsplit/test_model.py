@@ -7,9 +7,10 @@ import math
 
 import pytest
 
-from solver.accsplit.baselines import feasible_variants
+from solver.accsplit.baselines import feasible_variants, seed_gradient_descent
 from solver.accsplit.instance import build_instance
 from solver.accsplit.model import build, solve
+from solver.accsplit.problem import GradientSpec
 from tests.factory.accsplit import acc_problem, brute_force
 from tests.solver.accsplit.conftest import loaded
 
@@ -28,7 +29,9 @@ def test_scip_matches_brute_force(seed: int, epsilon: float, objective: str) -> 
     inst = build_instance(acc_problem(epsilon=epsilon, objective=objective), profiles)
     for d in inst.domains:
         best, _ = brute_force(inst, d)
-        stats, point = solve(build(inst, feasible_variants(inst, d), inst.bound(d), d), None)
+        start, _ = seed_gradient_descent(inst, d, GradientSpec(steps=50))
+        dm = build(inst, feasible_variants(inst, d), inst.bound(d), d)
+        stats, point = solve(dm, None, start if seed % 2 else None)
         assert point is not None and stats.status == "optimal" and stats.gap == 0.0
         assert inst.value(point) == pytest.approx(best, rel=1e-9)
         assert inst.variants[point.variant].accuracy[d].value >= inst.bound(d) - 1e-12
