@@ -67,6 +67,7 @@ def solve(
         objective=OBJECTIVE_WORDS[problem.objective],
         domains=domains,
         variants=[_variant_out(inst, v, sur) for v in range(len(inst.variants))],
+        domain_split=inst.variants[inst.reference].info.domains,
         surrogate=sur,
         notes=notes,
     )

@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from harness.profile import DomainSplit
 from harness.spec import Strict
 from solver.accsplit.problem import OBJECTIVE_WORDS, AccSplitProblem
 from solver.solution import Summary
@@ -193,6 +194,11 @@ class AccSplitSolution(Strict):
     objective: str
     domains: list[DomainDecision]
     variants: list[VariantOut]
+    domain_split: DomainSplit | None = Field(
+        default=None,
+        description="how the domains were cut from the held-out data (the variants' own "
+        "`variant.domains`): run-split rebuilds a domain's samples from this alone",
+    )
     surrogate: SurrogateOut | None = None
     plots: list[str] = Field(default_factory=list)
     violations: list[str] = Field(default_factory=list)
