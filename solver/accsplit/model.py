@@ -17,7 +17,11 @@ Limits (latency_max_s, energy_max_j) are linear constraints on the same expressi
 Why it is exact: the stage times depend on (v, k, s) and one clock each, and every measured
 combination has its variables, so every point of the measured decision space is a feasible
 assignment with exactly its own costs and vice versa; SCIP proves the optimum (gap 0) over
-them. Times enter in milliseconds so that SCIP's tolerances are far below any difference
+them. A stage at one clock runs as its cheapest chain of profiled bundles for the objective
+(instance.py: fastest for throughput and latency, least energy for energy), so under an energy
+objective with a latency limit a faster but hungrier chain of the same stage is not offered:
+exact over those chains, which is what the tests' brute force enumerates too. Times enter in
+milliseconds so that SCIP's tolerances are far below any difference
 that matters. One function builds the model from plain data; solving and reading out are
 separate (pyscipopt's examples' shape).
 """
