@@ -3,7 +3,8 @@
 - `seed_gradient_descent`: the seed's own method. Its pruning step picks the variant (prune
   progressively: the variant with the fewest MACs that still meets the domain's bound), then
   gradient descent over the latency LUT chooses the split and the clocks: each choice relaxed
-  to a softmax over its options, the three stage times taken in expectation, their smooth
+  to a softmax over its options (the branch configuration too, where variants differ only in
+  it), the three stage times taken in expectation, their smooth
   maximum (log-sum-exp, the seed's throughput objective) minimised for a fixed number of
   steps, then every choice rounded to its most likely option. Bounded by steps, not seconds.
 - `best_restricted`: the best point under a restriction, by enumeration: all on the edge (cut
@@ -55,19 +56,30 @@ def progressive_pruning(inst: AccInstance, variants: list[int]) -> int | None:
 def seed_gradient_descent(
     inst: AccInstance, domain: str, spec: GradientSpec
 ) -> tuple[Point | None, int | None]:
-    """(the rounded point, the variant progressive pruning picked)."""
-    v = progressive_pruning(inst, feasible_variants(inst, domain))
+    """(the rounded point, the variant progressive pruning picked). Where the family has branch
+    configurations, the variants that share the picked one's pruning ratios are the gamma
+    choices the descent relaxes too (the seed's gamma); otherwise gamma is that variant."""
+    feas = feasible_variants(inst, domain)
+    v = progressive_pruning(inst, feas)
     if v is None:
         return None, None
-    points = list(inst.points(v))
+    ratios = inst.variants[v].info.ratios
+    gammas = [u for u in feas if inst.variants[u].info.ratios == ratios] or [v]
+    points = [p for u in gammas for p in inst.points(u)]
     if not points:
         return None, v
     return _descend(inst, points, spec), v
 
 
+Place = tuple[int, int, int | None]  # variant, cut, server
+
+
 def _descend(inst: AccInstance, points: list[Point], spec: GradientSpec) -> Point:
-    """Gradient descent on the relaxed placement (cut, server) and clocks, then rounding."""
-    places = sorted({(p.cut, p.server) for p in points}, key=lambda x: (x[0], x[1] or -1))
+    """Gradient descent on the relaxed placement (variant, cut, server) and clocks, then
+    rounding."""
+    places: list[Place] = sorted(
+        {(p.variant, p.cut, p.server) for p in points}, key=lambda x: (x[0], x[1], x[2] or -1)
+    )
     fe_opts = sorted({p.f_edge for p in points}, key=_fkey)
     fs_opts = sorted({p.f_server for p in points if p.server is not None}, key=_fkey)
     energy = inst.objective == "energy"
@@ -75,27 +87,28 @@ def _descend(inst: AccInstance, points: list[Point], spec: GradientSpec) -> Poin
     def cost(run_latency: float, run_energy: float) -> float:
         return (0.0 if math.isnan(run_energy) else run_energy) if energy else run_latency
 
-    edge: dict[tuple[int, float | None], float] = {}
-    srv: dict[tuple[int, int | None, float | None], float] = {}
-    link: dict[tuple[int, int | None], float] = {}
-    prop: dict[tuple[int, int | None], float] = {}
+    edge: dict[tuple[int, int, float | None], float] = {}
+    srv: dict[tuple[Place, float | None], float] = {}
+    link: dict[Place, float] = {}
     for p in points:
-        edge[p.cut, p.f_edge] = cost(p.edge.latency, p.edge.energy)
-        srv[p.cut, p.server, p.f_server] = cost(p.srv.latency, p.srv.energy)
-        link[p.cut, p.server] = p.link_energy if energy else p.link_s
-        prop[p.cut, p.server] = 0.0 if energy else p.link_latency_s
+        pl = (p.variant, p.cut, p.server)
+        edge[p.variant, p.cut, p.f_edge] = cost(p.edge.latency, p.edge.energy)
+        srv[pl, p.f_server] = cost(p.srv.latency, p.srv.energy)
+        link[pl] = p.link_energy if energy else p.link_s + p.link_latency_s * (not smooth_of(inst))
     big = 2.0 * max([*edge.values(), *srv.values(), *link.values(), 1e-12])
     scale = max(big / 2.0, 1e-12)
-    a_e = [[edge.get((k, f), 0.0 if k == 0 else big) / scale for f in fe_opts] for k, _ in places]
-    a_s = [
-        [0.0 if s is None else srv.get((k, s, g), big) / scale for g in fs_opts] for k, s in places
+    a_e = [
+        [edge.get((v, k, f), 0.0 if k == 0 else big) / scale for f in fe_opts] for v, k, _ in places
     ]
-    a_l = [(link[pl] + prop[pl]) / scale for pl in places]
+    a_s = [
+        [0.0 if pl[2] is None else srv.get((pl, g), big) / scale for g in fs_opts] for pl in places
+    ]
+    a_l = [link[pl] / scale for pl in places]
     theta = [0.0] * len(places)
     phi = [0.0] * len(fe_opts)
     psi = [0.0] * len(fs_opts)
     tau = spec.temperature
-    smooth = inst.objective == "throughput"
+    smooth = smooth_of(inst)
     for _ in range(spec.steps):
         pr, qe, qs = _softmax(theta), _softmax(phi), _softmax(psi)
         ee = [sum(q * a for q, a in zip(qe, row, strict=True)) for row in a_e]
@@ -118,9 +131,14 @@ def _descend(inst: AccInstance, points: list[Point], spec: GradientSpec) -> Poin
     return _round(points, places, fe_opts, fs_opts, theta, phi, psi)
 
 
+def smooth_of(inst: AccInstance) -> bool:
+    """The throughput objective is the smooth max of the stages (the others are sums)."""
+    return inst.objective == "throughput"
+
+
 def _round(
     points: list[Point],
-    places: list[tuple[int, int | None]],
+    places: list[Place],
     fe_opts: list[float | None],
     fs_opts: list[float | None],
     theta: list[float],
@@ -129,10 +147,10 @@ def _round(
 ) -> Point:
     """Each relaxed choice to its most likely option; where that clock pair was not measured
     at the chosen cut, the measured pair the relaxation liked best."""
-    k, s = places[max(range(len(places)), key=lambda j: theta[j])]
+    best = places[max(range(len(places)), key=lambda j: theta[j])]
     pe = dict(zip(fe_opts, phi, strict=True))
     ps = dict(zip(fs_opts, psi, strict=True))
-    here = [p for p in points if (p.cut, p.server) == (k, s)]
+    here = [p for p in points if (p.variant, p.cut, p.server) == best]
     return max(here, key=lambda p: pe.get(p.f_edge, 0.0) + ps.get(p.f_server, 0.0))
 
 

@@ -54,10 +54,13 @@ def make_variant_profiles(
     seed: int = 0,
     drop: float = 0.12,
     missing: Sequence[tuple[str, str]] = (),
+    branches: dict[str, tuple[list[str], float]] | None = None,
 ) -> list[Profile]:
     """Every variant's profile on every device. Stage 0 is the first half of the layers, stage
     1 the rest; `(r0, r1)` are a variant's pruning ratios. `missing` lists (variant, domain)
-    pairs whose accuracy is left unmeasured (for the surrogate)."""
+    pairs whose accuracy is left unmeasured (for the surrogate). `branches`: variant -> (its
+    branch configuration per block, a factor on its second stage's latency): variants that
+    share ratios and differ in branches (the seed's gamma)."""
     rng = random.Random(f"{family}-{seed}")
     base_lat = [rng.uniform(0.004, 0.02) for _ in range(n_layers)]
     size = 3 * 32 * 32
@@ -73,6 +76,8 @@ def make_variant_profiles(
     for vid, (r0, r1) in variants:
         ratio = [r0 if i < half else r1 for i in range(n_layers)]
         lat = [t * (1 - r) ** 1.5 for t, r in zip(base_lat, ratio, strict=True)]
+        gamma, factor = (branches or {}).get(vid, (None, 1.0))
+        lat = [t * (factor if i >= half else 1.0) for i, t in enumerate(lat)]
         cut = [base_cut[0]] + [
             max(4, int(b * (1 - ratio[k - 1]))) for k, b in enumerate(base_cut) if k > 0
         ]
@@ -96,6 +101,7 @@ def make_variant_profiles(
             reference=(r0 == 0 and r1 == 0),
             method="factory: synthetic pruning",
             ratios={"stage0": r0, "stage1": r1},
+            branches=gamma,
             params=params,
             macs=params * 40,
             weights=f"variants/{family}/{vid}.pt",

@@ -60,3 +60,21 @@ def test_one_device_baselines_are_restrictions(family: ProfileSet) -> None:
     assert edge is not None and edge.cut == inst.variants[edge.variant].n_layers
     assert srv is not None and srv.cut == 0 and srv.server is not None
     assert best <= min(inst.value(edge), inst.value(srv))
+
+
+def test_gradient_descent_relaxes_branch_configurations_too() -> None:
+    """Two variants with the same ratios and different branches are the seed's gamma: the
+    descent may round to either, and picks the one whose server stage is far cheaper."""
+    variants = (("ref", (0.0, 0.0)), ("g1", (0.5, 0.5)), ("g2", (0.5, 0.5)))
+    profiles = loaded(
+        variants=variants,
+        branches={"g1": (["3x3", "1x1"], 1.0), "g2": (["3x3", "id"], 0.2)},
+        devices=(("edge", 1.0, (None,)), ("server", 0.6, (None,))),
+        n_domains=1,
+    )
+    inst = build_instance(acc_problem(epsilon=0.5, bandwidth_mbps=1000.0), profiles)
+    gd, v = seed_gradient_descent(inst, "d0", GradientSpec())
+    assert gd is not None and v is not None
+    best, bp = brute_force(inst, "d0")
+    assert bp is not None and inst.variants[bp.variant].id == "g2"
+    assert inst.variants[gd.variant].id == "g2"
