@@ -18,6 +18,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from harness.profile import InferSection, VariantInfo
 from solver.accsplit.problem import AccSplitProblem
@@ -72,6 +73,7 @@ class Variant:
     runs: dict[int, dict[Freq, list[Run | None]]]
     profiles: dict[int, list[Loaded]]
     accuracy: dict[str, Acc] = field(default_factory=dict)
+    path: Path = Path()  # the first of its profiles (what an error names)
 
 
 @dataclass(frozen=True)
@@ -218,10 +220,10 @@ def build_instance(problem: AccSplitProblem, profiles: ProfileSet) -> AccInstanc
     variants.sort(key=lambda v: (not v.info.reference, -v.info.macs, v.id))
     refs = [i for i, v in enumerate(variants) if v.info.reference]
     if len(refs) != 1:
-        ids = [variants[i].id for i in refs]
+        found = ", ".join(f"{variants[i].id!r} ({variants[i].path})" for i in refs) or "none"
         raise ProblemError(
-            f"family {family!r}: expected one reference variant (variant.reference: true), "
-            f"found {len(refs)} {ids}"
+            f"family {family!r}: field 'variant.reference': expected exactly one reference "
+            f"variant (the unpruned one the bound is taken from), found {found}"
         )
     ref = refs[0]
     _same_domains(variants, ref)
@@ -243,12 +245,14 @@ def build_instance(problem: AccSplitProblem, profiles: ProfileSet) -> AccInstanc
             if r is not None and math.isnan(r.energy)
         }
     )
+    links = _links(problem, names, counted)
+    _check_transfers(variants, links, names)
     return AccInstance(
         family=family,
         devices=names,
         edge=edge,
         servers=[i for i, n in enumerate(names) if i != edge],
-        links=_links(problem, names, counted),
+        links=links,
         batch_size=problem.batch_size,
         objective=problem.objective,
         variants=variants,
@@ -312,9 +316,8 @@ def _variant(problem: AccSplitProblem, vid: str, group: list[Loaded], names: lis
         d: Acc(a.accuracy, "measured", a.samples, a.correct)
         for d, a in info.domain_accuracy.items()
     }
-    return Variant(
-        vid, info, L, [ly.name for ly in ref_inf.layers], cut_bytes, runs, profiles, accuracy
-    )
+    names_ = [ly.name for ly in ref_inf.layers]
+    return Variant(vid, info, L, names_, cut_bytes, runs, profiles, accuracy, group[0].path)
 
 
 def _fit(group: list[Loaded]) -> InferSection:
@@ -409,7 +412,7 @@ def _same_domains(variants: list[Variant], ref: int) -> None:
     split = variants[ref].info.domains
     for v in variants:
         if v.info.domains != split:
-            where = next(iter(v.profiles.values()))[0].path
+            where = v.path
             raise FileError(
                 f"{where}: field 'variant.domains': variant {v.id!r} was measured on other "
                 f"domains than the reference {variants[ref].id!r}: accuracies do not compare"
@@ -448,6 +451,21 @@ def _candidates(problem: AccSplitProblem, variants: list[Variant]) -> list[int]:
 
 def _devices_of(v: Variant, names: list[str]) -> list[str]:
     return [names[d] for d in v.runs]
+
+
+def _check_transfers(variants: list[Variant], links: dict[int, LinkCost], names: list[str]) -> None:
+    """Every tensor's transfer time is a number a model can take (a cut of absurd size is
+    refused here, naming the variant's profile and the cut)."""
+    for v in variants:
+        for s, link in links.items():
+            for k, nbytes in enumerate(v.cut_bytes):
+                t = nbytes * link.s_per_byte
+                if beyond(t, MAX_SECONDS) or beyond(t * link.radio_w, MAX_AMOUNT):
+                    where = v.path
+                    raise FileError(
+                        f"{where}: field 'infer.cuts.{k}': {nbytes:g} bytes take {t:g} s to "
+                        f"{names[s]!r}: past what a model takes (at most {MAX_SECONDS:g} s)"
+                    )
 
 
 def _links(problem: AccSplitProblem, names: list[str], counted: set[str]) -> dict[int, LinkCost]:
