@@ -163,24 +163,35 @@ def default_problem(profiles: ProfileSet) -> AccSplitProblem:
     if len(fams) > 1:
         raise ProblemError(f"profiles hold variants of several families {sorted(fams)}")
     ((family, items),) = fams.items()
-    cpus: dict[str, float] = {}
+    groups: dict[tuple[str, float | None], list[Loaded]] = {}
     for it in items:
         assert it.profile.infer is not None
-        c = profile_cpus(it.profile)
-        name = it.profile.infer.device_name
-        cpus[name] = min(cpus.get(name, math.inf), c if c is not None else math.inf)
-    if len(cpus) < 2:
+        groups.setdefault((it.profile.infer.device_name, profile_cpus(it.profile)), []).append(it)
+    if len(groups) < 2:
         where = ", ".join(str(it.path) for it in items[:3])
+        names = sorted({n for n, _ in groups})
         raise ProblemError(
-            f"{where}: {family}: variants profiled on one device only ({', '.join(cpus)}): "
+            f"{where}: {family}: variants profiled on one device only ({', '.join(names)}): "
             "nothing to split"
         )
+    names = [n for n, _ in groups]
+    devices: list[SplitDevice] = []
+    cpus: dict[str, float] = {}
+    for (name, c), group in groups.items():
+        if names.count(name) > 1:  # one name at several caps: one device per cap, by id
+            dev = f"{name}-{c:g}cpu" if c is not None else f"{name}-uncapped"
+            devices.append(SplitDevice(name=dev, profiles=[it.profile.id for it in group]))
+        else:
+            dev = name
+            devices.append(SplitDevice(name=name))
+        cpus[dev] = c if c is not None else math.inf
     edge = min(cpus, key=lambda n: (0 if "edge" in n.lower() else 1, cpus[n], n))
     servers = [n for n in cpus if n != edge]
+    ordered = sorted(devices, key=lambda d: d.name != edge)
     return AccSplitProblem(
         name=family,
         family=family,
-        devices=[SplitDevice(name=edge)] + [SplitDevice(name=n) for n in servers],
+        devices=ordered,
         links=[Link(src=edge, dst=n, bandwidth_up_mbps=10.0, latency_ms=5.0) for n in servers],
         pins=Pins(input=edge),
     )

@@ -122,3 +122,21 @@ def test_default_problem_and_per_family() -> None:
     edge_only = loaded(devices=(("edge", 1.0, (None,)),))
     with pytest.raises(ProblemError, match="one device only"):
         default_problem(edge_only)
+
+
+def test_one_device_name_at_two_caps_is_two_devices() -> None:
+    """Variants profiled as 'host' at 1 and 4 CPUs: the 1-CPU one is the edge."""
+    profs = []
+    for it in loaded(devices=(("slow", 1.0, (None,)), ("fast", 4.0, (None,)))):
+        inf = it.profile.infer
+        assert inf is not None and inf.caps is not None
+        cpus = 1.0 if inf.device_name == "slow" else 4.0
+        caps = inf.caps.model_copy(update={"cpus": cpus})
+        infer = inf.model_copy(update={"device_name": "host", "caps": caps})
+        profs.append(Loaded(it.path, it.profile.model_copy(update={"infer": infer})))
+    given = ProfileSet(profs)
+    problem = default_problem(given)
+    assert [d.name for d in problem.devices] == ["host-1cpu", "host-4cpu"]
+    assert problem.edge == "host-1cpu"
+    sol = solve(problem, given, SolveOptions())
+    assert all(d.choice is not None and not d.violations for d in sol.domains)
