@@ -156,7 +156,8 @@ def default_problem(profiles: ProfileSet) -> AccSplitProblem:
     """No problem file: one family's variants over the devices they were profiled on (two or
     more). The device with 'edge' in its name, else the fewest CPUs, is the edge; every other
     device a server behind a 10 Mbit/s, 5 ms link (the split kind's default); epsilon 0.01,
-    every domain, maximise streamed throughput. Named after the family."""
+    every domain, the least batch size every profile has, maximise streamed throughput. Named
+    after the family."""
     fams = families(profiles)
     if not fams:
         raise ProblemError("no profile carries a model variant: nothing for accsplit to decide")
@@ -188,10 +189,17 @@ def default_problem(profiles: ProfileSet) -> AccSplitProblem:
     edge = min(cpus, key=lambda n: (0 if "edge" in n.lower() else 1, cpus[n], n))
     servers = [n for n in cpus if n != edge]
     ordered = sorted(devices, key=lambda d: d.name != edge)
+    sizes = set.intersection(*({b.batch_size for b in it.profile.infer.bundles} for it in items))  # type: ignore[union-attr]
+    if not sizes:
+        raise ProblemError(
+            f"{family}: no batch size was profiled for every variant on every device: "
+            "profile them at one common batch size"
+        )
     return AccSplitProblem(
         name=family,
         family=family,
         devices=ordered,
         links=[Link(src=edge, dst=n, bandwidth_up_mbps=10.0, latency_ms=5.0) for n in servers],
         pins=Pins(input=edge),
+        batch_size=min(sizes),
     )

@@ -55,6 +55,7 @@ def make_variant_profiles(
     drop: float = 0.12,
     missing: Sequence[tuple[str, str]] = (),
     branches: dict[str, tuple[list[str], float]] | None = None,
+    batch_sizes: tuple[int, ...] = (1, 32),
 ) -> list[Profile]:
     """Every variant's profile on every device. Stage 0 is the first half of the layers, stage
     1 the rest; `(r0, r1)` are a variant's pruning ratios. `missing` lists (variant, domain)
@@ -117,6 +118,7 @@ def make_variant_profiles(
                 model=f"{family}-{vid}",
                 n_layers=n_layers,
                 max_bundle_len=3,
+                batch_sizes=batch_sizes,
                 frequencies=freqs,
                 speed=speed,
                 power_w=8.0 if speed <= 1 else 100.0,
