@@ -162,6 +162,11 @@ def surrogate_error(sol: AccSplitSolution) -> None:
         f"   {s.method}; features: {', '.join(s.features)}; {s.n_variants} pruned variants: "
         f"mean {s.loo_mae * 100:.2f} points, max {(s.loo_max or 0) * 100:.2f} points"
     )
+    if s.loo_interior_mae is not None:
+        print(
+            f"   interior variants only (interpolation, the surrogate's use): mean "
+            f"{s.loo_interior_mae * 100:.2f} points"
+        )
     if s.used_for:
         print(f"   predictions used (to re-measure): {', '.join(s.used_for)}")
 

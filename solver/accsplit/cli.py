@@ -84,6 +84,8 @@ def render(sol: AccSplitSolution, con: Console, options: object = None) -> None:
     if sol.surrogate is not None:
         s = sol.surrogate
         mae = "-" if s.loo_mae is None else f"{s.loo_mae * 100:.2f} points"
+        if s.loo_interior_mae is not None:
+            mae += f" ({s.loo_interior_mae * 100:.2f} on interior variants)"
         con.print(
             f"accuracy surrogate ({s.method}; {len(s.features)} features, {s.n_variants} pruned "
             f"variants): leave-one-out error {mae} mean",

@@ -109,6 +109,7 @@ def fit_surrogate(problem: AccSplitProblem, inst: AccInstance) -> SurrogateOut |
         n_variants=held.n_variants,
         loo_mae=held.mae,
         loo_max=held.max_error,
+        loo_interior_mae=held.interior_mae,
         used_for=used,
     )
 

@@ -181,6 +181,11 @@ class SurrogateOut(Strict):
         "share); None with fewer than 3 measured variants"
     )
     loo_max: float | None = None
+    loo_interior_mae: float | None = Field(
+        default=None,
+        description="the same over left-out variants inside the others' range (interpolation, "
+        "the surrogate's use); the two ends are extrapolation",
+    )
     used_for: list[str] = Field(
         default_factory=list,
         description="'<variant>@<domain>' where the decision used a predicted accuracy",
