@@ -33,7 +33,8 @@ def validate(
 ) -> None:
     """Check each file against the model of its kind; one line per problem.
 
-    Job specs, problem files (split, pipeline, packing, hybrid), clusters and traces (.yaml);
+    Job specs, problem files (split, pipeline, packing, hybrid, accsplit), clusters and traces
+    (.yaml);
     profiles, solutions and fitted cost models (.json).
     """
     bad = 0
