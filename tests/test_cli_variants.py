@@ -109,3 +109,9 @@ def test_bad_ratios_are_one_line(tmp_path: Path) -> None:
     r = runner.invoke(app, ["variants", "make", str(train), "--ratios", "0.5,1.2"])
     assert r.exit_code == 2
     assert "--ratios: expected shares in (0, 1), got 1.2" in r.output
+
+
+def test_validate_reads_the_manifest(made: tuple[Path, Path]) -> None:
+    folder, _ = made
+    r = runner.invoke(app, ["validate", str(folder / "v" / "manifest.json")])
+    assert r.exit_code == 0, r.output
