@@ -1,6 +1,7 @@
 """The accuracy-aware split, measured against its targets (issue 16).
 
-Prints, for a family of model variants (profiles that carry `variant`):
+Prints, for a family of model variants (profiles that carry `variant`), on every domain they
+were measured on (a problem file's devices, link and batch size are kept, its domains are not):
 1. the throughput gain of the decision over the unpruned best split at epsilon = 1% and 3%,
    per domain (target: >= 1.5x at 3%);
 2. the exact answer vs the seed's gradient descent over the LUT, over every domain x epsilon x
@@ -77,7 +78,8 @@ def with_link(problem: AccSplitProblem, mbps: float | None, eps: float) -> AccSp
             )  # fmt: skip
             for lk in problem.links
         ]
-    return problem.model_copy(update={"links": links, "epsilon": eps, "objective": "throughput"})
+    update = {"links": links, "epsilon": eps, "objective": "throughput", "domains": []}
+    return problem.model_copy(update=update)
 
 
 # ---------------------------------------------------------------- 1. gain
