@@ -176,8 +176,10 @@ def plot_fronts(sol: AccSplitSolution, path: Path) -> Path | None:
 
 
 def plot_heatmap(sol: AccSplitSolution, path: Path) -> Path | None:
-    """Accuracy (%) per variant (rows) x domain (columns); predicted cells marked '*'."""
-    doms = [d.domain for d in sol.domains]
+    """Accuracy (%) per variant (rows) x every domain measured (columns); predicted cells
+    marked '*', the domains decided for in bold."""
+    seen = {d for v in sol.variants for d in v.domain_accuracy}
+    doms = sorted(seen, key=lambda d: (len(d), d))
     if not sol.variants or not doms:
         return None
     import matplotlib
@@ -187,9 +189,14 @@ def plot_heatmap(sol: AccSplitSolution, path: Path) -> Path | None:
 
     vals = [[v.domain_accuracy[d].value * 100 if d in v.domain_accuracy else float("nan")
              for d in doms] for v in sol.variants]  # fmt: skip
-    fig, ax = plt.subplots(figsize=(1.0 + 0.7 * len(doms), 1.0 + 0.45 * len(sol.variants)))
+    fig, ax = plt.subplots(
+        figsize=(max(5.0, 1.5 + 0.65 * len(doms)), 1.2 + 0.45 * len(sol.variants))
+    )
     im = ax.imshow(vals, cmap="viridis", aspect="auto")
     ax.set_xticks(range(len(doms)), doms, fontsize=8)
+    decided = {d.domain for d in sol.domains}
+    for label in ax.get_xticklabels():
+        label.set_fontweight("bold" if label.get_text() in decided else "normal")
     ax.set_yticks(range(len(sol.variants)), [v.id for v in sol.variants], fontsize=8)
     for i, v in enumerate(sol.variants):
         for j, d in enumerate(doms):
@@ -197,10 +204,12 @@ def plot_heatmap(sol: AccSplitSolution, path: Path) -> Path | None:
             if a is None:
                 continue
             mark = "" if a.source == "measured" else "*"
-            ax.text(j, i, f"{a.value * 100:.1f}{mark}", ha="center", va="center", fontsize=6,
-                    color="white")  # fmt: skip
+            light = float(im.norm(a.value * 100)) > 0.5  # type: ignore[arg-type]  # dark on light
+            ax.text(j, i, f"{a.value * 100:.1f}{mark}", ha="center", va="center", fontsize=7,
+                    color="black" if light else "white")  # fmt: skip
     fig.colorbar(im, ax=ax, label="accuracy (%)")
-    ax.set_title(f"{sol.family}: accuracy per variant x domain (* predicted)", fontsize=9)
+    ax.set_title(f"{sol.family}: accuracy per variant x domain\n(* predicted; bold: decided)",
+                 fontsize=9)  # fmt: skip
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
