@@ -15,9 +15,11 @@ were measured on (a problem file's devices, link and batch size are kept, its do
     python3 bench/accuracy_split.py --measured out/acc/measured.json profiles/accuracy/*.json
     python3 bench/accuracy_split.py               # SYNTHETIC factory variants (no measurement)
 
-`--measured` is a JSON list of {"domain", "throughput_rps", "accuracy"} (accuracy a share),
-one per domain run for real. Work is bounded by counts (the gradient descent's steps, the
-grid below); SCIP runs to a proven optimum.
+`--measured` (repeatable) is a `harness validate-decision --out` file of an accsplit solution
+(its domain from the run's notes; the 'chosen' plan's streamed throughput and accuracy), or a
+JSON list of {"domain", "throughput_rps", "accuracy"} (accuracy a share), one per domain. Work
+is bounded by counts (the gradient descent's steps, the grid below); SCIP runs to a proven
+optimum.
 """
 
 from __future__ import annotations
@@ -212,23 +214,45 @@ def real_mode_errors(sol: AccSplitSolution, runs: list[MeasuredRun]) -> RealMode
 
 
 def read_measured(path: str) -> list[MeasuredRun]:
+    """A JSON list of {domain, throughput_rps, accuracy}, or the `--out` file of
+    `harness validate-decision` on an accsplit solution (one domain: the one its notes name;
+    the measured streamed throughput and accuracy of its 'chosen' plan)."""
     raw: Any = json.loads(Path(path).read_text())
+    if isinstance(raw, dict) and raw.get("kind") == "validate-decision":
+        return _from_validation(raw, path)
     rows = raw.get("runs", raw) if isinstance(raw, dict) else raw
     return [MeasuredRun(str(r["domain"]), float(r["throughput_rps"]), float(r["accuracy"]))
             for r in rows]  # fmt: skip
 
 
-def report_real(sol: AccSplitSolution, measured: str | None) -> None:
+def _from_validation(raw: dict[str, Any], path: str) -> list[MeasuredRun]:
+    import re
+
+    notes = (raw.get("run") or {}).get("notes") or []
+    domains = [m.group(1) for n in notes if (m := re.match(r"domain (\S+): variant", n))]
+    chosen = [r for r in raw.get("rows", []) if r.get("plan") == "chosen"]
+    by_mode = {r.get("mode"): r for r in chosen}
+    row = by_mode.get("pipeline") or by_mode.get("throughput") or (chosen[0] if chosen else None)
+    if not domains or row is None:
+        return []
+    thr, acc = row.get("measured_throughput"), row.get("measured_accuracy")
+    if thr is None or acc is None:
+        print(f"   {path}: the run measured no throughput or no accuracy")
+        return []
+    return [MeasuredRun(domains[0], float(thr), float(acc))]
+
+
+def report_real(sol: AccSplitSolution, measured: list[str] | None) -> None:
     print("4. real-mode prediction error (predicted vs measured)")
-    if measured is None:
+    if not measured:
         print(
             "   no real-mode results given (pass --measured FILE from harness run-split / "
             "validate-decision): not reported"
         )
         return
-    e = real_mode_errors(sol, read_measured(measured))
+    e = real_mode_errors(sol, [r for m in measured for r in read_measured(m)])
     if not e.domains:
-        print(f"   {measured}: no domain of the decision was run ({e.missing} decided)")
+        print(f"   {', '.join(measured)}: no domain of the decision was run ({e.missing} decided)")
         return
     tm = statistics.median(e.throughput_rel)
     am = max(e.accuracy_abs)
@@ -249,7 +273,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("profiles", nargs="*", help="profiles that carry `variant`")
     ap.add_argument("--problem", help="an accsplit problem file (default: the derived one)")
-    ap.add_argument("--measured", help="real-mode results (JSON list per domain)")
+    ap.add_argument(
+        "--measured",
+        action="append",
+        help="real-mode results: validate-decision --out files, or a JSON list per domain "
+        "(repeatable)",
+    )
     args = ap.parse_args()
     profiles, what = load(args.profiles)
     problem = base_problem(profiles, args.problem)

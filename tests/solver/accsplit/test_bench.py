@@ -37,3 +37,22 @@ def test_real_mode_errors_use_only_measured_runs(family: ProfileSet) -> None:
     assert e.throughput_rel[0] == pytest.approx(0.1 / 0.9)
     assert e.accuracy_abs[0] == pytest.approx(0.005)
     assert b.real_mode_errors(sol, []).domains == []
+
+
+def test_a_validate_decision_file_is_read(tmp_path: Path) -> None:
+    b = _bench()
+    doc = {
+        "kind": "validate-decision",
+        "rows": [
+            {"plan": "chosen", "mode": "latency", "measured_throughput": 1.0,
+             "measured_accuracy": 0.5},
+            {"plan": "chosen", "mode": "pipeline", "measured_throughput": 400.0,
+             "measured_accuracy": 0.962},
+            {"plan": "unpruned best", "mode": "pipeline", "measured_throughput": 190.0,
+             "measured_accuracy": 0.962},
+        ],
+        "run": {"notes": ["domain d0: variant p50, predicted accuracy 0.9620 (measured)"]},
+    }  # fmt: skip
+    path = tmp_path / "v.json"
+    path.write_text(__import__("json").dumps(doc))
+    assert b.read_measured(str(path)) == [b.MeasuredRun("d0", 400.0, 0.962)]
