@@ -115,3 +115,23 @@ def test_validate_reads_the_manifest(made: tuple[Path, Path]) -> None:
     folder, _ = made
     r = runner.invoke(app, ["validate", str(folder / "v" / "manifest.json")])
     assert r.exit_code == 0, r.output
+
+
+def test_without_a_variant_the_digits_job_profiles_random_weights_on_real_scans(
+    tmp_path: Path,
+) -> None:
+    _, infer = write_tiny_digits(tmp_path)
+    out = tmp_path / "plain.json"
+    argv = ["profile", str(infer), "--cpu", "1", "--backend", "local", "--out", str(out)]
+    r = runner.invoke(app, argv)
+    assert r.exit_code == 0, r.output
+    prof = load_profile(out)
+    assert prof.variant is None and "variant" not in prof.options
+    assert prof.infer is not None and len(prof.infer.layers) == 3
+
+
+def test_a_throughput_profile_of_the_digits_training_is_refused(tmp_path: Path) -> None:
+    train, _ = write_tiny_digits(tmp_path)
+    r = runner.invoke(app, ["profile", str(train), "--cpu", "1", "--backend", "local"])
+    assert r.exit_code == 2
+    assert "run `harness variants make` with it" in r.output
