@@ -27,7 +27,9 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("variants")
     train, infer = write_tiny_digits(folder)
     r = runner.invoke(
-        app, ["variants", "make", str(train), "--ratios", "0.5", "--out", str(folder / "v")]
+        app,
+        ["variants", "make", str(train), "--ratios", "0.5", "--branches", "s1"]
+        + ["--out", str(folder / "v")],
     )
     assert r.exit_code == 0, r.output
     return folder, infer
@@ -36,8 +38,9 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_make_writes_weights_and_a_manifest_of_measured_variants(made: tuple[Path, Path]) -> None:
     folder, _ = made
     m = load_manifest(folder / "v" / "manifest.json")
-    assert [v.id for v in m.variants] == ["ref", "p50"]
-    ref, p50 = m.variants
+    assert [v.id for v in m.variants] == ["ref", "p50", "bs1"]
+    ref, p50, bs1 = m.variants
+    assert bs1.branches == ["3x3+1x1+id", "1x1+id"] and bs1.macs < ref.macs
     assert ref.reference and not p50.reference
     assert ref.accuracy > 0.5  # chance is 0.1
     assert p50.macs < ref.macs and p50.params < ref.params
@@ -84,7 +87,7 @@ def test_a_variant_that_is_not_in_the_manifest_is_one_line(made: tuple[Path, Pat
     ref = f"{folder / 'v' / 'manifest.json'}:p99"
     r = runner.invoke(app, ["profile", str(infer), "--variant", ref, "--backend", "local"])
     assert r.exit_code == 2
-    assert "has no variant 'p99' (it has: ref, p50)" in r.output
+    assert "has no variant 'p99' (it has: ref, p50, bs1)" in r.output
     assert len(r.output.strip().splitlines()) == 1
 
 
@@ -104,14 +107,42 @@ def test_changed_weights_are_refused(made: tuple[Path, Path], tmp_path: Path) ->
     assert "weights changed since they were measured" in r.output
 
 
-def test_bad_ratios_are_one_line(tmp_path: Path) -> None:
+def test_bad_ratios_and_branches_are_one_line(tmp_path: Path) -> None:
     train, _ = write_tiny_digits(tmp_path)
     r = runner.invoke(app, ["variants", "make", str(train), "--ratios", "0.5,1.2"])
     assert r.exit_code == 2
     assert "--ratios: expected shares in (0, 1), got 1.2" in r.output
+    r = runner.invoke(app, ["variants", "make", str(train), "--branches", "s1+x"])
+    assert r.exit_code == 2
+    assert "--branches: expected stages like s1 or s1+s2, got 's1+x'" in r.output
+    r = runner.invoke(
+        app, ["variants", "make", str(train), "--branches", "s5", "-o", str(tmp_path)]
+    )
+    assert r.exit_code == 2
+    assert "--branches: stage s5: the model has s0..s1" in r.output
 
 
 def test_validate_reads_the_manifest(made: tuple[Path, Path]) -> None:
     folder, _ = made
     r = runner.invoke(app, ["validate", str(folder / "v" / "manifest.json")])
     assert r.exit_code == 0, r.output
+
+
+def test_without_a_variant_the_digits_job_profiles_random_weights_on_real_scans(
+    tmp_path: Path,
+) -> None:
+    _, infer = write_tiny_digits(tmp_path)
+    out = tmp_path / "plain.json"
+    argv = ["profile", str(infer), "--cpu", "1", "--backend", "local", "--out", str(out)]
+    r = runner.invoke(app, argv)
+    assert r.exit_code == 0, r.output
+    prof = load_profile(out)
+    assert prof.variant is None and "variant" not in prof.options
+    assert prof.infer is not None and len(prof.infer.layers) == 3
+
+
+def test_a_throughput_profile_of_the_digits_training_is_refused(tmp_path: Path) -> None:
+    train, _ = write_tiny_digits(tmp_path)
+    r = runner.invoke(app, ["profile", str(train), "--cpu", "1", "--backend", "local"])
+    assert r.exit_code == 2
+    assert "run `harness variants make` with it" in r.output

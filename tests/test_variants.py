@@ -75,3 +75,27 @@ def test_a_pruned_variant_is_smaller_and_measured_on_every_domain(
     assert np.array_equal(
         variants.predict(loaded, data.holdout.images), variants.predict(pruned, data.holdout.images)
     )
+
+
+def test_a_branch_configuration_deploys_the_block_without_its_3x3_branch(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    rep = repvgg.RepNet(10, 1, [[1, 8, 1], [2, 16, 2]])
+    rep.train()
+    with torch.no_grad():
+        rep(torch.randn(16, *SHAPE) * 2 + 1)
+    rep.eval()
+    config = variants.branch_config(rep, [1])
+    assert config == [repvgg.FULL, repvgg.NO3X3, repvgg.NO3X3]
+    net = rep.deploy(config)
+    assert [net.conv(i).kernel_size for i in range(3)] == [(3, 3), (1, 1), (1, 1)]
+    block = rep.features[2]  # 16 -> 16, stride 1: 1x1 and identity branches
+    x = torch.randn(3, 16, 6, 6)
+    with torch.no_grad():
+        want = block.act(block.bn1(block.conv1(x)) + block.bnid(x))
+        assert torch.allclose(net.features[2](x), want, atol=1e-5)
+    full, _ = variants.macs_params(rep.deploy(), SHAPE)
+    dropped, _ = variants.macs_params(net, SHAPE)
+    assert dropped < 0.5 * full
+    repvgg.save_variant(str(tmp_path / "b.pt"), net)
+    back = repvgg.load_variant(str(tmp_path / "b.pt"))
+    assert back.current_arch()["blocks"][1] == [8, 16, 2, 1]

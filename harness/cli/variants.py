@@ -44,6 +44,21 @@ def parse_ratios(text: str) -> list[float]:
     return ratios
 
 
+def parse_branches(text: str) -> list[list[int]]:
+    """'s2,s1+s2' -> [[2], [1, 2]]; ValueError naming the option on anything else."""
+    out: list[list[int]] = []
+    for item in (x for x in text.replace(" ", "").split(",") if x):
+        stages = []
+        for part in item.split("+"):
+            if not (part.startswith("s") and part[1:].isdigit() and len(part) < 5):
+                raise ValueError(f"--branches: expected stages like s1 or s1+s2, got {item!r}")
+            stages.append(int(part[1:]))
+        out.append(sorted(set(stages)))
+    if len(out) > MAX_VARIANTS:
+        raise ValueError(f"--branches: expected at most {MAX_VARIANTS} configurations")
+    return out
+
+
 @variants_app.command("make")
 def variants_make(
     job: Annotated[Path, typer.Argument(help="train job spec YAML (data.source: digits)")],
@@ -54,6 +69,14 @@ def variants_make(
         "variants/digits"
     ),
     threads: Annotated[int, typer.Option(help="torch threads")] = 1,
+    branches: Annotated[
+        str,
+        typer.Option(
+            help="branch configurations, one variant each: the stages whose blocks drop their "
+            "3x3 branch (deploying as 1x1 convs), '+'-joined, comma-separated (e.g. s2,s1+s2); "
+            "'' for none"
+        ),
+    ] = "s1,s2,s1+s2",
 ) -> None:
     """Train the reference, prune one variant per ratio, measure each on every domain.
 
@@ -63,6 +86,7 @@ def variants_make(
     try:
         spec = load_spec(job)
         wanted = parse_ratios(ratios)
+        configs = parse_branches(branches)
     except (SpecError, ValueError) as exc:
         raise fail(str(exc)) from None
     if spec.kind != "train" or spec.data.source != "digits" or spec.model != "repvgg_digits":
@@ -77,8 +101,8 @@ def variants_make(
     from harness.workloads.variants import make_variants
 
     try:
-        manifest = make_variants(spec, wanted, out, typer.echo, threads)
-    except DigitsError as exc:
+        manifest = make_variants(spec, wanted, out, typer.echo, threads, configs)
+    except (DigitsError, ValueError) as exc:
         raise fail(str(exc)) from None
     _table(manifest)
     typer.echo(f"manifest written to {out / 'manifest.json'}")

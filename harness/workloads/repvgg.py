@@ -20,6 +20,8 @@ from torch import nn
 
 # stage -> (blocks, width, stride of its first block); input 1 x 32 x 32 in the digits jobs
 DEFAULT_STAGES: tuple[tuple[int, int, int], ...] = ((2, 32, 1), (2, 64, 2), (2, 96, 2))
+FULL = "3x3+1x1+id"  # a block's branch configurations: all three, fused into a 3x3 conv
+NO3X3 = "1x1+id"  # the 3x3 branch dropped: the block deploys as a 1x1 conv
 
 
 class RepBlock(nn.Module):
@@ -43,19 +45,24 @@ class RepBlock(nn.Module):
         return out
 
     @torch.no_grad()
-    def fused(self) -> nn.Conv2d:
-        """The one 3x3 conv (with bias) equal to the three branches (BN in eval mode)."""
-        k3, b3 = _fold(self.conv3.weight, self.bn3)
+    def fused(self, branches: str = FULL) -> nn.Conv2d:
+        """The one conv (with bias) equal to the branches kept (BN in eval mode): FULL gives a
+        3x3 conv; NO3X3 drops the 3x3 branch and gives a 1x1 conv (a ninth of the MACs)."""
+        if branches not in (FULL, NO3X3):
+            raise ValueError(f"branches: expected {FULL!r} or {NO3X3!r}, got {branches!r}")
         k1, b1 = _fold(self.conv1.weight, self.bn1)
-        kernel = k3 + nn.functional.pad(k1, [1, 1, 1, 1])
-        bias = b3 + b1
+        if branches == FULL:
+            k3, b3 = _fold(self.conv3.weight, self.bn3)
+            kernel, bias, size = k3 + nn.functional.pad(k1, [1, 1, 1, 1]), b3 + b1, 3
+        else:
+            kernel, bias, size = k1, b1, 1
         if self.bnid is not None:
-            ident = torch.zeros_like(k3)
+            ident = torch.zeros_like(kernel)
             for c in range(self.cin):
-                ident[c, c, 1, 1] = 1.0
+                ident[c, c, size // 2, size // 2] = 1.0
             ki, bi = _fold(ident, self.bnid)
             kernel, bias = kernel + ki, bias + bi
-        conv = nn.Conv2d(self.cin, self.cout, 3, self.stride, 1, bias=True)
+        conv = nn.Conv2d(self.cin, self.cout, size, self.stride, size // 2, bias=True)
         conv.weight.copy_(kernel)
         assert conv.bias is not None
         conv.bias.copy_(bias)
@@ -94,26 +101,35 @@ class RepNet(nn.Module):
         out: torch.Tensor = self.fc(torch.flatten(self.pool(self.features(x)), 1))
         return out
 
-    def deploy(self) -> DeployNet:
-        """The re-parameterised network (call in eval mode: BN statistics are folded in)."""
-        net = DeployNet.from_arch(arch_of_rep(self))
+    def deploy(self, branches: list[str] | None = None) -> DeployNet:
+        """The re-parameterised network (call in eval mode: BN statistics are folded in), each
+        block with the branch configuration `branches` gives it (default: all three)."""
+        chosen = branches or [FULL] * len(self.features)
+        arch = arch_of_rep(self)
+        arch["blocks"] = [
+            [*b, 3 if c == FULL else 1] for b, c in zip(arch["blocks"], chosen, strict=True)
+        ]
+        net = DeployNet.from_arch(arch)
         for i, block in enumerate(self.features):
             assert isinstance(block, RepBlock)
-            net.conv(i).load_state_dict(block.fused().state_dict())
+            net.conv(i).load_state_dict(block.fused(chosen[i]).state_dict())
         net.fc.load_state_dict(self.fc.state_dict())
         return net
 
 
 class DeployNet(nn.Module):
-    """The inference form: blocks of Sequential(3x3 conv with bias, ReLU), pool, linear head.
-    Rebuilt from its `arch` (per block: in, out, stride; the stage each block belongs to)."""
+    """The inference form: blocks of Sequential(conv with bias, ReLU), pool, linear head.
+    Rebuilt from its `arch` (per block: in, out, stride, kernel (3 when absent); the stage each
+    block belongs to)."""
 
     def __init__(self, arch: dict[str, Any]) -> None:
         super().__init__()
         self.arch = arch
         blocks: list[nn.Module] = []
-        for cin, cout, stride in arch["blocks"]:
-            blocks.append(nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=True), nn.ReLU()))
+        for cin, cout, stride, *kernel in arch["blocks"]:
+            k = kernel[0] if kernel else 3  # [in, out, stride] or [in, out, stride, kernel]
+            conv = nn.Conv2d(cin, cout, k, stride, k // 2, bias=True)
+            blocks.append(nn.Sequential(conv, nn.ReLU()))
         self.features = nn.Sequential(*blocks)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(arch["blocks"][-1][1], arch["num_classes"])
@@ -139,7 +155,9 @@ class DeployNet(nn.Module):
         blocks = []
         for i in range(len(self.features)):
             conv = self.conv(i)
-            blocks.append([conv.in_channels, conv.out_channels, int(conv.stride[0])])
+            block = [conv.in_channels, conv.out_channels, int(conv.stride[0])]
+            k = int(conv.kernel_size[0])
+            blocks.append(block if k == 3 else [*block, k])  # 3x3 blocks read as they always did
         return {**self.arch, "blocks": blocks}
 
 

@@ -28,7 +28,15 @@ from harness.manifest import VariantManifest, save_manifest
 from harness.profile import DomainAccuracy, DomainSplit, VariantInfo
 from harness.spec import AccuracySpec, JobSpec
 from harness.workloads.digits import DATASET, DigitsSplit, Samples, label_counts, make_split
-from harness.workloads.repvgg import DeployNet, RepNet, load_variant, save_variant
+from harness.workloads.repvgg import (
+    DEFAULT_STAGES,
+    FULL,
+    NO3X3,
+    DeployNet,
+    RepNet,
+    load_variant,
+    save_variant,
+)
 
 Say = Callable[[str], None]
 
@@ -91,12 +99,25 @@ def train_reference(
     data: DigitsSplit, cfg: TrainSettings, stages: Any = None, say: Say | None = None
 ) -> DeployNet:
     """The reference: the training form fitted on the train part, then re-parameterised."""
+    return train_rep(data, cfg, stages, say).deploy().eval()
+
+
+def train_rep(
+    data: DigitsSplit, cfg: TrainSettings, stages: Any = None, say: Say | None = None
+) -> RepNet:
+    """The training form fitted on the train part (BN statistics recalibrated), in eval mode:
+    the reference deploys from it, and so does every branch configuration."""
     torch.manual_seed(cfg.seed)
     c = data.train.images.shape[1]
     rep = RepNet(10, c, stages) if stages is not None else RepNet(10, c)
     fit(rep, data.train, cfg, say)
     recalibrate(rep, data.train, cfg.batch_size)
-    return rep.eval().deploy().eval()
+    return rep.eval()
+
+
+def branch_config(rep: RepNet, stages: list[int]) -> list[str]:
+    """Per block: the 3x3 branch dropped (1x1 conv) in `stages`, all three branches elsewhere."""
+    return [NO3X3 if s in stages else FULL for s in rep.stage_of]
 
 
 @torch.no_grad()
@@ -251,15 +272,30 @@ def variant_id(ratio: float) -> str:
     return f"p{round(ratio * 100):02d}"
 
 
+def branch_id(stages: list[int]) -> str:
+    return "b" + "".join(f"s{s}" for s in sorted(stages))
+
+
 def make_variants(
-    spec: JobSpec, ratios: list[float], out: Path, say: Say, threads: int = 1
+    spec: JobSpec,
+    ratios: list[float],
+    out: Path,
+    say: Say,
+    threads: int = 1,
+    branches: list[list[int]] | None = None,
 ) -> VariantManifest:
-    """The reference and one variant per ratio (every stage pruned by it), each saved to
-    `out`/<id>.pt and measured on every domain; the manifest is written last (manifest.json)."""
+    """The reference, one variant per ratio (every stage pruned by it) and one per branch
+    configuration (the 3x3 branch dropped in the stages listed), each fine-tuned like the
+    reference, saved to `out`/<id>.pt and measured on every domain; the manifest is written
+    last (manifest.json)."""
     import time
 
     from harness.workloads.models import set_threads
 
+    n_stages = len(spec.model_kwargs.get("stages") or DEFAULT_STAGES)
+    bad = [s for d in branches or [] for s in d if not 0 <= s < n_stages]
+    if bad:
+        raise ValueError(f"--branches: stage s{bad[0]}: the model has s0..s{n_stages - 1}")
     set_threads(threads)
     acc = spec.accuracy or AccuracySpec()
     split = domain_split_of(spec)
@@ -272,7 +308,8 @@ def make_variants(
     )
     t0 = time.perf_counter()
     cfg = TrainSettings(acc.epochs, spec.batch_size, lr, spec.data.seed)
-    ref = train_reference(data, cfg, spec.model_kwargs.get("stages"), say)
+    rep = train_rep(data, cfg, spec.model_kwargs.get("stages"), say)
+    ref = rep.deploy().eval()
     # the reference gets the same fine-tune as every variant (a pruning ratio of 0), so that a
     # variant is never "better than the reference" only for having trained longer
     tune = TrainSettings(acc.finetune_epochs, spec.batch_size, acc.finetune_lr, spec.data.seed)
@@ -293,6 +330,19 @@ def make_variants(
         vid = variant_id(r)
         info = _record(net, vid, stages, acc.finetune_epochs, how, data, split, shape, out, family)
         infos.append(info)
+        say(f"{info.id}: accuracy {info.accuracy:.3f}, {info.macs / 1e6:.1f} M MACs")
+    for dropped in branches or []:
+        config = branch_config(rep, dropped)
+        net = rep.deploy(config).eval()
+        finetune(net, data, tune)
+        how = (
+            f"3x3 branch dropped in stage(s) {', '.join(f's{x}' for x in sorted(dropped))} "
+            f"(1x1+id fused), {acc.finetune_epochs} epoch(s) fine-tune"
+        )
+        info = _record(
+            net, branch_id(dropped), {}, acc.finetune_epochs, how, data, split, shape, out, family
+        )
+        infos.append(info.model_copy(update={"branches": config}))
         say(f"{info.id}: accuracy {info.accuracy:.3f}, {info.macs / 1e6:.1f} M MACs")
     manifest = VariantManifest(
         family=family,
@@ -336,7 +386,7 @@ def _record(
         reference=vid == "ref",
         method=method,
         ratios=ratios,
-        branches=["3x3+1x1+id, fused"] * len(loaded.features),
+        branches=[FULL] * len(loaded.features),
         params=params,
         macs=macs,
         weights=str(path),
