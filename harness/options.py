@@ -48,6 +48,9 @@ class ProfileOptions(BaseModel):
     frequencies: list[float] = Field(default_factory=list, description="clocks, MHz")
     allow_clock_locking: bool = False
     power_log: Path | None = Field(default=None, description="CSV of timestamp,watts")
+    variant: str | None = Field(
+        default=None, description="MANIFEST:ID of a model variant to profile (inference)"
+    )
     nnodes: int = 1
     hosts: list[str] = Field(default_factory=list, description="Docker engine URLs, per node")
     # how the run is carried out, not what it measured: not recorded
@@ -77,6 +80,7 @@ class ProfileOptions(BaseModel):
         "frequencies",
         "allow_clock_locking",
         "power_log",
+        "variant",
     )
     RECORDED_MULTINODE: ClassVar[tuple[str, ...]] = ("nnodes", "hosts")
 
@@ -110,6 +114,8 @@ class ProfileOptions(BaseModel):
         if self.nnodes > 1:
             keep |= set(self.RECORDED_MULTINODE)
         out = self.model_dump(mode="json", by_alias=True, include=keep)
+        if out.get("variant", "") is None:
+            del out["variant"]  # profiles of no variant read as they always have
         if self.nnodes > 1:
             out["per_node_caps"] = True  # every node gets the caps asked for
         return out

@@ -39,6 +39,7 @@ class DataSource(StrEnum):
     jpeg = "jpeg"  # a generated folder of real JPEG files, decoded and augmented by the loader
     synthetic = "synthetic"  # random tensors made in memory: no decode cost
     volume = "volume"  # generated 3-D volumes (MedMNIST-3D shaped), stored as .npy
+    digits = "digits"  # scikit-learn's real 8x8 handwritten digits, upsampled (accuracy jobs)
 
 
 class LoaderKind(StrEnum):
@@ -184,6 +185,21 @@ class InferSpec(Strict):
         )
 
 
+class AccuracySpec(Strict):
+    """How a `kind: train` job on real labelled data (`data.source: digits`) is trained for
+    accuracy and cut into variants (`harness variants make`): counts, not seconds. The
+    held-out split and its domains are the profile's `DomainSplit` (harness/profile.py)."""
+
+    epochs: Annotated[int, Field(gt=0, le=1000)] = 3
+    finetune_epochs: Annotated[int, Field(ge=0, le=1000)] = 5
+    finetune_lr: Annotated[float, Field(gt=0)] = 3e-3
+    holdout_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    split_seed: int = 0
+    domains: Annotated[int, Field(gt=0, le=1000)] = 10
+    alpha: Annotated[float, Field(gt=0)] = 0.5
+    domain_seed: int = 0
+
+
 class JobSpec(Strict):
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
     kind: JobKind = JobKind.train
@@ -198,6 +214,9 @@ class JobSpec(Strict):
     iterations: IterationSpec = Field(default_factory=IterationSpec)
     script: ScriptSpec | None = None
     infer: InferSpec | None = None
+    accuracy: AccuracySpec | None = Field(
+        default=None, description="train for accuracy and make variants (harness variants make)"
+    )
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     workload_id: str | None = None  # e.g. W1..W7 of the hybrid-scheduler seed
     description: str | None = None

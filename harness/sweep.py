@@ -36,6 +36,7 @@ from harness.profile import (
     ProfileError,
     Stat,
     TrainSection,
+    VariantInfo,
     load_profile,
     make_profile_id,
     now,
@@ -187,6 +188,11 @@ def check_plan(spec: JobSpec, opts: ProfileOptions) -> str | None:
     """What the options' own checks cannot see, read from the job spec: the batch the probes
     would really run (no more than `MAX_BATCH`, no more than the dataset holds), whole CPUs
     for a training sweep, and -b only where a batch size is used (training). None when fine."""
+    if spec.kind == "train" and spec.data.source == "digits":
+        return (
+            f"job '{spec.name}': data.source 'digits' trains for accuracy, not for a throughput "
+            "profile: run `harness variants make` with it"
+        )
     if spec.kind == "infer":
         if opts.batch is not None:
             return "--batch: inference jobs are timed at their spec's infer.batch_sizes"
@@ -244,6 +250,7 @@ class Sweep:
         self.workroot = workroot
         self.hooks: SweepHooks = hooks if hooks is not None else NoHooks()
         self.done: dict[str, Probe] = {}
+        self.stage = Staging.of(spec, opts.variant)
         self.started = 0  # probes this run started (the index on_probe_begin is given)
         previous = self._previous(opts.resume)
         if previous is not None and opts.resume:
@@ -252,6 +259,7 @@ class Sweep:
                 self.done[p.id] = p
         else:
             self.profile = self._new_profile()
+        self.profile.variant = self.stage.info
 
     def _new_profile(self) -> Profile:
         """An empty profile of this job on this host (complete=False until the run ends)."""
@@ -320,6 +328,7 @@ class Sweep:
             overrides["allow_clock_locking"] = True
         if self.opts.power_log is not None:
             overrides["power_log"] = str(self.opts.power_log.resolve())
+        overrides.update(self.stage.into(self.workroot / pid))
         req = ProbeRequest(
             spec=self.spec.model_dump(mode="json"),
             caps=caps,
@@ -455,6 +464,65 @@ class Sweep:
 
     def save(self) -> None:
         save_profile(self.profile, self.out)
+
+
+class Staging:
+    """Files a probe reads that the host must hand it (a job image has neither the variant's
+    manifest nor scikit-learn): a variant's weights and the real digits it is fed. They are
+    copied into the probe's own folder, which every backend gives the probe (a container
+    mounts it), and named in the request's overrides."""
+
+    WEIGHTS = "variant.pt"
+    INPUTS = "inputs.npz"
+
+    MAX_INPUTS = 256  # held-out scans handed over: the profile pushes `infer.samples` of them
+
+    def __init__(
+        self, info: VariantInfo | None, weights: Path | None, digits: bool, size: int
+    ) -> None:
+        self.info, self.weights, self.digits, self.size = info, weights, digits, size
+
+    @classmethod
+    def of(cls, spec: JobSpec, variant: str | None) -> Staging:
+        """SweepRefused (one line) when the variant cannot be used with this job."""
+        digits, size = spec.data.source == "digits", spec.input_shape[-1]
+        if variant is None:
+            return cls(None, None, digits, size)
+        from harness.manifest import ManifestError, load_manifest, resolve
+
+        if spec.kind != "infer":
+            raise SweepRefused("--variant: only inference jobs (kind: infer) profile a variant")
+        try:
+            path, info, weights = resolve(variant)
+        except ManifestError as exc:
+            raise SweepRefused(str(exc)) from None
+        made = load_manifest(path)
+        if made.job.model != spec.model or made.input_shape != list(spec.input_shape):
+            raise SweepRefused(
+                f"--variant: {path} holds {made.job.model} variants for input "
+                f"{made.input_shape}; job '{spec.name}' runs {spec.model} on {spec.input_shape}"
+            )
+        return cls(info, weights, digits, size)
+
+    def into(self, workdir: Path) -> dict[str, Any]:
+        """Copy what the probe needs into `workdir`; the overrides that name it."""
+        import shutil
+
+        out: dict[str, Any] = {}
+        if self.weights is None and not self.digits:
+            return out
+        workdir.mkdir(parents=True, exist_ok=True)
+        if self.weights is not None:
+            shutil.copyfile(self.weights, workdir / self.WEIGHTS)
+            out["variant_weights"] = self.WEIGHTS
+        if self.digits:
+            from harness.workloads.digits import default_split, head, make_split, save_samples
+
+            split = self.info.domains if self.info is not None else default_split()
+            held = make_split(split, self.size).holdout
+            save_samples(workdir / self.INPUTS, head(held, self.MAX_INPUTS))
+            out["inputs_file"] = self.INPUTS
+        return out
 
 
 def _measured(p: Probe) -> Measured | None:

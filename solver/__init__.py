@@ -4,6 +4,8 @@
     pipeline/   a batch of jobs through local compute -> link -> remote compute (DOPart)
     packing/    training jobs onto servers by GPUs, CPUs and memory (Synergy, Gavel); traces
     hybrid/     batches of work onto CPU and GPU workers from a fitted cost model
+    accsplit/   per data domain: which model variant, where to split it, at which clocks,
+                under an accuracy bound (the split-DNN seed)
 
 Every kind has the same parts: `problem.py` (the problem file's pydantic model), `model.py`
 (the SCIP model, plus `bounds.py`, `dp.py` ... where a kind needs them), `baselines.py`,

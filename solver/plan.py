@@ -1,6 +1,9 @@
 """What to decide from a set of files: the front door's plan, before anything is solved.
 
 Given profiles alone, the plan holds every decision they support:
+- inference profiles that carry a model variant (`Profile.variant`), grouped by family: one
+  accuracy-aware split per family over the devices they were profiled on (the accsplit kind's
+  `default_problem`); they take part in no other decision (variants are not separate models);
 - inference profiles, grouped by model: one split per model whose profiles name two or more
   devices (`infer.device_name`), over those devices (the kind's own `default_problem`);
 - two or more inference models measured on the same device pair: one batch pipeline, each
@@ -68,6 +71,7 @@ def classify(path: Path) -> Loaded | Skipped:
         "pipeline",
         "packing",
         "hybrid",
+        "accsplit",
     ):
         return Skipped(str(path), f"a {raw['kind']} solution, not a profile")
     if "schema_version" not in raw:
@@ -82,7 +86,8 @@ def from_profiles(paths: Sequence[Path]) -> tuple[list[Decision], list[Skipped]]
     """Every decision the given files support, and the files (or groups) left out, with why."""
     loaded, skipped = _sort_files(paths)
     given = ProfileSet(loaded)
-    decisions = _splits(given, skipped)
+    decisions = _accsplits(given, skipped)
+    decisions += _splits(given, skipped)
     decisions += _pipelines(given, skipped)
     decisions += _packings(given, skipped)
     return decisions, skipped
@@ -159,11 +164,29 @@ def _devices(items: Sequence[Loaded]) -> set[str]:
 
 
 def _by_model(given: ProfileSet) -> dict[str, list[Loaded]]:
+    """Inference profiles by model; a model variant's profiles go to its family's accsplit."""
     groups: dict[str, list[Loaded]] = {}
     for it in given.of_kind("infer"):
         assert it.profile.infer is not None
+        if it.profile.variant is not None:
+            continue
         groups.setdefault(it.profile.infer.model, []).append(it)
     return groups
+
+
+def _accsplits(given: ProfileSet, skipped: list[Skipped]) -> list[Decision]:
+    """One accuracy-aware split per family of model variants."""
+    groups: dict[str, list[Loaded]] = {}
+    for it in given.of_kind("infer"):
+        if it.profile.variant is not None:
+            groups.setdefault(it.profile.variant.family, []).append(it)
+    out = []
+    for family, items in groups.items():
+        what = f"{family} variants"
+        d = _derived(get_kind("accsplit"), ProfileSet(items), what, skipped)
+        if d is not None:
+            out.append(d)
+    return out
 
 
 def _splits(given: ProfileSet, skipped: list[Skipped]) -> list[Decision]:

@@ -21,8 +21,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from harness.spec import Strict, read_yaml
 
-ProblemKind = Literal["split", "pipeline", "packing", "hybrid"]
-KIND_NAMES: tuple[ProblemKind, ...] = ("split", "pipeline", "packing", "hybrid")
+ProblemKind = Literal["split", "pipeline", "packing", "hybrid", "accsplit"]
+KIND_NAMES: tuple[ProblemKind, ...] = ("split", "pipeline", "packing", "hybrid", "accsplit")
 
 # ---------------------------------------------------------------- the limits of a problem file
 # Stated once, enforced by the models (so `harness validate` and every solve refuse the same

@@ -17,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("harness", "solver")
-KINDS = ("split", "pipeline", "packing", "hybrid")
+KINDS = ("split", "pipeline", "packing", "hybrid", "accsplit")
 PARTS = ("__init__", "problem", "model", "baselines", "check", "solution", "cli")
 
 

@@ -62,10 +62,15 @@ CORPUS_FILES = [
     "profiles/train-res18.json",
     "profiles/train-alexnet.json",
     "profiles/fitted/costmodel.json",
+    "problems/accuracy-split.yaml",
+    *(f"profiles/accuracy/digits-{v}-{d}.json" for v in ("ref", "p50") for d in ("edge", "server")),
 ]
 SPLIT_PROFILES = ["profiles/res18-1cpu.json", "profiles/res18-2cpu.json"]
 PIPE_PROFILES = [*SPLIT_PROFILES, "profiles/alexnet-1cpu.json", "profiles/alexnet-2cpu.json"]
 TRAIN_PROFILES = ["profiles/train-res18.json", "profiles/train-alexnet.json"]
+ACC_PROFILES = [
+    f"profiles/accuracy/digits-{v}-{d}.json" for v in ("ref", "p50") for d in ("edge", "server")
+]
 SPLIT_SOLUTION = "solutions/edge-cloud-split-solution.json"
 PIPE_SOLUTION = "solutions/batch-pipeline-profiles-pipeline-solution.json"
 
@@ -221,6 +226,11 @@ COMMANDS = [
         "solve pipeline profiles",
         ("problems/batch-pipeline-profiles.yaml", *PIPE_PROFILES),
         _solve_problem("problems/batch-pipeline-profiles.yaml", PIPE_PROFILES),
+    ),
+    Command(
+        "solve accsplit",
+        ("problems/accuracy-split.yaml", *ACC_PROFILES),
+        _solve_problem("problems/accuracy-split.yaml", ACC_PROFILES),
     ),
     Command(
         "solve packing", ("problems/packing.yaml",), _solve_problem("problems/packing.yaml", [])

@@ -11,6 +11,7 @@
     images     images.py     the base and job images
     data       data.py       the datasets the jobs read
     pipeline   pipeline.py   the DOPart seed's sampled experiment
+    variants   variants.py   a reference trained on real data and its pruned variants
 
 Start-up imports typer and pydantic only: no torch, docker or SCIP (each command imports its
 work when it runs).
@@ -46,6 +47,7 @@ COMMANDS = (
     "images",
     "data",
     "pipeline",
+    "variants",
 )
 
 

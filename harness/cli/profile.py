@@ -89,6 +89,14 @@ def profile(
             help="CSV of timestamp,watts from an external meter: bundle energy is joined from it",
         ),
     ] = None,
+    variant: Annotated[
+        str | None,
+        typer.Option(
+            "--variant",
+            help="MANIFEST.json:ID: profile this model variant with its saved weights "
+            "(harness variants make); its measured accuracy is recorded in the profile",
+        ),
+    ] = None,
     timeout: Annotated[float, typer.Option(help="seconds before a probe is killed")] = 900.0,
     data_dir: Annotated[Path | None, typer.Option(help="where generated datasets live")] = None,
 ) -> None:
@@ -139,6 +147,8 @@ def default_out(spec: JobSpec, options: ProfileOptions, backend: str) -> Path:
     name = spec.name
     if spec.kind == "infer":
         dev = options.device_name or f"{os.uname().nodename}-{options.cpu or os.cpu_count()}cpu"
+        if options.variant:  # one file per variant: MANIFEST:ID -> ID
+            name = f"{name}-{options.variant.rpartition(':')[2]}"
         name = f"{name}-{re.sub(r'[^A-Za-z0-9_.-]', '_', dev)}"
     else:
         name = f"{name}-{backend}"

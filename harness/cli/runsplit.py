@@ -38,6 +38,9 @@ Profiles = Annotated[
     str | None, typer.Option(help="profile files to look in, comma-separated (pipeline)")
 ]
 Repeats = Annotated[int, typer.Option(help="pipeline: runs of each schedule (median)")]
+Domain = Annotated[
+    str | None, typer.Option(help="accsplit: the domain whose decision runs (default: the first)")
+]
 
 
 MAX_REQUESTS = 1_000_000  # requests (or warm-up requests) per phase: each latency is kept
@@ -76,6 +79,7 @@ def _execute(
     workdir: Path | None,
     profiles: str | None,
     repeats: int,
+    domain: str | None = None,
 ) -> int:
     _check(requests, warmup, window, repeats, shaping)
     for name, v in (("--bandwidth-mbps", bandwidth_mbps), ("--latency-ms", latency_ms)):
@@ -104,6 +108,7 @@ def _execute(
         latency_ms=latency_ms,
         baselines=validate,
         profiles=[Path(p) for p in (profiles or "").split(",") if p],
+        domain=domain,
     )
     try:
         decision = load_decision(solution, opts)
@@ -175,6 +180,7 @@ def _command(validate: bool, doc: str) -> Callable[..., None]:
         workdir: Workdir = None,
         profiles: Profiles = None,
         repeats: Repeats = 3,
+        domain: Domain = None,
     ) -> None:
         raise typer.Exit(
             _execute(
@@ -193,6 +199,7 @@ def _command(validate: bool, doc: str) -> Callable[..., None]:
                 workdir=workdir,
                 profiles=profiles,
                 repeats=repeats,
+                domain=domain,
             )
         )
 

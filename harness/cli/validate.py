@@ -33,7 +33,8 @@ def validate(
 ) -> None:
     """Check each file against the model of its kind; one line per problem.
 
-    Job specs, problem files (split, pipeline, packing, hybrid), clusters and traces (.yaml);
+    Job specs, problem files (split, pipeline, packing, hybrid, accsplit), clusters and traces
+    (.yaml);
     profiles, solutions and fitted cost models (.json).
     """
     bad = 0
@@ -100,6 +101,10 @@ def _json_model(raw: dict[str, Any]) -> Any:
         return CostModelFile
     if "schema_version" not in raw and raw.get("kind") in KIND_NAMES:
         return get_kind(str(raw["kind"])).solution
+    if "variants" in raw and "family" in raw:  # harness variants make's manifest.json
+        from harness.manifest import VariantManifest
+
+        return VariantManifest
     from harness.profile import Profile
 
     return Profile

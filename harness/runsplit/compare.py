@@ -88,6 +88,16 @@ class Comparison(Strict):
     measured_stages: dict[str, float] | None = None
     shaping: str | None = None
     outputs_match: bool | None = None
+    predicted_accuracy: float | None = Field(
+        default=None, description="accsplit: the chosen variant's accuracy on the domain"
+    )
+    measured_accuracy: float | None = Field(
+        default=None, description="correct / scored over the domain's samples streamed"
+    )
+    accuracy_error: float | None = Field(
+        default=None, description="predicted - measured accuracy (a share; x100 for points)"
+    )
+    scored: int | None = None
 
 
 class MakespanComparison(Strict):
@@ -111,10 +121,15 @@ class Validation(Strict):
     median_abs_latency_error: float | None = None
     median_abs_throughput_error: float | None = None
     median_abs_makespan_error: float | None = None
+    max_abs_accuracy_error: float | None = Field(
+        default=None, description="accsplit: the largest |predicted - measured| accuracy"
+    )
     run: RunSplitResult
 
 
-def compare_phase(name: str, pred: Prediction, ph: PhaseResult) -> Comparison:
+def compare_phase(
+    name: str, pred: Prediction, ph: PhaseResult, predicted_accuracy: float | None = None
+) -> Comparison:
     lat = ph.latency.median if ph.latency is not None else None
     meas_stages = None
     if ph.stages is not None:
@@ -149,6 +164,14 @@ def compare_phase(name: str, pred: Prediction, ph: PhaseResult) -> Comparison:
         measured_stages=meas_stages,
         shaping=ph.shaping,
         outputs_match=ph.outputs_match,
+        predicted_accuracy=predicted_accuracy,
+        measured_accuracy=ph.accuracy,
+        accuracy_error=(
+            predicted_accuracy - ph.accuracy
+            if predicted_accuracy is not None and ph.accuracy is not None
+            else None
+        ),
+        scored=ph.scored,
     )
 
 

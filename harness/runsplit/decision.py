@@ -50,6 +50,7 @@ class RunOptions:
     latency_ms: float | None = None
     baselines: bool = True
     methods: list[str] | None = None  # pipeline methods to run (None: all)
+    domain: str | None = None  # accsplit: the domain whose decision runs (None: the first)
     profiles: list[Path] = field(default_factory=list)  # extra profile files to look in
 
 
@@ -61,6 +62,7 @@ class PlanCase:
     steps: list[PlanStep]
     prediction: Prediction
     phases: dict[str, int] = field(default_factory=dict)  # mode -> phase index
+    predicted_accuracy: float | None = None  # accsplit: the variant's on the domain
 
 
 @dataclass
@@ -84,10 +86,10 @@ def read_solution(path: Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise DecisionError(f"{path}: expected a JSON object with a 'kind' field")
     kind = raw.get("kind")
-    if kind not in ("split", "pipeline"):
+    if kind not in ("split", "pipeline", "accsplit"):
         raise DecisionError(
-            f"{path}: field 'kind': expected 'split' or 'pipeline' (a solution written by "
-            f"`harness solve`), got {kind!r}"
+            f"{path}: field 'kind': expected 'split', 'pipeline' or 'accsplit' (a solution "
+            f"written by `harness solve`), got {kind!r}"
         )
     return raw
 
@@ -487,4 +489,152 @@ def load_decision(path: Path, opts: RunOptions) -> Decision:
     raw = read_solution(path)
     if raw["kind"] == "split":
         return split_decision(raw, path, opts)
+    if raw["kind"] == "accsplit":
+        return accsplit_decision(raw, path, opts)
     return pipeline_decision(raw, path, opts)
+
+
+# ---------------------------------------------------------------- accsplit
+
+
+SAMPLES_FILE = "domain.npz"
+
+
+def accsplit_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Decision:
+    """An accuracy-aware split solution -> one domain's chosen variant split (and, when
+    validating, the unpruned best split beside it), run on that domain's real held-out
+    samples: each variant's weights and the domain's labelled samples are staged in the
+    containers' folders, and every streamed sample is scored."""
+    from solver.accsplit.solution import AccSplitSolution
+
+    sol = _validate(AccSplitSolution, raw, path)
+    dec = _domain(sol, path, opts.domain)
+    named = [("chosen", dec.choice)]
+    ub = dec.unpruned_best
+    if (
+        opts.baselines
+        and ub is not None
+        and (ub.variant, ub.plan) != (dec.choice.variant, dec.choice.plan)
+    ):
+        named.append(("unpruned best", ub))
+    edge, server = dec.choice.edge_device, _server_of(sol, dec.choice)
+    link = _link(sol.problem.links, edge, server, path, opts)
+    files: dict[str, str] = {}
+    refs: dict[str, ModelRef] = {}
+    prof: Profile | None = None
+    where = f"domains.{dec.domain}.choice.profiles"
+    caps = {d: _caps(None, _choice_profile(dec.choice, path, where, d)) for d in (edge, server)}
+    for i, (_, choice) in enumerate(named):
+        prof = _choice_profile(choice, path, where, edge)
+        key = f"{choice.family}-{choice.variant}"
+        if key not in refs:
+            name = f"variant-{choice.variant}.pt"
+            files[name] = str(_weights(choice, path, i))
+            refs[key] = ModelRef(
+                key=key,
+                spec=prof.job.model_dump(mode="json"),
+                n_layers=choice.n_layers,
+                weights=name,
+                inputs=SAMPLES_FILE,
+            )
+    assert prof is not None
+    split = sol.domain_split or (prof.variant.domains if prof.variant else None)
+    if split is None:
+        raise DecisionError(f"{path}: field 'domain_split': missing, and no profile has one")
+    n = _stage_samples(split, dec.domain, prof.job.input_shape[-1], files)
+    batch = sol.problem.batch_size
+    notes: list[str] = []
+    need = -(-n // batch)  # batches that cover the domain once
+    run_opts = opts
+    if opts.warmup + opts.requests < need:
+        run_opts = RunOptions(**{**opts.__dict__, "requests": need - opts.warmup})
+        notes.append(f"{dec.domain}: {need} batches cover its {n} samples: --requests raised")
+    phases: list[Phase] = []
+    cases: list[PlanCase] = []
+    for name, choice in named:
+        ref = refs[f"{choice.family}-{choice.variant}"]
+        ph, cs = _split_phases(
+            [(name, choice.plan)], sol, (edge, server), link, ref, run_opts, notes
+        )
+        for c in cs:
+            c.predicted_accuracy = choice.accuracy.value
+            c.phases = {m: k + len(phases) for m, k in c.phases.items()}
+        phases += ph
+        cases += cs
+    devs = {d.name: d for d in sol.problem.devices}
+    session = _session(
+        list(refs.values()),
+        phases,
+        (devs[edge].cpus or caps[edge][0], caps[edge][1]),
+        (devs[server].cpus or caps[server][0], caps[server][1]),
+    )
+    session.files = files
+    notes.append(
+        f"domain {dec.domain}: variant {dec.choice.variant}, predicted accuracy "
+        f"{dec.choice.accuracy.value:.4f} ({dec.choice.accuracy.source}) on {n} samples"
+    )
+    return Decision("accsplit", session, plans=cases, notes=notes)
+
+
+def _domain(sol: Any, path: Path, want: str | None) -> Any:
+    ran = [d for d in sol.domains if d.choice is not None]
+    if want is not None:
+        ran = [d for d in sol.domains if d.domain == want]
+        if not ran:
+            known = ", ".join(d.domain for d in sol.domains)
+            raise DecisionError(f"--domain: {path} decides no domain {want!r} (it has: {known})")
+        if ran[0].choice is None:
+            raise DecisionError(f"--domain: {path}: domain {want!r} has no choice: {ran[0].reason}")
+    if not ran:
+        raise DecisionError(f"{path}: field 'domains': no domain has a choice, nothing to run")
+    return ran[0]
+
+
+def _server_of(sol: Any, choice: Any) -> str:
+    if choice.server_device is not None:
+        return str(choice.server_device)
+    others = [d.name for d in sol.problem.devices if d.name != choice.edge_device]
+    return str(others[0])
+
+
+def _choice_profile(choice: Any, path: Path, where: str, device: str) -> Profile:
+    """The profile of `device` the choice was priced by (its caps are that side's)."""
+    mine = [r for r in choice.profiles if r.device_name == device] or list(choice.profiles)
+    if not mine:
+        raise DecisionError(f"{path}: field '{where}': the choice names no profile")
+    return _load(_find_file(mine[0].path, path, where), path, where)
+
+
+def _weights(choice: Any, path: Path, i: int) -> Path:
+    """The variant's weights file, found as the solution records it and checked by sha256."""
+    import hashlib
+
+    p = Path(choice.weights)
+    for cand in (p, path.parent / p, path.parent / p.name):
+        if cand.is_file():
+            digest = hashlib.sha256(cand.read_bytes()).hexdigest()
+            if digest != choice.weights_sha256:
+                raise DecisionError(
+                    f"{path}: variant {choice.variant!r}: {cand} is not the weights the "
+                    f"decision was measured with (sha256 {digest[:12]}...)"
+                )
+            return cand
+    raise DecisionError(f"{path}: variant {choice.variant!r}: weights {choice.weights} not found")
+
+
+def _stage_samples(split: Any, domain: str, size: int, files: dict[str, str]) -> int:
+    """The domain's labelled held-out samples, written where the session stages them from."""
+    import tempfile
+
+    from harness.workloads.digits import DigitsError, make_split, save_samples
+
+    try:
+        samples = make_split(split, size).domains.get(domain)
+    except DigitsError as exc:
+        raise DecisionError(str(exc)) from None
+    if samples is None:
+        raise DecisionError(f"domain {domain!r}: not among the {split.count} domains of the split")
+    out = Path(tempfile.mkdtemp(prefix="harness-domain-")) / SAMPLES_FILE
+    save_samples(out, samples)
+    files[SAMPLES_FILE] = str(out)
+    return len(samples.labels)

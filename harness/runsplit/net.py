@@ -1,8 +1,11 @@
 """The model on one side of a split run: built from the job spec with a fixed torch seed (random
-weights, the same on both sides), cut into the chain of stages the profiles index, with this
-side's real inputs and the whole (unsplit) model's outputs to check the split against."""
+weights, the same on both sides) or loaded from a saved variant staged in the probe folder, cut
+into the chain of stages the profiles index, with this side's real inputs (a domain's labelled
+samples, when staged) and the whole (unsplit) model's outputs to check the split against."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -13,7 +16,14 @@ from harness.runsplit.plan import ModelRef
 class Net:
     """The model, its chain of stages, this side's inputs and the whole model's outputs."""
 
-    def __init__(self, ref: ModelRef, data_dir: str | None, with_inputs: bool, samples: int):
+    def __init__(
+        self,
+        ref: ModelRef,
+        data_dir: str | None,
+        with_inputs: bool,
+        samples: int,
+        folder: Path | None = None,
+    ):
         from harness.spec import JobSpec
         from harness.workloads import cuts
         from harness.workloads.models import build_model
@@ -22,7 +32,14 @@ class Net:
         spec = JobSpec.model_validate(ref.spec)
         self.spec = spec
         torch.manual_seed(ref.seed)
-        model = build_model(spec.model, spec.num_classes, spec.input_shape, **spec.model_kwargs)
+        here = folder or Path(".")
+        model: nn.Module
+        if ref.weights:
+            from harness.workloads.repvgg import load_variant
+
+            model = load_variant(str(here / ref.weights))
+        else:
+            model = build_model(spec.model, spec.num_classes, spec.input_shape, **spec.model_kwargs)
         self.model: nn.Module = model.eval()
         self.chain = cuts.stages(self.model, spec.input_shape)
         for _, st in self.chain:
@@ -34,8 +51,15 @@ class Net:
             )
         self.checksum = weights_checksum(self.model)
         self.images: torch.Tensor | None = None
+        self.labels: torch.Tensor | None = None
         self.source = ""
-        if with_inputs:
+        if with_inputs and ref.inputs:
+            from harness.workloads.digits import load_samples
+
+            s = load_samples(here / ref.inputs)
+            self.images, self.labels = torch.from_numpy(s.images), torch.from_numpy(s.labels)
+            self.source = f"{ref.inputs}: {len(s.labels)} labelled samples"
+        elif with_inputs:
             from harness.workloads.infer import load_inputs
 
             try:
@@ -62,6 +86,12 @@ class Net:
         idx = [(index * batch_size + j) % n for j in range(batch_size)]
         return self.images[idx].contiguous()
 
+    def sample_ids(self, index: int, batch_size: int) -> list[int]:
+        """Which samples batch `index` holds (they cycle when the batches outrun them)."""
+        assert self.images is not None
+        n = self.images.shape[0]
+        return [(index * batch_size + j) % n for j in range(batch_size)]
+
     def key(self, index: int, batch_size: int) -> tuple[int, int]:
         assert self.images is not None
         return index % self.images.shape[0], batch_size
@@ -73,6 +103,18 @@ class Net:
             with torch.inference_mode():
                 self._refs[k] = self.model(self.batch(index, batch_size))
         return self._refs[k]
+
+
+def score(outputs: list[tuple[list[int], torch.Tensor]], labels: torch.Tensor) -> tuple[int, int]:
+    """(correct, scored) over the distinct samples the outputs cover: a sample streamed twice
+    (batches cycle) is counted once, by its first prediction."""
+    seen: dict[int, bool] = {}
+    for ids, out in outputs:
+        pred = out.float().argmax(1)
+        for j, i in enumerate(ids):
+            if i not in seen:
+                seen[i] = bool(pred[j] == labels[i])
+    return sum(seen.values()), len(seen)
 
 
 def weights_checksum(model: nn.Module) -> float:

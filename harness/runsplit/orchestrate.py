@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import shutil
 import signal
 import threading
 import time
@@ -106,6 +107,10 @@ class Session:
     edge_memory_gb: float | None = None
     server_memory_gb: float | None = None
     samples: int = 4
+    # staged file name -> host path, copied into both sides' probe folders (a variant's
+    # weights, a domain's labelled samples): the job image needs neither the manifest nor
+    # scikit-learn
+    files: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -224,6 +229,9 @@ def run_session(
     net_name = f"harness-split-{be.session}"
     names = {"edge": f"harness-{be.session}-edge", "server": f"harness-{be.session}-server"}
     dirs = _fresh_dirs(workdir)
+    for d in dirs.values():
+        for name, src in session.files.items():
+            shutil.copyfile(src, d / name)
     host = _Host(shaping, dirs["edge"])
     host.phases = list(session.phases)
     sides = {"edge": edge_side, "server": server_side}

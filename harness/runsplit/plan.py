@@ -120,6 +120,16 @@ class ModelRef(Strict):
     spec: dict[str, Any] = Field(description="JobSpec as JSON: model, input shape, data")
     seed: int = Field(default=0, description="torch seed for the random weights (both sides)")
     n_layers: int | None = Field(default=None, description="layers the profile has, checked")
+    weights: str | None = Field(
+        default=None,
+        description="a saved model variant, staged in each side's probe folder (file name): "
+        "its weights instead of seeded random ones",
+    )
+    inputs: str | None = Field(
+        default=None,
+        description="labelled real samples (.npz: images, labels), staged in the edge's probe "
+        "folder: streamed through the split and scored",
+    )
 
 
 class WorkerConfig(Strict):

@@ -160,6 +160,22 @@ def render_validation(v: Validation) -> None:
                 _match(r.outputs_match),
             )
         con.print(t)
+    scored = [r for r in v.rows if r.measured_accuracy is not None]
+    if scored:
+        t = Table(title="predicted vs measured accuracy (the domain's real held-out samples)")
+        for col in ("plan", "mode", "pred accuracy", "meas accuracy", "error (points)", "scored"):
+            t.add_column(col, justify="left" if col in ("plan", "mode") else "right")
+        for r in scored:
+            err = r.accuracy_error
+            t.add_row(
+                r.plan,
+                r.mode,
+                f"{r.predicted_accuracy:.4f}" if r.predicted_accuracy is not None else "-",
+                f"{r.measured_accuracy:.4f}" if r.measured_accuracy is not None else "-",
+                f"{err * 100:+.2f}" if err is not None else "-",
+                str(r.scored or "-"),
+            )
+        con.print(t)
     if v.makespans:
         t = Table(title="batch pipeline: predicted vs measured makespan")
         for col in ("method", "jobs", "pred ms", "meas ms (median)", "repeats", "error", "ok"):
@@ -182,5 +198,7 @@ def render_validation(v: Validation) -> None:
         parts.append(f"throughput {v.median_abs_throughput_error * 100:.1f}%")
     if v.median_abs_makespan_error is not None:
         parts.append(f"makespan {v.median_abs_makespan_error * 100:.1f}%")
+    if v.max_abs_accuracy_error is not None:
+        parts.append(f"accuracy (largest) {v.max_abs_accuracy_error * 100:.2f} points")
     if parts:
         con.print("median |error|: " + ", ".join(parts))

@@ -64,6 +64,13 @@ class PhaseResult(Strict):
     outputs_match: bool | None = None
     max_abs_diff: float | None = None
     inputs: str = ""
+    correct: int | None = Field(default=None, description="labelled inputs: right predictions")
+    scored: int | None = Field(default=None, description="distinct labelled samples scored")
+    labelled: int | None = Field(default=None, description="labelled samples staged")
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.scored if self.correct is not None and self.scored else None
 
 
 class ContainerOutcome(Strict):
@@ -154,6 +161,9 @@ def phase_result(i: int, phase: Phase, records: list[Record], shaping: Any) -> P
         out.outputs_match = bool(done.get("outputs_match"))
         out.max_abs_diff = done.get("max_abs_diff")
         out.inputs = str(done.get("inputs") or "")
+        if done.get("scored") is not None:
+            out.correct, out.scored = int(done["correct"]), int(done["scored"])
+            out.labelled = int(done.get("labelled") or 0)
         wall = done.get("wall_s")
         if wall:
             out.throughput_per_s = float(done.get("samples", 0)) / float(wall)

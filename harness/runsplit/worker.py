@@ -37,7 +37,7 @@ import torch
 
 from harness.runsplit.bucket import Pacer
 from harness.runsplit.link import Link, tune
-from harness.runsplit.net import Net, outputs_agree
+from harness.runsplit.net import Net, outputs_agree, score
 from harness.runsplit.plan import GoSignal, Phase, PlanSpec, WorkerConfig
 from harness.runsplit.wire import Frame, WireError, decode_tensor, encode_tensor
 from harness.workloads.run import Emitter, granted_cpus
@@ -334,6 +334,7 @@ class Edge:
                 }
             )
         ok, diff = self.check(reqs)
+        scored = self.accuracy(net, reqs)
         span = max(r.t_done for r in measured) - min(r.t_start for r in measured)
         self.emit(
             {
@@ -345,8 +346,19 @@ class Edge:
                 "outputs_match": ok,
                 "max_abs_diff": diff,
                 "inputs": net.source,
+                **scored,
             }
         )
+
+    @staticmethod
+    def accuracy(net: Net, reqs: list[Req]) -> dict[str, Any]:
+        """Correct predictions of the split's own outputs over the distinct labelled samples
+        streamed (warm-up requests included: a prediction does not depend on timing)."""
+        if net.labels is None:
+            return {}
+        outs = [(net.sample_ids(r.index, r.plan.batch_size), r.act) for r in reqs]
+        correct, n = score(outs, net.labels)
+        return {"correct": correct, "scored": n, "labelled": int(net.labels.shape[0])}
 
     def _pipeline(self, i: int, ph: Phase) -> None:
         plans = [job.plan() for job in ph.jobs]
@@ -480,7 +492,9 @@ def main(argv: list[str] | None = None) -> int:
                 srv = socket.create_server(("", cfg.port))
             t0 = time.perf_counter()
             models = {
-                m.key: Net(m, request.get("data_dir"), cfg.role == "edge", cfg.samples)
+                m.key: Net(
+                    m, request.get("data_dir"), cfg.role == "edge", cfg.samples, records.parent
+                )
                 for m in cfg.models
             }
             emit(

@@ -92,6 +92,36 @@ def load_inputs(spec: JobSpec, data_dir: str | None, samples: int) -> tuple[torc
     return _cycle(torch.stack(out), samples), f"jpeg:{root} ({len(files)} files)"
 
 
+def staged(request: dict[str, Any], name: str) -> Path:
+    """A file the host staged beside the probe's records (its folder is the probe's own, in a
+    container as on the host): a variant's weights, the digits to push through."""
+    return Path(str(request["records"])).parent / name
+
+
+def digits_inputs(request: dict[str, Any], samples: int) -> tuple[torch.Tensor, str]:
+    """Real held-out digits, from the file the host staged (a job image has no scikit-learn)."""
+    from harness.workloads.digits import load_samples
+
+    name = (request.get("overrides") or {}).get("inputs_file")
+    if not name:
+        raise FileNotFoundError("data.source 'digits': no staged inputs file in the request")
+    s = load_samples(staged(request, str(name)))
+    return _cycle(torch.from_numpy(s.images), samples), f"digits: {len(s.labels)} held-out scans"
+
+
+def _model(spec: JobSpec, request: dict[str, Any]) -> nn.Module:
+    """The job's model: a saved variant when the request names one (its weights staged beside
+    the records), else a fresh one with random weights."""
+    from harness.workloads.models import build_model
+
+    weights = (request.get("overrides") or {}).get("variant_weights")
+    if weights:
+        from harness.workloads.repvgg import load_variant
+
+        return load_variant(str(staged(request, str(weights))))
+    return build_model(spec.model, spec.num_classes, spec.input_shape, **spec.model_kwargs).eval()
+
+
 def _cycle(x: torch.Tensor, n: int) -> torch.Tensor:
     idx = [k % x.shape[0] for k in range(n)]
     return x[idx]
@@ -258,7 +288,7 @@ def run_infer(spec: JobSpec, request: dict[str, Any], emit: Emit) -> None:
         }
     )
     threads = int(request.get("threads") or len(os.sched_getaffinity(0)))
-    from harness.workloads.models import build_model, set_threads
+    from harness.workloads.models import set_threads
 
     set_threads(threads)
     device = _device(request)
@@ -283,13 +313,17 @@ def run_infer(spec: JobSpec, request: dict[str, Any], emit: Emit) -> None:
     available, avail_reason = clocks.available()
     default_observed = clocks.observed()
 
-    model = build_model(spec.model, spec.num_classes, spec.input_shape, **spec.model_kwargs).eval()
+    model = _model(spec, request)
     chain = cuts.stages(model, spec.input_shape)
     cut_dicts = cuts.cut_points(chain, spec.input_shape)
     layer_dicts = cuts.layers(chain)
     for _, stage in chain:
         stage.to(device).eval()
-    images, source = load_inputs(spec, request.get("data_dir"), cfg.samples)
+    images, source = (
+        digits_inputs(request, cfg.samples)
+        if spec.data.source == "digits"
+        else load_inputs(spec, request.get("data_dir"), cfg.samples)
+    )
     ranges = bundle_ranges(len(chain), cfg.max_bundle_len)
     total = len(ranges) * len(cfg.batch_sizes) * len(freqs)
     emit(

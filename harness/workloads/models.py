@@ -23,13 +23,20 @@ def available_models() -> list[str]:
         names |= set(MEDMNIST_MODELS)
     except ImportError:
         pass
-    return sorted(names)
+    return sorted(names | {REPVGG_DIGITS})
+
+
+REPVGG_DIGITS = "repvgg_digits"  # harness/workloads/repvgg.py: the accuracy-split model
 
 
 def build_model(
     name: str, num_classes: int, input_shape: list[int] | tuple[int, ...], **kwargs: Any
 ) -> nn.Module:
     """A fresh model; unknown names fail with the list of known ones."""
+    if name == REPVGG_DIGITS:
+        from harness.workloads.repvgg import build_deploy
+
+        return build_deploy(num_classes, input_shape[0], **kwargs)
     try:
         from harness.workloads.medmnist import MEDMNIST_MODELS
     except ImportError:

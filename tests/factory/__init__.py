@@ -9,6 +9,7 @@
     pipeline         random batch-pipeline jobs and the brute-force optimum
     packing          tiny packing problems with a brute-force optimum, instances from profiles
     hybrid           hybrid time matrices and their brute-force optimum, CPU profiles, a problem
+    accsplit         synthetic model variants (profiles with `variant`), a problem, brute force
 
 Builders only, no tests: a test file imports what it needs from here, never from another test.
 """

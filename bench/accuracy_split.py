@@ -1,0 +1,294 @@
+"""The accuracy-aware split, measured against its targets (issue 16).
+
+Prints, for a family of model variants (profiles that carry `variant`), on every domain they
+were measured on (a problem file's devices, link and batch size are kept, its domains are not):
+1. the throughput gain of the decision over the unpruned best split at epsilon = 1% and 3%,
+   per domain (target: >= 1.5x at 3%);
+2. the exact answer vs the seed's gradient descent over the LUT, over every domain x epsilon x
+   link bandwidth (target: exact never worse; how often strictly better);
+3. the accuracy surrogate's held-out (leave-one-variant-out) error;
+4. real-mode prediction error, from measured runs (`harness run-split` /
+   `harness validate-decision` results; target: throughput median < 15%, accuracy < 1 point).
+   `real_mode_errors(solution, runs)` takes them; without `--measured` nothing is reported.
+
+    python3 bench/accuracy_split.py profiles/accuracy/*.json --problem problems/accuracy-split.yaml
+    python3 bench/accuracy_split.py --measured out/acc/measured.json profiles/accuracy/*.json
+    python3 bench/accuracy_split.py               # SYNTHETIC factory variants (no measurement)
+
+`--measured` (repeatable) is a `harness validate-decision --out` file of an accsplit solution
+(its domain from the run's notes; the 'chosen' plan's streamed throughput and accuracy), or a
+JSON list of {"domain", "throughput_rps", "accuracy"} (accuracy a share), one per domain. Work
+is bounded by counts (the gradient descent's steps, the grid below); SCIP runs to a proven
+optimum.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from solver.accsplit import solve  # noqa: E402
+from solver.accsplit.problem import AccSplitProblem, default_problem  # noqa: E402
+from solver.accsplit.solution import AccSplitSolution  # noqa: E402
+from solver.problem import Link, SolveOptions, read_problem, validate_as  # noqa: E402
+from solver.profiles import Loaded, ProfileSet  # noqa: E402
+
+EPSILONS_GAIN = (0.01, 0.03)
+EPSILONS_GD = (0.005, 0.01, 0.02, 0.03, 0.05)
+BANDWIDTHS_MBPS = (5.0, 20.0, 100.0)
+TARGET_GAIN = 1.5
+TARGET_THROUGHPUT_ERR = 0.15
+TARGET_ACCURACY_ERR = 0.01
+
+
+def load(paths: list[str]) -> tuple[ProfileSet, str]:
+    """The profiles given, else the factory's synthetic family (said so in the output)."""
+    if paths:
+        return ProfileSet.from_paths(paths), f"{len(paths)} profiles"
+    from tests.factory.accsplit import make_variant_profiles
+
+    profs = make_variant_profiles(n_layers=10, n_domains=6)
+    given = [Loaded(Path(f"synthetic-{i}.json"), p) for i, p in enumerate(profs)]
+    return ProfileSet(given), "SYNTHETIC factory variants (tests/factory/accsplit.py), not measured"
+
+
+def base_problem(profiles: ProfileSet, path: str | None) -> AccSplitProblem:
+    if path is None:
+        return default_problem(profiles).model_copy(update={"domains": []})
+    raw = read_problem(path)
+    return validate_as(AccSplitProblem, raw, path)
+
+
+def with_link(problem: AccSplitProblem, mbps: float | None, eps: float) -> AccSplitProblem:
+    links = problem.links
+    if mbps is not None:
+        links = [
+            Link(
+                src=lk.src,
+                dst=lk.dst,
+                bandwidth_up_mbps=mbps,
+                bandwidth_down_mbps=mbps,
+                latency_ms=lk.latency_ms,
+            )  # fmt: skip
+            for lk in problem.links
+        ]
+    update = {"links": links, "epsilon": eps, "objective": "throughput", "domains": []}
+    return problem.model_copy(update=update)
+
+
+# ---------------------------------------------------------------- 1. gain
+
+
+def gains(
+    profiles: ProfileSet, problem: AccSplitProblem, synthetic: bool
+) -> dict[float, AccSplitSolution]:
+    out = {}
+    print("1. throughput gain over the unpruned best split (per domain)")
+    for eps in EPSILONS_GAIN:
+        sol = solve(with_link(problem, None, eps), profiles, SolveOptions())
+        out[eps] = sol
+        rows = [d for d in sol.domains if d.gain_over_unpruned is not None]
+        for d in sol.domains:
+            c = d.choice
+            if c is None:
+                print(f"   eps {eps:.0%} {d.domain}: no choice ({d.reason})")
+                continue
+            print(
+                f"   eps {eps:.0%} {d.domain}: {c.variant:>8} cut {c.cut:>2}/{c.n_layers} "
+                f"acc {c.accuracy.value:.4f} (ref {d.reference_accuracy:.4f}) "
+                f"{c.throughput_rps:9.1f} req/s  gain {d.gain_over_unpruned:.2f}x"
+            )
+        gs = [d.gain_over_unpruned for d in rows if d.gain_over_unpruned is not None]
+        if gs:
+            print(
+                f"   eps {eps:.0%}: gain median {statistics.median(gs):.2f}x, "
+                f"min {min(gs):.2f}x, max {max(gs):.2f}x over {len(gs)} domains"
+            )
+    gs3 = [d.gain_over_unpruned or 0.0 for d in out[0.03].domains if d.choice is not None]
+    if gs3:
+        med = statistics.median(gs3)
+        verdict = "MET" if med >= TARGET_GAIN else "MISSED"
+        on = " (on SYNTHETIC variants: not evidence)" if synthetic else ""
+        print(f"   target: median gain >= {TARGET_GAIN}x at eps 3%: {med:.2f}x: {verdict}{on}")
+    return out
+
+
+# ---------------------------------------------------------------- 2. exact vs the seed's GD
+
+
+def exact_vs_gd(profiles: ProfileSet, problem: AccSplitProblem) -> None:
+    print("2. exact (SCIP) vs the seed's gradient descent (throughput, per domain)")
+    total = worse = strictly = 0
+    ratios = []
+    for mbps in BANDWIDTHS_MBPS:
+        for eps in EPSILONS_GD:
+            sol = solve(with_link(problem, mbps, eps), profiles, SolveOptions())
+            for d in sol.domains:
+                gd = next((b for b in d.baselines if b.name == "seed gradient descent"), None)
+                if d.choice is None or gd is None or gd.choice is None:
+                    continue
+                total += 1
+                r = d.choice.throughput_rps / gd.choice.throughput_rps
+                ratios.append(r)
+                worse += r < 1 - 1e-9
+                strictly += r > 1 + 1e-9
+    if not total:
+        print("   no comparable decisions")
+        return
+    print(
+        f"   {total} decisions ({len(BANDWIDTHS_MBPS)} links x {len(EPSILONS_GD)} epsilons x "
+        f"domains): exact worse {worse} times, strictly better {strictly} times "
+        f"({strictly / total:.0%}); exact/GD throughput median {statistics.median(ratios):.3f}x, "
+        f"max {max(ratios):.3f}x"
+    )
+    print(f"   target: exact never worse: {'MET' if worse == 0 else 'MISSED'}")
+
+
+# ---------------------------------------------------------------- 3. surrogate
+
+
+def surrogate_error(sol: AccSplitSolution) -> None:
+    print("3. accuracy surrogate, leave-one-variant-out error")
+    s = sol.surrogate
+    if s is None or s.loo_mae is None:
+        n = 0 if s is None else s.n_variants
+        print(f"   not enough measured pruned variants to hold one out ({n}; needs 3)")
+        return
+    print(
+        f"   {s.method}; features: {', '.join(s.features)}; {s.n_variants} pruned variants: "
+        f"mean {s.loo_mae * 100:.2f} points, max {(s.loo_max or 0) * 100:.2f} points"
+    )
+    if s.loo_interior_mae is not None:
+        print(
+            f"   interior variants only (interpolation, the surrogate's use): mean "
+            f"{s.loo_interior_mae * 100:.2f} points"
+        )
+    if s.used_for:
+        print(f"   predictions used (to re-measure): {', '.join(s.used_for)}")
+
+
+# ---------------------------------------------------------------- 4. real mode
+
+
+@dataclass(frozen=True)
+class MeasuredRun:
+    """One domain's decision run for real (run-split / validate-decision)."""
+
+    domain: str
+    throughput_rps: float
+    accuracy: float  # a share
+
+
+@dataclass(frozen=True)
+class RealModeErrors:
+    domains: list[str]
+    throughput_rel: list[float]  # |predicted - measured| / measured
+    accuracy_abs: list[float]  # |predicted - measured|, a share
+    missing: list[str]  # domains decided but not run
+
+
+def real_mode_errors(sol: AccSplitSolution, runs: list[MeasuredRun]) -> RealModeErrors:
+    """Predicted (the solution) vs measured (the runs), per domain that has both."""
+    by = {r.domain: r for r in runs}
+    doms, thr, acc, missing = [], [], [], []
+    for d in sol.domains:
+        c = d.choice
+        if c is None:
+            continue
+        r = by.get(d.domain)
+        if r is None:
+            missing.append(d.domain)
+            continue
+        doms.append(d.domain)
+        thr.append(abs(c.throughput_rps - r.throughput_rps) / r.throughput_rps)
+        acc.append(abs(c.accuracy.value - r.accuracy))
+    return RealModeErrors(doms, thr, acc, missing)
+
+
+def read_measured(path: str) -> list[MeasuredRun]:
+    """A JSON list of {domain, throughput_rps, accuracy}, or the `--out` file of
+    `harness validate-decision` on an accsplit solution (one domain: the one its notes name;
+    the measured streamed throughput and accuracy of its 'chosen' plan)."""
+    raw: Any = json.loads(Path(path).read_text())
+    if isinstance(raw, dict) and raw.get("kind") == "validate-decision":
+        return _from_validation(raw, path)
+    rows = raw.get("runs", raw) if isinstance(raw, dict) else raw
+    return [MeasuredRun(str(r["domain"]), float(r["throughput_rps"]), float(r["accuracy"]))
+            for r in rows]  # fmt: skip
+
+
+def _from_validation(raw: dict[str, Any], path: str) -> list[MeasuredRun]:
+    import re
+
+    notes = (raw.get("run") or {}).get("notes") or []
+    domains = [m.group(1) for n in notes if (m := re.match(r"domain (\S+): variant", n))]
+    chosen = [r for r in raw.get("rows", []) if r.get("plan") == "chosen"]
+    by_mode = {r.get("mode"): r for r in chosen}
+    row = by_mode.get("pipeline") or by_mode.get("throughput") or (chosen[0] if chosen else None)
+    if not domains or row is None:
+        return []
+    thr, acc = row.get("measured_throughput"), row.get("measured_accuracy")
+    if thr is None or acc is None:
+        print(f"   {path}: the run measured no throughput or no accuracy")
+        return []
+    return [MeasuredRun(domains[0], float(thr), float(acc))]
+
+
+def report_real(sol: AccSplitSolution, measured: list[str] | None) -> None:
+    print("4. real-mode prediction error (predicted vs measured)")
+    if not measured:
+        print(
+            "   no real-mode results given (pass --measured FILE from harness run-split / "
+            "validate-decision): not reported"
+        )
+        return
+    e = real_mode_errors(sol, [r for m in measured for r in read_measured(m)])
+    if not e.domains:
+        print(f"   {', '.join(measured)}: no domain of the decision was run ({e.missing} decided)")
+        return
+    tm = statistics.median(e.throughput_rel)
+    am = max(e.accuracy_abs)
+    print(
+        f"   {len(e.domains)} domains: throughput error median {tm:.1%} (max "
+        f"{max(e.throughput_rel):.1%}); accuracy error max {am * 100:.2f} points"
+    )
+    if e.missing:
+        print(f"   decided but not run: {', '.join(e.missing)}")
+    print(
+        f"   target: throughput median < {TARGET_THROUGHPUT_ERR:.0%}: "
+        f"{'MET' if tm < TARGET_THROUGHPUT_ERR else 'MISSED'}; accuracy < "
+        f"{TARGET_ACCURACY_ERR * 100:.0f} point: {'MET' if am < TARGET_ACCURACY_ERR else 'MISSED'}"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("profiles", nargs="*", help="profiles that carry `variant`")
+    ap.add_argument("--problem", help="an accsplit problem file (default: the derived one)")
+    ap.add_argument(
+        "--measured",
+        action="append",
+        help="real-mode results: validate-decision --out files, or a JSON list per domain "
+        "(repeatable)",
+    )
+    args = ap.parse_args()
+    profiles, what = load(args.profiles)
+    problem = base_problem(profiles, args.problem)
+    print(f"accuracy-aware split bench: {what}; devices {[d.name for d in problem.devices]}, "
+          f"links {[(lk.src, lk.dst, lk.bandwidth_up_mbps) for lk in problem.links]}")  # fmt: skip
+    sols = gains(profiles, problem, synthetic=not args.profiles)
+    exact_vs_gd(profiles, problem)
+    surrogate_error(sols[0.03])
+    report_real(sols[0.03], args.measured)
+
+
+if __name__ == "__main__":
+    main()

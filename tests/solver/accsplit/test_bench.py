@@ -1,0 +1,58 @@
+"""bench/accuracy_split.py's real-mode hook: errors only from the runs it is given."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from solver.accsplit import solve
+from solver.problem import SolveOptions
+from solver.profiles import ProfileSet
+from tests.factory.accsplit import acc_problem
+
+BENCH = Path(__file__).resolve().parents[3] / "bench" / "accuracy_split.py"
+
+
+def _bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("accuracy_split_bench", BENCH)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # its dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_real_mode_errors_use_only_measured_runs(family: ProfileSet) -> None:
+    b = _bench()
+    sol = solve(acc_problem(epsilon=0.03, domains=["d0", "d1"]), family, SolveOptions())
+    c0 = sol.domains[0].choice
+    assert c0 is not None
+    runs = [b.MeasuredRun("d0", c0.throughput_rps * 0.9, c0.accuracy.value - 0.005)]
+    e = b.real_mode_errors(sol, runs)
+    assert e.domains == ["d0"] and e.missing == ["d1"]
+    assert e.throughput_rel[0] == pytest.approx(0.1 / 0.9)
+    assert e.accuracy_abs[0] == pytest.approx(0.005)
+    assert b.real_mode_errors(sol, []).domains == []
+
+
+def test_a_validate_decision_file_is_read(tmp_path: Path) -> None:
+    b = _bench()
+    doc = {
+        "kind": "validate-decision",
+        "rows": [
+            {"plan": "chosen", "mode": "latency", "measured_throughput": 1.0,
+             "measured_accuracy": 0.5},
+            {"plan": "chosen", "mode": "pipeline", "measured_throughput": 400.0,
+             "measured_accuracy": 0.962},
+            {"plan": "unpruned best", "mode": "pipeline", "measured_throughput": 190.0,
+             "measured_accuracy": 0.962},
+        ],
+        "run": {"notes": ["domain d0: variant p50, predicted accuracy 0.9620 (measured)"]},
+    }  # fmt: skip
+    path = tmp_path / "v.json"
+    path.write_text(__import__("json").dumps(doc))
+    assert b.read_measured(str(path)) == [b.MeasuredRun("d0", 400.0, 0.962)]
