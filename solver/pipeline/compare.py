@@ -59,6 +59,7 @@ class MethodRun:
 
 
 ORDER_NODES = 200  # SCIP nodes of DOPart's best order (its splits fixed): its work bound
+ORDER_MAX_BINARIES = 20_000  # ... and the largest model it builds (N = 141 with fixed splits)
 
 
 def compare_methods(
@@ -145,7 +146,8 @@ def _dopart_best(
     jobs: Sequence[Job], runs: Sequence[MethodRun], time_limit: float | None, formulation: str
 ) -> MethodRun:
     """The best order for DOPart's splits, exact, from the best DOPart order so far (at most
-    ORDER_NODES SCIP nodes: its answer is then the best order found, with its gap)."""
+    ORDER_NODES SCIP nodes on at most ORDER_MAX_BINARIES binaries: past either, its answer is
+    the best order found, with its gap)."""
     warm = min(runs, key=lambda r: r.makespan)
     r = solve_exact(
         jobs,
@@ -154,6 +156,7 @@ def _dopart_best(
         warm=(warm.order, warm.splits),
         formulation=formulation,  # type: ignore[arg-type]
         node_limit=ORDER_NODES,
+        max_binaries=ORDER_MAX_BINARIES,
     )
     return _exact_run(jobs, DOPART_BEST, r)
 

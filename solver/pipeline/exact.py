@@ -96,6 +96,7 @@ def solve_exact(
     method: Method = "auto",
     balance: Balance | None = None,
     node_limit: int | None = None,
+    max_binaries: int = MAX_BINARIES,
 ) -> ExactResult:
     """Minimum makespan over orders (and splits, unless fixed_splits is given).
 
@@ -108,7 +109,9 @@ def solve_exact(
     `warm` is (order, splits) of a heuristic schedule, handed to the solver as its first
     solution and kept as the answer if nothing better is found within the time limit.
     `balance` is the balance relaxation when the caller already has it (free splits only);
-    `node_limit` bounds SCIP's search by nodes (a work bound: the same answer on any machine).
+    `node_limit` bounds SCIP's search by nodes (a work bound: the same answer on any machine);
+    a model of more than `max_binaries` binaries is not built (its build is bounded by time
+    only), and the best schedule found is the answer, with its bound.
     solve_s is the wall time of the whole call (bounds, DP, model building, SCIP).
     """
     search = _Search(jobs, fixed_splits, formulation, time_limit)
@@ -127,7 +130,9 @@ def solve_exact(
     settled = _by_bound(search)
     if settled is not None:
         return settled
-    return _by_scip(search, quiet=quiet, threads=threads, node_limit=node_limit)
+    return _by_scip(
+        search, quiet=quiet, threads=threads, node_limit=node_limit, max_binaries=max_binaries
+    )
 
 
 @dataclass
@@ -280,7 +285,12 @@ def _by_bound(search: _Search) -> ExactResult | None:
 
 
 def _by_scip(
-    search: _Search, *, quiet: bool, threads: int, node_limit: int | None = None
+    search: _Search,
+    *,
+    quiet: bool,
+    threads: int,
+    node_limit: int | None = None,
+    max_binaries: int = MAX_BINARIES,
 ) -> ExactResult:
     """SCIP with the rest of the time; the warm start is kept unless SCIP finds better. A
     model past MAX_BINARIES, or not built when the time runs out, is not solved: the best
@@ -291,9 +301,9 @@ def _by_scip(
     position = search.formulation == "position"
     size = (position_size if position else disjunctive_size)(jobs, search.options)
     why = None
-    if size > MAX_BINARIES:
+    if size > max_binaries:
         why = f"the {search.formulation} model would have {size:,} binaries"
-        why += f" (at most {MAX_BINARIES:,} are built)"
+        why += f" (at most {max_binaries:,} are built)"
     t0 = time.perf_counter()
     built: Built | None = None
     stop = search.deadline(BUILD_SHARE)
