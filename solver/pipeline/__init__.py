@@ -9,11 +9,13 @@ compared with DOPart's per-job rule and the flow-shop heuristics. One module, on
     sample.py      chains (prefix/suffix times, cut bytes) from profiles; the seed's sampler
     check.py       the simulator of permutation schedules and the independent checker
     bounds.py      lower bounds: machine, Johnson, and the balance relaxation (a small MILP)
+    quick_bounds.py  the cheap bounds for free splits, first, in milliseconds (the floor)
     dp.py          the exact bounded dynamic programme (small N)
     model.py       the SCIP models (position, disjunctive): build, then read out
     exact.py       solve_exact: bound -> warm start -> DP -> bound met -> SCIP, each may settle
     baselines.py   DOPart, FIFO, Johnson/CDS, NEH and SAIG (split-aware iterated greedy)
     highs.py       the seed's big-M model in scipy's HiGHS, for the bench only
+    families.py    named instance families beyond the sampler (benches and tests)
     compare.py     every method on one batch, each schedule re-checked -> the solution
     solution.py    PipelineSolution: what users, run-split and validate-decision read
     cli.py         tables and the Gantt chart (only harness/cli imports it)

@@ -5,7 +5,9 @@ the two Johnson two-machine bounds (machines 1-2 plus the least remote time, 2-3
 local time). For free splits, `joint_lower_bound` lets every machine pick its favourite splits
 (cheap, weak), and the balance relaxation (a small SCIP MILP) makes the three machines share
 one split choice, one first and one last job, with subset bounds for the long heads and tails;
-its best solution's splits are a good start for the heuristics and for the exact search.
+its best solution's splits are a good start for the heuristics and for the exact search. It is
+bounded by SCIP node limits (one thread: the same bound and splits on any machine), its
+proven dual bound being valid wherever it stops; the time limit only caps it.
 """
 
 from __future__ import annotations
