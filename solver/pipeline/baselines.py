@@ -15,6 +15,7 @@ schedule on any machine (a time limit is only a cap, which then says it stopped 
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Sequence
@@ -286,21 +287,28 @@ def saig_run(
         return [], [], False
     rng = random.Random(seed)
     budget = _Work(work, None if time_limit is None else time.perf_counter() + time_limit)
-    state = _State(jobs, budget)
-    prio = sorted(range(n), key=lambda j: (-min(float(t.sum()) for t in state.opt_t[j]), j))
-    for i, j in enumerate(prio):
-        if budget.done():  # a large batch: the rest goes at the end
-            state.append(prio[i:])
-            break
-        state.insert(j)
-    cur_ms = state.local_search(rng)
-    for order, splits in starts:  # each start is always weighed, improved while work is left
-        other = state.copy()
+    empty = _State(jobs, budget)
+    state: _State | None = None
+    cur_ms = math.inf
+    for order, splits in starts:  # the starts first: each is weighed, improved while work is left
+        other = empty.copy()
         other.seq = list(order)
-        other.choice = {j: _kept_index(jobs[j], state.opts[j], splits[j]) for j in range(n)}
+        other.choice = {j: _kept_index(jobs[j], empty.opts[j], splits[j]) for j in range(n)}
         ms = other.local_search(rng)
         if ms < cur_ms - 1e-12:
             state, cur_ms = other, ms
+    if state is None or not budget.done():  # split-aware NEH, while work is left
+        built = empty.copy()
+        prio = sorted(range(n), key=lambda j: (-min(float(t.sum()) for t in built.opt_t[j]), j))
+        for i, j in enumerate(prio):
+            if budget.done():  # a large batch: the rest goes at the end
+                built.append(prio[i:])
+                break
+            built.insert(j)
+        ms = built.local_search(rng)
+        if ms < cur_ms - 1e-12:
+            state, cur_ms = built, ms
+    assert state is not None
     best, best_ms = state.copy(), cur_ms
     d = min(destroy, max(1, n - 1))
     for _ in range(iterations):

@@ -78,8 +78,9 @@ def compare_methods(
     insertions it weighs), so they end on the same schedules on any machine. `time_limit` is
     the budget of the whole comparison (solver/budget.py; None: no limit), the one cap in
     seconds: DOPart's best order at most a quarter of it (or `order_time_limit`, the smaller),
-    SAIG `heuristic_time` if given; the offline optimum's search all the rest. Where the cap
-    stops a phase, its run's note says so."""
+    the balance relaxation and SAIG (or `heuristic_time`, the smaller) at most half of what is
+    left each, the offline optimum's search all the rest. These caps bind only where the
+    machine is too slow for the work; where one stops a phase, its run's note says so."""
     budget = Budget(time_limit)
     runs = _dopart_orders(jobs)
     order_limit = budget.limit(order_time_limit, share=0.25)
@@ -87,7 +88,7 @@ def compare_methods(
     balance = None
     if len(jobs) >= 2 and not budget.spent:
         options = [nondominated(j) for j in jobs]
-        balance = balance_relaxation(jobs, options, budget.limit())
+        balance = balance_relaxation(jobs, options, budget.limit(share=0.5))
     runs.append(_saig(jobs, runs[-1], heuristic_time, seed, budget, balance))
     runs.append(_offline_opt(jobs, runs, budget.limit(), formulation, balance))
     _check_all(jobs, runs)
@@ -175,15 +176,16 @@ def _saig(
     shared run would follow only the better start's trajectory, which at N = 20 lost 1.4%
     against the first alone. `heuristic_time` (s), when given, caps the two together."""
     t0 = time.perf_counter()
-    cap = budget.limit(heuristic_time)
+    cap = budget.limit(heuristic_time, share=0.5)
     stop = None if cap is None else t0 + cap
-    cands = [_saig_from(jobs, seed, stop, [(best.order, best.splits)])]
     splits = None if balance is None else balance.splits
     if balance is not None and splits is None:  # no relaxation solved: the Lagrangian's splits
         splits = quick_lower_bound(jobs, [nondominated(j) for j in jobs]).splits
-    if splits is not None and (stop is None or time.perf_counter() < stop):
-        start = (order_for_splits(jobs, splits), splits)
-        cands.append(_saig_from(jobs, seed, stop, [start]))
+    cands = []
+    if splits is not None:  # first: the better start at large N
+        cands.append(_saig_from(jobs, seed, stop, [(order_for_splits(jobs, splits), splits)]))
+    if not cands or stop is None or time.perf_counter() < stop:
+        cands.append(_saig_from(jobs, seed, stop, [(best.order, best.splits)]))
     g_order, g_splits, _cut = min(cands, key=lambda c: makespan_of(jobs, c[0], c[1]))
     notes = ["best of two runs: from DOPart's best order, from the balance relaxation's splits"]
     if any(c[2] for c in cands) or (splits is not None and len(cands) < 2):

@@ -53,7 +53,9 @@ from solver.pipeline.quick_bounds import quick_lower_bound
 Formulation = Literal["position", "disjunctive"]
 Method = Literal["auto", "bdp", "scip"]
 BDP_MAX_N = 14  # method "auto" tries the bounded DP first up to this many jobs
-MAX_BINARIES = 1_000_000  # a larger SCIP model is not built (minutes in Python, GBs in SCIP)
+# a larger SCIP model is not built: past it the build takes most of a minute in Python and SCIP
+# overran a 60 s limit in its presolve (N = 500, 630,000 binaries: 112 s); N = 100 is ~80,000
+MAX_BINARIES = 200_000
 BUILD_SHARE = 0.8  # a model not built by this share of the time limit is not solved
 
 
@@ -117,6 +119,7 @@ def solve_exact(
     search = _Search(jobs, fixed_splits, formulation, time_limit)
     if balance is not None and fixed_splits is None:
         search.take_balance(balance)
+        search.bal_weighed = warm is not None  # the caller's start already weighed its splits
     if not jobs:
         return search.answer(([], []), 0.0, 0.0, "optimal", True, 0, "-")
     use_bdp = method == "bdp" or (method == "auto" and len(jobs) <= BDP_MAX_N)
@@ -154,6 +157,7 @@ class _Search:
     notes: list[str] = field(default_factory=list)
     cheap: float = field(init=False)  # the best cheap bound: the floor of every bound reported
     cheap_splits: list[int] | None = None  # the Lagrangian's splits (free splits only)
+    bal_weighed: bool = False  # the caller's warm start is no worse than the balance splits
 
     def __post_init__(self) -> None:
         fixed = self.fixed_splits
@@ -246,7 +250,7 @@ def _warm_start(search: _Search, warm: Start | None) -> None:
         w_splits = list(search.fixed_splits)
     w_splits = [_undominated(jobs[j], options[j], w_splits[j]) for j in range(len(jobs))]
     warm_ms = makespan_of(jobs, w_order, w_splits)
-    if search.bal_splits is not None:  # the bound's own splits may beat the caller's start
+    if search.bal_splits is not None and not search.bal_weighed:  # they may beat the start
         b_order, b_splits = _default_warm(jobs, options, None, search.bal_splits)
         b_ms = makespan_of(jobs, b_order, b_splits)
         if b_ms < warm_ms - 1e-12:
