@@ -58,8 +58,12 @@ def sample(
         float, typer.Option("--time-limit", help="seconds for the whole solve (every method)")
     ] = 120.0,
     heuristic_time: Annotated[
-        float, typer.Option("--heuristic-time", help="time for the split-aware greedy (s)")
-    ] = 2.0,
+        float | None,
+        typer.Option(
+            "--heuristic-time",
+            help="cap on the split-aware greedy (s); by default bounded by its work only",
+        ),
+    ] = None,
     print_jobs: Annotated[
         bool, typer.Option("--print-jobs", help="per-job split and stages")
     ] = False,
@@ -97,7 +101,9 @@ def sample(
     if profile is not None:
         sample["profile"] = str(profile)
     raw: dict[str, object] = {"kind": "pipeline", "name": "sample", "sample": sample}
-    raw |= {"time_limit_s": time_limit, "heuristic_time_s": heuristic_time}
+    raw |= {"time_limit_s": time_limit}
+    if heuristic_time is not None:
+        raw["heuristic_time_s"] = heuristic_time
     try:
         PipelineProblem.model_validate(raw)
     except ValidationError as exc:  # the option's name, not the problem file's field

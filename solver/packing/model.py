@@ -26,6 +26,12 @@ The fairness floor is in the items: a job's configurations are only those with a
 GPU-proportional-share throughput. A job larger than a server is split into whole servers
 plus a remainder, at its proportional share (the slowest part sets the pace).
 
+Every phase before the integer master is bounded by its work, never by seconds, so it gives the
+same columns, bound and start on any machine: column generation by its rounds (CG_ROUNDS) and
+its target gap, each pricing knapsack by SCIP nodes (PRICING_NODES), the dive by its rounds.
+The time limit is the one cap in seconds (column generation and the dive stop at CAP_SHARE of
+it, leaving the integer master the rest); where it cuts a phase short, the notes say which.
+
 Here: the master LP and the integer master (each built by one function, solved and read out
 apart), the column-generation loop, the dive, and `pack`, the phases of one packing. The rows,
 items and columns are `master.py`'s; the pricing knapsack is `pricing.py`'s.
@@ -113,6 +119,10 @@ def _big_penalty(m: Master) -> float:
 # ---------------------------------------------------------------- column generation and dive
 
 
+CG_ROUNDS = 200  # column generation's rounds at most (its work bound besides the target gap)
+CAP_SHARE = 0.9  # column generation and the dive stop by this share of the time limit at most
+
+
 @dataclass
 class CgStats:
     iterations: int = 0
@@ -120,6 +130,7 @@ class CgStats:
     bound: float = math.inf
     converged: bool = False
     time_s: float = 0.0
+    cut_by_time: bool = False
 
 
 def column_generation(
@@ -128,8 +139,10 @@ def column_generation(
     target_gap: float,
     max_cols: int = 8,
     slack_penalty: float | None = None,
-    max_rounds: int | None = None,
+    max_rounds: int | None = CG_ROUNDS,
 ) -> tuple[CgStats, list[float]]:
+    """Master LP and pricing until no column prices out, the Lagrangian bound is within a fifth
+    of `target_gap`, or `max_rounds`; `deadline` (a time.perf_counter() value) is a cap only."""
     st = CgStats()
     t0 = time.perf_counter()
     lam: list[float] = []
@@ -140,11 +153,8 @@ def column_generation(
         added = 0
         lagr = z
         kinds = [k for k in range(len(m.kinds)) if m.avail[k] > 0]
-        for n, k in enumerate(kinds):
-            # each kind's pricing: its share of what is left now (a quarter when one kind)
-            left = deadline - time.perf_counter()
-            share = max(0.05, left / max(4, 2 * (len(kinds) - n)))
-            pats, ub_rc = price(m, k, pi, mu[k], min(5.0, share), max_cols)
+        for k in kinds:  # each pricing bounded by its nodes, capped by the deadline
+            pats, ub_rc = price(m, k, pi, mu[k], deadline - time.perf_counter(), max_cols)
             lagr += m.avail[k] * max(0.0, ub_rc)
             for p in pats:
                 added += m.add(k, p)
@@ -156,6 +166,7 @@ def column_generation(
         if added == 0 or (st.bound - z) <= target_gap * 0.2 * max(z, 1e-9):
             break
         if time.perf_counter() >= deadline:
+            st.cut_by_time = True
             break
         if max_rounds is not None and st.iterations >= max_rounds:
             break
@@ -282,18 +293,23 @@ def _generate(run: _Run) -> None:
     integer packing that follows the LP (a start for the integer master)."""
     m, t0, tl = run.m, run.t0, run.time_limit
     run.method = "column generation + dive"
-    run.cg = cg = column_generation(m, t0 + 0.5 * tl, run.target_gap)[0]
+    cap = t0 + CAP_SHARE * tl
+    run.cg = cg = column_generation(m, cap, run.target_gap)[0]
     run.notes.append(
         f"column generation: {cg.iterations} rounds, {cg.time_s:.2f}s, LP {cg.lp_value:.4f}"
         f" ({'converged' if cg.converged else 'stopped early: Lagrangian bound'})"
     )
+    if cg.cut_by_time:
+        run.notes.append("the time limit cut column generation short")
     td = time.perf_counter()
-    dived = dive(m, t0 + 0.8 * tl)
+    dived = dive(m, cap)
     if dived is not None:
         run.notes.append(f"dive: {value_of(m, dived):.4f} in {time.perf_counter() - td:.2f}s")
         run.starts.append(dived)
+    elif time.perf_counter() > cap:
+        run.notes.append("the time limit cut the dive short: no complete packing from it")
     else:
-        run.notes.append("dive: no complete packing within its time")
+        run.notes.append("dive: no complete packing (it ran out of servers)")
 
 
 def _integer(run: _Run) -> Model:

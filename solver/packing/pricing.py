@@ -22,6 +22,7 @@ from pyscipopt import SCIP_PARAMSETTING, Model, quicksum
 from solver.packing.master import TOL, Master
 
 Patterns = list[dict[int, int]]
+PRICING_NODES = 5_000  # SCIP nodes per pricing knapsack: its work bound (time is a cap only)
 
 
 def price(
@@ -287,6 +288,7 @@ def build_pricing(
     model = Model("packing-pricing")
     model.hideOutput()
     model.setParam("limits/time", max(0.05, time_limit))
+    model.setParam("limits/nodes", PRICING_NODES)
     model.setParam("limits/gap", 1e-6)
     model.setParam("limits/maxsol", 40)
     # A 3-row knapsack: cuts and presolve cost more than they save here (measured: 0.2-2.3 s

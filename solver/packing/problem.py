@@ -12,7 +12,7 @@ profiles alone: one job per usable profile, on Synergy's cluster.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -218,14 +218,27 @@ def _inline(job: PackJob) -> CurveModel:
 
 
 def build_instance(problem: PackingProblem, profiles: ProfileSet | None = None) -> Instance:
-    """The plain instance: one configuration table per job, one Server per machine."""
+    """The plain instance: one configuration table per job, one Server per machine. Jobs of
+    one profile at one GPU count share their table's making (10,000 jobs of seven profiles:
+    about 100 s made one by one)."""
     models = CurveModels(profiles if profiles is not None else ProfileSet())
     kinds = problem.cluster
     tables = []
+    made: dict[tuple[int, int], JobTable] = {}
     for job in problem.jobs:
         model = _inline(job) if job.profile is None else models.of(job.name, job.profile)
+        key = (id(model), job.gpus)
         try:
-            tables.append(table_for(job.name, job.gpus, model, kinds))
+            if key not in made or job.profile is None:
+                made[key] = table_for(job.name, job.gpus, model, kinds)
+                tables.append(made[key])
+            else:
+                first = made[key]
+                tables.append(
+                    replace(
+                        first, name=job.name, configs=list(first.configs), notes=list(first.notes)
+                    )
+                )
         except ValueError as exc:
             raise ProblemError(str(exc)) from None
     cpg, mpg = reference_share(kinds)

@@ -9,17 +9,20 @@ compared with DOPart's per-job rule and the flow-shop heuristics. One module, on
     sample.py      chains (prefix/suffix times, cut bytes) from profiles; the seed's sampler
     check.py       the simulator of permutation schedules and the independent checker
     bounds.py      lower bounds: machine, Johnson, and the balance relaxation (a small MILP)
+    quick_bounds.py  the cheap bounds for free splits, first, in milliseconds (the floor)
     dp.py          the exact bounded dynamic programme (small N)
     model.py       the SCIP models (position, disjunctive): build, then read out
     exact.py       solve_exact: bound -> warm start -> DP -> bound met -> SCIP, each may settle
     baselines.py   DOPart, FIFO, Johnson/CDS, NEH and SAIG (split-aware iterated greedy)
     highs.py       the seed's big-M model in scipy's HiGHS, for the bench only
+    families.py    named instance families beyond the sampler (benches and tests)
     compare.py     every method on one batch, each schedule re-checked -> the solution
     solution.py    PipelineSolution: what users, run-split and validate-decision read
     cli.py         tables and the Gantt chart (only harness/cli imports it)
 
 The public face: `solve(problem, profiles, options) -> PipelineSolution` and `KIND`. Options
-beside time_limit and print_jobs (`options.extra`): heuristic_time (s), formulation
+beside time_limit and print_jobs (`options.extra`): heuristic_time (s, a cap on the
+split-aware greedy, which is otherwise bounded by its work), formulation
 ('position' or 'disjunctive'), and the fields of `sample:` (num_jobs, seed, ...), which
 override a sampled problem's.
 """
@@ -52,13 +55,11 @@ def solve(
     problem = _with_sample_options(problem, options.extra)
     instance = build_jobs(problem, profiles)
     extra = options.extra
-    heuristic_time = extra.get("heuristic_time")
+    heuristic_time = extra.get("heuristic_time", problem.heuristic_time_s)
     runs = compare_methods(
         instance.jobs,
         time_limit=budget.rest(),
-        heuristic_time=float(
-            heuristic_time if heuristic_time is not None else problem.heuristic_time_s
-        ),
+        heuristic_time=None if heuristic_time is None else float(heuristic_time),
         formulation=str(extra.get("formulation") or problem.formulation),
         seed=problem.sample.seed if problem.sample else 0,
     )

@@ -8,11 +8,14 @@ SAIG (split-aware iterated greedy), the heuristic of this module's own design: N
 insertion in which every insertion picks the best (position, split) pair, evaluated in
 O(options x positions) with Taillard's head/tail arrays; then reinsertion local search over
 (position, split); then Ruiz-Stuetzle iterated greedy (remove d random jobs, reinsert them
-split-aware, local search, keep if not worse), seeded and bounded by iterations and time.
+split-aware, local search, keep if not worse), seeded and bounded by its work: a count of
+(job, position, option) insertions weighed, never by seconds, so that it ends on the same
+schedule on any machine (a time limit is only a cap, which then says it stopped it).
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Sequence
@@ -137,10 +140,36 @@ def _insertion_costs(seq_t: np.ndarray, cand: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- split-aware iterated greedy
 
 
+SAIG_WORK = 3_000_000  # insertions weighed per SAIG run ((job, position, option) triples)
+
+
+class _Work:
+    """The work left to a SAIG run, counted in insertions weighed, and its wall-clock cap."""
+
+    def __init__(self, cells: int, deadline: float | None) -> None:
+        self.left = cells
+        self.deadline = deadline
+        self.cut_by_time = False
+
+    def spend(self, cells: int) -> None:
+        self.left -= cells
+
+    def done(self) -> bool:
+        if self.left <= 0:
+            return True
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            self.cut_by_time = True
+            return True
+        return False
+
+
 class _State:
     """A sequence of jobs with chosen options; insertion picks (position, option) jointly."""
 
-    def __init__(self, jobs: Sequence[Job]) -> None:
+    work: _Work
+
+    def __init__(self, jobs: Sequence[Job], work: _Work) -> None:
+        self.work = work
         self.opts = [nondominated(j) for j in jobs]
         self.opt_t = [
             np.asarray([j.options[s].times for s in self.opts[k]], dtype=float)
@@ -156,6 +185,7 @@ class _State:
 
     def best_insert(self, j: int) -> tuple[float, int, int]:
         costs = _insertion_costs(self.seq_times(self.seq), self.opt_t[j])
+        self.work.spend(costs.size)
         # least makespan; ties: least total time of the job's option, then earliest position
         flat = np.lexsort(
             (
@@ -178,7 +208,7 @@ class _State:
 
     def copy(self) -> _State:
         other = _State.__new__(_State)
-        other.opts, other.opt_t = self.opts, self.opt_t
+        other.opts, other.opt_t, other.work = self.opts, self.opt_t, self.work
         other.seq = list(self.seq)
         other.choice = dict(self.choice)
         return other
@@ -189,15 +219,15 @@ class _State:
             self.seq.append(j)
             self.choice[j] = int(np.argmin(self.opt_t[j].sum(axis=1)))
 
-    def local_search(self, rng: random.Random, deadline: float | None = None) -> float:
+    def local_search(self, rng: random.Random) -> float:
         """Remove each job and reinsert it at its best (position, option) until no gain (or
-        until `deadline`, a time.perf_counter() value: the schedule is whole after each move)."""
+        until the work is spent: the schedule is whole after each move)."""
         best = self.makespan()
         improved = True
         while improved:
             improved = False
             for j in rng.sample(self.seq, len(self.seq)):
-                if deadline is not None and time.perf_counter() > deadline:
+                if self.work.done():
                     return best
                 old_pos, old_k = self.seq.index(j), self.choice[j]
                 self.seq.remove(j)
@@ -218,39 +248,71 @@ def split_aware_greedy(
     *,
     seed: int = 0,
     iterations: int = 300,
-    time_limit: float = 2.0,
+    work: int = SAIG_WORK,
+    time_limit: float | None = None,
     destroy: int = 4,
     starts: Sequence[tuple[Sequence[int], Sequence[int]]] = (),
 ) -> tuple[list[int], list[int]]:
     """SAIG: split-aware NEH + reinsertion local search + iterated greedy.
 
     `starts` are (order, splits) schedules to start from as well (e.g. DOPart + NEH); the best
-    start is improved. Returns (order, splits) with splits as option indices per job.
+    start is improved. Bounded by `iterations` of the iterated greedy and by `work`
+    (insertions weighed, construction and local search included); `time_limit` (s) is a cap
+    only. Returns (order, splits) with splits as option indices per job.
     """
+    return saig_run(
+        jobs,
+        seed=seed,
+        iterations=iterations,
+        work=work,
+        time_limit=time_limit,
+        destroy=destroy,
+        starts=starts,
+    )[:2]
+
+
+def saig_run(
+    jobs: Sequence[Job],
+    *,
+    seed: int = 0,
+    iterations: int = 300,
+    work: int = SAIG_WORK,
+    time_limit: float | None = None,
+    destroy: int = 4,
+    starts: Sequence[tuple[Sequence[int], Sequence[int]]] = (),
+) -> tuple[list[int], list[int], bool]:
+    """split_aware_greedy's (order, splits), and whether the time cap (not the work) ended it."""
     n = len(jobs)
     if n == 0:
-        return [], []
+        return [], [], False
     rng = random.Random(seed)
-    deadline = time.perf_counter() + time_limit
-    state = _State(jobs)
-    prio = sorted(range(n), key=lambda j: (-min(float(t.sum()) for t in state.opt_t[j]), j))
-    for i, j in enumerate(prio):
-        if time.perf_counter() > deadline:  # a large batch: the rest goes at the end
-            state.append(prio[i:])
-            break
-        state.insert(j)
-    cur_ms = state.local_search(rng, deadline)
-    for order, splits in starts:  # each start is always weighed, improved while time is left
-        other = state.copy()
+    budget = _Work(work, None if time_limit is None else time.perf_counter() + time_limit)
+    empty = _State(jobs, budget)
+    state: _State | None = None
+    cur_ms = math.inf
+    for order, splits in starts:  # the starts first: each is weighed, improved while work is left
+        other = empty.copy()
         other.seq = list(order)
-        other.choice = {j: _kept_index(jobs[j], state.opts[j], splits[j]) for j in range(n)}
-        ms = other.local_search(rng, deadline)
+        other.choice = {j: _kept_index(jobs[j], empty.opts[j], splits[j]) for j in range(n)}
+        ms = other.local_search(rng)
         if ms < cur_ms - 1e-12:
             state, cur_ms = other, ms
+    if state is None or not budget.done():  # split-aware NEH, while work is left
+        built = empty.copy()
+        prio = sorted(range(n), key=lambda j: (-min(float(t.sum()) for t in built.opt_t[j]), j))
+        for i, j in enumerate(prio):
+            if budget.done():  # a large batch: the rest goes at the end
+                built.append(prio[i:])
+                break
+            built.insert(j)
+        ms = built.local_search(rng)
+        if ms < cur_ms - 1e-12:
+            state, cur_ms = built, ms
+    assert state is not None
     best, best_ms = state.copy(), cur_ms
     d = min(destroy, max(1, n - 1))
     for _ in range(iterations):
-        if time.perf_counter() > deadline or n < 2:
+        if budget.done() or n < 2:
             break
         trial = state.copy()
         removed = rng.sample(trial.seq, d)
@@ -258,13 +320,13 @@ def split_aware_greedy(
             trial.seq.remove(j)
         for j in removed:
             trial.insert(j)
-        ms = trial.local_search(rng, deadline)
+        ms = trial.local_search(rng)
         if ms <= cur_ms + 1e-12:
             state, cur_ms = trial, ms
             if ms < best_ms - 1e-12:
                 best, best_ms = trial.copy(), ms
     splits = [best.opts[j][best.choice[j]] for j in range(n)]
-    return list(best.seq), splits
+    return list(best.seq), splits, budget.cut_by_time
 
 
 def _kept_index(job: Job, kept: Sequence[int], s: int) -> int:

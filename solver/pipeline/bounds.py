@@ -5,16 +5,24 @@ the two Johnson two-machine bounds (machines 1-2 plus the least remote time, 2-3
 local time). For free splits, `joint_lower_bound` lets every machine pick its favourite splits
 (cheap, weak), and the balance relaxation (a small SCIP MILP) makes the three machines share
 one split choice, one first and one last job, with subset bounds for the long heads and tails;
-its best solution's splits are a good start for the heuristics and for the exact search.
+its best solution's splits are a good start for the heuristics and for the exact search. It is
+bounded by SCIP node limits (one thread: the same bound and splits on any machine), its
+proven dual bound being valid wherever it stops; the time limit only caps it.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from solver.pipeline.jobs import Job, Times
+
+PLAIN_NODES = 30  # the balance relaxation's node limits: its work bound (see balance_relaxation)
+SUBSET_NODES = 300
+SUBSET_MAX_KEYS = 1_200  # (job, option) pairs up to which the subset model is built
+PLAIN_MAX_KEYS = 2_000  # ... and the plain one (its root alone took 21 s at N = 500)
 
 
 def johnson_makespan(pairs: Sequence[tuple[float, float]]) -> float:
@@ -81,7 +89,7 @@ def joint_lower_bound(jobs: Sequence[Job], options: Sequence[Sequence[int]]) -> 
 
 
 def balance_lower_bound(
-    jobs: Sequence[Job], options: Sequence[Sequence[int]], time_limit: float = 5.0
+    jobs: Sequence[Job], options: Sequence[Sequence[int]], time_limit: float | None = None
 ) -> float:
     """min over split choices of max over machines of (head + load + tail), where the first and
     the last job are common to the three machines (a permutation schedule), and of the subset
@@ -90,46 +98,87 @@ def balance_lower_bound(
     lower bound of the joint problem that does not depend on the position model's root LP,
     which for N >= 50 may not finish in time.
     """
-    return balance_bound_and_splits(jobs, options, time_limit)[0]
+    return balance_relaxation(jobs, options, time_limit).bound
+
+
+@dataclass(frozen=True)
+class Balance:
+    """The balance relaxation's proven bound, the splits of its best solution (None if SCIP
+    found none), and whether the time limit (rather than its node limits) stopped it."""
+
+    bound: float
+    splits: list[int] | None
+    cut_by_time: bool
+    nodes: int
 
 
 def balance_bound_and_splits(
-    jobs: Sequence[Job], options: Sequence[Sequence[int]], time_limit: float = 5.0
+    jobs: Sequence[Job], options: Sequence[Sequence[int]], time_limit: float | None = None
 ) -> tuple[float, list[int] | None]:
-    """balance_lower_bound's bound, and the split choice of its best solution (option indices
-    per job, None if SCIP found none). Those splits balance the three machines' loads, which
-    makes them a good start for the split-aware heuristics at large N (SAIG's single-job moves
-    do not rebalance a batch of 50: 4-7% above this bound alone, 0.3-1.3% from these splits).
+    """balance_relaxation's bound and splits."""
+    b = balance_relaxation(jobs, options, time_limit)
+    return b.bound, b.splits
 
-    Two solves: the plain model first (a fifth of the time, or up to a second; it solves in
-    well under a second at N = 50), then the model with the subset bounds, handed the first
-    one's splits as a partial solution. Alone, the second found poor splits within 2 s (SAIG
-    then ended 4.9% above).
+
+def balance_relaxation(
+    jobs: Sequence[Job],
+    options: Sequence[Sequence[int]],
+    time_limit: float | None = None,
+    *,
+    plain_nodes: int = PLAIN_NODES,
+    subset_nodes: int = SUBSET_NODES,
+    subset_max_keys: int = SUBSET_MAX_KEYS,
+    plain_max_keys: int = PLAIN_MAX_KEYS,
+) -> Balance:
+    """The balance relaxation, bounded by work: SCIP node limits (deterministic, one thread),
+    so that it gives the same bound and splits on any machine; `time_limit` (s) is only the
+    user's cap, and the answer says when it stopped it. Its splits balance the three machines'
+    loads, which makes them a good start for the split-aware heuristics at large N (SAIG's
+    single-job moves do not rebalance a batch of 50: 4-7% above this bound alone, 0.3-1.3% from
+    these splits).
+
+    Two solves: the plain model first (`plain_nodes`; at N = 50 it solves at its root), then
+    the model with the subset bounds (`subset_nodes`), handed the first one's splits as a
+    partial solution; alone, the second found poor splits. The subset model is built only up
+    to `subset_max_keys` (job, option) pairs, the plain one up to `plain_max_keys`: their
+    roots alone took 24 s and 21 s at N = 500, where the head and tail they add are worth 1/N
+    of the makespan (then the bound is the plain machine bound and the splits are None: the
+    caller's cheap bounds and their Lagrangian splits stand in).
     """
     n = len(jobs)
     if n < 2:
-        return joint_lower_bound(jobs, options), [o[0] for o in options] if n else []
-    t_end = time.perf_counter() + max(0.05, time_limit)
+        return Balance(joint_lower_bound(jobs, options), [o[0] for o in options], False, 0)
+    t_end = None if time_limit is None else time.perf_counter() + max(0.05, time_limit)
     best_bound = joint_lower_bound(jobs, options)
     splits: list[int] | None = None
+    keys = sum(len(o) for o in options)
+    cut = False
+    nodes = 0
     for subset in (False, True):
-        if subset and t_end - time.perf_counter() < 0.1:  # no time left to build and solve it
+        if keys > (subset_max_keys if subset else plain_max_keys):
+            break
+        rest = None if t_end is None else t_end - time.perf_counter()
+        if rest is not None and rest < 0.1:  # no time left to build and solve it
+            cut = True
             break
         m, y = _balance_model(jobs, options, subset)
-        rest = t_end - time.perf_counter()
-        m.setParam("limits/time", max(0.1, rest if subset else max(rest / 5, min(1.0, rest / 2))))
+        m.setParam("limits/nodes", subset_nodes if subset else plain_nodes)
+        if t_end is not None:
+            m.setParam("limits/time", max(0.05, t_end - time.perf_counter()))
         if splits is not None:
             part = m.createPartialSol()
             for (j, s), v in y.items():
                 m.setSolVal(part, v, 1.0 if splits[j] == s else 0.0)
             m.addSol(part)
         m.optimize()
+        cut = cut or m.getStatus() == "timelimit"
+        nodes += int(m.getNNodes())
         best_bound = max(best_bound, float(m.getDualbound()))
         if m.getNSols() > 0:
             val: dict[tuple[int, int], float] = {k: m.getVal(v) for k, v in y.items()}
             # per job the option most set; ties go to the lower index
             splits = [-max((val[j, s], -s) for s in options[j])[1] for j in range(n)]
-    return best_bound, splits
+    return Balance(best_bound, splits, cut, nodes)
 
 
 def _balance_model(

@@ -21,13 +21,14 @@ from solver.pipeline.baselines import (
     johnson_order,
     neh_order,
     order_for_splits,
-    split_aware_greedy,
+    saig_run,
 )
-from solver.pipeline.bounds import balance_bound_and_splits
+from solver.pipeline.bounds import Balance, balance_relaxation
 from solver.pipeline.check import check_schedule, makespan_of, simulate
 from solver.pipeline.exact import ExactResult, solve_exact
 from solver.pipeline.jobs import Job, nondominated
 from solver.pipeline.problem import Instance, PipelineProblem
+from solver.pipeline.quick_bounds import quick_lower_bound
 from solver.pipeline.solution import (
     DOPART_BEST,
     OPT_METHOD,
@@ -57,27 +58,43 @@ class MethodRun:
     method: str | None = None  # for the exact runs: "bdp", "scip-position", ...
 
 
+ORDER_NODES = 200  # SCIP nodes of DOPart's best order (its splits fixed): its work bound
+ORDER_MAX_BINARIES = 20_000  # ... and the largest model it builds (N = 141 with fixed splits)
+# The caps in seconds, binding only on a machine too slow for the work: the balance relaxation
+# may take most of what is left (its bound and splits matter most: at N = 50 its splits in
+# their best order were within 0.8% even where SAIG had no time), SAIG half of the rest.
+BALANCE_SHARE = 0.75
+
+
 def compare_methods(
     jobs: Sequence[Job],
     *,
     time_limit: float | None = 60.0,
-    heuristic_time: float = 2.0,
+    heuristic_time: float | None = None,
     formulation: str = "position",
     seed: int = 0,
     order_time_limit: float | None = None,
 ) -> list[MethodRun]:
     """Every method of the issue, each schedule checked; the last run is the offline optimum.
 
-    `time_limit` is the budget of the whole comparison (solver/budget.py; None: no limit):
-    DOPart's best order may spend a quarter of it (or `order_time_limit`, the smaller), SAIG
-    its `heuristic_time` (with its balance bound: at most half of what is left), the offline
-    optimum all the rest. The heuristics before them are bounded by their work."""
+    Every method before the offline optimum's search is bounded by its work (DOPart's best
+    order by ORDER_NODES SCIP nodes, the balance relaxation by its node limits, SAIG by the
+    insertions it weighs), so they end on the same schedules on any machine. `time_limit` is
+    the budget of the whole comparison (solver/budget.py; None: no limit), the one cap in
+    seconds: DOPart's best order at most a quarter of it (or `order_time_limit`, the smaller),
+    the balance relaxation BALANCE_SHARE of what is left, SAIG (or `heuristic_time`, the
+    smaller) half of the rest, the offline optimum's search all the rest. These caps bind only
+    where the machine is too slow for the work; where one stops a phase, its note says so."""
     budget = Budget(time_limit)
     runs = _dopart_orders(jobs)
     order_limit = budget.limit(order_time_limit, share=0.25)
     runs.append(_dopart_best(jobs, runs, order_limit, formulation))
-    runs.append(_saig(jobs, runs[-1], heuristic_time, seed, budget))
-    runs.append(_offline_opt(jobs, runs, budget.limit(), formulation))
+    balance = None
+    if len(jobs) >= 2 and not budget.spent:
+        options = [nondominated(j) for j in jobs]
+        balance = balance_relaxation(jobs, options, budget.limit(share=BALANCE_SHARE))
+    runs.append(_saig(jobs, runs[-1], heuristic_time, seed, budget, balance))
+    runs.append(_offline_opt(jobs, runs, budget.limit(), formulation, balance))
     _check_all(jobs, runs)
     return runs
 
@@ -133,7 +150,9 @@ def _dopart_orders(jobs: Sequence[Job]) -> list[MethodRun]:
 def _dopart_best(
     jobs: Sequence[Job], runs: Sequence[MethodRun], time_limit: float | None, formulation: str
 ) -> MethodRun:
-    """The best order for DOPart's splits, exact, from the best DOPart order so far."""
+    """The best order for DOPart's splits, exact, from the best DOPart order so far (at most
+    ORDER_NODES SCIP nodes on at most ORDER_MAX_BINARIES binaries: past either, its answer is
+    the best order found, with its gap)."""
     warm = min(runs, key=lambda r: r.makespan)
     r = solve_exact(
         jobs,
@@ -141,32 +160,42 @@ def _dopart_best(
         time_limit=time_limit,
         warm=(warm.order, warm.splits),
         formulation=formulation,  # type: ignore[arg-type]
+        node_limit=ORDER_NODES,
+        max_binaries=ORDER_MAX_BINARIES,
     )
     return _exact_run(jobs, DOPART_BEST, r)
 
 
 def _saig(
-    jobs: Sequence[Job], best: MethodRun, heuristic_time: float, seed: int, budget: Budget
+    jobs: Sequence[Job],
+    best: MethodRun,
+    heuristic_time: float | None,
+    seed: int,
+    budget: Budget,
+    balance: Balance | None,
 ) -> MethodRun:
-    """SAIG, best of two independent runs of half the time each: from DOPart's best order, and
-    from the balance relaxation's splits (SAIG's single-job moves don't rebalance big batches:
-    at N = 50 the first run ends 4-7% above the bound, the second 0.3-1.3%); one shared run
-    would follow only the better start's trajectory, which at N = 20 lost 1.4% against the
-    first alone. Each part takes its share of the budget where that is less."""
+    """SAIG, best of two independent runs, each bounded by its work: from DOPart's best order,
+    and from the balance relaxation's splits (SAIG's single-job moves don't rebalance big
+    batches: at N = 50 the first run ends 4-7% above the bound, the second 0.3-1.3%); one
+    shared run would follow only the better start's trajectory, which at N = 20 lost 1.4%
+    against the first alone. `heuristic_time` (s), when given, caps the two together."""
     t0 = time.perf_counter()
-    run_s = budget.limit(heuristic_time / 2, share=0.2) or 0.0
-    cands = [
-        split_aware_greedy(jobs, seed=seed, time_limit=run_s, starts=[(best.order, best.splits)])
-    ]
-    if len(jobs) >= 2 and not budget.spent:
-        options = [nondominated(j) for j in jobs]
-        bal_s = budget.limit(max(2.0, min(5.0, heuristic_time)), share=0.25) or 0.0
-        _lb, bal = balance_bound_and_splits(jobs, options, bal_s)
-        if bal is not None:
-            bal_start = (order_for_splits(jobs, bal), bal)
-            run_s = budget.limit(heuristic_time / 2, share=0.25) or 0.0
-            cands.append(split_aware_greedy(jobs, seed=seed, time_limit=run_s, starts=[bal_start]))
-    g_order, g_splits = min(cands, key=lambda c: makespan_of(jobs, c[0], c[1]))
+    cap = budget.limit(heuristic_time, share=0.5)
+    stop = None if cap is None else t0 + cap
+    splits = None if balance is None else balance.splits
+    if balance is not None and splits is None:  # no relaxation solved: the Lagrangian's splits
+        splits = quick_lower_bound(jobs, [nondominated(j) for j in jobs]).splits
+    cands = []
+    if splits is not None:  # first: the better start at large N
+        cands.append(_saig_from(jobs, seed, stop, [(order_for_splits(jobs, splits), splits)]))
+    if not cands or stop is None or time.perf_counter() < stop:
+        cands.append(_saig_from(jobs, seed, stop, [(best.order, best.splits)]))
+    g_order, g_splits, _cut = min(cands, key=lambda c: makespan_of(jobs, c[0], c[1]))
+    notes = ["best of two runs: from DOPart's best order, from the balance relaxation's splits"]
+    if any(c[2] for c in cands) or (splits is not None and len(cands) < 2):
+        notes.append("the time limit cut the SAIG phase short")
+    if balance is not None and balance.cut_by_time:
+        notes.append("the time limit cut the balance relaxation short")
     return _run(
         jobs,
         "SAIG split-aware greedy",
@@ -174,12 +203,24 @@ def _saig(
         g_splits,
         exact=False,
         solve_s=time.perf_counter() - t0,
-        note="best of two runs: from DOPart's best order, from the balance relaxation's splits",
+        note="; ".join(notes),
     )
 
 
+def _saig_from(
+    jobs: Sequence[Job], seed: int, stop: float | None, starts: list[tuple[list[int], list[int]]]
+) -> tuple[list[int], list[int], bool]:
+    """One SAIG run from `starts`, capped at `stop` (a time.perf_counter() value)."""
+    cap = None if stop is None else max(0.0, stop - time.perf_counter())
+    return saig_run(jobs, seed=seed, time_limit=cap, starts=starts)
+
+
 def _offline_opt(
-    jobs: Sequence[Job], runs: Sequence[MethodRun], time_limit: float | None, formulation: str
+    jobs: Sequence[Job],
+    runs: Sequence[MethodRun],
+    time_limit: float | None,
+    formulation: str,
+    balance: Balance | None,
 ) -> MethodRun:
     """Order and splits jointly, exact, from the best schedule of every method before."""
     warm = min(runs, key=lambda x: x.makespan)
@@ -188,6 +229,7 @@ def _offline_opt(
         time_limit=time_limit,
         warm=(warm.order, warm.splits),
         formulation=formulation,  # type: ignore[arg-type]
+        balance=balance,
     )
     how = {
         "bdp": "bounded DP",

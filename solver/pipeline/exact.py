@@ -2,25 +2,29 @@
 
 `solve_exact` prunes dominated split options first (an option no better on all three stage
 times than another one can be dropped: makespan never decreases when a processing time grows),
-then runs phases, each of which may settle the answer:
+computes the cheap bounds (solver/pipeline/quick_bounds.py, milliseconds: the reported bound is
+never weaker than the best of them), then runs phases, each of which may settle the answer:
 
 - bound: a lower bound computed outside the models (solver/pipeline/bounds.py: machine and
   Johnson bounds for fixed splits; for free splits above BDP_MAX_N, the balance relaxation with
-  its subset bounds, whose splits also seed the warm start);
+  its subset bounds, bounded by SCIP node limits, whose splits also seed the warm start);
 - warm start: the caller's schedule, or the bound's splits (or each job's least total time) in
   the best of FIFO/Johnson/NEH order, whichever is shorter;
 - DP: for N <= BDP_MAX_N (method "auto"), the exact bounded dynamic programme of
   solver/pipeline/dp.py (states = set of sequenced jobs + the three machines' completion times,
   dominance between states of one set, Lagrangian machine-load bounds against the incumbent):
   it proves the sampled N = 10 instances in about 1-1.5 s where the position model stays
-  1.7-6.2% short after 10 s. When it does not prove within half the time limit, the later
-  phases go on from its incumbent and its bound;
+  1.7-6.2% short after 10 s. It is bounded by its state counts; when it does not prove, the
+  later phases go on from its incumbent and its bound;
 - bound met: when the best schedule so far meets the bound, it is proven and SCIP is not run
   (the answer's method is "bound");
 - SCIP: the position (or disjunctive) model of solver/pipeline/model.py, warm-started, bounded
   below by the bound, with the rest of the time limit.
 
-ExactResult.method says which phase proved (or stopped): "bdp", "bound", "scip-position", ...
+Every phase before SCIP is bounded by its work (nodes, states, insertions), so it ends on the
+same schedule and bound on any machine; the time limit is the one wall-clock cap, and when it
+stops a phase early the result's notes name the phase. ExactResult.method says which phase
+proved (or stopped): "bdp", "bound", "scip-position", ...
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from solver.pipeline.baselines import best_order_heuristic
-from solver.pipeline.bounds import balance_bound_and_splits, fixed_lower_bound
+from solver.pipeline.bounds import Balance, balance_relaxation, fixed_lower_bound
 from solver.pipeline.check import makespan_of
 from solver.pipeline.dp import solve_bdp
 from solver.pipeline.jobs import Job, Schedule, Start, job_times, nondominated
@@ -44,11 +48,14 @@ from solver.pipeline.model import (
     job_classes,
     position_size,
 )
+from solver.pipeline.quick_bounds import quick_lower_bound
 
 Formulation = Literal["position", "disjunctive"]
 Method = Literal["auto", "bdp", "scip"]
 BDP_MAX_N = 14  # method "auto" tries the bounded DP first up to this many jobs
-MAX_BINARIES = 1_000_000  # a larger SCIP model is not built (minutes in Python, GBs in SCIP)
+# a larger SCIP model is not built: past it the build takes most of a minute in Python and SCIP
+# overran a 60 s limit in its presolve (N = 500, 630,000 binaries: 112 s); N = 100 is ~80,000
+MAX_BINARIES = 200_000
 BUILD_SHARE = 0.8  # a model not built by this share of the time limit is not solved
 
 
@@ -89,6 +96,9 @@ def solve_exact(
     quiet: bool = True,
     threads: int = 1,
     method: Method = "auto",
+    balance: Balance | None = None,
+    node_limit: int | None = None,
+    max_binaries: int = MAX_BINARIES,
 ) -> ExactResult:
     """Minimum makespan over orders (and splits, unless fixed_splits is given).
 
@@ -100,9 +110,16 @@ def solve_exact(
 
     `warm` is (order, splits) of a heuristic schedule, handed to the solver as its first
     solution and kept as the answer if nothing better is found within the time limit.
+    `balance` is the balance relaxation when the caller already has it (free splits only);
+    `node_limit` bounds SCIP's search by nodes (a work bound: the same answer on any machine);
+    a model of more than `max_binaries` binaries is not built (its build is bounded by time
+    only), and the best schedule found is the answer, with its bound.
     solve_s is the wall time of the whole call (bounds, DP, model building, SCIP).
     """
     search = _Search(jobs, fixed_splits, formulation, time_limit)
+    if balance is not None and fixed_splits is None:
+        search.take_balance(balance)
+        search.bal_weighed = warm is not None  # the caller's start already weighed its splits
     if not jobs:
         return search.answer(([], []), 0.0, 0.0, "optimal", True, 0, "-")
     use_bdp = method == "bdp" or (method == "auto" and len(jobs) <= BDP_MAX_N)
@@ -116,7 +133,9 @@ def solve_exact(
     settled = _by_bound(search)
     if settled is not None:
         return settled
-    return _by_scip(search, quiet=quiet, threads=threads)
+    return _by_scip(
+        search, quiet=quiet, threads=threads, node_limit=node_limit, max_binaries=max_binaries
+    )
 
 
 @dataclass
@@ -136,13 +155,19 @@ class _Search:
     warm_ms: float = 0.0
     classes: int = 0
     notes: list[str] = field(default_factory=list)
+    cheap: float = field(init=False)  # the best cheap bound: the floor of every bound reported
+    cheap_splits: list[int] | None = None  # the Lagrangian's splits (free splits only)
+    bal_weighed: bool = False  # the caller's warm start is no worse than the balance splits
 
     def __post_init__(self) -> None:
         fixed = self.fixed_splits
         if fixed is not None:
             self.options = [[fixed[j]] for j in range(len(self.jobs))]
+            self.cheap = fixed_lower_bound(job_times(self.jobs, fixed))
         else:
             self.options = [nondominated(j) for j in self.jobs]
+            quick = quick_lower_bound(self.jobs, self.options)
+            self.cheap, self.cheap_splits = quick.value, quick.splits
 
     def remaining(self) -> float | None:
         if self.time_limit is None:
@@ -155,17 +180,26 @@ class _Search:
 
     def bound(self) -> float:
         """The bound phase: for fixed splits the machine/Johnson bounds, else the balance
-        relaxation (a quarter of the time left, 5 s at most), whose splits are kept."""
+        relaxation (bounded by its node limits; the time left is its cap), whose splits are
+        kept. Never below the cheap bounds."""
         if self.lb is None:
             if self.fixed_splits is not None:
-                self.lb = fixed_lower_bound(job_times(self.jobs, self.fixed_splits))
+                self.lb = self.cheap
             else:
-                rest = self.remaining()
-                lb_limit = 5.0 if rest is None else min(5.0, rest / 4)
-                self.lb, self.bal_splits = balance_bound_and_splits(
-                    self.jobs, self.options, lb_limit
-                )
+                self.take_balance(balance_relaxation(self.jobs, self.options, self.remaining()))
+        assert self.lb is not None
         return self.lb
+
+    def take_balance(self, bal: Balance) -> None:
+        """The balance relaxation's bound (with the cheap floor) and splits, and a note when
+        the time limit cut it short."""
+        self.lb = max(self.cheap, bal.bound)
+        self.bal_splits = bal.splits if bal.splits is not None else self.cheap_splits
+        if bal.cut_by_time:
+            self.notes.append(
+                "the time limit cut the bound phase (balance relaxation) short: "
+                f"bound {self.lb:.6g}"
+            )
 
     def answer(
         self,
@@ -179,7 +213,8 @@ class _Search:
         build_s: float = 0.0,
         classes: int | None = None,
     ) -> ExactResult:
-        """The result, whichever phase settled it."""
+        """The result, whichever phase settled it; its bound never below the cheap ones."""
+        lower = min(ms, max(lower, self.cheap)) if self.jobs else lower
         return ExactResult(
             order=list(sched[0]),
             splits=list(sched[1]),
@@ -215,7 +250,7 @@ def _warm_start(search: _Search, warm: Start | None) -> None:
         w_splits = list(search.fixed_splits)
     w_splits = [_undominated(jobs[j], options[j], w_splits[j]) for j in range(len(jobs))]
     warm_ms = makespan_of(jobs, w_order, w_splits)
-    if search.bal_splits is not None:  # the bound's own splits may beat the caller's start
+    if search.bal_splits is not None and not search.bal_weighed:  # they may beat the start
         b_order, b_splits = _default_warm(jobs, options, None, search.bal_splits)
         b_ms = makespan_of(jobs, b_order, b_splits)
         if b_ms < warm_ms - 1e-12:
@@ -225,17 +260,16 @@ def _warm_start(search: _Search, warm: Start | None) -> None:
 
 
 def _by_dp(search: _Search, *, alone: bool) -> ExactResult | None:
-    """The bounded DP: settles when it proves (or when it runs alone); else hands its incumbent
-    and its bound on."""
-    rest = search.remaining()
-    budget = rest if (alone or rest is None) else rest / 2
-    d = solve_bdp(search.jobs, search.options, search.warm, time_limit=budget)
+    """The bounded DP (bounded by its state counts; the time left is its cap): settles when it
+    proves (or when it runs alone); else hands its incumbent and its bound on."""
+    d = solve_bdp(search.jobs, search.options, search.warm, time_limit=search.remaining())
     if d.optimal or alone:
         return search.answer(
             (d.order, d.splits), d.makespan, d.lower_bound, d.status, d.optimal, d.states, "bdp"
         )
+    why = "the time limit cut the DP phase short" if d.status == "timelimit" else d.status
     search.notes.append(
-        f"bounded DP stopped ({d.status}) after {d.solve_s:.2f} s with bound "
+        f"bounded DP stopped ({why}) after {d.solve_s:.2f} s with bound "
         f"{d.lower_bound:.6g}; SCIP goes on from its incumbent"
     )
     search.dp_lb = d.lower_bound
@@ -254,7 +288,14 @@ def _by_bound(search: _Search) -> ExactResult | None:
     return None
 
 
-def _by_scip(search: _Search, *, quiet: bool, threads: int) -> ExactResult:
+def _by_scip(
+    search: _Search,
+    *,
+    quiet: bool,
+    threads: int,
+    node_limit: int | None = None,
+    max_binaries: int = MAX_BINARIES,
+) -> ExactResult:
     """SCIP with the rest of the time; the warm start is kept unless SCIP finds better. A
     model past MAX_BINARIES, or not built when the time runs out, is not solved: the best
     schedule so far is the answer, with the bound, and a note says why."""
@@ -264,9 +305,9 @@ def _by_scip(search: _Search, *, quiet: bool, threads: int) -> ExactResult:
     position = search.formulation == "position"
     size = (position_size if position else disjunctive_size)(jobs, search.options)
     why = None
-    if size > MAX_BINARIES:
+    if size > max_binaries:
         why = f"the {search.formulation} model would have {size:,} binaries"
-        why += f" (at most {MAX_BINARIES:,} are built)"
+        why += f" (at most {max_binaries:,} are built)"
     t0 = time.perf_counter()
     built: Built | None = None
     stop = search.deadline(BUILD_SHARE)
@@ -283,6 +324,8 @@ def _by_scip(search: _Search, *, quiet: bool, threads: int) -> ExactResult:
         return search.answer(warm, warm_ms, lb_all, "timelimit", optimal, 0, how)
     build_s = time.perf_counter() - t0
     model = built.model
+    if node_limit is not None:
+        model.setParam("limits/nodes", node_limit)
     _optimize(model, search.remaining(), quiet=quiet, threads=threads)
     status = str(model.getStatus())
     dual = float(model.getDualbound())

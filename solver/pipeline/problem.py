@@ -108,7 +108,7 @@ class PipelineProblem(Strict):
     inline_jobs: list[InlineJob] = Field(default_factory=list)
     sample: SampleSpec | None = None
     time_limit_s: TimeLimit | None = 60.0
-    heuristic_time_s: Seconds = 2.0
+    heuristic_time_s: Seconds | None = None  # a cap on SAIG; its work bounds it
     formulation: Literal["position", "disjunctive"] = "position"
 
     @model_validator(mode="after")

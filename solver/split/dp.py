@@ -220,7 +220,17 @@ def _front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
 _SLACK = 1e-9  # pruning keeps a label unless it misses a bound by more than this (relative)
 
 
-def pareto_plans(inst: SplitInstance, *, deadline: float | None = None) -> list[PlanPath]:
+MAX_LABELS = 50_000_000  # labels kept over all cuts: the front's work bound (memory too)
+
+
+class LabelLimit(RuntimeError):
+    """The label sweep kept more than its label bound: the front is not given (work, not time:
+    the same on any machine)."""
+
+
+def pareto_plans(
+    inst: SplitInstance, *, deadline: float | None = None, max_labels: int = MAX_LABELS
+) -> list[PlanPath]:
     """Every non-dominated (latency, energy) pair of all plans with one plan each, fastest first:
     the pairs of `pareto_labels` (same tie rule as `_front`: of equal latencies the least energy,
     of equal pairs one), each plan's totals recomputed by `path_of`.
@@ -232,8 +242,9 @@ def pareto_plans(inst: SplitInstance, *, deadline: float | None = None) -> list[
     are dominated). Every kept label records its predecessor label and the edge taken, so each
     front point's plan is read back from the sink. A label is dropped when even its best
     completion (least latency, least energy to the sink) is slower than a least-energy plan or
-    hungrier than a fastest plan: such a plan is dominated by that plan. `deadline` (a
-    time.perf_counter() value) raises TimeoutError when passed."""
+    hungrier than a fastest plan: such a plan is dominated by that plan. Bounded by its work:
+    LabelLimit once more than `max_labels` labels are kept; `deadline` (a time.perf_counter()
+    value, the cap) raises TimeoutError when passed."""
     if not inst.energy_known:
         raise ValueError(inst.energy_note or "energy unknown: no latency-energy front")
     fast = shortest_path(inst, 1.0, 0.0)
@@ -249,12 +260,16 @@ def pareto_plans(inst: SplitInstance, *, deadline: float | None = None) -> list[
     # per cut: the kept labels' predecessor (a label index in the predecessor's cut) and edge
     prev_of: list[Any] = []
     step_of: list[Any] = []
+    kept = 0
     for k in range(n + 1):
         if deadline is not None and time.perf_counter() > deadline:
             raise TimeoutError(f"Pareto labels stopped at cut {k} of {n}")
         pool = _Pool()
         cur = [_arrivals(inst, edges, bound, nodes, pool, k, d) for d in range(nd)]
         nodes.append(_relays(edges, bound, pool, cur, k))
+        kept += pool.size
+        if kept > max_labels:
+            raise LabelLimit(f"more than {max_labels:,} labels by cut {k} of {n}")
         prev_of.append(pool.array(pool.prev))
         step_of.append(pool.array(pool.step))
     return _read_back(inst, edges, nodes[n][inst.sink][2], prev_of, step_of)

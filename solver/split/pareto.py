@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from solver.budget import MIN_PHASE_S
-from solver.split.dp import PlanPath, pareto_plans
+from solver.split.dp import LabelLimit, PlanPath, pareto_plans
 from solver.split.instance import SplitInstance
 from solver.split.model import SolveOutcome, SolveStats, SplitModel
 
@@ -125,7 +125,11 @@ def _dp_front(
     try:
         plans = pareto_plans(inst, deadline=None if time_limit is None else t0 + time_limit)
     except TimeoutError:
-        front.complete, front.reason = False, f"stopped at time_limit={time_limit} s"
+        front.complete, front.reason = False, f"the time limit ({time_limit} s) cut the DP short"
+        front.time_s = time.perf_counter() - t0
+        return front
+    except LabelLimit as exc:  # the work bound: the same on any machine
+        front.complete, front.reason = False, f"the DP stopped at its label bound: {exc}"
         front.time_s = time.perf_counter() - t0
         return front
     kept = [p for p in plans if _meets(p, inst.latency_max, inst.energy_max)]

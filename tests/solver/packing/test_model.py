@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from solver.packing.baselines import greedy, proportional
 from solver.packing.check import check
-from solver.packing.model import pack
+from solver.packing.master import build_master
+from solver.packing.model import column_generation, pack
 from solver.packing.problem import (
     PackingProblem,
     PackJob,
@@ -71,3 +74,22 @@ def test_checker_catches_capacity_and_floor_violations() -> None:
     placed = next(j for j in low.jobs if j.placed)
     placed.parts[0].cpus = 0.5
     assert any("fairness floor" in e for e in check(inst, low))
+
+
+def test_column_generation_gives_the_same_bound_whatever_time_it_has() -> None:
+    # bounded by rounds and pricing nodes, not seconds: a generous cap changes nothing
+    inst = factory_instance(120, 16, seed=3)
+    admitted = list(range(len(inst.jobs)))[:60]
+    runs = []
+    for cap in (60.0, 600.0):
+        m, _rows = build_master(inst, admitted)
+        st, _lam = column_generation(m, time.perf_counter() + cap, 0.005)
+        runs.append((st.iterations, st.bound, len(m.columns), st.cut_by_time))
+    assert runs[0] == runs[1] and not runs[0][3]
+
+
+def test_a_table_shared_by_jobs_of_one_profile_carries_each_jobs_name() -> None:
+    inst = factory_instance(30, 4, seed=1)
+    assert [t.name for t in inst.jobs] == [f"j{i}" for i in range(30)]
+    same = [t for t in inst.jobs if t.model is inst.jobs[0].model and t.gpus == inst.jobs[0].gpus]
+    assert len(same) >= 2 and same[0].configs == same[1].configs

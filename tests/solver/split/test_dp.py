@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from solver.split.check import check_path
 from solver.split.dp import (
     FastGraph,
+    LabelLimit,
     distances,
     lagrangian,
     pareto_labels,
@@ -20,6 +21,8 @@ from solver.split.dp import (
     shortest_path,
     through,
 )
+from solver.split.model import SplitModel
+from solver.split.pareto import pareto_front
 from tests.factory.infer_profiles import random_instance
 from tests.factory.split import all_paths, hand_instance
 
@@ -184,3 +187,19 @@ def test_pareto_plans_needs_energy() -> None:
     inst.energy_known = False
     with pytest.raises(ValueError, match="energy unknown"):
         pareto_plans(inst)
+
+
+def test_pareto_plans_stop_at_their_label_bound_and_the_front_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import solver.split.pareto
+
+    inst = random_instance(12, 2, 3, 3, seed=4)
+    assert pareto_plans(inst, max_labels=10**9)  # the work bound is wide enough: the front
+    with pytest.raises(LabelLimit, match="labels by cut"):
+        pareto_plans(inst, max_labels=3)
+    monkeypatch.setattr(
+        solver.split.pareto, "pareto_plans", lambda i, **kw: pareto_plans(i, max_labels=3, **kw)
+    )
+    front = pareto_front(SplitModel(inst), method="dp")
+    assert not front.complete and "label bound" in (front.reason or "")
