@@ -45,12 +45,12 @@ def _batch(rank: int, step: int, batch_s: float, allreduce_s: float, warm: bool 
     }
 
 
-def test_plan_gives_nodes_on_one_engine_disjoint_cpusets() -> None:
+def test_plan_gives_each_node_its_caps_and_engine() -> None:
     plans = plan_nodes(3, Caps(cpus=1.5))
-    assert [p.cpu_offset for p in plans] == [0, 2, 4]
-    assert all(p.host is None for p in plans)
+    assert [p.name for p in plans] == ["node0", "node1", "node2"]
+    assert all(p.host is None and p.cpuset is None for p in plans)  # cores: open_cluster
     two_hosts = plan_nodes(2, Caps(cpus=4), ["ssh://a", "ssh://b"])
-    assert [(p.host, p.cpu_offset) for p in two_hosts] == [("ssh://a", 0), ("ssh://b", 0)]
+    assert [p.host for p in two_hosts] == ["ssh://a", "ssh://b"]
     with pytest.raises(BackendError, match="--hosts lists 3"):
         plan_nodes(2, Caps(cpus=1), ["a", "b", "c"])
     with pytest.raises(BackendError, match="at least 1"):

@@ -56,6 +56,14 @@ def profile(
     hosts: Annotated[
         str | None, typer.Option(help="Docker engine URLs, one per node (e.g. ssh://u@h1,...)")
     ] = None,
+    allow_oversubscribe: Annotated[
+        bool,
+        typer.Option(
+            "--allow-oversubscribe",
+            help="run probes or nodes that must share this host's cores (the profile records "
+            "which, in shared_cores) instead of refusing them",
+        ),
+    ] = False,
     batch: Annotated[int | None, typer.Option("-b", "--batch", help="per-GPU batch size")] = None,
     max_iterations: Annotated[int | None, typer.Option("--max-iterations")] = None,
     backend: Annotated[str, typer.Option(help="auto | local | docker")] = "auto",
@@ -187,7 +195,25 @@ def run_profile(spec: JobSpec, options: ProfileOptions) -> int:
         return _err(problem)
     if options.nnodes > 1:
         return _run_multinode(spec, options, backend)
+    problem = check_cores(options, backend)
+    if problem:
+        return _err(problem)
     return run_sweep(spec, options, backend, why)
+
+
+def check_cores(options: ProfileOptions, backend: Any) -> str | None:
+    """Refuse now, before the sweep starts, a first probe that would find too few cores of its
+    own on this host (other harness probes hold the rest); None when it fits."""
+    from harness.backends.base import BackendError
+
+    check = getattr(backend, "check_cores", None)
+    if check is None:
+        return None
+    try:
+        check(options.cpu if options.cpu is not None else backend.host_cpus())
+    except BackendError as exc:
+        return str(exc)
+    return None
 
 
 def pick_backend(options: ProfileOptions) -> tuple[Any, str]:
@@ -205,7 +231,12 @@ def pick_backend(options: ProfileOptions) -> tuple[Any, str]:
     try:
         kwargs: dict[str, Any] = {"image": options.image} if options.image else {}
         kind = "cuda" if options.num_gpus > 0 else "cpu"  # the job image auto needs
-        backend, why = get_backend(options.backend, image_kind=kind, **kwargs)
+        backend, why = get_backend(
+            options.backend,
+            image_kind=kind,
+            allow_oversubscribe=options.allow_oversubscribe,
+            **kwargs,
+        )
     except (ValueError, BackendError, ImportError) as exc:
         raise Refused(str(exc)) from None
     return backend, why
