@@ -20,6 +20,7 @@ from harness.cores import (
     overlaps,
     parse_cores,
 )
+from tests.factory.cores import other_probe_holding
 
 
 def test_nodes_get_disjoint_cores_from_the_top_down() -> None:
@@ -103,23 +104,13 @@ def test_a_lease_of_a_process_that_is_gone_holds_nothing(tmp_path: Path) -> None
 
 def test_two_processes_lease_disjoint_cores(tmp_path: Path) -> None:
     """A second harness process on the host sees the first one's cores as busy."""
-    code = (
-        "import sys, time; from pathlib import Path; from harness.cores import CoreLedger, Want\n"
-        "with CoreLedger(Path(sys.argv[1])).lease([Want('probe other', 1)], range(2)) as g:\n"
-        "    print(g.cpusets['probe other'], flush=True); time.sleep(30)\n"
-    )
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    other = subprocess.Popen(
-        [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True, env=env
-    )
-    try:
-        assert other.stdout is not None and other.stdout.readline().strip() == "[1]"
-        with CoreLedger(tmp_path).lease([Want("probe mine", 1)], range(2)) as g:
-            assert g.cpusets == {"probe mine": [0]}
-        big = CoreLedger(tmp_path).lease([Want("probe big", 2)], range(2), what="--cpu 2")
-        held = f"in use by probe other \\(pid {other.pid}\\)"
-        with pytest.raises(CoresRefused, match=held), big:
+    with other_probe_holding(tmp_path, 1) as (pid, held):
+        top = max(os.sched_getaffinity(0))
+        assert held == [top]
+        cores = sorted(os.sched_getaffinity(0))
+        with CoreLedger(tmp_path).lease([Want("probe mine", 1)], cores) as g:
+            assert g.cpusets["probe mine"] != held
+        n = len(cores)
+        big = CoreLedger(tmp_path).lease([Want("probe big", n)], cores, what=f"--cpu {n}")
+        with pytest.raises(CoresRefused, match=f"in use by probe other \\(pid {pid}\\)"), big:
             pass
-    finally:
-        other.kill()
-        other.wait()
