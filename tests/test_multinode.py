@@ -317,3 +317,64 @@ def test_ctrl_c_to_a_two_node_profile_leaves_no_container_or_network(
     assert rc == 130, rc
     containers, networks = mine()
     assert not containers and not networks
+
+
+@pytest.mark.docker
+def test_nodes_that_need_more_cores_than_the_host_has_are_refused_before_anything_runs(
+    image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two nodes of all the host's CPUs each (on 2 cores: `--cpu 2 --nnodes 2`): exit 2 with
+    one line naming the options and what the host has; no container, network or profile."""
+    import docker
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    monkeypatch.setenv("HARNESS_CORES_DIR", str(tmp_path / "cores"))
+    n = int(docker.from_env(timeout=30).info()["NCPU"])
+    out = tmp_path / "p.json"
+    argv = ["profile", str(ROOT / "jobs" / "tiny-train.yaml"), "--nnodes", "2"]
+    argv += ["--backend", "docker", "--image", image, "--cpu", str(n), "--out", str(out)]
+    r = CliRunner().invoke(app, argv)
+    assert r.exit_code == 2, r.output
+    (line,) = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert line.startswith(
+        f"error: --nnodes 2 x --cpu {n}: 2 x {n} CPUs at once need {2 * n} cores of their own "
+        f"on one host, but "
+    ), line
+    assert f"has {n} (0-{n - 1})" in line and "--allow-oversubscribe" in line
+    assert not out.exists()
+    cli = docker.from_env(timeout=30)
+    left = [c.labels.get("harness.session", "") for c in cli.containers.list(all=True)]
+    left += [(x.attrs.get("Labels") or {}).get("harness.session", "") for x in cli.networks.list()]
+    assert not [x for x in left if x.startswith(f"{os.getpid()}-")]
+
+
+@pytest.mark.docker
+def test_oversubscribed_nodes_run_and_the_profile_says_which_cores_they_shared(
+    image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same two nodes with --allow-oversubscribe: they run, and the profile records the
+    cores both had, as each node read its own cpuset inside its container."""
+    import docker
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+    from harness.profile import load_profile
+
+    monkeypatch.setenv("HARNESS_CORES_DIR", str(tmp_path / "cores"))
+    n = int(docker.from_env(timeout=30).info()["NCPU"])
+    out = tmp_path / "p.json"
+    argv = ["profile", str(ROOT / "jobs" / "tiny-train.yaml"), "--nnodes", "2"]
+    argv += ["--backend", "docker", "--image", image, "--cpu", str(n), "--out", str(out)]
+    argv += ["--max-iterations", "3", "--timeout", "300", "--master-port", "29514"]
+    argv += ["--data-dir", str(tmp_path / "data"), "--allow-oversubscribe"]
+    r = CliRunner().invoke(app, argv)
+    assert r.exit_code == 0, r.output
+    assert "oversubscribed: cores" in r.output
+    prof = load_profile(out)
+    assert prof.train is not None
+    (probe,) = prof.train.probes
+    assert [nd.cpuset for nd in probe.nodes] == [list(range(n))] * 2  # read inside each node
+    mine = [s for s in probe.shared_cores if s.by == ["node0", "node1"]]
+    assert len(mine) == 1 and mine[0].cores == list(range(n))
