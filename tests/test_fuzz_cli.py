@@ -182,6 +182,21 @@ def _run_split(name: str, solution: str, profs: list[str]) -> Callable[[Path, Pa
 
 
 COMMANDS = [
+    *(
+        Command(
+            f"export {to}",
+            tuple(TRAIN_PROFILES),
+            lambda ws, out, to=to: [
+                "export",
+                *_paths(ws, TRAIN_PROFILES),
+                "--to",
+                to,
+                "--out",
+                str(out / f"{to}.json"),
+            ],
+        )
+        for to in ("gavel", "synergy")
+    ),
     Command(
         "report",
         ("profiles/res18-1cpu.json",),

@@ -26,6 +26,7 @@ file is what it imports.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -95,6 +96,11 @@ def model_of(
             f"GPU): Synergy normalises every cell by it"
         )
     tput = [[ips / fair_ips for ips, _ in row] for row in cells]
+    if not all(math.isfinite(x) and x >= 0 for row in tput for x in row):
+        raise SynergyError(
+            f"{profile}: a throughput that is not a finite number of images/s over the fair "
+            f"share's {fair_ips:g}"
+        )
     best = max(max(row) for row in tput)
     near = [
         (c, m, tput[i][j])
