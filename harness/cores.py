@@ -13,7 +13,10 @@ two runs on one host share cores without a word and each measures the fight. Her
   or those read inside the probes (their CPU affinity), which is what the profile records;
 - `CoreLedger` keeps the cores in use on this host across processes (two `harness profile`
   runs at once): a lease file per running probe under a lock, dropped when the probe ends or
-  its process is gone.
+  its process is gone. Wants that fit the host but find cores held by others wait for them
+  (up to `wait_s`, default HARNESS_CORES_WAIT_S or 600 s) before they are refused: a probe of
+  a concurrent sweep queues behind the one holding its cores. Wants the host can never hold
+  are refused at once.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ import json
 import math
 import os
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +41,14 @@ OVERSUBSCRIBE = "--allow-oversubscribe"
 
 class CoresRefused(BackendError):
     """Probes or nodes that would run at once on one host do not fit its cores (one line)."""
+
+
+class CoresBusy(CoresRefused):
+    """They would fit the host's cores, but other probes hold some of them now."""
+
+
+Busy = Mapping[int, Sequence[str]]
+BusyNow = Callable[[], Busy]  # the cores others hold, read again at every try
 
 
 @dataclass(frozen=True)
@@ -106,7 +118,8 @@ def assign(
     need = sum(w.cores for w in wants)
     free = [c for c in order if c not in held]
     if need > len(free) and not allow_oversubscribe:
-        raise CoresRefused(_refusal(wants, need, order, held, what, host))
+        kind = CoresBusy if need <= len(order) else CoresRefused
+        raise kind(_refusal(wants, need, order, held, what, host))
     users: dict[int, list[str]] = {c: list(held.get(c, [])) for c in order}
     cpusets: dict[str, list[int]] = {}
     for w in wants:
@@ -185,6 +198,52 @@ def overlaps(
 # ---------------------------------------------------------------- across processes
 
 
+def default_wait_s() -> float:
+    """How long a probe waits for cores others hold before it is refused (seconds)."""
+    try:
+        return max(0.0, float(os.environ.get("HARNESS_CORES_WAIT_S", "600")))
+    except ValueError:
+        return 600.0
+
+
+def assign_waiting(
+    wants: Sequence[Want],
+    cores: Sequence[int],
+    busy_now: BusyNow,
+    *,
+    allow_oversubscribe: bool = False,
+    what: str | None = None,
+    host: str | None = None,
+    wait_s: float | None = None,
+    poll_s: float = 0.5,
+    hold: Callable[[Grant], None] | None = None,
+    lock: Callable[[], contextlib.AbstractContextManager[None]] | None = None,
+) -> Grant:
+    """`assign` around what `busy_now` says, tried again every `poll_s` while the cores are
+    held by others (CoresBusy), for up to `wait_s`; then its refusal is raised. `hold` records
+    the grant (under `lock`, with the reading of who is busy) before the lock is let go."""
+    deadline = time.monotonic() + (default_wait_s() if wait_s is None else wait_s)
+    while True:
+        with lock() if lock is not None else contextlib.nullcontext():
+            try:
+                grant = assign(
+                    wants,
+                    cores,
+                    busy_now(),
+                    allow_oversubscribe=allow_oversubscribe,
+                    what=what,
+                    host=host,
+                )
+            except CoresBusy:
+                if time.monotonic() >= deadline:
+                    raise
+            else:
+                if hold is not None:
+                    hold(grant)
+                return grant
+        time.sleep(poll_s)
+
+
 def default_ledger_dir() -> Path:
     return Path(
         os.environ.get("HARNESS_CORES_DIR") or Path(tempfile.gettempdir()) / "harness-cores"
@@ -229,21 +288,38 @@ class CoreLedger:
         allow_oversubscribe: bool = False,
         what: str | None = None,
         host: str | None = None,
-        extra_busy: Mapping[int, Sequence[str]] | None = None,
+        extra_busy: Busy | BusyNow | None = None,
+        wait_s: float | None = None,
     ) -> Iterator[Grant]:
-        """Assign the wants (see `assign`) around the cores other live leases hold, and hold
-        them until the block ends. CoresRefused, before anything is held, when they do not fit."""
+        """Assign the wants (see `assign`) around the cores other live leases (and
+        `extra_busy`: a mapping, or a function read at every try) hold, waiting up to `wait_s`
+        for held cores to be let go, and hold them until the block ends. CoresRefused, with
+        nothing held, when they do not fit."""
         self._mkdir()
         pid = os.getpid()
         path = self.root / f"{pid}-{uuid.uuid4().hex[:8]}.json"
-        with self._locked():
+
+        def busy_now() -> dict[int, list[str]]:
             busy = self.busy()
-            for c, names in (extra_busy or {}).items():
-                busy.setdefault(c, []).extend(n for n in names if n not in busy[c])
-            grant = assign(
-                wants, cores, busy, allow_oversubscribe=allow_oversubscribe, what=what, host=host
-            )
+            extra = extra_busy() if callable(extra_busy) else (extra_busy or {})
+            for c, names in extra.items():
+                busy.setdefault(c, []).extend(n for n in names if n not in busy.get(c, []))
+            return busy
+
+        def hold(grant: Grant) -> None:
             path.write_text(json.dumps({"pid": pid, "cpusets": grant.cpusets}))
+
+        grant = assign_waiting(
+            wants,
+            cores,
+            busy_now,
+            allow_oversubscribe=allow_oversubscribe,
+            what=what,
+            host=host,
+            wait_s=wait_s,
+            hold=hold,
+            lock=self._locked,
+        )
         try:
             yield grant
         finally:

@@ -7,12 +7,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from harness.cores import (
     CoreLedger,
+    CoresBusy,
     CoresRefused,
     Want,
     assign,
@@ -82,7 +84,7 @@ def test_a_lease_holds_its_cores_until_released(tmp_path: Path) -> None:
         assert ledger.busy() == {1: [f"probe a (pid {os.getpid()})"]}
         with ledger.lease([Want("probe b", 1)], range(2)) as g2:
             assert g2.cpusets == {"probe b": [0]}
-        too_many = ledger.lease([Want("probe c", 2)], range(2), what="--cpu 2")
+        too_many = ledger.lease([Want("probe c", 2)], range(2), what="--cpu 2", wait_s=0)
         with pytest.raises(CoresRefused, match="--cpu 2: 2 CPUs need 2 cores"), too_many:
             pass
     assert ledger.busy() == {}
@@ -111,6 +113,25 @@ def test_two_processes_lease_disjoint_cores(tmp_path: Path) -> None:
         with CoreLedger(tmp_path).lease([Want("probe mine", 1)], cores) as g:
             assert g.cpusets["probe mine"] != held
         n = len(cores)
-        big = CoreLedger(tmp_path).lease([Want("probe big", n)], cores, what=f"--cpu {n}")
+        big = CoreLedger(tmp_path).lease([Want("probe big", n)], cores, what=f"--cpu {n}", wait_s=0)
         with pytest.raises(CoresRefused, match=f"in use by probe other \\(pid {pid}\\)"), big:
             pass
+
+
+def test_held_cores_are_waited_for_and_cores_the_host_lacks_are_not(tmp_path: Path) -> None:
+    """Busy cores free up (another probe ends): the lease waits for them; a want the host can
+    never hold is refused at once, however long it may wait."""
+    ledger = CoreLedger(tmp_path)
+    n = len(os.sched_getaffinity(0))
+    cores = sorted(os.sched_getaffinity(0))
+    t0 = time.monotonic()
+    mine = ledger.lease([Want("probe mine", n)], cores, wait_s=60)
+    with other_probe_holding(tmp_path, n, hold_s=1.5), mine as g:
+        waited = time.monotonic() - t0
+        assert sorted(g.cpusets["probe mine"]) == cores
+    assert 1.0 < waited < 30
+    t0 = time.monotonic()
+    never = ledger.lease([Want("probe huge", n + 1)], cores, what="--cpu 99", wait_s=60)
+    with pytest.raises(CoresRefused) as exc, never:
+        pass
+    assert not isinstance(exc.value, CoresBusy) and time.monotonic() - t0 < 5

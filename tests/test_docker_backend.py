@@ -455,8 +455,9 @@ def holder(image: str) -> Any:
 
 @pytest.mark.docker
 def test_a_probe_is_refused_the_cores_a_running_harness_container_holds(
-    image: str, holder: Any, tmp_path: Path
+    image: str, holder: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("HARNESS_CORES_WAIT_S", "1")  # the holder outlives the wait
     be = DockerBackend(image, entry=["true"], ledger=CoreLedger(tmp_path / "cores"))
     req = ProbeRequest(spec=SYNTH, caps=Caps(cpus=1), workdir=tmp_path / "p")
     with pytest.raises(CoresRefused) as exc:

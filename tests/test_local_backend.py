@@ -202,8 +202,12 @@ def test_without_a_memory_cap_a_probe_still_reads_its_own_memory_cgroup(
 # ---------------------------------------------------------------- cores of its own
 
 
-def test_a_probe_is_refused_the_cores_another_probe_holds(tmp_path: Path, data_dir: Path) -> None:
-    """Every core held by another harness probe on the host: one line, nothing started."""
+def test_a_probe_is_refused_the_cores_another_probe_holds(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every core held by another harness probe on the host past the wait: one line, nothing
+    started."""
+    monkeypatch.setenv("HARNESS_CORES_WAIT_S", "1")
     ledger = CoreLedger(tmp_path / "cores")
     backend = LocalBackend(ledger=ledger)
     n = backend.host_cpus()
@@ -259,6 +263,7 @@ def test_profile_command_refuses_before_any_probe_or_records_the_sharing(
     from harness.profile import load_profile
 
     monkeypatch.setenv("HARNESS_CORES_DIR", str(tmp_path / "cores"))
+    monkeypatch.setenv("HARNESS_CORES_WAIT_S", "1")
     out = tmp_path / "tiny.json"
     argv = ["profile", str(ROOT / "jobs" / "tiny-train.yaml"), "--backend", "local"]
     argv += ["--cpu", "1", "--max-iterations", "3", "--out", str(out)]

@@ -376,5 +376,5 @@ def test_oversubscribed_nodes_run_and_the_profile_says_which_cores_they_shared(
     assert prof.train is not None
     (probe,) = prof.train.probes
     assert [nd.cpuset for nd in probe.nodes] == [list(range(n))] * 2  # read inside each node
-    mine = [s for s in probe.shared_cores if s.by == ["node0", "node1"]]
-    assert len(mine) == 1 and mine[0].cores == list(range(n))
+    both = [s for s in probe.shared_cores if {"node0", "node1"} <= set(s.by)]
+    assert sorted(c for s in both for c in s.cores) == list(range(n))  # (others' probes too)

@@ -48,7 +48,7 @@ from harness.backends.base import (
     refusal,
     seen_cpuset,
 )
-from harness.cores import CoreLedger, Grant, Want, assign, overlaps, parse_cores
+from harness.cores import CoreLedger, Grant, Want, assign_waiting, overlaps, parse_cores
 from harness.profile import Caps, Enforcement, Outcome
 
 LABEL_SESSION = "harness.session"
@@ -266,17 +266,22 @@ class DockerBackend:
         extra_busy: dict[int, list[str]] | None = None,
     ) -> Any:
         """Cores for `wants` on this engine's host, held until the block ends: none that a
-        running harness container or (local engine) another harness probe holds; CoresRefused
-        when they do not fit and oversubscription is not allowed (see harness/cores.py)."""
+        running harness container or (local engine) another harness probe holds, waiting for
+        held ones to be let go; CoresRefused when they do not fit and oversubscription is not
+        allowed (see harness/cores.py)."""
         cores = list(range(self.host_cpus()))
-        busy = self.engine_busy()
-        for c, names in (extra_busy or {}).items():
-            busy.setdefault(c, []).extend(names)
+
+        def busy_now() -> dict[int, list[str]]:
+            busy = self.engine_busy()
+            for c, names in (extra_busy or {}).items():
+                busy.setdefault(c, []).extend(names)
+            return busy
+
         if self.remote:  # the ledger knows this host's probes, not the engine's
-            yield assign(
+            yield assign_waiting(
                 wants,
                 cores,
-                busy,
+                busy_now,
                 allow_oversubscribe=self.allow_oversubscribe,
                 what=what,
                 host=self.machine(),
@@ -288,7 +293,7 @@ class DockerBackend:
             allow_oversubscribe=self.allow_oversubscribe,
             what=what,
             host=self.machine(),
-            extra_busy=busy,
+            extra_busy=busy_now,
         ) as grant:
             yield grant
 
