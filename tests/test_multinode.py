@@ -378,3 +378,45 @@ def test_oversubscribed_nodes_run_and_the_profile_says_which_cores_they_shared(
     assert [nd.cpuset for nd in probe.nodes] == [list(range(n))] * 2  # read inside each node
     both = [s for s in probe.shared_cores if {"node0", "node1"} <= set(s.by)]
     assert sorted(c for s in both for c in s.cores) == list(range(n))  # (others' probes too)
+
+
+class _Engine:
+    """A stand-in for a DockerBackend's core bookkeeping: its host's name and its cores."""
+
+    def __init__(self, machine: str, ncpu: int, ledger: Path) -> None:
+        from harness.cores import CoreLedger
+
+        self.name, self.ncpu, self.ledger = machine, ncpu, CoreLedger(ledger)
+
+    def machine(self) -> str:
+        return self.name
+
+    def engine_busy(self) -> dict[int, list[str]]:
+        return {}
+
+    def lease(self, wants: Any, what: str | None = None, extra_busy: Any = None) -> Any:
+        return self.ledger.lease(
+            wants, range(self.ncpu), what=what, host=self.name, extra_busy=extra_busy, wait_s=0
+        )
+
+
+def test_engines_of_one_host_under_different_urls_share_its_cores(tmp_path: Path) -> None:
+    """--hosts naming one machine twice (two sockets, two URLs): its nodes are one host's."""
+    from harness.cores import CoresRefused
+    from harness.multinode import _lease_cores
+
+    plans = plan_nodes(2, Caps(cpus=1), ["unix:///a.sock", "unix:///b.sock"])
+    engines = {h: _Engine("vm", 2, tmp_path / "l") for h in ("unix:///a.sock", "unix:///b.sock")}
+    with contextlib.ExitStack() as leases:
+        grants = _lease_cores(plans, engines, leases, multi_host=True)
+        assert list(grants) == ["vm"]
+        assert sorted(p.cpuset[0] for p in plans if p.cpuset) == [0, 1]  # disjoint
+    plans = plan_nodes(2, Caps(cpus=2), ["unix:///a.sock", "unix:///b.sock"])
+    with contextlib.ExitStack() as leases, pytest.raises(CoresRefused) as exc:
+        _lease_cores(plans, engines, leases, multi_host=True)
+    assert str(exc.value).startswith("--hosts: 2 node(s) on vm: 2 x 2 CPUs at once need 4 cores")
+    two = {"ssh://a": _Engine("a", 2, tmp_path / "a"), "ssh://b": _Engine("b", 2, tmp_path / "b")}
+    plans = plan_nodes(2, Caps(cpus=2), ["ssh://a", "ssh://b"])
+    with contextlib.ExitStack() as leases:  # two machines: two cores each, no sharing
+        assert sorted(_lease_cores(plans, two, leases, multi_host=True)) == ["a", "b"]
+        assert [p.cpuset for p in plans] == [[0, 1], [0, 1]]
