@@ -259,9 +259,17 @@ def open_cluster(
         master_addr = master_addr or names[0]
     assert master_addr is not None
     network = "host" if multi_host else f"harness-net-{session}"
-    cluster = _Cluster(backends, names, network, None, multi_host, master_addr, master_port)
-    cluster.plans = plans
-    cluster.session = session
+    cluster = _Cluster(
+        backends,
+        names,
+        network,
+        None,
+        multi_host,
+        master_addr,
+        master_port,
+        plans=plans,
+        session=session,
+    )
     try:
         cluster.grants = _lease_cores(plans, backends, cluster.leases, multi_host)
     except BaseException:
@@ -353,11 +361,12 @@ def _run_nodes(
     """Every node's container, each started as a torchrun node in its own thread; records
     reach `on_record` one at a time. A node that fails stops them all; its error is raised
     once every node is stopped, and the network goes in `finally`."""
-    if not cluster.multi_host:
+    from harness.backends.docker import Placement
+
+    if not cluster.multi_host:  # made now: a refused cluster never had one
         cluster.network_obj = cluster.backends[None].client.networks.create(
             cluster.network, driver="bridge", labels={"harness.session": cluster.session}
         )
-    from harness.backends.docker import Placement
 
     nnodes = len(plans)
     env: dict[str, str] = {}  # RANK, WORLD_SIZE, MASTER_*: torchrun sets them for its worker

@@ -252,10 +252,15 @@ class DockerBackend:
         """Cores of the harness containers running on this engine (any session), by name."""
         out: dict[int, list[str]] = {}
         flt = {"label": LABEL_SESSION, "status": "running"}
-        for c in self.client.containers.list(filters=flt):
-            text = (c.attrs.get("HostConfig") or {}).get("CpusetCpus") or ""
+        for summary in self.client.api.containers(filters=flt):
+            try:  # one that ends meanwhile holds nothing
+                attrs = self.client.api.inspect_container(summary["Id"])
+            except docker.errors.NotFound:
+                continue
+            text = (attrs.get("HostConfig") or {}).get("CpusetCpus") or ""
+            name = str(attrs.get("Name") or summary["Id"][:12]).lstrip("/")
             for core in parse_cores(text) if text else []:
-                out.setdefault(core, []).append(f"container {c.name}")
+                out.setdefault(core, []).append(f"container {name}")
         return out
 
     @contextlib.contextmanager
