@@ -464,7 +464,8 @@ def test_a_probe_is_refused_the_cores_a_running_harness_container_holds(
         be.run_probe(req)
     msg = str(exc.value)
     assert "\n" not in msg and msg.startswith("--cpu 1: 1 CPUs need 1 cores of their own")
-    assert f"in use by container {holder.name}" in msg and "--allow-oversubscribe" in msg
+    assert "in use by " in msg and f"container {holder.name}" in msg  # (and others then)
+    assert "--allow-oversubscribe" in msg
     assert not _left(be.session)
 
 
