@@ -373,13 +373,15 @@ def _caps_text(caps: Caps) -> str:
 
 def _probe_line(p: Probe) -> str:
     cap = _caps_text(p.caps)
+    shared = ", ".join(f"{s.cores} with {len(s.by) - 1} other(s)" for s in p.shared_cores)
+    flag = f" [oversubscribed: cores {shared}]" if shared else ""
     if p.outcome == "ok" and p.throughput:
         ci = p.median_ci
         sure = f" +-{ci.rel_half_width:.1%} ({ci.stopped})" if ci and ci.rel_half_width else ""
-        return f"probe {cap}: {p.throughput.median:.1f} img/s{sure}"
+        return f"probe {cap}: {p.throughput.median:.1f} img/s{sure}{flag}"
     if p.outcome == "ok":
-        return f"probe {cap}: ok"
-    return f"probe {cap}: {p.outcome}" + (f" ({p.reason})" if p.reason else "")
+        return f"probe {cap}: ok{flag}"
+    return f"probe {cap}: {p.outcome}" + (f" ({p.reason})" if p.reason else "") + flag
 
 
 def print_summary(profile: Profile, out: Path) -> None:
