@@ -269,11 +269,13 @@ class DockerBackend:
         wants: Sequence[Want],
         what: str | None = None,
         extra_busy: dict[int, list[str]] | None = None,
+        allow_oversubscribe: bool | None = None,
     ) -> Any:
         """Cores for `wants` on this engine's host, held until the block ends: none that a
         running harness container or (local engine) another harness probe holds, waiting for
         held ones to be let go; CoresRefused when they do not fit and oversubscription is not
-        allowed (see harness/cores.py)."""
+        allowed (see harness/cores.py; `allow_oversubscribe` overrides the backend's own)."""
+        allow = self.allow_oversubscribe if allow_oversubscribe is None else allow_oversubscribe
         cores = list(range(self.host_cpus()))
 
         def busy_now() -> dict[int, list[str]]:
@@ -287,7 +289,7 @@ class DockerBackend:
                 wants,
                 cores,
                 busy_now,
-                allow_oversubscribe=self.allow_oversubscribe,
+                allow_oversubscribe=allow,
                 what=what,
                 host=self.machine(),
             )
@@ -295,7 +297,7 @@ class DockerBackend:
         with self.ledger.lease(
             wants,
             cores,
-            allow_oversubscribe=self.allow_oversubscribe,
+            allow_oversubscribe=allow,
             what=what,
             host=self.machine(),
             extra_busy=busy_now,
