@@ -272,7 +272,8 @@ def test_profile_command_refuses_before_any_probe_or_records_the_sharing(
     with other_probe_holding(tmp_path / "cores", n) as (pid, _):
         r = runner.invoke(app, argv)
         assert r.exit_code == 2, r.output
-        (line,) = [ln for ln in r.output.splitlines() if ln.strip()]
+        wait, line = [ln for ln in r.output.splitlines() if ln.strip()]
+        assert wait == f"waiting up to 1 s for cores in use by probe other (pid {pid})"
         assert line.startswith("error: --cpu 1: 1 CPUs need 1 cores of their own"), line
         assert f"probe other (pid {pid})" in line and "--allow-oversubscribe" in line
         assert not out.exists()

@@ -270,6 +270,7 @@ class DockerBackend:
         what: str | None = None,
         extra_busy: dict[int, list[str]] | None = None,
         allow_oversubscribe: bool | None = None,
+        wait_s: float | None = None,
     ) -> Any:
         """Cores for `wants` on this engine's host, held until the block ends: none that a
         running harness container or (local engine) another harness probe holds, waiting for
@@ -290,6 +291,7 @@ class DockerBackend:
                 cores,
                 busy_now,
                 allow_oversubscribe=allow,
+                wait_s=wait_s,
                 what=what,
                 host=self.machine(),
             )
@@ -301,12 +303,14 @@ class DockerBackend:
             what=what,
             host=self.machine(),
             extra_busy=busy_now,
+            wait_s=wait_s,
         ) as grant:
             yield grant
 
-    def check_cores(self, cpus: float) -> None:
-        """CoresRefused now, before a sweep starts, if a probe of `cpus` would be refused."""
-        with self.lease([Want("check", cpus)], what=f"--cpu {cpus:g}"):
+    def check_cores(self, cpus: float, wait_s: float | None = None) -> None:
+        """CoresRefused now, before a sweep starts, if a probe of `cpus` would be refused
+        (after waiting up to `wait_s` for cores others hold; None: the default wait)."""
+        with self.lease([Want("check", cpus)], what=f"--cpu {cpus:g}", wait_s=wait_s):
             pass
 
     def swap_limit(self) -> bool:

@@ -397,13 +397,15 @@ class LocalBackend:
         run.shared_cores = overlaps({name: seen or grant.cpusets[name]}, grant.busy)
         return run
 
-    def check_cores(self, cpus: float) -> None:
-        """CoresRefused now, before a sweep starts, if a probe of `cpus` would be refused."""
+    def check_cores(self, cpus: float, wait_s: float | None = None) -> None:
+        """CoresRefused now, before a sweep starts, if a probe of `cpus` would be refused
+        (after waiting up to `wait_s` for cores others hold; None: the default wait)."""
         with self.ledger.lease(
             [Want("check", cpus)],
             self.cpus,
             allow_oversubscribe=self.allow_oversubscribe,
             what=f"--cpu {cpus:g}",
+            wait_s=wait_s,
         ):
             pass
 

@@ -203,12 +203,29 @@ def run_profile(spec: JobSpec, options: ProfileOptions) -> int:
 
 def check_cores(options: ProfileOptions, backend: Any) -> str | None:
     """Refuse now, before the sweep starts, a first probe that would find too few cores of its
-    own on this host (other harness probes hold the rest); None when it fits."""
+    own on this host; cores other harness probes hold are waited for (saying so) first. None
+    when it fits."""
     from harness.backends.base import BackendError
+    from harness.cores import CoresBusy, default_wait_s
 
     check = getattr(backend, "check_cores", None)
     if check is None:
         return None
+    cpus = options.cpu if options.cpu is not None else backend.host_cpus()
+    try:
+        try:
+            check(cpus, wait_s=0)
+        except CoresBusy as exc:
+            held = str(exc).partition(" in use by ")[2].partition(";")[0]
+            err_console().print(
+                f"waiting up to {default_wait_s():g} s for cores in use by {held}",
+                highlight=False,
+                soft_wrap=True,
+            )
+            check(cpus)
+    except BackendError as exc:
+        return str(exc)
+    return None
     try:
         check(options.cpu if options.cpu is not None else backend.host_cpus())
     except BackendError as exc:
