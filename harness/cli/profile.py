@@ -123,6 +123,11 @@ def profile(
         spec = load_spec(job)
     except SpecError as exc:
         raise fail(str(exc)) from None
+    if spec.script is not None and not Path(spec.script.path).is_file():
+        raise fail(
+            f"{job}: field 'script.path': expected a script file (relative to the current "
+            f"folder), got {spec.script.path!r}"
+        )
     raise typer.Exit(run_profile(spec, options))
 
 
