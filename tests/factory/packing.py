@@ -40,8 +40,9 @@ def no_throughput_profile(name: str = "empty") -> Profile:
     return prof
 
 
-def small_problem(seed: int) -> PackingProblem:
-    """3 tiny servers (two kinds) and 4 jobs with random saturating CPU x memory tables."""
+def small_problem(seed: int, interference: float | None = None) -> PackingProblem:
+    """3 tiny servers (two kinds) and 4 jobs with random saturating CPU x memory tables;
+    `interference`: the measured factor of kind 'a' (kind 'b' has none)."""
     rng = random.Random(seed)
     jobs = []
     for j in range(4):
@@ -57,14 +58,15 @@ def small_problem(seed: int) -> PackingProblem:
                 )
         jobs.append(PackJob(name=f"j{j}", gpus=rng.choice([1, 1, 2]), throughput=pts))
     servers = [
-        ServerKind(name="a", count=2, gpus=2, cpus=4, memory_gb=32),
+        ServerKind(name="a", count=2, gpus=2, cpus=4, memory_gb=32, interference=interference),
         ServerKind(name="b", count=1, gpus=2, cpus=5, memory_gb=40),
     ]
     return PackingProblem(servers=servers, jobs=jobs)
 
 
 def brute_force(inst: Instance) -> float:
-    """Best total normalised throughput over every (server, CPUs, memory) per job."""
+    """Best total normalised throughput over every (server, CPUs, memory) per job; a job that
+    shares its server counts its value times the server kind's interference factor."""
     mems: set[float] = set()
     for tab in inst.jobs:
         mems.update(c.memory_gb for c in tab.configs)
@@ -85,10 +87,17 @@ def brute_force(inst: Instance) -> float:
         options.append(opts)
     free = [[s.gpus, s.cpus, s.memory_gb] for s in inst.servers]
     best = [-1.0]
+    chosen: list[tuple[int, float]] = []
 
-    def rec(j: int, acc: float) -> None:
+    def value() -> float:
+        on = [sum(1 for s, _ in chosen if s == t) for t in range(len(inst.servers))]
+        return sum(
+            v * (inst.factor(inst.servers[s].kind) if on[s] >= 2 else 1.0) for s, v in chosen
+        )
+
+    def rec(j: int) -> None:
         if j == len(options):
-            best[0] = max(best[0], acc)
+            best[0] = max(best[0], value())
             return
         for s, g, c, m, v in options[j]:
             f = free[s]
@@ -96,12 +105,14 @@ def brute_force(inst: Instance) -> float:
                 f[0] -= g
                 f[1] -= c
                 f[2] -= m
-                rec(j + 1, acc + v)
+                chosen.append((s, v))
+                rec(j + 1)
+                chosen.pop()
                 f[0] += g
                 f[1] += c
                 f[2] += m
 
-    rec(0, 0.0)
+    rec(0)
     return best[0]
 
 

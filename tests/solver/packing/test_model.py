@@ -71,3 +71,30 @@ def test_checker_catches_capacity_and_floor_violations() -> None:
     placed = next(j for j in low.jobs if j.placed)
     placed.parts[0].cpus = 0.5
     assert any("fairness floor" in e for e in check(inst, low))
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("factor", [0.5, 0.85])
+def test_interference_optimum_equals_brute_force(seed: int, factor: float) -> None:
+    inst = build_instance(small_problem(seed, interference=factor))
+    pl = pack(inst, time_limit=20)
+    assert pl.method == "enumerated patterns"
+    assert not check(inst, pl)
+    assert pl.objective == pytest.approx(brute_force(inst), abs=1e-6)
+    assert pl.bound == pytest.approx(pl.objective, abs=1e-6)
+    for base in (greedy(inst), proportional(inst)):
+        assert not check(inst, base)
+        assert base.objective <= pl.objective + 1e-6
+
+
+def test_a_strong_interference_spreads_the_jobs() -> None:
+    """Two 1-GPU jobs, two servers: together they lose half their rate, so SCIP keeps them
+    apart; without a factor both placements are worth the same."""
+    pts = [ThroughputPoint(cpus=1, throughput=10), ThroughputPoint(cpus=2, throughput=10)]
+    jobs = [PackJob(name=f"j{i}", gpus=1, throughput=pts) for i in range(2)]
+    kinds = [ServerKind(name="s", count=2, gpus=2, cpus=2, memory_gb=8, interference=0.5)]
+    inst = build_instance(PackingProblem(servers=kinds, jobs=jobs))
+    pl = pack(inst, time_limit=20)
+    assert not check(inst, pl)
+    assert all(len(s.jobs) == 1 for s in pl.servers)
+    assert pl.objective == pytest.approx(2.0)
