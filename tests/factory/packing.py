@@ -132,3 +132,62 @@ def factory_instance(n_jobs: int, n_servers: int, seed: int = 0, one_gpu: bool =
     ]
     kinds = [ServerKind(name="s", count=n_servers, gpus=8, cpus=24, memory_gb=500)]
     return build_instance(PackingProblem(servers=kinds, jobs=jobs), profiles)
+
+
+def tiny_packing_solution(
+    folder: Path,
+    jobs: int = 2,
+    server_cpus: float = 2.0,
+    server_gpus: int = 2,
+    spec_file: Path | None = None,
+    interference: float | None = None,
+) -> Path:
+    """A packing solution (written by the solver) that places `jobs` 1-GPU training jobs on
+    one server of `server_cpus` CPUs: each job's profile is a synthetic one (1 and 2 CPUs,
+    no memory axis, 0.5 GB peak) whose job spec is `spec_file` (tests/data/docker-tiny.yaml),
+    renamed. Each job gets server_cpus / server_gpus CPUs, its proportional share."""
+    from harness.profile import save_profile
+    from harness.spec import load_spec
+    from solver.packing import solve
+    from solver.problem import SolveOptions
+
+    root = Path(__file__).resolve().parents[1]
+    spec = load_spec(spec_file or root / "data" / "docker-tiny.yaml")
+    loaded = []
+    for i in range(jobs):
+        name = f"tiny{i}"
+        prof = make_train_profile(
+            name=name,
+            model=spec.model,
+            peak=40.0 + 10 * i,
+            sat=1.5,
+            max_cpus=2,
+            gpus=0,
+            batch_size=spec.batch_size,
+            knee_gb=None,
+            measured_cpus=(1, 2),
+            peak_rss_gb=0.5,
+        )
+        prof = prof.model_copy(update={"job": spec.model_copy(update={"name": name})})
+        path = folder / f"train-{name}.json"
+        save_profile(prof, path)
+        loaded.append(Loaded(path, prof))
+    kinds = [
+        ServerKind(
+            name="here",
+            gpus=server_gpus,
+            cpus=server_cpus,
+            memory_gb=4.0 * server_gpus,
+            interference=interference,
+        )
+    ]
+    problem = PackingProblem(
+        name="tiny",
+        servers=kinds,
+        jobs=[PackJob(name=f"tiny{i}", gpus=1, profile=f"train-tiny{i}.json") for i in range(jobs)],
+        time_limit_s=10,
+    )
+    sol = solve(problem, ProfileSet(loaded, folder), SolveOptions())
+    out = folder / "tiny-packing-solution.json"
+    out.write_text(sol.model_dump_json(indent=1))
+    return out
