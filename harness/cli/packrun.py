@@ -51,13 +51,17 @@ def execute(
     from harness.backends.base import BackendError
     from harness.backends.docker import DockerBackend
     from harness.cores import CoresRefused
-    from harness.packrun.plan import PackPlanError, plan_of
+    from harness.packrun.plan import PackPlanError, plan_of, read_packing
     from harness.packrun.render import render
     from harness.packrun.result import validation_of
     from harness.packrun.run import RunOptions, run_plan
     from harness.profile import WriteError, write_atomic
     from harness.telemetry.host import gpu_count
 
+    try:  # bad input is found before an engine is asked for
+        read_packing(solution)
+    except PackPlanError as exc:
+        raise _fail(str(exc)) from None
     try:
         backend = DockerBackend(image, allow_oversubscribe=allow_oversubscribe)
     except BackendError as exc:
