@@ -11,7 +11,7 @@ the factor measured on the *other* placements (their median slowdown, together /
 given to the solver, which re-solves and predicts. Target: median |error| < 15% with the
 factor, the error without it beside.
 
-    python3 bench/packing_real.py [--batches 6] [--out out/packing_real]
+    python3 bench/packing_real.py [--batches 20] [--reuse] [--out out/packing_real]
 
 Needs a Docker engine and the harness-job:cpu image; about 10 minutes on a 2-core machine.
 Timings on a machine shared with other work are noisy: the figures are medians.
@@ -108,14 +108,20 @@ def _pct(x: float) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--batches", type=int, default=6)
+    ap.add_argument("--batches", type=int, default=20)
+    ap.add_argument("--reuse", action="store_true", help="keep the profiles already in --out")
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "packing_real")
     args = ap.parse_args()
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     with open("/proc/loadavg") as fh:
         print(f"load average at start: {fh.read().split()[0]} on {os.cpu_count()} cores")
-    files = {m: profile(m, out) for m in MODELS}
+    kept = {m: out / f"train-pk-{m}.json" for m in MODELS}
+    if args.reuse and all(p.is_file() for p in kept.values()):
+        files = kept
+        print("profiles kept from an earlier run (--reuse)")
+    else:
+        files = {m: profile(m, out) for m in MODELS}
     backend = DockerBackend()
     pairs = list(itertools.combinations(MODELS, 2))
     runs: dict[tuple[str, str], PackValidation] = {}

@@ -36,6 +36,11 @@ class JobResult(Strict):
     batches_together: int = Field(description="measured batches the median together is over")
     batches_alone: int = 0
     overlapped: bool = Field(description="False: no batch inside the overlap window; all used")
+    span_s: tuple[float, float] | None = Field(
+        default=None,
+        description="together: its first measured batch's start and last one's end, seconds "
+        "after the earliest job's first measured batch began",
+    )
     slowdown: float | None = Field(default=None, description="together / alone images/s")
     error: float | None = Field(default=None, description="(predicted - measured) / measured")
     error_alone_model: float | None = Field(
@@ -81,6 +86,7 @@ def _outcome(run: object) -> str:
 def validation_of(plan: PackPlan, run: PackRun, batches: int, warmup: int) -> PackValidation:
     together = {n: batches_of(r.stamped) for n, r in run.together.items()}
     window = overlap(list(together.values()))
+    t0 = min((bs[0].start for bs in together.values() if bs), default=0.0)
     jobs: list[JobResult] = []
     for j in plan.jobs:
         tr = run.together[j.name]
@@ -92,6 +98,8 @@ def validation_of(plan: PackPlan, run: PackRun, batches: int, warmup: int) -> Pa
             if rt.images_per_s is not None and ra.images_per_s
             else None
         )
+        bs = together[j.name]
+        span = (bs[0].start - t0, bs[-1].end - t0) if bs else None
         reason = next((r.run.reason for r in (tr, ar) if r and r.run and r.run.reason), None)
         jobs.append(
             JobResult(
@@ -109,6 +117,7 @@ def validation_of(plan: PackPlan, run: PackRun, batches: int, warmup: int) -> Pa
                 batches_together=rt.batches,
                 batches_alone=ra.batches,
                 overlapped=rt.in_window,
+                span_s=span,
                 slowdown=slow,
                 error=_err(j.predicted, rt.images_per_s),
                 error_alone_model=_err(j.predicted_alone, rt.images_per_s),
@@ -127,8 +136,15 @@ def _summary(
     factor = min(1.0, statistics.median(slows)) if slows and len(jobs) >= 2 else None
     errs = [abs(j.error) for j in jobs if j.error is not None]
     notes = list(plan.notes)
-    if any(not j.overlapped for j in jobs):
-        notes.append("some job had no batch inside the overlap window: all its batches used")
+    late = [j.job for j in jobs if not j.overlapped]
+    if late:
+        spans = "; ".join(
+            f"{j.job} {j.span_s[0]:.1f}-{j.span_s[1]:.1f} s" for j in jobs if j.span_s
+        )
+        notes.append(
+            f"{', '.join(late)}: no measured batch while every job was in its measured batches "
+            f"(all its batches used; measured spans {spans}): raise --batches"
+        )
     ok = all(j.outcome_together == Outcome.ok.value for j in jobs) and all(
         j.outcome_alone in (None, Outcome.ok.value) for j in jobs
     )

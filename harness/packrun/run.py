@@ -3,7 +3,8 @@
 Together: one lease of disjoint cores for all the jobs (harness/cores.py: around what other
 harness probes hold; refused in one line when they do not fit, unless oversubscription was
 allowed, and then the shared cores are recorded), every container started at once, one thread
-each. Alone: each job by itself on a lease of its own cores, at the same caps. Each run is a
+each. Alone (run first, so that each job's dataset is made before the together run): each
+job by itself on a lease of its own cores, at the same caps. Each run is a
 fixed count of measured batches (after warm-up ones); in the together run a job whose batches
 are shorter runs proportionally more of them (at most MAX_STRETCH times the count), so the jobs
 end near one another and most batches overlap. Records are stamped with the host clock as they
@@ -146,6 +147,8 @@ def run_alone(
 
 
 def run_plan(backend: DockerBackend, plan: PackPlan, work: Path, opts: RunOptions) -> PackRun:
-    together, shared = run_together(backend, plan, work, opts)
+    """Alone first: each job's dataset is made then (once per session), so that the together
+    run's containers reach their batches at about the same time."""
     alone = run_alone(backend, plan, work, opts) if opts.alone else {}
+    together, shared = run_together(backend, plan, work, opts)
     return PackRun(together, alone, shared)
