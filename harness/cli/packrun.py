@@ -23,7 +23,7 @@ def is_packing(path: Path) -> bool:
     """Whether `path` reads as a packing solution (anything else: the split path's errors)."""
     try:
         raw = json.loads(path.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # unreadable, not JSON, nested too deep
         return False
     return isinstance(raw, dict) and raw.get("kind") == "packing"
 
