@@ -65,3 +65,16 @@ def test_together_uses_only_the_batches_every_job_overlapped() -> None:
     assert r.images_per_s == 10.0 and r.batches == 2 and r.in_window  # its lone last batch out
     assert overlap([a, []]) is None
     assert rate_within(a, (10.0, 11.0)).in_window is False
+
+
+def test_together_counts_follow_the_measured_alone_rates(tmp_path: Path) -> None:
+    from harness.packrun.run import MAX_STRETCH, together_counts
+
+    plan = plan_of(tiny_packing_solution(tmp_path), host_cpus=2, host_gpus=0)
+    # tiny1's batches twice as fast alone: twice the batches, so both end together
+    assert together_counts(plan.jobs, 5, {"tiny0": 10.0, "tiny1": 20.0}) == {
+        "tiny0": 5,
+        "tiny1": 10,
+    }
+    assert together_counts(plan.jobs, 5, {"tiny0": 1.0, "tiny1": 100.0})["tiny1"] == 5 * MAX_STRETCH
+    assert min(together_counts(plan.jobs, 5).values()) == 5  # predicted rates, none alone

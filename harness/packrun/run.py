@@ -1,14 +1,14 @@
-"""The containers of a packing validation: the server's jobs together, then each alone.
+"""The containers of a packing validation: each job alone, then the server's jobs together.
 
-Together: one lease of disjoint cores for all the jobs (harness/cores.py: around what other
-harness probes hold; refused in one line when they do not fit, unless oversubscription was
-allowed, and then the shared cores are recorded), every container started at once, one thread
-each. Alone (run first, so that each job's dataset is made before the together run): each
-job by itself on a lease of its own cores, at the same caps. Each run is a
-fixed count of measured batches (after warm-up ones); in the together run a job whose batches
-are shorter runs proportionally more of them (at most MAX_STRETCH times the count), so the jobs
-end near one another and most batches overlap. Records are stamped with the host clock as they
-arrive (measure.py picks the overlapping ones).
+Alone (first, so that each job's dataset is made before the together run): each job by itself
+on a lease of its own cores, at the same caps. Together: one lease of disjoint cores for all
+the jobs (harness/cores.py: around what other harness probes hold; refused in one line when
+they do not fit, unless oversubscription was allowed, and then the shared cores are recorded),
+every container started at once, one thread each. Each run is a fixed count of measured
+batches (after warm-up ones); in the together run a job whose batches are shorter (alone:
+measured; else predicted) runs proportionally more of them (at most MAX_STRETCH times the
+count), so the jobs end near one another and most batches overlap. Records are stamped with
+the host clock as they arrive (measure.py picks the overlapping ones).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.backends.base import ProbeRequest, ProbeRun
-from harness.packrun.measure import Stamped
+from harness.packrun.measure import Stamped, batches_of, rate_alone
 from harness.packrun.plan import PackPlan, PlannedJob
 from harness.profile import Caps, CoreShare
 
@@ -53,10 +53,14 @@ class PackRun:
     shared: list[CoreShare] = field(default_factory=list)
 
 
-def together_counts(jobs: list[PlannedJob], batches: int) -> dict[str, int]:
-    """Measured batches per job in the together run: the slowest job's batch (by its predicted
-    images/s) sets the time; the others fill it, up to MAX_STRETCH times `batches`."""
-    secs = {j.name: _batch_images(j) / max(j.predicted, 1e-9) for j in jobs}
+def together_counts(
+    jobs: list[PlannedJob], batches: int, alone: dict[str, float] | None = None
+) -> dict[str, int]:
+    """Measured batches per job in the together run: the slowest job's batch (by its images/s
+    measured alone, else predicted) sets the time; the others fill it, up to MAX_STRETCH times
+    `batches`."""
+    rate = {j.name: (alone or {}).get(j.name) or j.predicted for j in jobs}
+    secs = {j.name: _batch_images(j) / max(rate[j.name], 1e-9) for j in jobs}
     longest = max(secs.values())
     return {
         n: min(MAX_STRETCH * batches, max(batches, round(batches * longest / s)))
@@ -101,11 +105,15 @@ def _one(
 
 
 def run_together(
-    backend: DockerBackend, plan: PackPlan, work: Path, opts: RunOptions
+    backend: DockerBackend,
+    plan: PackPlan,
+    work: Path,
+    opts: RunOptions,
+    alone: dict[str, float] | None = None,
 ) -> tuple[dict[str, JobRun], list[CoreShare]]:
     from harness.cores import Want
 
-    counts = together_counts(plan.jobs, opts.batches)
+    counts = together_counts(plan.jobs, opts.batches, alone)
     wants = [Want(j.name, j.cpus) for j in plan.jobs]
     what = f"server {plan.server}'s {len(plan.jobs)} jobs"
     runs: dict[str, JobRun] = {}
@@ -150,5 +158,7 @@ def run_plan(backend: DockerBackend, plan: PackPlan, work: Path, opts: RunOption
     """Alone first: each job's dataset is made then (once per session), so that the together
     run's containers reach their batches at about the same time."""
     alone = run_alone(backend, plan, work, opts) if opts.alone else {}
-    together, shared = run_together(backend, plan, work, opts)
+    rates = {n: rate_alone(batches_of(r.stamped)).images_per_s for n, r in alone.items()}
+    known = {n: r for n, r in rates.items() if r}
+    together, shared = run_together(backend, plan, work, opts, known)
     return PackRun(together, alone, shared)
