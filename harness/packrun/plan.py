@@ -150,6 +150,40 @@ def _measured_gpus(prof: Profile) -> int:
     return max([0] + [pr.caps.gpus for pr in prof.train.probes])
 
 
+def _job_of(
+    jp: JobPlacement, ref: str | None, path: Path, extra: list[Path], host_gpus: int, factor: float
+) -> tuple[PlannedJob, str | None]:
+    """One placed job to run (its profile's spec, its caps) and a note on its GPUs, if any."""
+    where = f"problem.jobs.{jp.job}.profile"
+    if ref is None:
+        raise PackPlanError(
+            f"{path}: field '{where}': job {jp.job} has an inline throughput table, no "
+            "profile: there is no job spec to run"
+        )
+    pfile = find_profile(ref, path, extra, where)
+    prof = _load(pfile, path, where)
+    on_gpu = _measured_gpus(prof) > 0 and host_gpus >= jp.gpus
+    note = None
+    if not on_gpu:
+        why = "not available on this host" if host_gpus < jp.gpus else "not used"
+        note = (
+            f"GPUs {why}: the jobs run on the CPU, as their profiles were measured (placed "
+            "GPUs kept as slots)"
+        )
+    job = PlannedJob(
+        name=jp.job,
+        profile=pfile,
+        spec=prof.job.model_dump(mode="json"),
+        cpus=jp.cpus,
+        memory_gb=jp.memory_gb,
+        gpus=jp.gpus if on_gpu else 0,
+        placed_gpus=jp.gpus,
+        predicted=jp.throughput,
+        predicted_alone=jp.throughput / factor,
+    )
+    return job, note
+
+
 def plan_of(
     path: Path,
     host_cpus: int,
@@ -166,45 +200,16 @@ def plan_of(
     name, over = pick_server(path, placement, host_cpus, server, allow_oversubscribe)
     use = next(s for s in placement.servers if s.server == name)
     factor = sol.interference.get(use.kind)
+    # the factor the placement applied to these jobs (a server holding two jobs or more)
+    applied = factor if factor is not None and len(use.jobs) >= 2 else 1.0
     refs = {j.name: j.profile for j in sol.problem.jobs}
     jobs: list[PlannedJob] = []
     notes: list[str] = []
-    gpu_note = False
-    shared = len(_whole_jobs(placement, name)) >= 2
     for jp in _whole_jobs(placement, name):
-        where = f"problem.jobs.{jp.job}.profile"
-        ref = refs.get(jp.job)
-        if ref is None:
-            raise PackPlanError(
-                f"{path}: field '{where}': job {jp.job} has an inline throughput table, no "
-                "profile: there is no job spec to run"
-            )
-        pfile = find_profile(ref, path, profiles or [], where)
-        prof = _load(pfile, path, where)
-        gpus = 0
-        if _measured_gpus(prof) > 0 and host_gpus >= jp.gpus:
-            gpus = jp.gpus
-        elif not gpu_note:
-            gpu_note = True
-            why = "not available on this host" if host_gpus < jp.gpus else "not used"
-            notes.append(
-                f"GPUs {why}: the jobs run on the CPU, as their profiles were measured "
-                f"(placed GPUs kept as slots)"
-            )
-        alone = jp.throughput / factor if (factor and shared) else jp.throughput
-        jobs.append(
-            PlannedJob(
-                name=jp.job,
-                profile=pfile,
-                spec=prof.job.model_dump(mode="json"),
-                cpus=jp.cpus,
-                memory_gb=jp.memory_gb,
-                gpus=gpus,
-                placed_gpus=jp.gpus,
-                predicted=jp.throughput,
-                predicted_alone=alone,
-            )
-        )
+        job, note = _job_of(jp, refs.get(jp.job), path, profiles or [], host_gpus, applied)
+        jobs.append(job)
+        if note is not None and note not in notes:
+            notes.append(note)
     if over:
         notes.append(
             f"oversubscribed: {sum(j.cores for j in jobs)} cores asked of {host_cpus} "
