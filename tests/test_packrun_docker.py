@@ -53,6 +53,11 @@ def _containers() -> list[Any]:
     return list(cli.containers.list(all=True, filters={"label": LABEL_SESSION}))
 
 
+def _ours() -> list[Any]:
+    """Containers of packing validations (other harness containers may come and go)."""
+    return [c for c in _containers() if "-together-" in c.name or "-alone-" in c.name]
+
+
 @pytest.mark.docker
 def test_two_co_located_jobs_run_together_and_alone(image: str, tmp_path: Path) -> None:
     sol = tiny_packing_solution(tmp_path)
@@ -75,7 +80,7 @@ def test_two_co_located_jobs_run_together_and_alone(image: str, tmp_path: Path) 
     assert 0 < v["interference_measured"] <= 1 and "interference:" in v["problem_line"]
     assert v["interference_used"] is None and not v["shared_cores"]
     assert any("GPUs not available" in n for n in v["notes"])
-    assert not [c for c in _containers() if "together" in c.name or "alone" in c.name]
+    assert not _ours()
 
 
 @pytest.mark.docker
@@ -84,11 +89,11 @@ def test_a_decision_whose_containers_would_share_cores_is_flagged_first(
 ) -> None:
     # two jobs of as many CPUs as the host has cores
     sol = tiny_packing_solution(tmp_path, server_cpus=2.0 * (os.cpu_count() or 1))
-    before = {c.id for c in _containers()}
+    before = {c.id for c in _ours()}
     work = tmp_path / "work"
     p = _cli([str(sol), "--image", image, "--workdir", str(work)], timeout=120)
     assert p.returncode == 2, p.stdout + p.stderr
     lines = [ln for ln in p.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and "would share cores" in lines[0], p.stderr
     assert "--allow-oversubscribe" in lines[0]
-    assert not work.exists() and {c.id for c in _containers()} <= before  # nothing started
+    assert not work.exists() and {c.id for c in _ours()} <= before  # nothing started
