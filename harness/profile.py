@@ -145,6 +145,23 @@ class Enforcement(Strict):
     )
     torch_threads: int | None = None
     loader_workers: int | None = None
+    cpuset_seen: list[int] | None = Field(
+        default=None,
+        description="the cores the probe could run on, read inside it (its CPU affinity): the "
+        "grant as the kernel gave it, beside `cpuset`, the one asked for",
+    )
+
+
+class CoreShare(Strict):
+    """Cores that probes or nodes running on one host at the same time were given together:
+    what they measured, they measured while competing for these cores."""
+
+    cores: list[int]
+    by: list[str] = Field(
+        description="who shared them: the nodes of this probe (node0, node1, ...) and other "
+        "probes running on the host then (their probe id and process)"
+    )
+    host: str | None = Field(default=None, description="the host the cores belong to")
 
 
 class BatchRecord(Strict):
@@ -318,6 +335,9 @@ class NodeResult(Strict):
     comm_share: float | None = Field(
         default=None, description="share of a step spent in gradient all-reduce"
     )
+    cpuset: list[int] | None = Field(
+        default=None, description="the node's cores, read inside it (else the ones asked for)"
+    )
 
 
 class Probe(Strict):
@@ -366,6 +386,12 @@ class Probe(Strict):
     )
     memory_counters: MemoryCounters | None = Field(
         default=None, description="the memory cgroup's counters over the measured window"
+    )
+    shared_cores: list[CoreShare] = Field(
+        default_factory=list,
+        description="cores this probe (or its nodes) shared with others running on the same "
+        "host at the same time; empty when its cores were its own. Only --allow-oversubscribe "
+        "lets a probe run so (else it is refused)",
     )
 
 

@@ -192,10 +192,14 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     r = runner.invoke(app, ["run-split", str(tmp_path / "none.json")])
     assert r.exit_code == 2
     assert "none.json: cannot read" in r.output and len(r.output.strip().splitlines()) == 1
-    bad = tmp_path / "packing.json"
-    bad.write_text(json.dumps({"kind": "packing"}))
+    bad = tmp_path / "hybrid.json"
+    bad.write_text(json.dumps({"kind": "hybrid"}))
     r = runner.invoke(app, ["validate-decision", str(bad)])
     assert r.exit_code == 2 and "field 'kind'" in r.output
+    packing = tmp_path / "packing.json"  # a packing decision goes its own way (harness/packrun)
+    packing.write_text(json.dumps({"kind": "packing"}))
+    r = runner.invoke(app, ["validate-decision", str(packing)])
+    assert r.exit_code == 2 and "packing.json: field 'name'" in r.output
     r = runner.invoke(app, ["run-split", str(bad), "--shaping", "netem"])
     assert r.exit_code == 2 and "--shaping" in r.output
     r = runner.invoke(app, ["run-split", str(bad), "--requests", "0"])

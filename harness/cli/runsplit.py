@@ -41,6 +41,17 @@ Repeats = Annotated[int, typer.Option(help="pipeline: runs of each schedule (med
 Domain = Annotated[
     str | None, typer.Option(help="accsplit: the domain whose decision runs (default: the first)")
 ]
+Server = Annotated[
+    str | None,
+    typer.Option(help="packing: the server to run (default: most jobs that fit this host)"),
+]
+Batches = Annotated[int, typer.Option(help="packing: measured batches per job (the slowest's)")]
+Oversubscribe = Annotated[
+    bool,
+    typer.Option(
+        "--allow-oversubscribe", help="packing: run jobs whose cores do not fit (recorded)"
+    ),
+]
 
 
 MAX_REQUESTS = 1_000_000  # requests (or warm-up requests) per phase: each latency is kept
@@ -181,7 +192,28 @@ def _command(validate: bool, doc: str) -> Callable[..., None]:
         profiles: Profiles = None,
         repeats: Repeats = 3,
         domain: Domain = None,
+        server: Server = None,
+        batches: Batches = 6,
+        allow_oversubscribe: Oversubscribe = False,
     ) -> None:
+        from harness.cli import packrun
+
+        if packrun.is_packing(solution):  # a packing decision: its server's jobs, for real
+            raise typer.Exit(
+                packrun.execute(
+                    solution,
+                    validate=validate,
+                    server=server,
+                    batches=batches,
+                    warmup=warmup,
+                    allow_oversubscribe=allow_oversubscribe,
+                    image=image,
+                    out=out,
+                    timeout=timeout,
+                    workdir=workdir,
+                    profiles=profiles,
+                )
+            )
         raise typer.Exit(
             _execute(
                 solution,
@@ -213,7 +245,8 @@ run_split = _command(
 validate_decision = _command(
     True,
     "Predicted vs measured latency and throughput for the chosen split and the baselines\n"
-    "(split solutions), or makespan for every method's schedule (pipeline solutions).",
+    "(split solutions), or makespan for every method's schedule (pipeline solutions), or\n"
+    "images/s of one server's jobs together and alone (packing solutions).",
 )
 
 

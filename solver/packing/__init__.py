@@ -3,6 +3,8 @@
 Each job's throughput at every (CPUs, memory) comes from its training profile; the fairness
 floor is its GPU-proportional share; SCIP maximises the total normalised throughput, beside a
 GPU-proportional and a Synergy-TUNE greedy baseline, and every answer passes the checker.
+A server kind may carry a measured interference factor: jobs that share one of its servers run
+at that share of their images/s alone (the pattern's value; the answer says which were used).
 
 Modules, one job each (importing the package loads `problem`, `table` and `solution` only:
 pydantic and the standard library; pyscipopt and numpy are `pricing`'s and `model`'s,
@@ -56,6 +58,8 @@ def solve(problem: PackingProblem, profiles: ProfileSet, options: SolveOptions) 
     placements = {"proportional": proportional(inst), "greedy": greedy(inst), "scip": scip}
     must, _ = admit(inst)  # the jobs every policy must place (in order, while GPUs are found)
     notes = [SYNERGY_NOTE] if problem.servers is None else []
+    factors = {k.name: k.interference for k in problem.cluster if k.interference is not None}
+    notes.append(interference_note(factors))
     used = {id(profiles.one(ref, "", kind="train", by_job_name=True)) for ref in _refs(problem)}
     for it in profiles:
         if id(it) not in used:
@@ -63,10 +67,21 @@ def solve(problem: PackingProblem, profiles: ProfileSet, options: SolveOptions) 
     return PackingSolution(
         name=problem.name or "packing",
         problem=problem,
+        interference=factors,
         placements=placements,
         checks={k: check(inst, p, must) for k, p in placements.items()},
         notes=notes,
     )
+
+
+def interference_note(factors: dict[str, float]) -> str:
+    if not factors:
+        return (
+            "interference: none given; co-located jobs are priced at their images/s alone "
+            "(measure a factor with `harness validate-decision` on a packing solution)"
+        )
+    each = ", ".join(f"{k} x{f:.3g}" for k, f in factors.items())
+    return f"interference: co-located jobs priced at their images/s alone times {each}"
 
 
 def _refs(problem: PackingProblem) -> set[str]:

@@ -3,7 +3,9 @@
 It recomputes everything from the parts and the jobs' throughput models; it trusts none of
 the numbers the policy reported (usage, throughput, objective). Which jobs must run is the
 caller's to say (`admitted`, e.g. from `baselines.admit` on the round's queue): a
-policy that drops an admitted job would otherwise pass every capacity test.
+policy that drops an admitted job would otherwise pass every capacity test. A job sharing a
+server is held to its table's images/s times the kind's interference factor (`shared_factor`),
+the server's sharing counted from the parts.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from solver.packing.problem import Instance
-from solver.packing.solution import JobPlacement, Placement
+from solver.packing.solution import JobPlacement, Placement, shared_factor
 from solver.packing.table import JobTable
 
 TOL = 1e-6
@@ -32,6 +34,7 @@ def check(
     seen: set[str] = set()
     placed: set[str] = set()
     total = 0.0
+    jobs_on = _jobs_on(inst, placement)
     for jp in placement.jobs:
         tab = tables.get(jp.job)
         if tab is None:
@@ -49,7 +52,7 @@ def check(
             errs.append(f"{jp.job}: placed but has no parts")
             continue
         placed.add(jp.job)
-        total += _placed_job(inst, tab, jp, used, errs)
+        total += _placed_job(inst, tab, jp, used, errs, jobs_on)
     errs += _admission(inst, placement, admitted, seen, placed)
     errs += _capacity(inst, used)
     if abs(total - placement.objective) > 1e-4 * max(1.0, total):
@@ -57,8 +60,25 @@ def check(
     return errs
 
 
+def _jobs_on(inst: Instance, placement: Placement) -> dict[int, int]:
+    """Jobs per server (by index), from the placed jobs' parts."""
+    index = {s.name: i for i, s in enumerate(inst.servers)}
+    out: dict[int, int] = {}
+    for jp in placement.jobs:
+        if not jp.placed:
+            continue
+        for name in {p.server for p in jp.parts if p.server in index}:
+            out[index[name]] = out.get(index[name], 0) + 1
+    return out
+
+
 def _placed_job(
-    inst: Instance, tab: JobTable, jp: JobPlacement, used: dict[str, list[float]], errs: list[str]
+    inst: Instance,
+    tab: JobTable,
+    jp: JobPlacement,
+    used: dict[str, list[float]],
+    errs: list[str],
+    jobs_on: dict[int, int],
 ) -> float:
     """One placed job's parts against its request and its floor; adds its use to `used`,
     appends its violations to `errs`, returns its normalised throughput by the parts."""
@@ -95,11 +115,16 @@ def _placed_job(
             f"{jp.job}: normalised throughput {norm:.4f} below the fairness floor 1 "
             f"({c:g} CPUs, {m:g} GB)"
         )
-    # the simulator advances jobs at the reported rate: it must be the parts' rate
-    rate = norm * tab.prop_throughput
+    # the simulator advances jobs at the reported rate: it must be the parts' rate, times the
+    # interference factor where the job shares a server
+    index = {s.name: i for i, s in enumerate(inst.servers)}
+    factor = shared_factor(
+        inst, [(index[p.server], p.gpus) for p in jp.parts if p.server in index], jobs_on
+    )
+    rate = norm * tab.prop_throughput * factor
     if abs(jp.throughput - rate) > 1e-6 * max(1.0, rate):
         errs.append(f"{jp.job}: reports {jp.throughput:g} images/s, its parts give {rate:g}")
-    return norm
+    return norm * factor
 
 
 def _admission(

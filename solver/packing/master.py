@@ -42,6 +42,7 @@ class Master:
     avail: list[int] = field(default_factory=list)  # servers per kind still free
     columns: list[tuple[int, tuple[tuple[int, int], ...]]] = field(default_factory=list)
     seen: set[tuple[int, tuple[tuple[int, int], ...]]] = field(default_factory=set)
+    interference: list[float] = field(default_factory=list)  # per kind (Instance.interference)
 
     def add(self, kind: int, pattern: dict[int, int]) -> bool:
         key = (kind, tuple(sorted((i, n) for i, n in pattern.items() if n > 0)))
@@ -52,7 +53,13 @@ class Master:
         return True
 
     def value(self, col: int) -> float:
-        return sum(self.items[i].value * n for i, n in self.columns[col][1])
+        """The pattern's normalised throughput: its items' values, each times the kind's
+        interference factor when the pattern holds two items or more (jobs sharing a server)."""
+        kind, pat = self.columns[col]
+        v = sum(self.items[i].value * n for i, n in pat)
+        if sum(n for _, n in pat) >= 2 and kind < len(self.interference):
+            v *= self.interference[kind]
+        return v
 
     def fits(self, i: int, k: int) -> bool:
         it, (_, g, c, m) = self.items[i], self.kinds[k]
@@ -103,7 +110,7 @@ def build_master(inst: Instance, admitted: list[int]) -> tuple[Master, dict[tupl
         row_jobs[r].append(j)
         job_row[(j, 0)] = r
     kinds = [(k.count, k.gpus, k.cpus, k.memory_gb) for k in inst.kinds]
-    master = Master(items, demand, row_jobs, kinds)
+    master = Master(items, demand, row_jobs, kinds, interference=list(inst.interference))
     master.rhs = list(demand)
     master.avail = [k[0] for k in kinds]
     return master, job_row

@@ -22,6 +22,11 @@ it equals the LP optimum once pricing finds nothing. The integer master over the
 columns is then solved by SCIP, warm-started with the greedy (or proportional) packing, whose
 patterns are among the columns, so the model is never infeasible and never worse than them.
 
+Interference: on a kind with a measured factor f, a pattern of two items or more is worth f
+times its items' values (`Master.value`). With every pattern enumerated the master is exact
+with it; column generation's pricing still prices items alone, which overstates a shared
+pattern's reduced cost for f < 1: its Lagrangian bound stays valid (a relaxation), only looser.
+
 The fairness floor is in the items: a job's configurations are only those with at least its
 GPU-proportional-share throughput. A job larger than a server is split into whole servers
 plus a remainder, at its proportional share (the slowest part sets the pace).

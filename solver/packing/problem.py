@@ -12,7 +12,7 @@ profiles alone: one job per usable profile, on Synergy's cluster.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -40,6 +40,12 @@ class ServerKind(Strict):
     gpus: Annotated[int, Field(gt=0, le=MAX_SERVER_GPUS)]
     cpus: Annotated[float, Field(gt=0, le=MAX_SERVER_CPUS)]
     memory_gb: Annotated[float, Field(gt=0, le=1e9)]
+    interference: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        default=None,
+        description="measured images/s of a job sharing a server of this kind with other jobs, "
+        "as a share of its images/s alone at the same caps (`harness validate-decision` on a "
+        "packing solution prints it); None: co-located jobs run as fast as alone",
+    )
 
 
 def check_cluster(kinds: list[ServerKind]) -> None:
@@ -144,6 +150,11 @@ class Instance:
     work: list[float]  # remaining iterations per job
     cpus_per_gpu: float  # the fairness reference (smallest ratio over kinds)
     memory_per_gpu: float
+    interference: list[float] = field(default_factory=list)  # per kind; 1.0 (or none): none
+
+    def factor(self, kind: int) -> float:
+        """Images/s of a job sharing a server of `kind`, as a share of its images/s alone."""
+        return self.interference[kind] if kind < len(self.interference) else 1.0
 
     @property
     def max_gpus(self) -> int:
@@ -249,6 +260,7 @@ def build_instance(problem: PackingProblem, profiles: ProfileSet | None = None) 
         work=[j.work_iterations for j in problem.jobs],
         cpus_per_gpu=cpg,
         memory_per_gpu=mpg,
+        interference=[k.interference or 1.0 for k in kinds],
     )
 
 

@@ -6,6 +6,11 @@ per server what is used; SCIP's adds its bound, gap, method and columns. `Packin
 holds the three, each one's checker report, and the problem solved; `summary()` fills the plan
 table's row. `make_placement` is the one way a policy turns its parts into a Placement (the
 throughput is read from each job's table, never taken from the policy).
+
+Interference: a job that shares a server with other jobs runs at its table's images/s times
+that server kind's measured factor (`ServerKind.interference`; a split job: its parts' factors
+weighted by their GPUs, as the pattern model counts them). `shared_factor` is that rule, used
+here and by the checker; the fairness floor holds on the allocation (its images/s alone).
 """
 
 from __future__ import annotations
@@ -78,6 +83,11 @@ class PackingSolution(Strict):
     kind: Literal["packing"] = "packing"
     name: str
     problem: PackingProblem
+    interference: dict[str, float] = Field(
+        default_factory=dict,
+        description="measured interference factor used, by server kind (co-located jobs' "
+        "images/s as a share of alone); empty: none used, co-located jobs priced as if alone",
+    )
     placements: dict[str, Placement] = Field(description="by policy: proportional, greedy, scip")
     checks: dict[str, list[str]] = Field(description="by policy: the checker's violations")
     notes: list[str] = Field(default_factory=list)
@@ -120,11 +130,34 @@ class PackingSolution(Strict):
 # ---------------------------------------------------------------- building a placement
 
 
-def _job_out(inst: Instance, j: int, ps: list[PartTuple]) -> JobPlacement:
+def shared_factor(inst: Instance, parts: list[tuple[int, int]], jobs_on: dict[int, int]) -> float:
+    """A job's interference factor from its parts (server index, GPUs) and the number of jobs
+    on each server: 1 alone; a part on a shared server counts its kind's factor, the parts
+    weighted by their GPUs (a whole job has one part)."""
+    gpus = sum(max(g, 0) for _, g in parts)
+    if gpus <= 0:
+        return 1.0
+    total = 0.0
+    for s, g in parts:
+        f = inst.factor(inst.servers[s].kind) if jobs_on.get(s, 0) >= 2 else 1.0
+        total += f * max(g, 0)
+    return total / gpus
+
+
+def jobs_per_server(parts: dict[int, list[PartTuple]]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for ps in parts.values():
+        for s in {p[0] for p in ps}:
+            out[s] = out.get(s, 0) + 1
+    return out
+
+
+def _job_out(inst: Instance, j: int, ps: list[PartTuple], jobs_on: dict[int, int]) -> JobPlacement:
     tab = inst.jobs[j]
     c = sum(p[2] for p in ps)
     m = sum(p[3] for p in ps)
     t = tab.throughput_at(c, m) if tab.gpus <= inst.max_gpus else tab.prop_throughput
+    t *= shared_factor(inst, [(p[0], p[1]) for p in ps], jobs_on)
     src = next(
         (x.source for x in tab.configs if abs(x.cpus - c) < 1e-6 and abs(x.memory_gb - m) < 1e-6),
         None,
@@ -181,12 +214,13 @@ def make_placement(
     """Assemble the result from per-job parts; throughput is read from each job's table."""
     jobs_out: list[JobPlacement] = []
     obj = 0.0
+    jobs_on = jobs_per_server(parts)
     for j, tab in enumerate(inst.jobs):
         ps = parts.get(j)
         if not ps:
             jobs_out.append(JobPlacement(job=tab.name, gpus=tab.gpus, placed=False))
             continue
-        jp = _job_out(inst, j, ps)
+        jp = _job_out(inst, j, ps, jobs_on)
         obj += jp.throughput / tab.prop_throughput
         jobs_out.append(jp)
     unplaced = [inst.jobs[j].name for j in admitted if not parts.get(j)]

@@ -10,6 +10,7 @@
     packing          tiny packing problems with a brute-force optimum, instances from profiles
     hybrid           hybrid time matrices and their brute-force optimum, CPU profiles, a problem
     accsplit         synthetic model variants (profiles with `variant`), a problem, brute force
+    cores            another harness process holding cores on this host (the core ledger)
 
 Builders only, no tests: a test file imports what it needs from here, never from another test.
 """

@@ -40,8 +40,9 @@ def no_throughput_profile(name: str = "empty") -> Profile:
     return prof
 
 
-def small_problem(seed: int) -> PackingProblem:
-    """3 tiny servers (two kinds) and 4 jobs with random saturating CPU x memory tables."""
+def small_problem(seed: int, interference: float | None = None) -> PackingProblem:
+    """3 tiny servers (two kinds) and 4 jobs with random saturating CPU x memory tables;
+    `interference`: the measured factor of kind 'a' (kind 'b' has none)."""
     rng = random.Random(seed)
     jobs = []
     for j in range(4):
@@ -57,14 +58,15 @@ def small_problem(seed: int) -> PackingProblem:
                 )
         jobs.append(PackJob(name=f"j{j}", gpus=rng.choice([1, 1, 2]), throughput=pts))
     servers = [
-        ServerKind(name="a", count=2, gpus=2, cpus=4, memory_gb=32),
+        ServerKind(name="a", count=2, gpus=2, cpus=4, memory_gb=32, interference=interference),
         ServerKind(name="b", count=1, gpus=2, cpus=5, memory_gb=40),
     ]
     return PackingProblem(servers=servers, jobs=jobs)
 
 
 def brute_force(inst: Instance) -> float:
-    """Best total normalised throughput over every (server, CPUs, memory) per job."""
+    """Best total normalised throughput over every (server, CPUs, memory) per job; a job that
+    shares its server counts its value times the server kind's interference factor."""
     mems: set[float] = set()
     for tab in inst.jobs:
         mems.update(c.memory_gb for c in tab.configs)
@@ -85,10 +87,17 @@ def brute_force(inst: Instance) -> float:
         options.append(opts)
     free = [[s.gpus, s.cpus, s.memory_gb] for s in inst.servers]
     best = [-1.0]
+    chosen: list[tuple[int, float]] = []
 
-    def rec(j: int, acc: float) -> None:
+    def value() -> float:
+        on = [sum(1 for s, _ in chosen if s == t) for t in range(len(inst.servers))]
+        return sum(
+            v * (inst.factor(inst.servers[s].kind) if on[s] >= 2 else 1.0) for s, v in chosen
+        )
+
+    def rec(j: int) -> None:
         if j == len(options):
-            best[0] = max(best[0], acc)
+            best[0] = max(best[0], value())
             return
         for s, g, c, m, v in options[j]:
             f = free[s]
@@ -96,12 +105,14 @@ def brute_force(inst: Instance) -> float:
                 f[0] -= g
                 f[1] -= c
                 f[2] -= m
-                rec(j + 1, acc + v)
+                chosen.append((s, v))
+                rec(j + 1)
+                chosen.pop()
                 f[0] += g
                 f[1] += c
                 f[2] += m
 
-    rec(0, 0.0)
+    rec(0)
     return best[0]
 
 
@@ -121,3 +132,62 @@ def factory_instance(n_jobs: int, n_servers: int, seed: int = 0, one_gpu: bool =
     ]
     kinds = [ServerKind(name="s", count=n_servers, gpus=8, cpus=24, memory_gb=500)]
     return build_instance(PackingProblem(servers=kinds, jobs=jobs), profiles)
+
+
+def tiny_packing_solution(
+    folder: Path,
+    jobs: int = 2,
+    server_cpus: float = 2.0,
+    server_gpus: int = 2,
+    spec_file: Path | None = None,
+    interference: float | None = None,
+) -> Path:
+    """A packing solution (written by the solver) that places `jobs` 1-GPU training jobs on
+    one server of `server_cpus` CPUs: each job's profile is a synthetic one (1 and 2 CPUs,
+    no memory axis, 0.5 GB peak) whose job spec is `spec_file` (tests/data/docker-tiny.yaml),
+    renamed. Each job gets server_cpus / server_gpus CPUs, its proportional share."""
+    from harness.profile import save_profile
+    from harness.spec import load_spec
+    from solver.packing import solve
+    from solver.problem import SolveOptions
+
+    root = Path(__file__).resolve().parents[1]
+    spec = load_spec(spec_file or root / "data" / "docker-tiny.yaml")
+    loaded = []
+    for i in range(jobs):
+        name = f"tiny{i}"
+        prof = make_train_profile(
+            name=name,
+            model=spec.model,
+            peak=40.0 + 10 * i,
+            sat=1.5,
+            max_cpus=2,
+            gpus=0,
+            batch_size=spec.batch_size,
+            knee_gb=None,
+            measured_cpus=(1, 2),
+            peak_rss_gb=0.5,
+        )
+        prof = prof.model_copy(update={"job": spec.model_copy(update={"name": name})})
+        path = folder / f"train-{name}.json"
+        save_profile(prof, path)
+        loaded.append(Loaded(path, prof))
+    kinds = [
+        ServerKind(
+            name="here",
+            gpus=server_gpus,
+            cpus=server_cpus,
+            memory_gb=4.0 * server_gpus,
+            interference=interference,
+        )
+    ]
+    problem = PackingProblem(
+        name="tiny",
+        servers=kinds,
+        jobs=[PackJob(name=f"tiny{i}", gpus=1, profile=f"train-tiny{i}.json") for i in range(jobs)],
+        time_limit_s=10,
+    )
+    sol = solve(problem, ProfileSet(loaded, folder), SolveOptions())
+    out = folder / "tiny-packing-solution.json"
+    out.write_text(sol.model_dump_json(indent=1))
+    return out

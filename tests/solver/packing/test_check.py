@@ -146,3 +146,35 @@ def test_real_policies_place_exactly_the_admitted_jobs() -> None:
     for pl in (proportional(inst), greedy(inst)):
         assert check(inst, pl, must) == [], pl.policy
         assert check(inst, pl, list(range(len(inst.jobs)))) != []
+
+
+def interfering_instance(factor: float) -> Instance:
+    """flat_instance with a measured interference factor on its one server kind."""
+    jobs = [PackJob(name="big", gpus=6, throughput=FLAT)]
+    jobs += [PackJob(name=f"f{i}", gpus=1, throughput=FLAT) for i in range(1, 6)]
+    kinds = [ServerKind(name="s", count=3, gpus=4, cpus=12, memory_gb=100, interference=factor)]
+    return build_instance(PackingProblem(servers=kinds, jobs=jobs))
+
+
+def test_interference_scales_the_jobs_that_share_a_server_only() -> None:
+    inst = interfering_instance(0.8)
+    pl = fake(inst, valid_parts(), ALL)
+    assert check(inst, pl, ALL) == []
+    rate = {j.job: j.throughput for j in pl.jobs}
+    # f1..f4 share server 2 -> 0.8 x 100; big has 4 GPUs alone on s-0 and 2 shared on s-1 with
+    # f5: its parts weighted by GPUs, (4 x 1 + 2 x 0.8) / 6
+    assert rate["f1"] == pytest.approx(80.0)
+    assert rate["f5"] == pytest.approx(80.0)
+    big = next(j for j in pl.jobs if j.job == "big")
+    assert big.normalised == pytest.approx((4 + 2 * 0.8) / 6)
+    alone = fake(inst, {1: [(0, 1, 1.0, 10.0)]}, [1])
+    assert alone.jobs[1].throughput == pytest.approx(100.0)
+
+
+def test_a_rate_that_ignores_interference_is_flagged() -> None:
+    inst = interfering_instance(0.5)
+    pl = fake(inst, valid_parts(), ALL)
+    # a policy that reports f1 at its images/s alone, though it shares s-2 with three jobs
+    jobs = [j.model_copy(update={"throughput": 100.0}) if j.job == "f1" else j for j in pl.jobs]
+    bad = pl.model_copy(update={"jobs": jobs})
+    assert check(inst, bad, ALL) == ["f1: reports 100 images/s, its parts give 50"]

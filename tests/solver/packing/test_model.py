@@ -93,3 +93,30 @@ def test_a_table_shared_by_jobs_of_one_profile_carries_each_jobs_name() -> None:
     assert [t.name for t in inst.jobs] == [f"j{i}" for i in range(30)]
     same = [t for t in inst.jobs if t.model is inst.jobs[0].model and t.gpus == inst.jobs[0].gpus]
     assert len(same) >= 2 and same[0].configs == same[1].configs
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("factor", [0.5, 0.85])
+def test_interference_optimum_equals_brute_force(seed: int, factor: float) -> None:
+    inst = build_instance(small_problem(seed, interference=factor))
+    pl = pack(inst, time_limit=20)
+    assert pl.method == "enumerated patterns"
+    assert not check(inst, pl)
+    assert pl.objective == pytest.approx(brute_force(inst), abs=1e-6)
+    assert pl.bound == pytest.approx(pl.objective, abs=1e-6)
+    for base in (greedy(inst), proportional(inst)):
+        assert not check(inst, base)
+        assert base.objective <= pl.objective + 1e-6
+
+
+def test_a_strong_interference_spreads_the_jobs() -> None:
+    """Two 1-GPU jobs, two servers: together they lose half their rate, so SCIP keeps them
+    apart; without a factor both placements are worth the same."""
+    pts = [ThroughputPoint(cpus=1, throughput=10), ThroughputPoint(cpus=2, throughput=10)]
+    jobs = [PackJob(name=f"j{i}", gpus=1, throughput=pts) for i in range(2)]
+    kinds = [ServerKind(name="s", count=2, gpus=2, cpus=2, memory_gb=8, interference=0.5)]
+    inst = build_instance(PackingProblem(servers=kinds, jobs=jobs))
+    pl = pack(inst, time_limit=20)
+    assert not check(inst, pl)
+    assert all(len(s.jobs) == 1 for s in pl.servers)
+    assert pl.objective == pytest.approx(2.0)
