@@ -25,7 +25,6 @@ optimum.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from dataclasses import dataclass
@@ -217,12 +216,20 @@ def read_measured(path: str) -> list[MeasuredRun]:
     """A JSON list of {domain, throughput_rps, accuracy}, or the `--out` file of
     `harness validate-decision` on an accsplit solution (one domain: the one its notes name;
     the measured streamed throughput and accuracy of its 'chosen' plan)."""
-    raw: Any = json.loads(Path(path).read_text())
+    from harness.profile import read_json
+
+    raw: Any = read_json(path, "a validate-decision --out file or a JSON list of runs")
     if isinstance(raw, dict) and raw.get("kind") == "validate-decision":
         return _from_validation(raw, path)
     rows = raw.get("runs", raw) if isinstance(raw, dict) else raw
-    return [MeasuredRun(str(r["domain"]), float(r["throughput_rps"]), float(r["accuracy"]))
-            for r in rows]  # fmt: skip
+    try:
+        return [MeasuredRun(str(r["domain"]), float(r["throughput_rps"]), float(r["accuracy"]))
+                for r in rows]  # fmt: skip
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{path}: expected a validate-decision --out file or a list of "
+            f"{{domain, throughput_rps, accuracy}}, got {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def _from_validation(raw: dict[str, Any], path: str) -> list[MeasuredRun]:
@@ -287,7 +294,11 @@ def main() -> None:
     sols = gains(profiles, problem, synthetic=not args.profiles)
     exact_vs_gd(profiles, problem)
     surrogate_error(sols[0.03])
-    report_real(sols[0.03], args.measured)
+    try:
+        report_real(sols[0.03], args.measured)
+    except ValueError as exc:  # a --measured file that cannot be read: one line, exit 2
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":
