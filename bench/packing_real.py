@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from harness.backends.docker import DockerBackend  # noqa: E402
+from harness.interrupt import sigterm_as_interrupt  # noqa: E402
 from harness.packrun.plan import plan_of  # noqa: E402
 from harness.packrun.result import PackValidation, validation_of  # noqa: E402
 from harness.packrun.run import RunOptions, run_plan  # noqa: E402
@@ -69,9 +70,16 @@ def profile(model: str, out: Path) -> Path:
     cmd = [sys.executable, "-m", "harness.cli", "profile", str(spec), "--cpu", "1"]
     cmd += ["--backend", "docker", "--out", str(prof)]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as p:  # fmt: skip
+        try:
+            _, err = p.communicate(timeout=900)
+        except (KeyboardInterrupt, subprocess.TimeoutExpired):
+            p.terminate()  # the profiler removes its containers on SIGTERM (not on a kill)
+            p.wait()
+            raise KeyboardInterrupt from None
     if p.returncode != 0 or not prof.is_file():
-        sys.exit(f"profile {model} failed ({p.returncode}): {p.stderr[-500:]}")
+        sys.exit(f"profile {model} failed ({p.returncode}): {err[-500:]}")
     return prof
 
 
@@ -106,6 +114,29 @@ def _pct(x: float) -> str:
     return f"{x * 100:+.1f}%"
 
 
+Pair = tuple[str, str]
+
+
+def measure_all(
+    out: Path, backend: DockerBackend, batches: int, reuse: bool
+) -> tuple[dict[str, Path], dict[Pair, PackValidation], dict[Pair, dict[str, float]]]:
+    """Profiles (fresh unless --reuse), then each pair's decision without a factor, run."""
+    kept = {m: out / f"train-pk-{m}.json" for m in MODELS}
+    if reuse and all(p.is_file() for p in kept.values()):
+        files = kept
+        print("profiles kept from an earlier run (--reuse)")
+    else:
+        files = {m: profile(m, out) for m in MODELS}
+    runs: dict[Pair, PackValidation] = {}
+    plain: dict[Pair, dict[str, float]] = {}
+    for pair in itertools.combinations(MODELS, 2):
+        sol = decide(pair, files, out, None)
+        plain[pair] = predicted(sol)
+        runs[pair] = validate(sol, backend, batches, out)
+        print(f"ran {' + '.join(pair)}: measured factor {runs[pair].interference_measured}")
+    return files, runs, plain
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--batches", type=int, default=20)
@@ -116,22 +147,14 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     with open("/proc/loadavg") as fh:
         print(f"load average at start: {fh.read().split()[0]} on {os.cpu_count()} cores")
-    kept = {m: out / f"train-pk-{m}.json" for m in MODELS}
-    if args.reuse and all(p.is_file() for p in kept.values()):
-        files = kept
-        print("profiles kept from an earlier run (--reuse)")
-    else:
-        files = {m: profile(m, out) for m in MODELS}
     backend = DockerBackend()
-    pairs = list(itertools.combinations(MODELS, 2))
-    runs: dict[tuple[str, str], PackValidation] = {}
-    plain: dict[tuple[str, str], dict[str, float]] = {}
-    for pair in pairs:
-        sol = decide(pair, files, out, None)
-        plain[pair] = predicted(sol)
-        runs[pair] = validate(sol, backend, args.batches, out)
-        v = runs[pair]
-        print(f"ran {' + '.join(pair)}: measured factor {v.interference_measured}")
+    try:  # Ctrl-C or SIGTERM: the containers started are removed, never left behind
+        with sigterm_as_interrupt():
+            files, runs, plain = measure_all(out, backend, args.batches, args.reuse)
+    except KeyboardInterrupt:
+        backend.cleanup()
+        sys.exit("interrupted: containers removed")
+    pairs = list(runs)
     rows: list[dict[str, Any]] = []
     errs0: list[float] = []
     errs1: list[float] = []

@@ -51,6 +51,7 @@ def execute(
     from harness.backends.base import BackendError
     from harness.backends.docker import DockerBackend
     from harness.cores import CoresRefused
+    from harness.interrupt import sigterm_as_interrupt
     from harness.packrun.plan import PackPlanError, plan_of, read_packing
     from harness.packrun.render import render
     from harness.packrun.result import validation_of
@@ -88,7 +89,8 @@ def execute(
     )
     opts = RunOptions(batches=batches, warmup=warmup, timeout_s=timeout, alone=validate)
     try:
-        run = run_plan(backend, plan, work, opts)
+        with sigterm_as_interrupt():
+            run = run_plan(backend, plan, work, opts)
     except CoresRefused as exc:
         raise _fail(str(exc)) from None
     except BackendError as exc:
