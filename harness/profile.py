@@ -147,6 +147,23 @@ class Enforcement(Strict):
     loader_workers: int | None = None
 
 
+class Grant(Strict):
+    """What the probe was granted, read from inside it (harness/telemetry/grant.py): the CPUs
+    it may run on, its cpuset cgroup, the tightest memory limit above it, its GPUs and node.
+    Under Slurm these are the cluster's cgroup plugin's doing, not the harness's request."""
+
+    node: str = Field(description="Slurm node name (SLURMD_NODENAME), else the host name")
+    slurm_job: str | None = None
+    affinity: list[int] = Field(default_factory=list, description="CPUs it may run on")
+    cpuset: list[int] | None = Field(default=None, description="its cpuset cgroup's CPUs")
+    cpuset_cgroup: str | None = None
+    memory_limit_bytes: int | None = Field(
+        default=None, description="tightest memory limit of its cgroup and their parents"
+    )
+    memory_cgroup: str | None = None
+    gpus: str | None = Field(default=None, description="CUDA_VISIBLE_DEVICES as it saw it")
+
+
 class BatchRecord(Strict):
     """One measured batch, the columns of the hybrid-scheduler seed. The one model that takes
     NaN: a diverging run's `loss` is NaN, a measurement, not an input error (it is written as
@@ -324,6 +341,9 @@ class Probe(Strict):
     id: str = Field(description="stable key of the caps, used by --resume")
     caps: Caps
     enforced: Enforcement | None = None
+    granted: Grant | None = Field(
+        default=None, description="what the probe saw it was granted, read inside it"
+    )
     backend: str
     image: str | None = None
     container: str | None = None

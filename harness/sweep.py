@@ -26,6 +26,7 @@ from harness.options import MAX_BATCH, ProfileOptions
 from harness.profile import (
     BatchRecord,
     Caps,
+    Grant,
     InferSection,
     MatrixCell,
     MedianCI,
@@ -104,6 +105,7 @@ def summarise(
     disk_read_mb = float(io["disk_read_bytes"]) / 1e6 if io is not None else None
     stop = next((r for r in run.records if r.get("type") == "stop"), None)
     mem = next((r for r in run.records if r.get("type") == "memcg"), None)
+    grant = next((r for r in run.records if r.get("type") == "grant"), None)
     outcome = run.outcome
     reason = run.reason
     if (
@@ -124,6 +126,7 @@ def summarise(
         id=pid,
         caps=caps,
         enforced=run.enforced,
+        granted=Grant.model_validate(_batch_fields(grant)) if grant is not None else None,
         backend=backend,
         image=run.image,
         container=run.container,

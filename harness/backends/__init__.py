@@ -60,8 +60,14 @@ def get_backend(
         from harness.backends.docker import DockerBackend
 
         return DockerBackend(**kwargs), "docker backend (asked for)"
+    if name == "slurm":
+        from harness.backends.slurm import SlurmBackend
+        from harness.slurm.settings import SlurmSettings
+
+        settings = SlurmSettings.from_env(partition=kwargs.get("partition"))
+        return SlurmBackend(settings), "slurm backend (asked for)"
     if name != "auto":
-        raise ValueError(f"--backend: expected auto, local or docker, got {name!r}")
+        raise ValueError(f"--backend: expected auto, local, docker or slurm, got {name!r}")
     ok, why = engine()
     if ok:
         present, image = image_lookup(kwargs.get("image"), image_kind)

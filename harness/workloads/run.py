@@ -142,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     with open(request["records"], "a") as fh:
         emit = Emitter(fh)
         try:
+            from harness.telemetry.grant import read_grant
+
+            emit(read_grant())  # what it may use, as seen from here (not what was asked)
             if spec.script is not None:
                 return run_script(spec, request, emit, cpus)
             from harness.workloads.models import set_threads
