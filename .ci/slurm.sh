@@ -11,10 +11,12 @@
 # Caps are enforced by Slurm's cgroup plugins: task/cgroup with ConstrainCores (a cpuset of the
 # cores allocated) and ConstrainRAMSpace + ConstrainSwapSpace with AllowedSwapSpace=0 (a memory
 # limit with no swap); select/cons_tres with CR_Core_Memory hands out whole cores, never the same
-# core to two jobs of one node. Partitions: `debug` (n1 and n2, the default), `a` (n1) and `b`
-# (n2): two node types to profile a heterogeneous cluster against. n1 and n2 are emulated nodes
-# on the same host, so they share its physical cores: the two-node tests check correctness
-# (rendezvous, per-node caps), not speed.
+# core to two jobs of one node. Partitions: `debug` (the default: n1 alone, so that probes side
+# by side get disjoint cores of this host), `two` (n1 and n2, for two-node probes), `a` (n1) and
+# `b` (n2): two node types to profile a heterogeneous cluster against. n1 and n2 are emulated
+# nodes on the same host: each believes it has all of the host's cores, so jobs on n1 and on n2
+# at the same time share physical cores. The tests that use n2 check correctness (rendezvous,
+# per-node caps, one profile per node type), never speed.
 #
 # With CI=true every failure is fatal (the Slurm tests must run, never skip). Without it, a
 # machine where the cluster cannot be started only gets a warning and the tests skip.
@@ -37,7 +39,7 @@ fail() {
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
 nodes_idle() {
     local n
-    n=$(sinfo -h -N -p debug -t idle,mix,alloc -o '%N' 2>/dev/null | sort -u | wc -l)
+    n=$(sinfo -h -N -p two -t idle,mix,alloc -o '%N' 2>/dev/null | sort -u | wc -l)
     [ "$n" -ge "${#NODES[@]}" ]
 }
 
@@ -101,7 +103,8 @@ SlurmdTimeout=60
 MpiDefault=none
 SchedulerType=sched/backfill
 $node_lines
-PartitionName=debug Nodes=$(IFS=,; echo "${NODES[*]}") Default=YES MaxTime=INFINITE OverSubscribe=NO State=UP
+PartitionName=debug Nodes=${NODES[0]} Default=YES MaxTime=INFINITE OverSubscribe=NO State=UP
+PartitionName=two Nodes=$(IFS=,; echo "${NODES[*]}") MaxTime=INFINITE OverSubscribe=NO State=UP
 PartitionName=a Nodes=${NODES[0]} MaxTime=INFINITE OverSubscribe=NO State=UP
 PartitionName=b Nodes=${NODES[1]} MaxTime=INFINITE OverSubscribe=NO State=UP
 EOF

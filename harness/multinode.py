@@ -364,9 +364,10 @@ def run_multinode_profile(
         return 2
     hooks = hooks if hooks is not None else NoHooks()
     nnodes = options.nnodes
-    cpus = options.cpu if options.cpu is not None else max(1, backend.host_cpus() // nnodes)
+    per_host = 1 if backend.name == "slurm" else nnodes  # Slurm: every node its own machine
+    cpus = options.cpu if options.cpu is not None else max(1, backend.host_cpus() // per_host)
     caps = Caps(cpus=cpus, memory_gb=options.memory, gpus=options.num_gpus)
-    out = options.out or Path("profiles") / f"{spec.name}-docker-{nnodes}nodes.json"
+    out = options.out or Path("profiles") / f"{spec.name}-{backend.name}-{nnodes}nodes.json"
     node_opts = options.resolved(cpu=cpus)
     try:  # refuses, before any node starts, a file at `out` it must not overwrite
         sweep = Sweep(spec, backend, node_opts, out, out.parent / ".work" / out.stem)
@@ -386,6 +387,8 @@ def run_multinode_profile(
         overrides=overrides,
     )
     where = ", ".join(options.hosts) if options.hosts else "one engine, a Docker network"
+    if backend.name == "slurm":
+        where = "one Slurm allocation, rendezvous from it"
     console.print(
         f"[bold]{spec.name}[/bold]: {nnodes} nodes x {cpus:g} CPU ({where}); {backend.describe()}",
         highlight=False,
@@ -393,24 +396,29 @@ def run_multinode_profile(
     started = now()
     hooks.on_probe_begin(caps, 0)
     try:
-        result = run_multinode(
-            req,
-            nnodes,
-            hosts=options.hosts or None,
-            master_addr=options.master_addr,
-            master_port=options.master_port or DEFAULT_PORT,
-            image=getattr(backend, "_image", None),
-            on_record=hooks.on_record,
-            session=getattr(backend, "session", None),
-        )
+        if backend.name == "slurm":  # one allocation of nnodes nodes (backends/slurm.py)
+            result = backend.run_nodes(
+                req, nnodes, master_port=options.master_port, on_record=hooks.on_record
+            )
+        else:
+            result = run_multinode(
+                req,
+                nnodes,
+                hosts=options.hosts or None,
+                master_addr=options.master_addr,
+                master_port=options.master_port or DEFAULT_PORT,
+                image=getattr(backend, "_image", None),
+                on_record=hooks.on_record,
+                session=getattr(backend, "session", None),
+            )
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/yellow]: every node's container was removed")
+        console.print("[yellow]interrupted[/yellow]: every node was stopped and removed")
         return 130
     except BackendError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return 2
     run = result.as_probe_run()
-    probe = summarise(run, caps, pid, "docker", started, keep_records=True, batch=sweep.batch)
+    probe = summarise(run, caps, pid, backend.name, started, keep_records=True, batch=sweep.batch)
     probe.nodes = result.nodes
     probe.comm_share = result.comm_share
     if result.aggregate is not None:

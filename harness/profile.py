@@ -153,6 +153,7 @@ class Grant(Strict):
     Under Slurm these are the cluster's cgroup plugin's doing, not the harness's request."""
 
     node: str = Field(description="Slurm node name (SLURMD_NODENAME), else the host name")
+    host: str | None = Field(default=None, description="the machine's host name")
     slurm_job: str | None = None
     affinity: list[int] = Field(default_factory=list, description="CPUs it may run on")
     cpuset: list[int] | None = Field(default=None, description="its cpuset cgroup's CPUs")

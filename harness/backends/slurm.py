@@ -29,6 +29,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.backends.base import (
     BackendError,
@@ -45,6 +46,9 @@ from harness.slurm.nodes import NodeType, node_types
 from harness.slurm.outcome import classify
 from harness.slurm.script import nodes_script, probe_script
 from harness.slurm.settings import SlurmSettings
+
+if TYPE_CHECKING:
+    from harness.multinode import MultiNodeRun
 
 JOB_PREFIX = "harness-"
 TIME_MARGIN_MIN = 1  # Slurm's --time is whole minutes, checked about every 30 s
@@ -193,7 +197,8 @@ class SlurmBackend:
         t = self.node_type
         where = "the default partition"
         if t is not None:
-            where = f"node type '{t.name}' ({len(t.nodes)} node(s) of {t.cpus} CPUs, {t.memory_mb} MB"
+            where = f"node type '{t.name}' ({len(t.nodes)} node(s) of {t.cpus} CPUs"
+            where += f", {t.memory_mb} MB"
             where += f"; {' '.join(t.sbatch_args())})" if t.sbatch_args() else ")"
         return (
             f"slurm ({where}): caps by --cpus-per-task/--mem/--gres, enforced by the cluster's "
@@ -363,7 +368,7 @@ class SlurmBackend:
         *,
         master_port: int | None = None,
         on_record: OnRecord | None = None,
-    ) -> MultiNodeResult:
+    ) -> MultiNodeRun:
         """One data-parallel probe on `nnodes` nodes of one allocation: one torchrun node per
         node, the rendezvous taken from the allocation (see harness/slurm/script.py)."""
         request = self._placed(request)
@@ -396,19 +401,16 @@ class SlurmBackend:
             env=request.env,
         )
         job, watched = self._submit_and_watch(request, script, nnodes, files, on_record)
-        runs = [self._probe_run(r, job, watched, watched.records[r.records_file]) for r in node_reqs]
+        runs = [
+            self._probe_run(r, job, watched, watched.records[r.records_file]) for r in node_reqs
+        ]
         log = "\n".join(tail_lines(request.stderr_file, 200))
         rdv = re.search(r"rendezvous: (\S+):(\d+) \((\S+)\)", log)
         if any(r.outcome != Outcome.ok for r in runs):
             tail = tail_lines(request.stderr_file)
             for r in runs:
                 r.log_tail = r.log_tail or tail
-        return MultiNodeResult(
-            runs=runs,
-            master_addr=rdv.group(1) if rdv else "?",
-            master_port=int(rdv.group(2)) if rdv else (master_port or 0),
-            nodelist=rdv.group(3) if rdv else (watched.state.nodes if watched.state else None),
-        )
+        return nodes_run(runs, request.caps, rdv, master_port)
 
     # ------------------------------------------------------------ the end
 
@@ -438,9 +440,27 @@ class _Watched:
     timed_out_s: float | None = None
 
 
-@dataclasses.dataclass
-class MultiNodeResult:
-    runs: list[ProbeRun]
-    master_addr: str
-    master_port: int
-    nodelist: str | None
+def nodes_run(
+    runs: list[ProbeRun], caps: Caps, rdv: re.Match[str] | None, port: int | None
+) -> MultiNodeRun:
+    """The nodes' runs as one multi-node run: per-node results (named by the node each ran
+    on, as it saw it), every node's records, the whole job's images/s, the all-reduce share."""
+    from harness.multinode import MultiNodeRun, _median, aggregate_throughput, node_result
+
+    records = [rec for r in runs for rec in r.records]
+    nodes = []
+    for rank, r in enumerate(runs):
+        grant = next((x for x in r.records if x.get("type") == "grant"), None)
+        host = str(grant.get("node")) if grant is not None else f"rank {rank}"
+        nodes.append(node_result(rank, host, caps, r.records))
+    shares = [n.comm_share for n in nodes if n.comm_share is not None]
+    return MultiNodeRun(
+        runs=runs,
+        nodes=nodes,
+        master_addr=rdv.group(1) if rdv else "?",
+        master_port=int(rdv.group(2)) if rdv else (port or 0),
+        network=f"slurm allocation {rdv.group(3)}" if rdv else "slurm allocation",
+        aggregate=aggregate_throughput(records, len(runs)),
+        comm_share=_median(shares),
+        records=records,
+    )

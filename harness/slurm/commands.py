@@ -10,6 +10,7 @@ A finished job is read from `scontrol show job` (slurmctld keeps it for MinJobAg
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import subprocess
@@ -170,10 +171,8 @@ def cancel(job_ids: Sequence[str], signal: str | None = None) -> None:
     if not job_ids:
         return
     sig = ["--signal", signal] if signal else []
-    try:
+    with contextlib.suppress(SlurmError):
         run(["scancel", "--quiet", *sig, *job_ids], timeout=30)
-    except SlurmError:
-        pass
 
 
 def queued(job_ids: Sequence[str]) -> list[str]:

@@ -68,10 +68,7 @@ def node_types(
         part = ",".join(wanted) if partitions else None
         return [_type(",".join(wanted), part, None, chosen)]
     if split == "partition":
-        return [
-            _type(p, p, None, [r for r in chosen if r.partition == p])
-            for p in wanted
-        ]
+        return [_type(p, p, None, [r for r in chosen if r.partition == p]) for p in wanted]
     part = ",".join(wanted) if partitions else None
     groups: dict[str, list[NodeRow]] = {}
     for r in chosen:

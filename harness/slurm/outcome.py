@@ -8,7 +8,7 @@ Slurm's states map as every backend's outcomes do:
 | OUT_OF_MEMORY, or a MemoryError in the workload | oom | the cgroup's OOM killer at --mem |
 | TIMEOUT, DEADLINE | timed_out | Slurm's --time |
 | cancelled by the harness at the probe's time limit | timed_out | |
-| FAILED, CANCELLED, NODE_FAIL, PREEMPTED, BOOT_FAIL, ... | crashed | the state, Slurm's reason, the exit code and the workload's last error |
+| FAILED, CANCELLED, NODE_FAIL, PREEMPTED, ... | crashed | state, reason, exit, last error |
 
 A probe the workload itself refused (a clock it may not lock) is `refused`, as elsewhere.
 """

@@ -11,7 +11,8 @@ cgroup plugin, not the harness, writes the limits) and emits it as a `grant` rec
   `memory.limit_in_bytes`, v2 `memory.max`), None when no ancestor limits it;
 - gpus: CUDA_VISIBLE_DEVICES as the process sees it (Slurm sets it from --gres);
 - node: the Slurm node name (SLURMD_NODENAME) where there is one, else the host name; the
-  Slurm job id where there is one.
+  host name itself (several Slurm nodes may be one machine); the Slurm job id where there is
+  one.
 
 Pure Python (no torch); `root` and the texts are parameters so that fake trees test it.
 """
@@ -115,6 +116,7 @@ def read_grant(
     return {
         "type": "grant",
         "node": env.get("SLURMD_NODENAME") or socket.gethostname(),
+        "host": socket.gethostname(),
         "slurm_job": env.get("SLURM_JOB_ID"),
         "affinity": sorted(os.sched_getaffinity(0)),
         "cpuset": cset,
