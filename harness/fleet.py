@@ -153,6 +153,33 @@ def run(entries: list[Entry], concurrent: bool, on_interrupt: Callable[[], Any])
     return FleetResult(entries, time.monotonic() - t0)
 
 
+def mark_shared_cores(entries: list[Entry]) -> int:
+    """Record in each probe that ran beside another on the same machine with overlapping
+    cores (from the grants read inside them, and the times they ran) that it did, and save
+    its profile. Slurm never gives one node's cores to two jobs, but two Slurm nodes can be
+    one machine. Returns how many probes were marked."""
+    from harness.telemetry.grant import shared_cores
+
+    held = []
+    for e in entries:
+        sec = e.sweep.profile.train if e.sweep is not None else None
+        for p in sec.probes if sec is not None else []:
+            g = p.granted
+            if g is not None and g.at is not None and p.enforced is not None:
+                held.append((e, p, g.model_dump(), g.at, g.at + p.duration_s))
+    marked: set[int] = set()
+    for i, (e, p, mine, t0, t1) in enumerate(held):
+        beside = [o[2] for j, o in enumerate(held) if j != i and o[3] < t1 and t0 < o[4]]
+        note = shared_cores([mine, *beside])[0]
+        if note is not None and p.enforced is not None and "OVERSUBSCRIBED" not in p.enforced.cpu:
+            p.enforced.cpu += f"; OVERSUBSCRIBED: {note}"
+            marked.add(id(e))
+    for e in entries:
+        if id(e) in marked and e.sweep is not None:
+            e.sweep.save()
+    return len(marked)
+
+
 def describe_type(profile: Profile, node_type: Any) -> None:
     """Label a profile with the node type it was measured on (the packing problem reads one
     profile per job per server type): its name, CPUs and memory (the type's smallest node)."""

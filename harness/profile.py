@@ -154,6 +154,7 @@ class Grant(Strict):
 
     node: str = Field(description="Slurm node name (SLURMD_NODENAME), else the host name")
     host: str | None = Field(default=None, description="the machine's host name")
+    at: float | None = Field(default=None, description="when it was read, unix seconds")
     slurm_job: str | None = None
     affinity: list[int] = Field(default_factory=list, description="CPUs it may run on")
     cpuset: list[int] | None = Field(default=None, description="its cpuset cgroup's CPUs")

@@ -446,8 +446,13 @@ def nodes_run(
     """The nodes' runs as one multi-node run: per-node results (named by the node each ran
     on, as it saw it), every node's records, the whole job's images/s, the all-reduce share."""
     from harness.multinode import MultiNodeRun, _median, aggregate_throughput, node_result
+    from harness.telemetry.grant import shared_cores
 
     records = [rec for r in runs for rec in r.records]
+    grants = [next((x for x in r.records if x.get("type") == "grant"), None) for r in runs]
+    for r, note in zip(runs, shared_cores(grants), strict=True):
+        if note is not None and r.enforced is not None:
+            r.enforced.cpu += f"; OVERSUBSCRIBED: {note}"
     nodes = []
     for rank, r in enumerate(runs):
         grant = next((x for x in r.records if x.get("type") == "grant"), None)

@@ -324,6 +324,12 @@ def run_profiles(specs: list[JobSpec], options: ProfileOptions) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
         backend.cleanup()
+    if concurrent and fleet.mark_shared_cores(entries):
+        err_console().print(
+            "[yellow]warning[/yellow]: some probes shared cores with others running beside them "
+            "on the same machine (recorded in their profiles: enforced.cpu 'OVERSUBSCRIBED')",
+            highlight=False,
+        )
     return _fleet_end(result)
 
 

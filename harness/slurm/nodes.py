@@ -38,7 +38,7 @@ class NoNodes(ValueError):
 
 
 def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", text) or "default"
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", text) or "default"
 
 
 def _type(name: str, part: str | None, constraint: str | None, rows: list[NodeRow]) -> NodeType:

@@ -12,7 +12,7 @@ cgroup plugin, not the harness, writes the limits) and emits it as a `grant` rec
 - gpus: CUDA_VISIBLE_DEVICES as the process sees it (Slurm sets it from --gres);
 - node: the Slurm node name (SLURMD_NODENAME) where there is one, else the host name; the
   host name itself (several Slurm nodes may be one machine); the Slurm job id where there is
-  one.
+  one; the time it was read (unix seconds: when the probe started running).
 
 Pure Python (no torch); `root` and the texts are parameters so that fake trees test it.
 """
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,7 @@ def read_grant(
         "type": "grant",
         "node": env.get("SLURMD_NODENAME") or socket.gethostname(),
         "host": socket.gethostname(),
+        "at": time.time(),
         "slurm_job": env.get("SLURM_JOB_ID"),
         "affinity": sorted(os.sched_getaffinity(0)),
         "cpuset": cset,
@@ -125,3 +127,23 @@ def read_grant(
         "memory_cgroup": mem_dir,
         "gpus": env.get("CUDA_VISIBLE_DEVICES"),
     }
+
+
+def shared_cores(grants: list[dict[str, Any] | None]) -> list[str | None]:
+    """For grants held at the same time: a note per grant naming the others on the same
+    machine (`host`) whose CPUs overlap its own, else None. Two Slurm nodes can be one machine
+    (several slurmd on one host) and each hands out its cores from 0: two probes that ran
+    side by side on 'different nodes' then shared cores, and the profile must say so."""
+    notes: list[str | None] = []
+    for i, g in enumerate(grants):
+        mine = set((g or {}).get("cpuset") or (g or {}).get("affinity") or [])
+        host = (g or {}).get("host")
+        shared = []
+        for j, o in enumerate(grants):
+            if j == i or g is None or o is None or host is None or o.get("host") != host:
+                continue
+            both = mine & set(o.get("cpuset") or o.get("affinity") or [])
+            if both:
+                shared.append(f"{o.get('node')} (cores {','.join(map(str, sorted(both)))})")
+        notes.append(f"shared cores of host {host} with {', '.join(shared)}" if shared else None)
+    return notes
