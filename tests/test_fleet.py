@@ -57,3 +57,21 @@ def test_probes_sharing_cores_at_the_same_time_on_one_machine_are_marked() -> No
     assert "OVERSUBSCRIBED: shared cores of host vm with n2 (cores 0)" in _cpu(a)
     assert "OVERSUBSCRIBED" in _cpu(b) and a.sweep.saved == 1  # type: ignore[union-attr]
     assert all("OVERSUBSCRIBED" not in _cpu(x) for x in (c, d, e))
+
+
+def test_several_jobs_need_a_folder_at_out(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    root = Path(__file__).resolve().parents[1]
+    jobs = [
+        str(root / "jobs" / "tiny-train.yaml"),
+        str(root / "tests" / "data" / "docker-tiny.yaml"),
+    ]
+    r = CliRunner().invoke(
+        app, ["profile", *jobs, "--backend", "local", "--out", str(tmp_path / "p.json")]
+    )
+    assert r.exit_code == 2, r.output
+    assert "--out: 2 sweeps (jobs x node types) write one profile each" in r.output
+    assert not list(tmp_path.iterdir())  # nothing run, nothing written

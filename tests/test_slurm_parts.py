@@ -92,6 +92,7 @@ def test_node_types_by_partition_feature_or_none() -> None:
         ("cpu", ["--partition=cpu"]),
     ]
     assert by_part[1].memory_mb == 1024000
+    assert by_part[0].gpus == 4 and by_part[1].gpus == 0 and by_feat[0].gpus == 8
     with pytest.raises(NoNodes, match="no partition 'gpu-h100'"):
         node_types(rows, ["gpu-h100"], "gpu", "partition")
 

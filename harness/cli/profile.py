@@ -213,7 +213,7 @@ def pick_backend(options: ProfileOptions) -> tuple[Any, str]:
     from harness.backends import get_backend
     from harness.backends.base import BackendError
 
-    if options.num_gpus > 0:
+    if options.num_gpus > 0 and options.backend != "slurm":  # Slurm: the nodes' GPUs, later
         from harness.telemetry.host import gpu_count
 
         have = gpu_count()
@@ -288,6 +288,12 @@ def run_profiles(specs: list[JobSpec], options: ProfileOptions) -> int:
     for spec in specs:
         for _, b in pairs:
             problem = check_host(options, spec, b.host_cpus())
+            have = b.node_type.gpus if b.name == "slurm" else options.num_gpus
+            if problem is None and options.num_gpus > have:
+                problem = (
+                    f"--num-gpus {options.num_gpus}: node type '{b.node_type.name}' has "
+                    f"{have} GPU(s) per node (sinfo's gres)"
+                )
             if problem is None and options.frequencies and b.name != "slurm":
                 problem = check_clocks(options)  # a Slurm node checks its own clocks
             if problem:

@@ -27,6 +27,7 @@ class NodeType:
     memory_mb: int
     nodes: list[str] = field(default_factory=list)
     gres: str = ""
+    gpus: int = 0  # GPUs of the type's node with the fewest
 
     def sbatch_args(self) -> list[str]:
         out = [f"--partition={self.partition}"] if self.partition else []
@@ -50,7 +51,18 @@ def _type(name: str, part: str | None, constraint: str | None, rows: list[NodeRo
         memory_mb=min(r.memory_mb for r in rows),
         nodes=sorted({r.name for r in rows}),
         gres=",".join(sorted({r.gres for r in rows if r.gres})),
+        gpus=min(gpu_count(r.gres) for r in rows),
     )
+
+
+def gpu_count(gres: str) -> int:
+    """GPUs of one node, from sinfo's gres ('gpu:a100:8', 'gpu:4(S:0-1)'); 0 when none."""
+    total = 0
+    for item in gres.split(","):
+        parts = item.split("(")[0].split(":")
+        if parts[0] == "gpu" and parts[-1].isdigit():
+            total += int(parts[-1])
+    return total
 
 
 def node_types(
