@@ -47,6 +47,7 @@ nodes_idle() {
 missing=()
 command -v slurmctld >/dev/null || missing+=(slurm-wlm)
 command -v munged >/dev/null || missing+=(munge)
+command -v pgrep >/dev/null || missing+=(procps)
 if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null \
@@ -121,7 +122,8 @@ AllowedSwapSpace=0
 ConstrainDevices=no
 EOF
 )
-[ -f /sys/fs/cgroup/cgroup.controllers ] && cgroup=${cgroup/cgroup\/v1/cgroup\/v2}
+# cgroup v2 (not this machine's; untested here): no systemd to delegate a scope, so say so
+[ -f /sys/fs/cgroup/cgroup.controllers ] && cgroup="${cgroup/cgroup\/v1/cgroup\/v2}"$'\n'"IgnoreSystemd=yes"
 changed=0
 write_if_changed() {  # FILE TEXT
     if [ "$(cat "$1" 2>/dev/null)" != "$2" ]; then

@@ -151,6 +151,7 @@ class _Tracker:
 
 class SlurmBackend:
     name = "slurm"
+    concurrent = True  # several probes in flight at once: Slurm places and isolates them
 
     def __init__(
         self,

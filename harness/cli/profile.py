@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import threading
 from functools import cache
 from pathlib import Path
 from types import FrameType
@@ -385,12 +386,20 @@ class ProgressDisplay:
         """`progress`: a display shared by several sweeps (each line then starts with its
         `label`, the job and node type); a new one when None."""
         self.batches = batches
-        self.task: TaskID | None = None
+        self._tasks: dict[int, TaskID] = {}  # by thread: a sweep may run probes side by side
+        self._last: TaskID | None = None
         self.label = f"{label}: " if label else ""
         self.progress = progress or new_progress()
 
+    @property
+    def task(self) -> TaskID | None:
+        """The line of the probe the calling thread runs (a backend calls the hooks from the
+        thread that runs the probe); else the last probe begun (a multi-node probe's nodes
+        report from threads of their own)."""
+        return self._tasks.get(threading.get_ident(), self._last)
+
     def on_probe_begin(self, caps: Caps, index: int) -> None:
-        self.task = self.progress.add_task(
+        self._last = self._tasks[threading.get_ident()] = self.progress.add_task(
             f"{self.label}probe {_caps_text(caps)}", total=self.batches, ips="", unit="batches"
         )
 
