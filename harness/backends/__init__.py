@@ -2,7 +2,9 @@
 
 `--backend auto` takes Docker only when it can run a probe there: an engine that answers *and*
 the job image on it. An engine without the image would fail on the first probe, so auto then
-falls back to the local backend and says why (and how to get the image).
+falls back to the local backend and says why (and how to get the image). `--backend slurm`
+submits every probe to a Slurm cluster as a batch job (backends/slurm.py); auto never picks it
+(a cluster is a choice, not a fallback).
 """
 
 from __future__ import annotations
