@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,21 @@ DOCKER_TINY = ROOT / "tests" / "data" / "docker-tiny.yaml"
 
 
 @pytest.fixture(scope="module")
-def cluster() -> None:
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The cluster answers; yields the id of a job that sleeps past Slurm's own time limit
+    (--time=1, on n2: one core of no work), submitted first so that the minute or so Slurm
+    takes to end it passes while the other tests run (the last test reads how it ended)."""
     need_cluster()
+    from harness.slurm import commands
+
+    folder = tmp_path_factory.mktemp("slurm-timeout")
+    script = folder / "sleep.sh"
+    script.write_text("#!/bin/bash\nsleep 600\n")
+    args = ["--time=1", "--partition=b", "--cpus-per-task=1", "--mem=64M", "--no-requeue"]
+    args += [f"--output={folder / 'out.log'}", "--job-name=harness-test-timeout"]
+    job = commands.submit(str(script), args)
+    yield job
+    commands.cancel([job])
 
 
 def _profile(args: list[str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -37,7 +51,7 @@ def _profile(args: list[str], timeout: float = 600) -> subprocess.CompletedProce
 
 @pytest.fixture(scope="module")
 def two_specs(
-    cluster: None, tmp_path_factory: pytest.TempPathFactory, data_dir: Path
+    cluster: str, tmp_path_factory: pytest.TempPathFactory, data_dir: Path
 ) -> tuple[Profile, Profile, float]:
     """Two specs profiled at once, at 2 and 1 CPUs under a 1 GB cap (one command)."""
     out = tmp_path_factory.mktemp("fleet")
@@ -98,7 +112,7 @@ def test_two_specs_ran_side_by_side(two_specs: tuple[Profile, Profile, float]) -
 
 
 def test_oom_and_time_limit_end_as_recorded_outcomes(
-    cluster: None, tmp_path: Path, data_dir: Path
+    cluster: str, tmp_path: Path, data_dir: Path
 ) -> None:
     from harness.backends.slurm import SlurmBackend
 
@@ -133,7 +147,7 @@ def _queue(prefix: str) -> list[str]:
 
 
 def test_ctrl_c_cancels_the_sweeps_jobs_and_resume_finishes_it(
-    cluster: None, tmp_path: Path, data_dir: Path
+    cluster: str, tmp_path: Path, data_dir: Path
 ) -> None:
     out = tmp_path / "p.json"
     args = [str(TINY), "--cpu", "1", "--out", str(out), "--data-dir", str(data_dir)]
@@ -164,7 +178,7 @@ def test_ctrl_c_cancels_the_sweeps_jobs_and_resume_finishes_it(
 
 
 def test_two_partitions_are_two_node_types_one_profile_each(
-    cluster: None, tmp_path: Path, data_dir: Path
+    cluster: str, tmp_path: Path, data_dir: Path
 ) -> None:
     r = _profile(
         [str(TINY), "--cpu", "1", "--memory", "1", "--partition", "a,b", "--out", str(tmp_path),
@@ -179,7 +193,7 @@ def test_two_partitions_are_two_node_types_one_profile_each(
 
 
 def test_two_nodes_one_torchrun_node_each_rendezvous_from_the_allocation(
-    cluster: None, tmp_path: Path, data_dir: Path
+    cluster: str, tmp_path: Path, data_dir: Path
 ) -> None:
     out = tmp_path / "two.json"
     r = _profile(
@@ -194,3 +208,20 @@ def test_two_nodes_one_torchrun_node_each_rendezvous_from_the_allocation(
     assert all(n.throughput is not None for n in p.nodes) and p.throughput is not None
     # n1 and n2 are one machine here: each hands out its core 0, and the profile says so
     assert p.enforced is not None and "OVERSUBSCRIBED" in p.enforced.cpu
+
+
+def test_slurms_own_time_limit_ends_as_timed_out(cluster: str) -> None:
+    """The job submitted with --time=1 (see `cluster`): Slurm ends it TIMEOUT, read back with
+    scontrol and mapped to `timed_out` (the harness's own limit is tested above)."""
+    from harness.slurm import commands
+    from harness.slurm.outcome import classify
+
+    st = None
+    for _ in range(300):  # Slurm checks time limits about every 30 s, after a whole minute
+        st = commands.job_state(cluster)
+        if st is not None and st.done:
+            break
+        time.sleep(1)
+    assert st is not None and st.state == "TIMEOUT", st
+    outcome, reason = classify(st, [])
+    assert outcome == Outcome.timed_out and "time limit (TIMEOUT) on n2" in (reason or "")
