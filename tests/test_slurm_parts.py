@@ -144,6 +144,8 @@ def test_settings_from_the_environment() -> None:
     )  # fmt: skip
     assert s.partitions == ["a", "b"] and s.shared == Path("/nfs/h")
     assert s.extra == ["--account=x", "--qos=y"]
+    with pytest.raises(ValueError, match="^HARNESS_SLURM_TYPES: Input should be 'partition'"):
+        SlurmSettings.from_env({"HARNESS_SLURM_TYPES": "gpu"})
     assert SlurmSettings.from_env({"HARNESS_SLURM_PARTITION": "a"}, partition="c").partitions == [
         "c"
     ]

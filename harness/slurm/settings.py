@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout holding the harness package
 
@@ -59,4 +59,9 @@ class SlurmSettings(BaseModel):
             values["source"] = Path(env["HARNESS_SLURM_SOURCE"])
         if env.get("HARNESS_SLURM_TYPES"):
             values["types"] = env["HARNESS_SLURM_TYPES"]
-        return cls.model_validate(values)
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:  # one line naming the variable
+            err = exc.errors()[0]
+            name = f"HARNESS_SLURM_{str(err['loc'][0]).upper()}" if err["loc"] else "HARNESS_SLURM"
+            raise ValueError(f"{name}: {err['msg']}, got {err['input']!r}") from None
