@@ -84,9 +84,9 @@ def _job(tmp_path: Path, name: str, script: str) -> Path:
     return job
 
 
-def _profile(job: Path, out: Path) -> tuple[dict, list[dict]]:
+def _profile(job: Path, out: Path, backend: str = "local") -> tuple[dict, list[dict]]:
     cmd = [sys.executable, "-m", "harness.cli", "profile", str(job), "--cpu", "1"]
-    cmd += ["--backend", "local", "--out", str(out)]
+    cmd += ["--backend", backend, "--out", str(out)]
     p = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     check = [sys.executable, "-m", "harness.cli", "validate", str(out)]
@@ -133,6 +133,32 @@ def test_a_script_without_steps_falls_back_to_its_process_and_says_so(tmp_path: 
     assert probe["throughput"]["median"] == pytest.approx(_process_ips(records))
     assert probe["records"] == [] and probe["startup_s"] is None
     assert next(r for r in records if r.get("type") == "script_steps")["steps"] == 0
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_script_runs_in_its_container_with_its_folder_mounted(tmp_path: Path) -> None:
+    """The job image holds the harness, not the user's script: the script's folder is mounted
+    read-only and the request names it as the container sees it."""
+    probe, records = _profile(
+        _job(tmp_path, "in_docker", NO_OPTIMIZER), tmp_path / "p.json", backend="docker"
+    )
+    meta = next(r for r in records if r.get("type") == "meta")
+    assert meta["script"] == "/opt/script/in_docker.py"
+    assert probe["backend"] == "docker" and probe["timing"] == "process"
+    assert probe["throughput"]["median"] > 0
+
+
+def test_a_missing_script_is_bad_input_before_any_probe(tmp_path: Path) -> None:
+    job = _job(tmp_path, "gone", NO_OPTIMIZER)
+    (tmp_path / "gone.py").unlink()
+    cmd = [sys.executable, "-m", "harness.cli", "profile", str(job), "--cpu", "1"]
+    p = subprocess.run(cmd + ["--out", str(tmp_path / "p.json")], cwd=ROOT, env=ENV,
+                       capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert p.returncode == 2
+    (line,) = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert "field 'script.path'" in line and "gone.py" in line
+    assert not (tmp_path / "p.json").exists()
 
 
 PASS_THROUGH = """

@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ LABEL_SESSION = "harness.session"
 LABEL_PROBE = "harness.probe"
 LABEL_ROLE = "harness.role"
 PROBE_DIR = "/probe"
+SCRIPT_DIR = "/opt/script"  # an external training script's folder, mounted read-only
 DATA_DIR = "/data"
 SOURCE_DIR = "/opt/harness/harness"
 
@@ -427,11 +428,16 @@ class DockerBackend:
         for stale in (request.records_file, workdir / "cgroup.txt"):
             stale.unlink(missing_ok=True)
         data_arg = DATA_DIR if root is not None else None
+        # a local engine mounts the script's folder (its own modules come along); a remote one
+        # is handed the file itself beside the request
+        request, script = _script_of(request, PROBE_DIR if self.remote else SCRIPT_DIR)
         request_text = request.to_json(f"{PROBE_DIR}/records.jsonl", data_arg)
         env = {"HOME": "/tmp", "HARNESS_DATA": "/tmp/harness-data", "PYTHONPATH": "/opt/harness"}
         env.update(request.env)
         env.update(place.env or {})
         volumes: dict[str, dict[str, str]] = dict(self._source_mount())
+        if script is not None and not self.remote:
+            volumes[str(script.parent)] = {"bind": SCRIPT_DIR, "mode": "ro"}
         if not self.remote:
             request.request_file.write_text(request_text)
             volumes[str(workdir.resolve())] = {"bind": PROBE_DIR, "mode": "rw"}
@@ -451,6 +457,7 @@ class DockerBackend:
             volumes=volumes,
             limits=limits,
             enforced=enforced,
+            script=script,
         )
 
     def _create(self, launch: _Launch, request: ProbeRequest, place: Placement) -> Any:
@@ -471,6 +478,8 @@ class DockerBackend:
         )
         if self.remote:
             _put_file(container, PROBE_DIR, "request.json", launch.request_text)
+            if launch.script is not None:
+                _put_file(container, PROBE_DIR, launch.script.name, launch.script.read_text())
         return container
 
     def _watch(
@@ -577,6 +586,7 @@ class _Launch:
     volumes: dict[str, dict[str, str]]
     limits: dict[str, Any]
     enforced: Enforcement
+    script: Path | None = None  # an external training script's host file
 
 
 @dataclass
@@ -649,3 +659,17 @@ def _get_file(container: Any, path: str) -> str:
         member = tar.getmembers()[0]
         fh = tar.extractfile(member)
         return fh.read().decode(errors="replace") if fh else ""
+
+
+def _script_of(request: ProbeRequest, folder: str) -> tuple[ProbeRequest, Path | None]:
+    """An external training script's host file, and the request naming it as the container sees
+    it (in `folder`): the job image holds the harness, not the user's script. The host path is
+    taken as the user gave it (relative to the current folder)."""
+    script = request.spec.get("script")
+    if not script:
+        return request, None
+    host = Path(script["path"]).resolve()
+    if not host.is_file():
+        raise BackendError(f"script {script['path']!r}: no such file on this host")
+    spec = {**request.spec, "script": {**script, "path": f"{folder}/{host.name}"}}
+    return replace(request, spec=spec), host

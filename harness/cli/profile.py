@@ -128,9 +128,15 @@ def profile(
     specs = []
     for path in job:
         try:
-            specs.append(load_spec(path))
+            spec = load_spec(path)
         except SpecError as exc:
             raise fail(str(exc)) from None
+        if spec.script is not None and not Path(spec.script.path).is_file():
+            raise fail(
+                f"{path}: field 'script.path': expected a script file (relative to the current "
+                f"folder), got {spec.script.path!r}"
+            )
+        specs.append(spec)
     if len(specs) == 1 and options.backend != "slurm":
         raise typer.Exit(run_profile(specs[0], options))
     raise typer.Exit(run_profiles(specs, options))
