@@ -233,7 +233,13 @@ class SlurmBackend:
         return self._probe_run(request, job, watched, records)
 
     def _placed(self, request: ProbeRequest) -> ProbeRequest:
-        """The request with its folder where every node sees it, made clean."""
+        """The request with its folder where every node sees it, made clean, and an external
+        script's path made absolute (the job runs in the probe's folder, not here)."""
+        script = request.spec.get("script")
+        if isinstance(script, dict) and script.get("path"):
+            where = str(Path(script["path"]).resolve())
+            spec = {**request.spec, "script": {**script, "path": where}}
+            request = dataclasses.replace(request, spec=spec)
         shared = self.settings.shared
         if shared is not None:
             rel = request.workdir.name
