@@ -295,7 +295,7 @@ class SlurmBackend:
             while True:
                 self._read(offsets, watched, on_record)
                 now = time.monotonic()
-                if now - last_state >= self.settings.poll_s * 2:
+                if now - last_state >= self.settings.state_s:
                     last_state = now
                     st = commands.job_state(job)
                     watched.state = st

@@ -37,7 +37,10 @@ class SlurmSettings(BaseModel):
     source: Path = ROOT
     types: Literal["partition", "feature", "none"] = "partition"
     extra: list[str] = Field(default_factory=list, description="more sbatch options")
-    poll_s: float = Field(default=0.5, gt=0, description="how often a running job is looked at")
+    poll_s: float = Field(default=0.5, gt=0, description="how often its records file is read")
+    state_s: float = Field(
+        default=2.0, gt=0, description="how often Slurm is asked a job's state (scontrol)"
+    )
 
     @classmethod
     def from_env(
