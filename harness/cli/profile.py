@@ -195,9 +195,6 @@ def run_profile(spec: JobSpec, options: ProfileOptions) -> int:
         return _err(problem)
     if options.nnodes > 1:
         return _run_multinode(spec, options, backend)
-    problem = check_cores(options, backend)
-    if problem:
-        return _err(problem)
     return run_sweep(spec, options, backend, why)
 
 
@@ -271,6 +268,9 @@ def run_sweep(spec: JobSpec, options: ProfileOptions, backend: Any, why: str) ->
         sweep = Sweep(spec, backend, options, out, out.parent / ".work" / out.stem, display)
     except ValueError as exc:
         return _err(str(exc))
+    problem = check_cores(options, backend)  # after every check of the input: it may wait
+    if problem:
+        return _err(problem)
     err_console().print(f"[bold]{spec.name}[/bold]: {why}. {backend.describe()}", highlight=False)
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, _raise_interrupt)
