@@ -9,7 +9,7 @@ Printed: the wall time and probe count of each way, then for every probe (job x 
 median images/s run alone and run beside the others: Slurm gives the probes on one node
 disjoint cores, so what is left of the difference is what they still share (caches, memory
 bandwidth, the disk, SMT siblings), the price of profiling side by side. A probe that shared a
-core with another (two Slurm nodes on one machine) is flagged `OVERSUBSCRIBED`.
+core with another (two Slurm nodes on one machine) says so in its `shared_cores`.
 
 Default: jobs/tiny-train.yaml and tests/data/docker-tiny.yaml (a couple of minutes here);
 --jobs N repeats them under distinct names; --rounds R alternates the two ways R times.
@@ -63,7 +63,7 @@ def probes(folder: Path) -> dict[tuple[str, float], tuple[float | None, bool]]:
         prof = load_profile(f)
         for p in prof.train.probes if prof.train else []:
             ips = p.throughput.median if p.throughput and p.outcome == "ok" else None
-            shared = p.enforced is not None and "OVERSUBSCRIBED" in p.enforced.cpu
+            shared = bool(p.shared_cores)
             out[(prof.job.name, p.caps.cpus)] = (ips, shared)
     return out
 
@@ -117,7 +117,7 @@ def main() -> None:
         fa = f"{alone:.1f}" if alone else "-"
         fb = f"{beside:.1f}" if beside else "-"
         print(f"  {k[0] + ' @ ' + format(k[1], 'g') + ' CPU':28s} {fa:>12s} {fb:>13s} {change:>8s}")
-    print(f"  probes that shared a core with another (OVERSUBSCRIBED): {shared}")
+    print(f"  probes that shared a core with another (shared_cores): {shared}")
 
 
 if __name__ == "__main__":

@@ -155,9 +155,10 @@ def run(entries: list[Entry], concurrent: bool, on_interrupt: Callable[[], Any])
 
 def mark_shared_cores(entries: list[Entry]) -> int:
     """Record in each probe that ran beside another on the same machine with overlapping
-    cores (from the grants read inside them, and the times they ran) that it did, and save
-    its profile. Slurm never gives one node's cores to two jobs, but two Slurm nodes can be
-    one machine. Returns how many probes were marked."""
+    cores (from the grants read inside them, and the times they ran) which cores it shared and
+    with whom (`Probe.shared_cores`, as every backend records it), and save its profile.
+    Slurm never gives one node's cores to two jobs, but two Slurm nodes can be one machine.
+    Returns how many probes were marked."""
     from harness.telemetry.grant import shared_cores
 
     held = []
@@ -165,14 +166,16 @@ def mark_shared_cores(entries: list[Entry]) -> int:
         sec = e.sweep.profile.train if e.sweep is not None else None
         for p in sec.probes if sec is not None else []:
             g = p.granted
-            if g is not None and g.at is not None and p.enforced is not None:
-                held.append((e, p, g.model_dump(), g.at, g.at + p.duration_s))
+            if g is not None and g.at is not None:
+                name = f"{e.spec.name} probe {p.id} on {g.node}"
+                held.append((e, p, name, g.model_dump(), g.at, g.at + p.duration_s))
     marked: set[int] = set()
-    for i, (e, p, mine, t0, t1) in enumerate(held):
-        beside = [o[2] for j, o in enumerate(held) if j != i and o[3] < t1 and t0 < o[4]]
-        note = shared_cores([mine, *beside])[0]
-        if note is not None and p.enforced is not None and "OVERSUBSCRIBED" not in p.enforced.cpu:
-            p.enforced.cpu += f"; OVERSUBSCRIBED: {note}"
+    for i, (e, p, name, mine, t0, t1) in enumerate(held):
+        beside = [(o[2], o[3]) for j, o in enumerate(held) if j != i and o[4] < t1 and t0 < o[5]]
+        shares = shared_cores([mine, *(g for _, g in beside)], [name, *(n for n, _ in beside)])
+        new = [s for s in shares[0] if s not in p.shared_cores]
+        if new:
+            p.shared_cores.extend(new)
             marked.add(id(e))
     for e in entries:
         if id(e) in marked and e.sweep is not None:

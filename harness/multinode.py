@@ -8,6 +8,13 @@ so that the nodes reach `--master-addr`. Each container starts its node with tor
 process per node); the workload joins torch.distributed from torchrun's environment (RANK,
 WORLD_SIZE, MASTER_ADDR, MASTER_PORT): gloo on CPU, NCCL on GPU.
 
+Cores: nodes on one host never share cores unasked. `open_cluster` leases each host's nodes
+disjoint cpusets (harness/cores.py: around the cores other harness probes hold there; engines
+that report the same host name count as one host) before any container or network exists,
+and refuses with one line (naming --nnodes, --cpu and what the host has) when they do not fit;
+with `allow_oversubscribe` the nodes run on shared cores and the probe records which
+(`shared_cores`), from the cpusets the nodes read inside themselves.
+
 The docker SDK is imported inside functions; the pure parts (plans, summaries) need none.
 """
 
@@ -15,16 +22,16 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from harness.backends.base import BackendError, OnRecord, ProbeRequest, ProbeRun, Record
-from harness.profile import Caps, MedianCI, NodeResult, Outcome, Stat
+from harness.profile import Caps, CoreShare, MedianCI, NodeResult, Outcome, Stat
 
 if TYPE_CHECKING:
+    from harness.cores import Grant
     from harness.options import ProfileOptions
     from harness.spec import JobSpec
     from harness.sweep import SweepHooks
@@ -44,7 +51,11 @@ class NodePlan:
     rank: int
     caps: Caps
     host: str | None  # Docker engine URL; None = the local engine
-    cpu_offset: int = 0
+    cpuset: list[int] | None = None  # assigned by open_cluster, disjoint on one host
+
+    @property
+    def name(self) -> str:
+        return f"node{self.rank}"
 
 
 @dataclass
@@ -57,6 +68,7 @@ class MultiNodeRun:
     aggregate: Stat | None = None  # images/s of the whole job, per synchronous step
     comm_share: float | None = None  # median share of a step spent in all-reduce, all nodes
     records: list[Record] = field(default_factory=list)
+    shared_cores: list[CoreShare] = field(default_factory=list)  # empty: no core shared
 
     @property
     def outcome(self) -> Outcome:
@@ -76,14 +88,14 @@ class MultiNodeRun:
             records=self.records,
             duration_s=max(r.duration_s for r in self.runs),
             cpu_time_s=sum(cpu) if cpu else None,
+            shared_cores=list(self.shared_cores),
         )
 
 
 def plan_nodes(
     nnodes: int, caps: Caps | Sequence[Caps], hosts: Sequence[str] | None = None
 ) -> list[NodePlan]:
-    """One plan per node: its caps, its engine, and a cpuset offset so that nodes sharing an
-    engine get disjoint cores while they fit."""
+    """One plan per node: its caps and its engine (its cores come from `open_cluster`)."""
     if nnodes < 1:
         raise BackendError("--nnodes must be at least 1")
     per_node = [caps] * nnodes if isinstance(caps, Caps) else list(caps)
@@ -92,14 +104,10 @@ def plan_nodes(
     engines: list[str | None] = list(hosts) if hosts else [None]
     if hosts and len(hosts) not in (1, nnodes):
         raise BackendError(f"--hosts lists {len(hosts)} engines; expected 1 or --nnodes {nnodes}")
-    used: dict[str | None, int] = {}
-    plans = []
-    for rank in range(nnodes):
-        host = engines[rank % len(engines)]
-        off = used.get(host, 0)
-        plans.append(NodePlan(rank=rank, caps=per_node[rank], host=host, cpu_offset=off))
-        used[host] = off + max(1, math.ceil(per_node[rank].cpus - 1e-9))
-    return plans
+    return [
+        NodePlan(rank=rank, caps=per_node[rank], host=engines[rank % len(engines)])
+        for rank in range(nnodes)
+    ]
 
 
 def torchrun_entry(nnodes: int, rank: int, master_addr: str, master_port: int) -> list[str]:
@@ -185,12 +193,44 @@ def run_multinode(
     remote: bool | None = None,
     on_record: OnRecord | None = None,
     session: str | None = None,
+    allow_oversubscribe: bool = False,
 ) -> MultiNodeRun:
     """Run one data-parallel training probe on `nnodes` containers and summarise it.
 
     `request` is node 0's request (its workdir gets one sub-folder per node). Every container
     and the network are removed at the end, on error and on Ctrl-C.
     """
+    cluster = open_cluster(
+        request,
+        nnodes,
+        hosts=hosts,
+        node_caps=node_caps,
+        master_addr=master_addr,
+        master_port=master_port,
+        image=image,
+        remote=remote,
+        session=session,
+        allow_oversubscribe=allow_oversubscribe,
+    )
+    return run_cluster(request, cluster, on_record)
+
+
+def open_cluster(
+    request: ProbeRequest,
+    nnodes: int,
+    *,
+    hosts: Sequence[str] | None = None,
+    node_caps: Sequence[Caps] | None = None,
+    master_addr: str | None = None,
+    master_port: int = DEFAULT_PORT,
+    image: str | None = None,
+    remote: bool | None = None,
+    session: str | None = None,
+    allow_oversubscribe: bool = False,
+) -> _Cluster:
+    """The engines, the nodes' names and their cores, leased (disjoint on each host) before
+    any container or network exists. BackendError (CoresRefused for cores that do not fit:
+    one line) when the nodes cannot run as asked; nothing is left held then."""
     from harness.backends.docker import DockerBackend, session_id
 
     plans = plan_nodes(nnodes, list(node_caps) if node_caps else request.caps, hosts)
@@ -205,28 +245,80 @@ def run_multinode(
                 "several hosts need --master-addr: node 0's address the others can reach"
             )
     backends: dict[str | None, DockerBackend] = {
-        h: DockerBackend(image, base_url=h, remote=remote, session=session) for h in engines
+        h: DockerBackend(
+            image,
+            base_url=h,
+            remote=remote,
+            session=session,
+            allow_oversubscribe=allow_oversubscribe,
+        )
+        for h in engines
     }
     names = [f"harness-{session}-node{p.rank}" for p in plans]
-    network_obj: Any = None
-    if multi_host:
-        network = "host"
-    else:
-        network = f"harness-net-{session}"
-        network_obj = backends[None].client.networks.create(
-            network, driver="bridge", labels={"harness.session": session}
-        )
+    if not multi_host:
         master_addr = master_addr or names[0]
     assert master_addr is not None
-    cluster = _Cluster(backends, names, network, network_obj, multi_host, master_addr, master_port)
-    runs = _run_nodes(request, plans, cluster, on_record)
-    return _summarise_nodes(plans, runs, cluster)
+    network = "host" if multi_host else f"harness-net-{session}"
+    cluster = _Cluster(
+        backends,
+        names,
+        network,
+        None,
+        multi_host,
+        master_addr,
+        master_port,
+        plans=plans,
+        session=session,
+    )
+    try:
+        cluster.grants = _lease_cores(plans, backends, cluster.leases, multi_host)
+    except BaseException:
+        cluster.release()
+        raise
+    return cluster
+
+
+def _lease_cores(
+    plans: list[NodePlan],
+    backends: dict[str | None, Any],
+    leases: contextlib.ExitStack,
+    multi_host: bool,
+) -> dict[str, Grant]:
+    """Each host's nodes get disjoint cores (engines naming the same host are one host); the
+    leases stay held in `leases` until the cluster is released."""
+    grants: dict[str, Grant] = {}
+    by_machine: dict[str, list[NodePlan]] = {}
+    for p in plans:
+        by_machine.setdefault(backends[p.host].machine(), []).append(p)
+    from harness.cores import Want
+
+    for machine, group in by_machine.items():
+        engines = {p.host for p in group}
+        first = backends[group[0].host]
+        busy: dict[int, list[str]] = {}
+        for h in engines - {group[0].host}:  # other engines on this host: their containers
+            for c, names in backends[h].engine_busy().items():
+                busy.setdefault(c, []).extend(names)
+        cpus = {p.caps.cpus for p in group}
+        if multi_host:
+            what = f"--hosts: {len(group)} node(s) on {machine}"
+        elif len(cpus) == 1:
+            what = f"--nnodes {len(group)} x --cpu {group[0].caps.cpus:g}"
+        else:
+            what = f"--nnodes {len(group)}"
+        wants = [Want(p.name, p.caps.cpus) for p in group]
+        grant = leases.enter_context(first.lease(wants, what=what, extra_busy=busy))
+        for p in group:
+            p.cpuset = grant.cpusets[p.name]
+        grants[machine] = grant
+    return grants
 
 
 @dataclass
 class _Cluster:
     """Where the nodes of one probe run: an engine per host, a container name per rank, the
-    network (a bridge on one engine, the hosts' own across several) and node 0's address."""
+    network (a bridge on one engine, the hosts' own across several), node 0's address and the
+    nodes' cores (held until `release`)."""
 
     backends: dict[str | None, Any]
     names: list[str]
@@ -235,10 +327,29 @@ class _Cluster:
     multi_host: bool
     master_addr: str
     master_port: int
+    plans: list[NodePlan] = field(default_factory=list)
+    leases: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    grants: dict[str, Grant] = field(default_factory=dict)  # host name -> its nodes' cores
+    session: str = ""
 
     def cleanup(self) -> None:
         for b in self.backends.values():
             b.cleanup()
+
+    def release(self) -> None:
+        """Give the nodes' cores back (the containers are gone by then)."""
+        self.leases.close()
+
+
+def run_cluster(
+    request: ProbeRequest, cluster: _Cluster, on_record: OnRecord | None = None
+) -> MultiNodeRun:
+    """Run the nodes of an opened cluster to their end, then give their cores back."""
+    try:
+        runs = _run_nodes(request, cluster.plans, cluster, on_record)
+    finally:
+        cluster.release()
+    return _summarise_nodes(cluster.plans, runs, cluster)
 
 
 def _run_nodes(
@@ -251,6 +362,11 @@ def _run_nodes(
     reach `on_record` one at a time. A node that fails stops them all; its error is raised
     once every node is stopped, and the network goes in `finally`."""
     from harness.backends.docker import Placement
+
+    if not cluster.multi_host:  # made now: a refused cluster never had one
+        cluster.network_obj = cluster.backends[None].client.networks.create(
+            cluster.network, driver="bridge", labels={"harness.session": cluster.session}
+        )
 
     nnodes = len(plans)
     env: dict[str, str] = {}  # RANK, WORLD_SIZE, MASTER_*: torchrun sets them for its worker
@@ -281,7 +397,7 @@ def _run_nodes(
         place = Placement(
             name=name,
             network=cluster.network,
-            cpu_offset=plan.cpu_offset,
+            cpuset=plan.cpuset,
             hostname=name if not cluster.multi_host else None,
             role="node",
             entry=torchrun_entry(nnodes, plan.rank, cluster.master_addr, cluster.master_port),
@@ -323,6 +439,9 @@ def _summarise_nodes(
         node_result(p.rank, p.host or "local", p.caps, runs[p.rank].records)  # type: ignore[union-attr]
         for p in plans
     ]
+    seen = {p.name: _seen(runs[p.rank], p) for p in plans}
+    for n, p in zip(results, plans, strict=True):
+        n.cpuset = seen[p.name]
     shares = [n.comm_share for n in results if n.comm_share is not None]
     return MultiNodeRun(
         runs=done,
@@ -333,7 +452,29 @@ def _summarise_nodes(
         aggregate=aggregate_throughput(records, len(plans)),
         comm_share=_median(shares),
         records=records,
+        shared_cores=shared_cores(plans, seen, cluster),
     )
+
+
+def _seen(run: ProbeRun | None, plan: NodePlan) -> list[int] | None:
+    """The node's cores as it read them inside its container, else those assigned to it."""
+    from harness.backends.base import seen_cpuset
+
+    return (seen_cpuset(run.records) if run is not None else None) or plan.cpuset
+
+
+def shared_cores(
+    plans: list[NodePlan], seen: dict[str, list[int] | None], cluster: _Cluster
+) -> list[CoreShare]:
+    """Per host, the cores two or more of its nodes (or a node and another probe then on the
+    host) had, from the cpusets the nodes read themselves."""
+    from harness.cores import overlaps
+
+    out: list[CoreShare] = []
+    for machine, grant in cluster.grants.items():
+        sets = {n: seen[n] or [] for n in grant.cpusets}
+        out += overlaps(sets, grant.busy, host=machine)
+    return out
 
 
 def run_multinode_profile(
@@ -387,35 +528,44 @@ def run_multinode_profile(
         overrides=overrides,
     )
     where = ", ".join(options.hosts) if options.hosts else "one engine, a Docker network"
-    if backend.name == "slurm":
-        where = "one Slurm allocation, rendezvous from it"
-    console.print(
-        f"[bold]{spec.name}[/bold]: {nnodes} nodes x {cpus:g} CPU ({where}); {backend.describe()}",
-        highlight=False,
-    )
-    started = now()
-    hooks.on_probe_begin(caps, 0)
-    try:
-        if backend.name == "slurm":  # one allocation of nnodes nodes (backends/slurm.py)
-            result = backend.run_nodes(
-                req, nnodes, master_port=options.master_port, on_record=hooks.on_record
-            )
-        else:
-            result = run_multinode(
+    cluster = None
+    if backend.name == "slurm":  # Slurm picks the nodes and their cores (backends/slurm.py)
+        where, cores = "one Slurm allocation, rendezvous from it", "cores granted by Slurm"
+    else:
+        try:  # the nodes' cores are leased before anything starts: a refusal runs nothing
+            cluster = open_cluster(
                 req,
                 nnodes,
                 hosts=options.hosts or None,
                 master_addr=options.master_addr,
                 master_port=options.master_port or DEFAULT_PORT,
                 image=getattr(backend, "_image", None),
-                on_record=hooks.on_record,
                 session=getattr(backend, "session", None),
+                allow_oversubscribe=options.allow_oversubscribe,
             )
+        except BackendError as exc:
+            console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            return 2
+        cores = "; ".join(f"{p.name} on cores {p.cpuset}" for p in cluster.plans)
+    console.print(
+        f"[bold]{spec.name}[/bold]: {nnodes} nodes x {cpus:g} CPU ({where}; {cores}); "
+        f"{backend.describe()}",
+        highlight=False,
+    )
+    started = now()
+    hooks.on_probe_begin(caps, 0)
+    try:
+        if cluster is None:  # one Slurm allocation of nnodes nodes
+            result = backend.run_nodes(
+                req, nnodes, master_port=options.master_port, on_record=hooks.on_record
+            )
+        else:
+            result = run_cluster(req, cluster, hooks.on_record)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]: every node was stopped and removed")
         return 130
     except BackendError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 2
     run = result.as_probe_run()
     probe = summarise(run, caps, pid, backend.name, started, keep_records=True, batch=sweep.batch)
@@ -433,6 +583,12 @@ def run_multinode_profile(
     sweep.save()
     hooks.on_probe_end(probe)
     _print_nodes(result, out, console)
+    for share in probe.shared_cores:
+        console.print(
+            f"[yellow]oversubscribed[/yellow]: cores {share.cores} shared by "
+            f"{', '.join(share.by)} (recorded in the profile: shared_cores)",
+            highlight=False,
+        )
     return 0 if probe.outcome == Outcome.ok else 1
 
 

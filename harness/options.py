@@ -50,6 +50,11 @@ class ProfileOptions(BaseModel):
     power_log: Path | None = Field(default=None, description="CSV of timestamp,watts")
     nnodes: int = 1
     hosts: list[str] = Field(default_factory=list, description="Docker engine URLs, per node")
+    allow_oversubscribe: bool = Field(
+        default=False,
+        description="run probes or nodes that share a host's cores (recorded in the profile) "
+        "instead of refusing them",
+    )
     # how the run is carried out, not what it measured: not recorded
     master_addr: str | None = None
     master_port: int | None = None

@@ -147,6 +147,18 @@ class Enforcement(Strict):
     loader_workers: int | None = None
 
 
+class CoreShare(Strict):
+    """Cores that probes or nodes running on one host at the same time were given together:
+    what they measured, they measured while competing for these cores."""
+
+    cores: list[int]
+    by: list[str] = Field(
+        description="who shared them: the nodes of this probe (node0, node1, ...) and other "
+        "probes running on the host then (their probe id and process)"
+    )
+    host: str | None = Field(default=None, description="the host the cores belong to")
+
+
 class Grant(Strict):
     """What the probe was granted, read from inside it (harness/telemetry/grant.py): the CPUs
     it may run on, its cpuset cgroup, the tightest memory limit above it, its GPUs and node.
@@ -337,6 +349,9 @@ class NodeResult(Strict):
     comm_share: float | None = Field(
         default=None, description="share of a step spent in gradient all-reduce"
     )
+    cpuset: list[int] | None = Field(
+        default=None, description="the node's cores, read inside it (else the ones asked for)"
+    )
 
 
 class Probe(Strict):
@@ -388,6 +403,13 @@ class Probe(Strict):
     )
     memory_counters: MemoryCounters | None = Field(
         default=None, description="the memory cgroup's counters over the measured window"
+    )
+    shared_cores: list[CoreShare] = Field(
+        default_factory=list,
+        description="cores this probe (or its nodes) shared with others running on the same "
+        "host at the same time; empty when its cores were its own. Only --allow-oversubscribe "
+        "lets a probe run so (else it is refused), except under Slurm, which picks the cores: "
+        "there it is recorded from the grants read inside the probes",
     )
 
 

@@ -149,6 +149,7 @@ def summarise(
         if measured
         else None,
         memory_counters=MemoryCounters.of(mem) if mem is not None else None,
+        shared_cores=list(run.shared_cores),
         records=[BatchRecord.model_validate(_batch_fields(r)) for r in batches]
         if keep_records
         else None,

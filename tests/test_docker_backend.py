@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from harness.backends.base import BackendError, ProbeRequest
+from harness.backends.base import BackendError, ProbeRequest, seen_cpuset
 from harness.backends.docker import (
     LABEL_SESSION,
     DockerBackend,
@@ -29,6 +29,7 @@ from harness.backends.docker import (
     parse_cgroup,
     pick_cpuset,
 )
+from harness.cores import CoreLedger, CoresRefused
 from harness.profile import Caps, Outcome
 from harness.spec import load_spec
 
@@ -427,3 +428,68 @@ def test_memory_sweep_adds_a_cpus_by_memory_matrix_of_capped_containers(
 
     left = docker.from_env(timeout=30).containers.list(all=True, filters={"label": LABEL_SESSION})
     assert not [c for c in left if c.labels[LABEL_SESSION].startswith(f"{proc.pid}-")]
+
+
+# ---------------------------------------------------------------- cores of its own
+
+
+@pytest.fixture
+def holder(image: str) -> Any:
+    """A running harness container (another session's probe) on every core of the host."""
+    import docker
+
+    cli = docker.from_env(timeout=60)
+    n = int(cli.info()["NCPU"])
+    c = cli.containers.run(
+        image,
+        ["sleep", "300"],
+        detach=True,
+        name=f"harness-test-holder-{os.getpid()}",
+        labels={LABEL_SESSION: f"test-holder-{os.getpid()}"},
+        cpuset_cpus=f"0-{n - 1}",
+        network_mode="none",
+    )
+    yield c
+    c.remove(force=True)
+
+
+@pytest.mark.docker
+def test_a_probe_is_refused_the_cores_a_running_harness_container_holds(
+    image: str, holder: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HARNESS_CORES_WAIT_S", "1")  # the holder outlives the wait
+    be = DockerBackend(image, entry=["true"], ledger=CoreLedger(tmp_path / "cores"))
+    req = ProbeRequest(spec=SYNTH, caps=Caps(cpus=1), workdir=tmp_path / "p")
+    with pytest.raises(CoresRefused) as exc:
+        be.run_probe(req)
+    msg = str(exc.value)
+    assert "\n" not in msg and msg.startswith("--cpu 1: 1 CPUs need 1 cores of their own")
+    assert "in use by " in msg and f"container {holder.name}" in msg  # (and others then)
+    assert "--allow-oversubscribe" in msg
+    assert not _left(be.session)
+
+
+@pytest.mark.docker
+def test_an_oversubscribed_probe_records_the_cores_it_shared_as_read_inside(
+    image: str, holder: Any, tmp_path: Path
+) -> None:
+    """The real workload reads its cores itself (the `grant` record): that is what the probe
+    records, and the cores it shared with the holder."""
+    spec = load_spec(ROOT / "jobs" / "tiny-train.yaml").model_dump(mode="json")
+    spec["data"] = {"source": "synthetic", "num_samples": 16}
+    be = DockerBackend(image, allow_oversubscribe=True, ledger=CoreLedger(tmp_path / "cores"))
+    req = ProbeRequest(
+        spec=spec,
+        caps=Caps(cpus=1),
+        workdir=tmp_path / "p",
+        timeout_s=300,
+        overrides={"max_iterations": 2},
+    )
+    run = be.run_probe(req)
+    assert run.outcome == Outcome.ok, (run.reason, run.log_tail)
+    seen = seen_cpuset(run.records)  # the grant record's affinity, read inside the probe
+    assert run.enforced is not None and seen == run.enforced.cpuset
+    shares = [s for s in run.shared_cores if f"container {holder.name}" in s.by]
+    assert len(shares) == 1 and shares[0].cores == seen
+    assert f"probe p (pid {os.getpid()})" in shares[0].by
+    assert not _left(be.session)

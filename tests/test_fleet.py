@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from harness.fleet import Entry, check_out, mark_shared_cores, profile_path
-from harness.profile import Enforcement, Grant
+from harness.profile import CoreShare, Enforcement, Grant
 from tests.factory.train_profiles import make_train_profile
 
 
@@ -38,14 +38,14 @@ def _entry(node: str, cores: list[int], at: float, host: str = "vm") -> Entry:
     (p,) = prof.train.probes  # type: ignore[union-attr]
     p.duration_s = 10.0
     p.enforced = Enforcement(cpu="slurm --cpus-per-task=1")
-    p.granted = Grant(node=node, host=host, cpuset=cores, at=at)
+    p.granted = Grant(node=node, host=host, affinity=cores, at=at)
     e = Entry(spec=prof.job, backend=SimpleNamespace(name="slurm"), out=Path("x"))  # type: ignore[arg-type]
     e.sweep = _Sweep(prof)  # type: ignore[assignment]
     return e
 
 
-def _cpu(e: Entry) -> str:
-    return e.sweep.profile.train.probes[0].enforced.cpu  # type: ignore[union-attr]
+def _shared(e: Entry) -> list[CoreShare]:
+    return e.sweep.profile.train.probes[0].shared_cores  # type: ignore[union-attr]
 
 
 def test_probes_sharing_cores_at_the_same_time_on_one_machine_are_marked() -> None:
@@ -54,9 +54,12 @@ def test_probes_sharing_cores_at_the_same_time_on_one_machine_are_marked() -> No
     d = _entry("n2", [0], 200.0)  # later
     e = _entry("x", [0], 100.0, host="other")  # another machine
     assert mark_shared_cores([a, b, c, d, e]) == 2
-    assert "OVERSUBSCRIBED: shared cores of host vm with n2 (cores 0)" in _cpu(a)
-    assert "OVERSUBSCRIBED" in _cpu(b) and a.sweep.saved == 1  # type: ignore[union-attr]
-    assert all("OVERSUBSCRIBED" not in _cpu(x) for x in (c, d, e))
+    (share,) = _shared(a)  # as every backend records it: the cores, who, the machine
+    assert share.cores == [0] and share.host == "vm"
+    assert share.by == ["res18 probe c1 on n1", "res18 probe c1 on n2"]
+    assert _shared(b) == [share] and a.sweep.saved == 1  # type: ignore[union-attr]
+    assert all(_shared(x) == [] for x in (c, d, e))
+    assert mark_shared_cores([a, b]) == 0  # marked once
 
 
 def test_several_jobs_need_a_folder_at_out(tmp_path: Path) -> None:

@@ -182,6 +182,21 @@ def _run_split(name: str, solution: str, profs: list[str]) -> Callable[[Path, Pa
 
 
 COMMANDS = [
+    *(
+        Command(
+            f"export {to}",
+            tuple(TRAIN_PROFILES),
+            lambda ws, out, to=to: [
+                "export",
+                *_paths(ws, TRAIN_PROFILES),
+                "--to",
+                to,
+                "--out",
+                str(out / f"{to}.json"),
+            ],
+        )
+        for to in ("gavel", "synergy")
+    ),
     Command(
         "report",
         ("profiles/res18-1cpu.json",),
@@ -575,6 +590,22 @@ INPUTS: dict[str, Callable[[Path, Path, Path], list[str]]] = {
     ],  # fmt: skip
     "run-split": lambda ws, out, p: ["run-split", str(p)],
     "validate-decision": lambda ws, out, p: ["validate-decision", str(p)],
+    "export --to gavel": lambda ws, out, p: [
+        "export",
+        str(p),
+        "--to",
+        "gavel",
+        "--out",
+        str(out / "g.json"),
+    ],  # fmt: skip
+    "export --to synergy": lambda ws, out, p: [
+        "export",
+        str(p),
+        "--to",
+        "synergy",
+        "--out",
+        str(out / "s.json"),
+    ],  # fmt: skip
     "profile": lambda ws, out, p: ["profile", str(p), "--out", str(out / "p.json")],
     "pipeline sample --profile": lambda ws, out, p: [
         "pipeline",
@@ -606,6 +637,17 @@ def _outs(ws: Path) -> dict[str, Path]:
 
 
 OUTPUTS: dict[str, Callable[[Path, Path, bool], list[str]]] = {
+    **{
+        f"export --to {to} --out": lambda ws, o, d, to=to: [
+            "export",
+            *_paths(ws, TRAIN_PROFILES),
+            "--to",
+            to,
+            "--out",
+            str(o),
+        ]  # fmt: skip
+        for to in ("gavel", "synergy", "table")
+    },
     # (workspace, the output path, whether it should be a folder) -> the command line
     "schema --out": lambda ws, o, d: ["schema", "--out", str(o)],
     "fit --out": lambda ws, o, d: [

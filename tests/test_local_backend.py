@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.backends.base import BackendError, ProbeRequest, read_records
+from harness.backends.base import BackendError, ProbeRequest, read_records, seen_cpuset
 from harness.backends.local import (
     PREFIX,
     V1_CONTROLLERS,
@@ -16,8 +16,10 @@ from harness.backends.local import (
     pick_cpuset,
     visible_devices,
 )
+from harness.cores import CoreLedger, CoresRefused
 from harness.profile import Caps, Outcome
 from harness.spec import load_spec
+from tests.factory.cores import other_probe_holding
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -195,3 +197,93 @@ def test_without_a_memory_cap_a_probe_still_reads_its_own_memory_cgroup(
     assert (stop["mode"], stop["stopped"], stop["n"]) == ("fixed", "fixed_count", 3)
     assert stop["lo"] is None  # 3 batches: too few for a 95% interval
     assert not _leftover_cgroups(backend)
+
+
+# ---------------------------------------------------------------- cores of its own
+
+
+def test_a_probe_is_refused_the_cores_another_probe_holds(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every core held by another harness probe on the host past the wait: one line, nothing
+    started."""
+    monkeypatch.setenv("HARNESS_CORES_WAIT_S", "1")
+    ledger = CoreLedger(tmp_path / "cores")
+    backend = LocalBackend(ledger=ledger)
+    n = backend.host_cpus()
+    holder = other_probe_holding(tmp_path / "cores", n)
+    with holder as (pid, _), pytest.raises(CoresRefused) as exc:
+        backend.run_probe(_request(tmp_path, data_dir, Caps(cpus=1)))
+    msg = str(exc.value)
+    assert "\n" not in msg and msg.startswith("--cpu 1: 1 CPUs need 1 cores of their own")
+    assert f"in use by probe other (pid {pid})" in msg and "--allow-oversubscribe" in msg
+    assert not (tmp_path / "probe" / "records.jsonl").exists()  # the probe never started
+    assert not _leftover_cgroups(backend)
+
+
+def test_oversubscribed_probe_runs_and_says_which_cores_it_shared(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """Allowed to share: the probe runs on a held core, read from inside it, and says so."""
+    backend = LocalBackend(allow_oversubscribe=True, ledger=CoreLedger(tmp_path / "cores"))
+    n = backend.host_cpus()
+    with other_probe_holding(tmp_path / "cores", n) as (pid, held):
+        run = backend.run_probe(_request(tmp_path, data_dir, Caps(cpus=1)))
+    assert run.outcome == Outcome.ok, run.log_tail
+    seen = seen_cpuset(run.records)
+    assert run.enforced is not None and seen is not None
+    assert seen == run.enforced.cpuset  # the grant, as the probe read it
+    (share,) = run.shared_cores
+    assert share.cores == seen and set(share.cores) <= set(held)
+    mine = f"probe probe (pid {os.getpid()})"
+    assert share.by == sorted([mine, f"probe other (pid {pid})"])
+
+
+def test_probes_of_one_host_get_disjoint_cores_without_being_asked(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    backend = LocalBackend(ledger=CoreLedger(tmp_path / "cores"))
+    if backend.host_cpus() < 2:
+        pytest.skip("one core: no second core to give")
+    with other_probe_holding(tmp_path / "cores", 1) as (_, held):
+        run = backend.run_probe(_request(tmp_path, data_dir, Caps(cpus=1)))
+    assert run.outcome == Outcome.ok, run.log_tail
+    seen = seen_cpuset(run.records)
+    assert seen is not None
+    assert not set(seen) & set(held) and run.shared_cores == []
+
+
+def test_profile_command_refuses_before_any_probe_or_records_the_sharing(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`harness profile --backend local` beside a sweep holding every core: exit 2 and one
+    line naming --allow-oversubscribe, no profile written; with it, the profile records which
+    cores each probe shared."""
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+    from harness.profile import load_profile
+
+    monkeypatch.setenv("HARNESS_CORES_DIR", str(tmp_path / "cores"))
+    monkeypatch.setenv("HARNESS_CORES_WAIT_S", "1")
+    out = tmp_path / "tiny.json"
+    argv = ["profile", str(ROOT / "jobs" / "tiny-train.yaml"), "--backend", "local"]
+    argv += ["--cpu", "1", "--max-iterations", "3", "--out", str(out)]
+    runner = CliRunner()
+    n = LocalBackend().host_cpus()
+    with other_probe_holding(tmp_path / "cores", n) as (pid, _):
+        r = runner.invoke(app, argv)
+        assert r.exit_code == 2, r.output
+        wait, line = [ln for ln in r.output.splitlines() if ln.strip()]
+        assert wait == f"waiting up to 1 s for cores in use by probe other (pid {pid})"
+        assert line.startswith("error: --cpu 1: 1 CPUs need 1 cores of their own"), line
+        assert f"probe other (pid {pid})" in line and "--allow-oversubscribe" in line
+        assert not out.exists()
+        r = runner.invoke(app, [*argv, "--allow-oversubscribe"])
+    assert r.exit_code == 0, r.output
+    prof = load_profile(out)
+    assert prof.train is not None
+    (probe,) = prof.train.probes
+    (share,) = probe.shared_cores
+    assert probe.granted is not None and share.cores == probe.granted.affinity
+    assert f"probe other (pid {pid})" in share.by

@@ -45,12 +45,12 @@ def _batch(rank: int, step: int, batch_s: float, allreduce_s: float, warm: bool 
     }
 
 
-def test_plan_gives_nodes_on_one_engine_disjoint_cpusets() -> None:
+def test_plan_gives_each_node_its_caps_and_engine() -> None:
     plans = plan_nodes(3, Caps(cpus=1.5))
-    assert [p.cpu_offset for p in plans] == [0, 2, 4]
-    assert all(p.host is None for p in plans)
+    assert [p.name for p in plans] == ["node0", "node1", "node2"]
+    assert all(p.host is None and p.cpuset is None for p in plans)  # cores: open_cluster
     two_hosts = plan_nodes(2, Caps(cpus=4), ["ssh://a", "ssh://b"])
-    assert [(p.host, p.cpu_offset) for p in two_hosts] == [("ssh://a", 0), ("ssh://b", 0)]
+    assert [p.host for p in two_hosts] == ["ssh://a", "ssh://b"]
     with pytest.raises(BackendError, match="--hosts lists 3"):
         plan_nodes(2, Caps(cpus=1), ["a", "b", "c"])
     with pytest.raises(BackendError, match="at least 1"):
@@ -317,3 +317,106 @@ def test_ctrl_c_to_a_two_node_profile_leaves_no_container_or_network(
     assert rc == 130, rc
     containers, networks = mine()
     assert not containers and not networks
+
+
+@pytest.mark.docker
+def test_nodes_that_need_more_cores_than_the_host_has_are_refused_before_anything_runs(
+    image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two nodes of all the host's CPUs each (on 2 cores: `--cpu 2 --nnodes 2`): exit 2 with
+    one line naming the options and what the host has; no container, network or profile."""
+    import docker
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    monkeypatch.setenv("HARNESS_CORES_DIR", str(tmp_path / "cores"))
+    n = int(docker.from_env(timeout=30).info()["NCPU"])
+    out = tmp_path / "p.json"
+    argv = ["profile", str(ROOT / "jobs" / "tiny-train.yaml"), "--nnodes", "2"]
+    argv += ["--backend", "docker", "--image", image, "--cpu", str(n), "--out", str(out)]
+    r = CliRunner().invoke(app, argv)
+    assert r.exit_code == 2, r.output
+    (line,) = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert line.startswith(
+        f"error: --nnodes 2 x --cpu {n}: 2 x {n} CPUs at once need {2 * n} cores of their own "
+        f"on one host, but "
+    ), line
+    assert f"has {n} (0-{n - 1})" in line and "--allow-oversubscribe" in line
+    assert not out.exists()
+    cli = docker.from_env(timeout=30)
+    left = [c.labels.get("harness.session", "") for c in cli.containers.list(all=True)]
+    left += [(x.attrs.get("Labels") or {}).get("harness.session", "") for x in cli.networks.list()]
+    assert not [x for x in left if x.startswith(f"{os.getpid()}-")]
+
+
+@pytest.mark.docker
+def test_oversubscribed_nodes_run_and_the_profile_says_which_cores_they_shared(
+    image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same two nodes with --allow-oversubscribe: they run, and the profile records the
+    cores both had, as each node read its own cpuset inside its container."""
+    import docker
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+    from harness.profile import load_profile
+
+    monkeypatch.setenv("HARNESS_CORES_DIR", str(tmp_path / "cores"))
+    n = int(docker.from_env(timeout=30).info()["NCPU"])
+    out = tmp_path / "p.json"
+    argv = ["profile", str(ROOT / "jobs" / "tiny-train.yaml"), "--nnodes", "2"]
+    argv += ["--backend", "docker", "--image", image, "--cpu", str(n), "--out", str(out)]
+    argv += ["--max-iterations", "3", "--timeout", "300", "--master-port", "29514"]
+    argv += ["--data-dir", str(tmp_path / "data"), "--allow-oversubscribe"]
+    r = CliRunner().invoke(app, argv)
+    assert r.exit_code == 0, r.output
+    assert "oversubscribed: cores" in r.output
+    prof = load_profile(out)
+    assert prof.train is not None
+    (probe,) = prof.train.probes
+    assert [nd.cpuset for nd in probe.nodes] == [list(range(n))] * 2  # read inside each node
+    both = [s for s in probe.shared_cores if {"node0", "node1"} <= set(s.by)]
+    assert sorted(c for s in both for c in s.cores) == list(range(n))  # (others' probes too)
+
+
+class _Engine:
+    """A stand-in for a DockerBackend's core bookkeeping: its host's name and its cores."""
+
+    def __init__(self, machine: str, ncpu: int, ledger: Path) -> None:
+        from harness.cores import CoreLedger
+
+        self.name, self.ncpu, self.ledger = machine, ncpu, CoreLedger(ledger)
+
+    def machine(self) -> str:
+        return self.name
+
+    def engine_busy(self) -> dict[int, list[str]]:
+        return {}
+
+    def lease(self, wants: Any, what: str | None = None, extra_busy: Any = None) -> Any:
+        return self.ledger.lease(
+            wants, range(self.ncpu), what=what, host=self.name, extra_busy=extra_busy, wait_s=0
+        )
+
+
+def test_engines_of_one_host_under_different_urls_share_its_cores(tmp_path: Path) -> None:
+    """--hosts naming one machine twice (two sockets, two URLs): its nodes are one host's."""
+    from harness.cores import CoresRefused
+    from harness.multinode import _lease_cores
+
+    plans = plan_nodes(2, Caps(cpus=1), ["unix:///a.sock", "unix:///b.sock"])
+    engines = {h: _Engine("vm", 2, tmp_path / "l") for h in ("unix:///a.sock", "unix:///b.sock")}
+    with contextlib.ExitStack() as leases:
+        grants = _lease_cores(plans, engines, leases, multi_host=True)
+        assert list(grants) == ["vm"]
+        assert sorted(p.cpuset[0] for p in plans if p.cpuset) == [0, 1]  # disjoint
+    plans = plan_nodes(2, Caps(cpus=2), ["unix:///a.sock", "unix:///b.sock"])
+    with contextlib.ExitStack() as leases, pytest.raises(CoresRefused) as exc:
+        _lease_cores(plans, engines, leases, multi_host=True)
+    assert str(exc.value).startswith("--hosts: 2 node(s) on vm: 2 x 2 CPUs at once need 4 cores")
+    two = {"ssh://a": _Engine("a", 2, tmp_path / "a"), "ssh://b": _Engine("b", 2, tmp_path / "b")}
+    plans = plan_nodes(2, Caps(cpus=2), ["ssh://a", "ssh://b"])
+    with contextlib.ExitStack() as leases:  # two machines: two cores each, no sharing
+        assert sorted(_lease_cores(plans, two, leases, multi_host=True)) == ["a", "b"]
+        assert [p.cpuset for p in plans] == [[0, 1], [0, 1]]

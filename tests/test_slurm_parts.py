@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.backends.slurm import enforcement, mem_mb, sbatch_args, time_limit_min
-from harness.profile import Caps, Outcome
+from harness.profile import Caps, CoreShare, Outcome
 from harness.slurm import commands
 from harness.slurm.commands import JobState
 from harness.slurm.nodes import NoNodes, node_types
@@ -177,9 +177,9 @@ def test_grant_reads_the_tightest_memory_limit_and_the_cpuset(tmp_path: Path) ->
 
 
 def test_shared_cores_named_only_on_the_same_machine() -> None:
-    a = {"node": "n1", "host": "vm", "cpuset": [0]}
-    b = {"node": "n2", "host": "vm", "cpuset": [0, 1]}
-    c = {"node": "x", "host": "other", "cpuset": [0]}
-    notes = shared_cores([a, b, c, None])
-    assert notes[0] == "shared cores of host vm with n2 (cores 0)"
-    assert notes[1] is not None and "n1" in notes[1] and notes[2] is None and notes[3] is None
+    a = {"node": "n1", "host": "vm", "affinity": [0]}
+    b = {"node": "n2", "host": "vm", "affinity": [0, 1], "cpuset": [5]}  # affinity wins
+    c = {"node": "x", "host": "other", "affinity": [0]}
+    shares = shared_cores([a, b, c, None], ["a", "b", "c", "d"])
+    assert shares[0] == [CoreShare(cores=[0], by=["a", "b"], host="vm")]
+    assert shares[1] == shares[0] and shares[2] == [] and shares[3] == []

@@ -47,17 +47,21 @@ def get_backend(
     image_kind: str = "cpu",
     engine: EngineCheck = docker_available,
     image_lookup: ImageCheck = job_image_present,
+    allow_oversubscribe: bool = False,
     **kwargs: Any,
 ) -> tuple[Any, str]:
     """The backend and one line saying why it was chosen.
 
     `image_kind` (cpu / cuda) names the job image auto needs; `engine` and `image_lookup` are
     the checks auto makes (parameters so that the choice is testable without an engine).
+    `allow_oversubscribe`: probes may run on cores others hold (recorded; else refused).
     """
+    if allow_oversubscribe:
+        kwargs["allow_oversubscribe"] = True
     if name == "local":
         from harness.backends.local import LocalBackend
 
-        return LocalBackend(), "local backend (asked for)"
+        return LocalBackend(allow_oversubscribe=allow_oversubscribe), "local backend (asked for)"
     if name == "docker":
         from harness.backends.docker import DockerBackend
 
@@ -81,4 +85,4 @@ def get_backend(
         why = f"{why} but has no job image {image} (make it with `{build}`)"
     from harness.backends.local import LocalBackend
 
-    return LocalBackend(), f"local backend: {why}"
+    return LocalBackend(allow_oversubscribe=allow_oversubscribe), f"local backend: {why}"

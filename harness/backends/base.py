@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from harness.profile import Caps, Enforcement, Outcome
+from harness.profile import Caps, CoreShare, Enforcement, Outcome
 
 Record = dict[str, Any]
 OnRecord = Callable[[Record], None]
@@ -90,6 +90,7 @@ class ProbeRun:
     peak_rss_mb: float | None = None
     image: str | None = None
     container: str | None = None
+    shared_cores: list[CoreShare] = field(default_factory=list)  # see harness/cores.py
 
 
 class Backend(Protocol):
@@ -163,6 +164,15 @@ def block_device(path: Path) -> str | None:
         real = real.parent
     dev = Path("/dev") / real.name
     return str(dev) if dev.exists() else None
+
+
+def seen_cpuset(records: list[Record]) -> list[int] | None:
+    """The cores the probe could run on, as it read them itself: the CPU affinity of its
+    `grant` record (harness/telemetry/grant.py), kept in the profile as `granted.affinity`."""
+    for r in records:
+        if r.get("type") == "grant" and isinstance(r.get("affinity"), list) and r["affinity"]:
+            return [int(c) for c in r["affinity"]]
+    return None
 
 
 def refusal(records: list[Record]) -> str | None:

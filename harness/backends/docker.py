@@ -6,6 +6,13 @@ is mounted read-only and the probe folder read-write, so records.jsonl streams b
 probe runs. Every container carries labels (harness.session, harness.probe) so that Ctrl-C, a
 timeout or an error removes it, and `cleanup()` removes whatever this session left.
 
+Cores: a probe's cores are its own on its host. They avoid the cores of every harness container
+running on the engine (read from the engine) and, on a local engine, those the host's core
+ledger says other harness probes hold (harness/cores.py); too few free cores refuse the probe
+before its container exists, unless `allow_oversubscribe`, and then the ProbeRun says which
+cores were shared with whom (`shared_cores`), from the cpuset the probe read inside itself.
+The multi-node driver assigns its nodes' cores itself (Placement.cpuset) and holds them.
+
 The container's CPU time and peak memory are read from its own cgroup by a small shell
 wrapper after the workload exits (the engine's stats are gone once a container has stopped).
 """
@@ -39,7 +46,9 @@ from harness.backends.base import (
     block_device,
     read_records,
     refusal,
+    seen_cpuset,
 )
+from harness.cores import CoreLedger, Grant, Want, assign_waiting, overlaps, parse_cores
 from harness.profile import Caps, Enforcement, Outcome
 
 LABEL_SESSION = "harness.session"
@@ -172,6 +181,7 @@ class Placement:
     env: dict[str, str] | None = None
     role: str = "probe"
     entry: Sequence[str] | None = None  # the workload's command; None: the backend's own
+    cpuset: list[int] | None = None  # cores assigned (and held) by the caller; None: lease them
 
 
 class DockerBackend:
@@ -190,6 +200,8 @@ class DockerBackend:
         poll_s: float = 0.1,
         timeout: int = 60,
         entry: Sequence[str] = ENTRY,
+        allow_oversubscribe: bool = False,
+        ledger: CoreLedger | None = None,
     ) -> None:
         try:
             self.client = (
@@ -216,6 +228,8 @@ class DockerBackend:
         self.poll_s = poll_s
         self._image = image
         self.entry = list(entry)  # what runs in the container (tests use tiny stand-ins)
+        self.allow_oversubscribe = allow_oversubscribe
+        self.ledger = ledger or CoreLedger()
         self._info: dict[str, Any] | None = None
         self._prepared: set[str] = set()
         self._lock = threading.Lock()
@@ -230,6 +244,75 @@ class DockerBackend:
 
     def host_cpus(self) -> int:
         return int(self.info.get("NCPU") or os.cpu_count() or 1)
+
+    def machine(self) -> str:
+        """The engine's host, by name: engines on one machine share its cores."""
+        return str(self.info.get("Name") or self.base_url or "local engine")
+
+    def engine_busy(self) -> dict[int, list[str]]:
+        """Cores of the harness containers running on this engine (any session), by name."""
+        out: dict[int, list[str]] = {}
+        flt = {"label": LABEL_SESSION, "status": "running"}
+        for summary in self.client.api.containers(filters=flt):
+            try:  # one that ends meanwhile holds nothing
+                attrs = self.client.api.inspect_container(summary["Id"])
+            except docker.errors.NotFound:
+                continue
+            text = (attrs.get("HostConfig") or {}).get("CpusetCpus") or ""
+            name = str(attrs.get("Name") or summary["Id"][:12]).lstrip("/")
+            for core in parse_cores(text) if text else []:
+                out.setdefault(core, []).append(f"container {name}")
+        return out
+
+    @contextlib.contextmanager
+    def lease(
+        self,
+        wants: Sequence[Want],
+        what: str | None = None,
+        extra_busy: dict[int, list[str]] | None = None,
+        allow_oversubscribe: bool | None = None,
+        wait_s: float | None = None,
+    ) -> Any:
+        """Cores for `wants` on this engine's host, held until the block ends: none that a
+        running harness container or (local engine) another harness probe holds, waiting for
+        held ones to be let go; CoresRefused when they do not fit and oversubscription is not
+        allowed (see harness/cores.py; `allow_oversubscribe` overrides the backend's own)."""
+        allow = self.allow_oversubscribe if allow_oversubscribe is None else allow_oversubscribe
+        cores = list(range(self.host_cpus()))
+
+        def busy_now() -> dict[int, list[str]]:
+            busy = self.engine_busy()
+            for c, names in (extra_busy or {}).items():
+                busy.setdefault(c, []).extend(names)
+            return busy
+
+        if self.remote:  # the ledger knows this host's probes, not the engine's
+            yield assign_waiting(
+                wants,
+                cores,
+                busy_now,
+                allow_oversubscribe=allow,
+                wait_s=wait_s,
+                what=what,
+                host=self.machine(),
+            )
+            return
+        with self.ledger.lease(
+            wants,
+            cores,
+            allow_oversubscribe=allow,
+            what=what,
+            host=self.machine(),
+            extra_busy=busy_now,
+            wait_s=wait_s,
+        ) as grant:
+            yield grant
+
+    def check_cores(self, cpus: float, wait_s: float | None = None) -> None:
+        """CoresRefused now, before a sweep starts, if a probe of `cpus` would be refused
+        (after waiting up to `wait_s` for cores others hold; None: the default wait)."""
+        with self.lease([Want("check", cpus)], what=f"--cpu {cpus:g}", wait_s=wait_s):
+            pass
 
     def swap_limit(self) -> bool:
         return bool(self.info.get("SwapLimit", True))
@@ -362,7 +445,17 @@ class DockerBackend:
     # ------------------------------------------------------------ run
 
     def run_probe(self, request: ProbeRequest, on_record: OnRecord | None = None) -> ProbeRun:
-        return self.run_placed(request, on_record, Placement())
+        """One container on cores of its own (leased for the probe's time), see `lease`."""
+        caps = request.caps
+        if math.ceil(caps.cpus - 1e-9) > self.host_cpus():
+            raise BackendError(
+                f"asked for {caps.cpus:g} CPUs; the engine's host has {self.host_cpus()}"
+            )
+        name = f"probe {request.workdir.name} (pid {os.getpid()})"
+        with self.lease([Want(name, caps.cpus)], what=f"--cpu {caps.cpus:g}") as grant:
+            run = self.run_placed(request, on_record, Placement(cpuset=grant.cpusets[name]))
+        run.shared_cores = shared_after(run, name, grant)
+        return run
 
     def run_placed(
         self, request: ProbeRequest, on_record: OnRecord | None, place: Placement
@@ -418,7 +511,11 @@ class DockerBackend:
         """Everything decided before the container exists: its cores, image and dataset (made
         once per session), a clean probe folder, the request it reads, mounts and limits."""
         caps = request.caps
-        cpuset = pick_cpuset(self.host_cpus(), caps.cpus, place.cpu_offset)
+        cpuset = (
+            place.cpuset
+            if place.cpuset is not None
+            else pick_cpuset(self.host_cpus(), caps.cpus, place.cpu_offset)
+        )
         image = self.image_for(caps)
         root = self._data_root(request)
         if root is not None:
@@ -632,6 +729,13 @@ def _stats_cpu(container: Any) -> float | None:
         return float(st["cpu_stats"]["cpu_usage"]["total_usage"]) / 1e9
     except Exception:
         return None
+
+
+def shared_after(run: ProbeRun, name: str, grant: Grant) -> list[Any]:
+    """The cores the probe shared, from those it read inside itself (else those assigned)."""
+    seen = seen_cpuset(run.records)
+    host = next((s.host for s in grant.shared), None)
+    return overlaps({name: seen or grant.cpusets[name]}, grant.busy, host=host)
 
 
 def _fill_from_records(enforced: Enforcement, records: list[Record]) -> None:

@@ -17,6 +17,12 @@ fake tree can stand in for it in tests):
   cgroup.subtree_control where permitted. cpu.max, memory.max and memory.swap.max = 0, CPU
   time from cpu.stat usage_usec, OOM kills from memory.events oom_kill, cgroup.kill on removal.
 
+Cores: a probe's cores are its own on this host. They are leased from the host's core ledger
+(harness/cores.py), which every harness process on the host shares, so two sweeps run at once
+get disjoint cpusets; when too few cores are free the probe is refused before it starts
+(BackendError naming --allow-oversubscribe), or, with `allow_oversubscribe`, it runs on shared
+cores and its ProbeRun says which (`shared_cores`), from the cpuset the probe read itself.
+
 The Enforcement record says which interface capped a probe ("cgroup v1 ..." / "cgroup v2 ...").
 The child joins its cgroups itself at start (before torch spawns a thread) by writing its pid
 to each cgroup.procs named in HARNESS_CGROUP_PROCS, the parent checks that it did, and
@@ -45,8 +51,10 @@ from harness.backends.base import (
     Record,
     read_records,
     refusal,
+    seen_cpuset,
     tail_lines,
 )
+from harness.cores import CoreLedger, Want, overlaps
 from harness.profile import Caps, Enforcement, Outcome
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -261,8 +269,13 @@ class LocalBackend:
         use_cgroups: bool = True,
         cgroup_root: Path = CGROUP_ROOT,
         own_cgroup: str | None = None,
+        *,
+        allow_oversubscribe: bool = False,
+        ledger: CoreLedger | None = None,
     ) -> None:
         self.cpus = host_cpu_list()
+        self.allow_oversubscribe = allow_oversubscribe
+        self.ledger = ledger or CoreLedger()
         self.own_cgroup = own_cgroup
         self.host = (
             CgroupHost.detect(cgroup_root, own_cgroup)
@@ -290,15 +303,11 @@ class LocalBackend:
     def new_cgroups(self) -> _Cgroups:
         return _Cgroups(f"{PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}", self.host)
 
-    def _confine(self, caps: Caps, cg: _Cgroups) -> tuple[dict[str, str], Enforcement]:
-        if caps.cpus > len(self.cpus):
-            raise BackendError(
-                f"--cpu {caps.cpus:g} is more than this host's {len(self.cpus)} CPUs"
-            )
+    def _confine(
+        self, caps: Caps, cg: _Cgroups, cpuset: list[int]
+    ) -> tuple[dict[str, str], Enforcement]:
         host = self.host
         v2 = host.version == 2
-        n = math.ceil(caps.cpus)
-        cpuset = pick_cpuset(n, self.cpus)
         cores = ",".join(map(str, cpuset))
         env: dict[str, str] = {"HARNESS_AFFINITY": cores}
         parts = []
@@ -368,11 +377,46 @@ class LocalBackend:
         return env, enf
 
     def run_probe(self, request: ProbeRequest, on_record: OnRecord | None = None) -> ProbeRun:
+        """Lease the probe's cores on this host, run it on them, say whether it shared any
+        (from the cores it read itself); refused (BackendError) before it starts when the
+        host has too few free cores and oversubscription was not allowed."""
+        caps = request.caps
+        if caps.cpus > len(self.cpus):
+            raise BackendError(
+                f"--cpu {caps.cpus:g} is more than this host's {len(self.cpus)} CPUs"
+            )
+        name = f"probe {request.workdir.name} (pid {os.getpid()})"
+        with self.ledger.lease(
+            [Want(name, caps.cpus)],
+            self.cpus,
+            allow_oversubscribe=self.allow_oversubscribe,
+            what=f"--cpu {caps.cpus:g}",
+        ) as grant:
+            run = self._run(request, on_record, grant.cpusets[name])
+        seen = seen_cpuset(run.records)
+        run.shared_cores = overlaps({name: seen or grant.cpusets[name]}, grant.busy)
+        return run
+
+    def check_cores(self, cpus: float, wait_s: float | None = None) -> None:
+        """CoresRefused now, before a sweep starts, if a probe of `cpus` would be refused
+        (after waiting up to `wait_s` for cores others hold; None: the default wait)."""
+        with self.ledger.lease(
+            [Want("check", cpus)],
+            self.cpus,
+            allow_oversubscribe=self.allow_oversubscribe,
+            what=f"--cpu {cpus:g}",
+            wait_s=wait_s,
+        ):
+            pass
+
+    def _run(
+        self, request: ProbeRequest, on_record: OnRecord | None, cpuset: list[int]
+    ) -> ProbeRun:
         request.workdir.mkdir(parents=True, exist_ok=True)
         request.records_file.unlink(missing_ok=True)
         cg = self.new_cgroups()
         try:
-            env_extra, enforced = self._confine(request.caps, cg)
+            env_extra, enforced = self._confine(request.caps, cg, cpuset)
             if request.disk_read_mbps is not None:
                 enforced.disk = "not capped: the local backend has no per-probe disk throttle"
         except OSError as exc:

@@ -452,19 +452,22 @@ def nodes_run(
 ) -> MultiNodeRun:
     """The nodes' runs as one multi-node run: per-node results (named by the node each ran
     on, as it saw it), every node's records, the whole job's images/s, the all-reduce share."""
+    from harness.cores import overlaps
     from harness.multinode import MultiNodeRun, _median, aggregate_throughput, node_result
-    from harness.telemetry.grant import shared_cores
+    from harness.telemetry.grant import seen_cores
 
     records = [rec for r in runs for rec in r.records]
     grants = [next((x for x in r.records if x.get("type") == "grant"), None) for r in runs]
-    for r, note in zip(runs, shared_cores(grants), strict=True):
-        if note is not None and r.enforced is not None:
-            r.enforced.cpu += f"; OVERSUBSCRIBED: {note}"
     nodes = []
-    for rank, r in enumerate(runs):
-        grant = next((x for x in r.records if x.get("type") == "grant"), None)
+    by_host: dict[str, dict[str, list[int]]] = {}  # machine -> node name -> cores it saw
+    for rank, (r, grant) in enumerate(zip(runs, grants, strict=True)):
         host = str(grant.get("node")) if grant is not None else f"rank {rank}"
-        nodes.append(node_result(rank, host, caps, r.records))
+        n = node_result(rank, host, caps, r.records)
+        n.cpuset = seen_cores(grant) or None
+        nodes.append(n)
+        if grant is not None and grant.get("host"):
+            by_host.setdefault(str(grant["host"]), {})[f"node{rank}"] = seen_cores(grant)
+    shared = [s for m, sets in by_host.items() for s in overlaps(sets, host=m)]
     shares = [n.comm_share for n in nodes if n.comm_share is not None]
     return MultiNodeRun(
         runs=runs,
@@ -475,4 +478,5 @@ def nodes_run(
         aggregate=aggregate_throughput(records, len(runs)),
         comm_share=_median(shares),
         records=records,
+        shared_cores=shared,
     )

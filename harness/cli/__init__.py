@@ -5,6 +5,7 @@
     schema     schema.py     JSON Schema of the profile (or the job spec)
     solve      solve.py      the front door to the solver: a folder of profiles -> decisions
     report     report.py     tables and plots of a profile
+    export     export.py     profiles as a per-batch table, Gavel's or Synergy's throughput file
     simulate   simulate.py   a job trace replayed on a cluster, packing each round
     fit        fit.py        the hybrid cost model from training profiles
     run-split, validate-decision   runsplit.py   a decision run for real, against its prediction
@@ -40,6 +41,7 @@ COMMANDS = (
     "schema",
     "solve",
     "report",
+    "export",
     "simulate",
     "fit",
     "runsplit",

@@ -60,6 +60,14 @@ def profile(
     hosts: Annotated[
         str | None, typer.Option(help="Docker engine URLs, one per node (e.g. ssh://u@h1,...)")
     ] = None,
+    allow_oversubscribe: Annotated[
+        bool,
+        typer.Option(
+            "--allow-oversubscribe",
+            help="run probes or nodes that must share this host's cores (the profile records "
+            "which, in shared_cores) instead of refusing them",
+        ),
+    ] = False,
     batch: Annotated[int | None, typer.Option("-b", "--batch", help="per-GPU batch size")] = None,
     max_iterations: Annotated[int | None, typer.Option("--max-iterations")] = None,
     backend: Annotated[str, typer.Option(help="auto | local | docker | slurm")] = "auto",
@@ -214,6 +222,33 @@ def run_profile(spec: JobSpec, options: ProfileOptions) -> int:
     return run_sweep(spec, options, backend, why)
 
 
+def check_cores(options: ProfileOptions, backend: Any) -> str | None:
+    """Refuse now, before the sweep starts, a first probe that would find too few cores of its
+    own on this host; cores other harness probes hold are waited for (saying so) first. None
+    when it fits."""
+    from harness.backends.base import BackendError
+    from harness.cores import CoresBusy, default_wait_s
+
+    check = getattr(backend, "check_cores", None)
+    if check is None:
+        return None
+    cpus = options.cpu if options.cpu is not None else backend.host_cpus()
+    try:
+        try:
+            check(cpus, wait_s=0)
+        except CoresBusy as exc:
+            held = str(exc).partition(" in use by ")[2].partition(";")[0]
+            err_console().print(
+                f"waiting up to {default_wait_s():g} s for cores in use by {held}",
+                highlight=False,
+                soft_wrap=True,
+            )
+            check(cpus)
+    except BackendError as exc:
+        return str(exc)
+    return None
+
+
 def pick_backend(options: ProfileOptions) -> tuple[Any, str]:
     """The backend asked for (or the one auto finds) and why; Refused when none can serve
     the GPUs asked for or it cannot start."""
@@ -231,7 +266,12 @@ def pick_backend(options: ProfileOptions) -> tuple[Any, str]:
         if options.backend == "slurm":
             kwargs = {"partition": options.partition}
         kind = "cuda" if options.num_gpus > 0 else "cpu"  # the job image auto needs
-        backend, why = get_backend(options.backend, image_kind=kind, **kwargs)
+        backend, why = get_backend(
+            options.backend,
+            image_kind=kind,
+            allow_oversubscribe=options.allow_oversubscribe,
+            **kwargs,
+        )
     except (ValueError, BackendError, ImportError) as exc:
         raise Refused(str(exc)) from None
     return backend, why
@@ -249,6 +289,9 @@ def run_sweep(spec: JobSpec, options: ProfileOptions, backend: Any, why: str) ->
         sweep = Sweep(spec, backend, options, out, out.parent / ".work" / out.stem, display)
     except ValueError as exc:
         return _err(str(exc))
+    problem = check_cores(options, backend)  # after every check of the input: it may wait
+    if problem:
+        return _err(problem)
     err_console().print(f"[bold]{spec.name}[/bold]: {why}. {backend.describe()}", highlight=False)
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -340,7 +383,7 @@ def run_profiles(specs: list[JobSpec], options: ProfileOptions) -> int:
     if concurrent and fleet.mark_shared_cores(entries):
         err_console().print(
             "[yellow]warning[/yellow]: some probes shared cores with others running beside them "
-            "on the same machine (recorded in their profiles: enforced.cpu 'OVERSUBSCRIBED')",
+            "on the same machine (recorded in their profiles: shared_cores)",
             highlight=False,
         )
     return _fleet_end(result)
@@ -481,13 +524,15 @@ def _caps_text(caps: Caps) -> str:
 
 def _probe_line(p: Probe) -> str:
     cap = _caps_text(p.caps)
+    shared = ", ".join(f"{s.cores} with {len(s.by) - 1} other(s)" for s in p.shared_cores)
+    flag = f" [oversubscribed: cores {shared}]" if shared else ""
     if p.outcome == "ok" and p.throughput:
         ci = p.median_ci
         sure = f" +-{ci.rel_half_width:.1%} ({ci.stopped})" if ci and ci.rel_half_width else ""
-        return f"probe {cap}: {p.throughput.median:.1f} img/s{sure}"
+        return f"probe {cap}: {p.throughput.median:.1f} img/s{sure}{flag}"
     if p.outcome == "ok":
-        return f"probe {cap}: ok"
-    return f"probe {cap}: {p.outcome}" + (f" ({p.reason})" if p.reason else "")
+        return f"probe {cap}: ok{flag}"
+    return f"probe {cap}: {p.outcome}" + (f" ({p.reason})" if p.reason else "") + flag
 
 
 def print_summary(profile: Profile, out: Path) -> None:

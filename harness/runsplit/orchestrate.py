@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from harness.backends.base import BackendError, ProbeRequest, ProbeRun, Record
+from harness.cores import CoresRefused, Want
 from harness.profile import Caps, Outcome, write_atomic
 from harness.runsplit.plan import GoSignal, ModelRef, Phase, Shaping, WorkerConfig
 from harness.runsplit.shaping import TcShaper, host_veth
@@ -200,8 +201,6 @@ def run_session(
     """Run every phase of `session` on a fresh network and container pair; never leaves one
     behind. Raises RunSplitError when nothing could be started; a container that crashed is
     returned as its ProbeRun (outcome, exit code, log tail)."""
-    from harness.backends.docker import pick_cpuset
-
     if not session.phases:
         raise RunSplitError("nothing to run: no phases")
     be = _local_engine(image, base_url)
@@ -213,10 +212,6 @@ def run_session(
         session.edge_memory_gb,
         session.server_memory_gb,
     )
-    cpusets = {
-        "edge": pick_cpuset(host_cpus, edge_side.cpus, edge_side.offset),
-        "server": pick_cpuset(host_cpus, server_side.cpus, server_side.offset),
-    }
     try:
         img = be.image_for(edge_side.caps())
     except BackendError as exc:
@@ -228,7 +223,16 @@ def run_session(
     host.phases = list(session.phases)
     sides = {"edge": edge_side, "server": server_side}
     requests = _requests(session, sides, names, dirs, timeout_s)
-    runs = _run_pair(be, host, requests, sides, names, net_name, on_record)
+    # the two sides' cores, held against other harness probes on this host; they share one
+    # only where place_sides said so (a one-core host)
+    wants = [Want("run-split server", server_side.cores), Want("run-split edge", edge_side.cores)]
+    shares = host_cpus < edge_side.cores + server_side.cores
+    try:
+        with be.lease(wants, what="run-split", allow_oversubscribe=shares) as grant:
+            cpusets = {"edge": grant.cpusets[wants[1].name], "server": grant.cpusets[wants[0].name]}
+            runs = _run_pair(be, host, requests, cpusets, names, net_name, on_record)
+    except CoresRefused as exc:
+        raise RunSplitError(str(exc)) from None
     return SessionRun(
         edge=runs["edge"],
         server=runs["server"],
@@ -330,7 +334,7 @@ def _run_pair(
     be: DockerBackend,
     host: _Host,
     requests: dict[str, ProbeRequest],
-    sides: dict[str, Side],
+    cpusets: dict[str, list[int]],
     names: dict[str, str],
     net_name: str,
     on_record: Callable[[str, Record], None] | None,
@@ -347,7 +351,7 @@ def _run_pair(
         place = Placement(
             name=names[role],
             network=net_name,
-            cpu_offset=sides[role].offset,
+            cpuset=cpusets[role],
             hostname=names[role],
             role=f"split-{role}",
         )

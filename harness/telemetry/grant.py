@@ -129,21 +129,35 @@ def read_grant(
     }
 
 
-def shared_cores(grants: list[dict[str, Any] | None]) -> list[str | None]:
-    """For grants held at the same time: a note per grant naming the others on the same
-    machine (`host`) whose CPUs overlap its own, else None. Two Slurm nodes can be one machine
-    (several slurmd on one host) and each hands out its cores from 0: two probes that ran
-    side by side on 'different nodes' then shared cores, and the profile must say so."""
-    notes: list[str | None] = []
+def seen_cores(grant: dict[str, Any] | None) -> list[int]:
+    """The CPUs a grant record says its probe could run on: its affinity (the one fact every
+    backend reads the same way), else its cpuset cgroup's CPUs."""
+    g = grant or {}
+    return [int(c) for c in (g.get("affinity") or g.get("cpuset") or [])]
+
+
+def shared_cores(grants: list[dict[str, Any] | None], names: list[str]) -> list[list[Any]]:
+    """For grants held at the same time (`names[i]` is who held `grants[i]`): per grant, the
+    cores it shared with the others on the same machine (`host`), as the profile's
+    `shared_cores` records them (CoreShare: the cores, who held them, the host); empty when
+    its cores were its own. Two Slurm nodes can be one machine (several slurmd on one host)
+    and each hands out its cores from 0: two probes that ran side by side on 'different
+    nodes' then shared cores, and the profile must say so as every backend does."""
+    from harness.cores import overlaps
+
+    out: list[list[Any]] = []
     for i, g in enumerate(grants):
-        mine = set((g or {}).get("cpuset") or (g or {}).get("affinity") or [])
         host = (g or {}).get("host")
-        shared = []
+        if g is None or host is None:
+            out.append([])
+            continue
+        busy: dict[int, list[str]] = {}  # keyed by index: two holders may share a name
         for j, o in enumerate(grants):
-            if j == i or g is None or o is None or host is None or o.get("host") != host:
-                continue
-            both = mine & set(o.get("cpuset") or o.get("affinity") or [])
-            if both:
-                shared.append(f"{o.get('node')} (cores {','.join(map(str, sorted(both)))})")
-        notes.append(f"shared cores of host {host} with {', '.join(shared)}" if shared else None)
-    return notes
+            if j != i and o is not None and o.get("host") == host:
+                for c in seen_cores(o):
+                    busy.setdefault(c, []).append(str(j))
+        shares = overlaps({str(i): seen_cores(g)}, busy, host=str(host))
+        for s in shares:
+            s.by = sorted(names[int(k)] for k in s.by)
+        out.append(shares)
+    return out

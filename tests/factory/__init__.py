@@ -9,6 +9,7 @@
     pipeline         random batch-pipeline jobs and the brute-force optimum
     packing          tiny packing problems with a brute-force optimum, instances from profiles
     hybrid           hybrid time matrices and their brute-force optimum, CPU profiles, a problem
+    cores            another harness process holding cores on this host (the core ledger)
 
 Builders only, no tests: a test file imports what it needs from here, never from another test.
 """
