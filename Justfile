@@ -14,13 +14,17 @@ setup:
 engine:
     bash .ci/docker.sh
 
-# The whole suite: real containers, real torch steps, real SCIP.
-test *ARGS: engine
+# A one-machine Slurm cluster up (slurmctld + two slurmd; installs slurm-wlm/munge when missing).
+slurm:
+    bash .ci/slurm.sh
+
+# The whole suite: real containers, real Slurm jobs, real torch steps, real SCIP.
+test *ARGS: engine slurm
     {{python}} -m pytest {{ARGS}}
 
-# Tests that need no Docker engine.
+# Tests that need no Docker engine and no Slurm cluster.
 test-host *ARGS:
-    {{python}} -m pytest -m "not docker" {{ARGS}}
+    {{python}} -m pytest -m "not docker and not slurm" {{ARGS}}
 
 lint:
     ruff check harness solver tests bench examples

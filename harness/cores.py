@@ -275,8 +275,10 @@ class CoreLedger:
                     f.unlink()
                 continue
             for name, cs in sets.items():
+                tag = f"(pid {pid})"
+                who = name if name.endswith(tag) else f"{name} {tag}"
                 for c in cs:
-                    out.setdefault(int(c), []).append(f"{name} (pid {pid})")
+                    out.setdefault(int(c), []).append(who)
         return out
 
     @contextlib.contextmanager

@@ -458,8 +458,9 @@ def _summarise_nodes(
 
 def _seen(run: ProbeRun | None, plan: NodePlan) -> list[int] | None:
     """The node's cores as it read them inside its container, else those assigned to it."""
-    got = run.enforced.cpuset_seen if run is not None and run.enforced is not None else None
-    return got or plan.cpuset
+    from harness.backends.base import seen_cpuset
+
+    return (seen_cpuset(run.records) if run is not None else None) or plan.cpuset
 
 
 def shared_cores(
@@ -504,9 +505,10 @@ def run_multinode_profile(
         return 2
     hooks = hooks if hooks is not None else NoHooks()
     nnodes = options.nnodes
-    cpus = options.cpu if options.cpu is not None else max(1, backend.host_cpus() // nnodes)
+    per_host = 1 if backend.name == "slurm" else nnodes  # Slurm: every node its own machine
+    cpus = options.cpu if options.cpu is not None else max(1, backend.host_cpus() // per_host)
     caps = Caps(cpus=cpus, memory_gb=options.memory, gpus=options.num_gpus)
-    out = options.out or Path("profiles") / f"{spec.name}-docker-{nnodes}nodes.json"
+    out = options.out or Path("profiles") / f"{spec.name}-{backend.name}-{nnodes}nodes.json"
     node_opts = options.resolved(cpu=cpus)
     try:  # refuses, before any node starts, a file at `out` it must not overwrite
         sweep = Sweep(spec, backend, node_opts, out, out.parent / ".work" / out.stem)
@@ -525,22 +527,26 @@ def run_multinode_profile(
         timeout_s=options.timeout,
         overrides=overrides,
     )
-    try:  # the nodes' cores are leased before anything starts: a refusal runs nothing
-        cluster = open_cluster(
-            req,
-            nnodes,
-            hosts=options.hosts or None,
-            master_addr=options.master_addr,
-            master_port=options.master_port or DEFAULT_PORT,
-            image=getattr(backend, "_image", None),
-            session=getattr(backend, "session", None),
-            allow_oversubscribe=options.allow_oversubscribe,
-        )
-    except BackendError as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        return 2
     where = ", ".join(options.hosts) if options.hosts else "one engine, a Docker network"
-    cores = "; ".join(f"{p.name} on cores {p.cpuset}" for p in cluster.plans)
+    cluster = None
+    if backend.name == "slurm":  # Slurm picks the nodes and their cores (backends/slurm.py)
+        where, cores = "one Slurm allocation, rendezvous from it", "cores granted by Slurm"
+    else:
+        try:  # the nodes' cores are leased before anything starts: a refusal runs nothing
+            cluster = open_cluster(
+                req,
+                nnodes,
+                hosts=options.hosts or None,
+                master_addr=options.master_addr,
+                master_port=options.master_port or DEFAULT_PORT,
+                image=getattr(backend, "_image", None),
+                session=getattr(backend, "session", None),
+                allow_oversubscribe=options.allow_oversubscribe,
+            )
+        except BackendError as exc:
+            console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            return 2
+        cores = "; ".join(f"{p.name} on cores {p.cpuset}" for p in cluster.plans)
     console.print(
         f"[bold]{spec.name}[/bold]: {nnodes} nodes x {cpus:g} CPU ({where}; {cores}); "
         f"{backend.describe()}",
@@ -549,15 +555,20 @@ def run_multinode_profile(
     started = now()
     hooks.on_probe_begin(caps, 0)
     try:
-        result = run_cluster(req, cluster, hooks.on_record)
+        if cluster is None:  # one Slurm allocation of nnodes nodes
+            result = backend.run_nodes(
+                req, nnodes, master_port=options.master_port, on_record=hooks.on_record
+            )
+        else:
+            result = run_cluster(req, cluster, hooks.on_record)
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/yellow]: every node's container was removed")
+        console.print("[yellow]interrupted[/yellow]: every node was stopped and removed")
         return 130
     except BackendError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 2
     run = result.as_probe_run()
-    probe = summarise(run, caps, pid, "docker", started, keep_records=True, batch=sweep.batch)
+    probe = summarise(run, caps, pid, backend.name, started, keep_records=True, batch=sweep.batch)
     probe.nodes = result.nodes
     probe.comm_share = result.comm_share
     if result.aggregate is not None:

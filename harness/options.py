@@ -62,6 +62,7 @@ class ProfileOptions(BaseModel):
     master_addr: str | None = None
     master_port: int | None = None
     backend: str = "auto"
+    partition: str | None = Field(default=None, description="slurm partition(s), comma-separated")
     image: str | None = None
     out: Path | None = None
     resume: bool = False

@@ -145,11 +145,6 @@ class Enforcement(Strict):
     )
     torch_threads: int | None = None
     loader_workers: int | None = None
-    cpuset_seen: list[int] | None = Field(
-        default=None,
-        description="the cores the probe could run on, read inside it (its CPU affinity): the "
-        "grant as the kernel gave it, beside `cpuset`, the one asked for",
-    )
 
 
 class CoreShare(Strict):
@@ -162,6 +157,25 @@ class CoreShare(Strict):
         "probes running on the host then (their probe id and process)"
     )
     host: str | None = Field(default=None, description="the host the cores belong to")
+
+
+class Grant(Strict):
+    """What the probe was granted, read from inside it (harness/telemetry/grant.py): the CPUs
+    it may run on, its cpuset cgroup, the tightest memory limit above it, its GPUs and node.
+    Under Slurm these are the cluster's cgroup plugin's doing, not the harness's request."""
+
+    node: str = Field(description="Slurm node name (SLURMD_NODENAME), else the host name")
+    host: str | None = Field(default=None, description="the machine's host name")
+    at: float | None = Field(default=None, description="when it was read, unix seconds")
+    slurm_job: str | None = None
+    affinity: list[int] = Field(default_factory=list, description="CPUs it may run on")
+    cpuset: list[int] | None = Field(default=None, description="its cpuset cgroup's CPUs")
+    cpuset_cgroup: str | None = None
+    memory_limit_bytes: int | None = Field(
+        default=None, description="tightest memory limit of its cgroup and their parents"
+    )
+    memory_cgroup: str | None = None
+    gpus: str | None = Field(default=None, description="CUDA_VISIBLE_DEVICES as it saw it")
 
 
 class BatchRecord(Strict):
@@ -344,6 +358,9 @@ class Probe(Strict):
     id: str = Field(description="stable key of the caps, used by --resume")
     caps: Caps
     enforced: Enforcement | None = None
+    granted: Grant | None = Field(
+        default=None, description="what the probe saw it was granted, read inside it"
+    )
     backend: str
     image: str | None = None
     container: str | None = None
@@ -391,7 +408,8 @@ class Probe(Strict):
         default_factory=list,
         description="cores this probe (or its nodes) shared with others running on the same "
         "host at the same time; empty when its cores were its own. Only --allow-oversubscribe "
-        "lets a probe run so (else it is refused)",
+        "lets a probe run so (else it is refused), except under Slurm, which picks the cores: "
+        "there it is recorded from the grants read inside the probes",
     )
 
 

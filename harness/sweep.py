@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import math
 import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -26,6 +28,7 @@ from harness.options import MAX_BATCH, ProfileOptions
 from harness.profile import (
     BatchRecord,
     Caps,
+    Grant,
     InferSection,
     MatrixCell,
     MedianCI,
@@ -105,6 +108,7 @@ def summarise(
     disk_read_mb = float(io["disk_read_bytes"]) / 1e6 if io is not None else None
     stop = next((r for r in run.records if r.get("type") == "stop"), None)
     mem = next((r for r in run.records if r.get("type") == "memcg"), None)
+    grant = next((r for r in run.records if r.get("type") == "grant"), None)
     outcome = run.outcome
     reason = run.reason
     if (
@@ -125,6 +129,7 @@ def summarise(
         id=pid,
         caps=caps,
         enforced=run.enforced,
+        granted=Grant.model_validate(_batch_fields(grant)) if grant is not None else None,
         backend=backend,
         image=run.image,
         container=run.container,
@@ -253,6 +258,7 @@ class Sweep:
         self.done: dict[str, Probe] = {}
         self.stage = Staging.of(spec, opts.variant)
         self.started = 0  # probes this run started (the index on_probe_begin is given)
+        self._lock = threading.RLock()
         previous = self._previous(opts.resume)
         if previous is not None and opts.resume:
             self.profile = previous
@@ -315,9 +321,15 @@ class Sweep:
     # ---------------------------------------------------------------- probes
 
     def run_caps(self, caps: Caps) -> Probe:
+        """One probe at `caps` (or the one already done). Safe to call from several threads at
+        once (the memory columns of a matrix on a backend that holds several probes): the
+        profile is updated and saved under a lock, the probe itself runs outside it."""
         pid = probe_id(caps, self.batch)
-        if pid in self.done:
-            return self.done[pid]
+        with self._lock:
+            if pid in self.done:
+                return self.done[pid]
+            index = self.started
+            self.started += 1
         overrides: dict[str, Any] = {"batch_size": self.batch}
         if self.opts.max_iterations:
             overrides["max_iterations"] = self.opts.max_iterations
@@ -339,13 +351,19 @@ class Sweep:
             overrides=overrides,
             disk_read_mbps=self.opts.disk_read_mbps,
         )
-        self.hooks.on_probe_begin(caps, self.started)
-        self.started += 1
+        self.hooks.on_probe_begin(caps, index)
         started = now()
         run = self.backend.run_probe(req, self.hooks.on_record)
         probe = summarise(
             run, caps, pid, self.backend.name, started, keep_records=True, batch=self.batch
         )
+        with self._lock:
+            self._absorb(run, caps, pid, probe)
+        self.hooks.on_probe_end(probe)
+        return probe
+
+    def _absorb(self, run: ProbeRun, caps: Caps, pid: str, probe: Probe) -> None:
+        """A finished probe into the profile, which is then saved."""
         self.done[pid] = probe
         from harness.telemetry.host import absorb_probe_versions
 
@@ -358,8 +376,6 @@ class Sweep:
         if self.profile.kind == "infer":
             self._absorb_infer(run, caps, probe)
         self.save()
-        self.hooks.on_probe_end(probe)
-        return probe
 
     def _absorb_infer(self, run: ProbeRun, caps: Caps, probe: Probe) -> None:
         sec = next((r["section"] for r in run.records if r.get("type") == "infer"), None)
@@ -440,13 +456,23 @@ class Sweep:
             self._memory_axis(max_cpus, result)
 
     def _memory_axis(self, max_cpus: int, result: Any) -> None:
-        """Throughput against the memory cap, at the knee and at the most CPUs (a 2-D matrix)."""
+        """Throughput against the memory cap, at the knee and at the most CPUs (a 2-D matrix).
+        On a backend that holds several probes at once (`concurrent`, e.g. Slurm), the memory
+        caps of one CPU count run side by side; the search's own probes stay one at a time
+        (each depends on the last)."""
         assert self.profile.train is not None
         cpu_points = sorted({max_cpus, int(result.knee.cpus) if result.knee else max_cpus})
         cells: list[MatrixCell] = []
+        mems = sorted(self.opts.memory_sweep)
+        side_by_side = bool(getattr(self.backend, "concurrent", False)) and len(mems) > 1
         for cpus in cpu_points:
-            for mem in sorted(self.opts.memory_sweep):
-                p = self.run_caps(Caps(cpus=cpus, memory_gb=mem, gpus=self.opts.num_gpus))
+            column = [Caps(cpus=cpus, memory_gb=m, gpus=self.opts.num_gpus) for m in mems]
+            if side_by_side:  # a column's probes are independent: all in flight at once
+                with ThreadPoolExecutor(max_workers=len(column)) as pool:
+                    probes = list(pool.map(self.run_caps, column))
+            else:
+                probes = [self.run_caps(c) for c in column]
+            for mem, p in zip(mems, probes, strict=True):
                 cells.append(
                     MatrixCell(
                         cpus=cpus,

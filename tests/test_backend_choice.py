@@ -76,5 +76,5 @@ def test_auto_with_engine_and_image_is_docker(monkeypatch: pytest.MonkeyPatch) -
 def test_explicit_choices_and_bad_name() -> None:
     backend, why = get_backend("local", engine=engine_up)
     assert isinstance(backend, LocalBackend) and why == "local backend (asked for)"
-    with pytest.raises(ValueError, match="expected auto, local or docker"):
+    with pytest.raises(ValueError, match="expected auto, local, docker or slurm"):
         get_backend("kubernetes")

@@ -135,3 +135,9 @@ def test_held_cores_are_waited_for_and_cores_the_host_lacks_are_not(tmp_path: Pa
     with pytest.raises(CoresRefused) as exc, never:
         pass
     assert not isinstance(exc.value, CoresBusy) and time.monotonic() - t0 < 5
+
+
+def test_a_holder_named_with_its_process_is_not_named_twice(tmp_path: Path) -> None:
+    name = f"probe x (pid {os.getpid()})"
+    with CoreLedger(tmp_path).lease([Want(name, 1)], range(2)):
+        assert CoreLedger(tmp_path).busy() == {1: [name]}

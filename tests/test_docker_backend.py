@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from harness.backends.base import BackendError, ProbeRequest
+from harness.backends.base import BackendError, ProbeRequest, seen_cpuset
 from harness.backends.docker import (
     LABEL_SESSION,
     DockerBackend,
@@ -487,8 +487,9 @@ def test_an_oversubscribed_probe_records_the_cores_it_shared_as_read_inside(
     )
     run = be.run_probe(req)
     assert run.outcome == Outcome.ok, (run.reason, run.log_tail)
-    assert run.enforced is not None and run.enforced.cpuset_seen == run.enforced.cpuset
+    seen = seen_cpuset(run.records)  # the grant record's affinity, read inside the probe
+    assert run.enforced is not None and seen == run.enforced.cpuset
     shares = [s for s in run.shared_cores if f"container {holder.name}" in s.by]
-    assert len(shares) == 1 and shares[0].cores == run.enforced.cpuset_seen
+    assert len(shares) == 1 and shares[0].cores == seen
     assert f"probe p (pid {os.getpid()})" in shares[0].by
     assert not _left(be.session)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.backends.base import BackendError, ProbeRequest, read_records
+from harness.backends.base import BackendError, ProbeRequest, read_records, seen_cpuset
 from harness.backends.local import (
     PREFIX,
     V1_CONTROLLERS,
@@ -230,10 +230,11 @@ def test_oversubscribed_probe_runs_and_says_which_cores_it_shared(
     with other_probe_holding(tmp_path / "cores", n) as (pid, held):
         run = backend.run_probe(_request(tmp_path, data_dir, Caps(cpus=1)))
     assert run.outcome == Outcome.ok, run.log_tail
-    assert run.enforced is not None and run.enforced.cpuset_seen is not None
-    assert run.enforced.cpuset_seen == run.enforced.cpuset  # the grant, as the probe read it
+    seen = seen_cpuset(run.records)
+    assert run.enforced is not None and seen is not None
+    assert seen == run.enforced.cpuset  # the grant, as the probe read it
     (share,) = run.shared_cores
-    assert share.cores == run.enforced.cpuset_seen and set(share.cores) <= set(held)
+    assert share.cores == seen and set(share.cores) <= set(held)
     mine = f"probe probe (pid {os.getpid()})"
     assert share.by == sorted([mine, f"probe other (pid {pid})"])
 
@@ -247,8 +248,9 @@ def test_probes_of_one_host_get_disjoint_cores_without_being_asked(
     with other_probe_holding(tmp_path / "cores", 1) as (_, held):
         run = backend.run_probe(_request(tmp_path, data_dir, Caps(cpus=1)))
     assert run.outcome == Outcome.ok, run.log_tail
-    assert run.enforced is not None and run.enforced.cpuset_seen is not None
-    assert not set(run.enforced.cpuset_seen) & set(held) and run.shared_cores == []
+    seen = seen_cpuset(run.records)
+    assert seen is not None
+    assert not set(seen) & set(held) and run.shared_cores == []
 
 
 def test_profile_command_refuses_before_any_probe_or_records_the_sharing(
@@ -283,5 +285,5 @@ def test_profile_command_refuses_before_any_probe_or_records_the_sharing(
     assert prof.train is not None
     (probe,) = prof.train.probes
     (share,) = probe.shared_cores
-    assert probe.enforced is not None and share.cores == probe.enforced.cpuset_seen
+    assert probe.granted is not None and share.cores == probe.granted.affinity
     assert f"probe other (pid {pid})" in share.by

@@ -239,3 +239,42 @@ def test_no_hooks_is_the_default(tmp_path: Path) -> None:
     sweep = Sweep(spec, _Synthetic(), opts, tmp_path / "p.json", tmp_path / "w")  # type: ignore[arg-type]
     assert isinstance(sweep.hooks, NoHooks)
     assert sweep.run().complete
+
+
+class _SideBySide(_Synthetic):
+    """A synthetic backend that holds several probes at once (as Slurm does): each probe
+    waits until another is in flight, or 2 s, and says how many it saw."""
+
+    concurrent = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        import threading
+
+        self.lock = threading.Lock()
+        self.live = 0
+        self.most = 0
+
+    def run_probe(self, request: ProbeRequest, on_record: Any = None) -> ProbeRun:
+        with self.lock:
+            self.live += 1
+            self.most = max(self.most, self.live)
+        t0 = time.monotonic()
+        while request.caps.memory_gb is not None and self.most < 2 and time.monotonic() - t0 < 2:
+            time.sleep(0.01)
+        try:
+            return super().run_probe(request, on_record)
+        finally:
+            with self.lock:
+                self.live -= 1
+
+
+def test_memory_columns_run_side_by_side_on_a_concurrent_backend(tmp_path: Path) -> None:
+    backend = _SideBySide()
+    opts = ProfileOptions(cpu=1, strategy="exhaustive", memory_sweep=[1, 2, 4])
+    out = tmp_path / "p.json"
+    prof = Sweep(load_spec(TINY), backend, opts, out, tmp_path / "w").run()  # type: ignore[arg-type]
+    assert prof.complete and prof.train is not None
+    assert backend.most >= 2  # the memory column's probes were in flight together
+    assert [c.memory_gb for c in prof.train.memory_axis or []] == [1, 2, 4]
+    assert len(prof.train.probes) == 4 and load_profile(out).train.probes  # type: ignore[union-attr]

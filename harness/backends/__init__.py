@@ -2,7 +2,9 @@
 
 `--backend auto` takes Docker only when it can run a probe there: an engine that answers *and*
 the job image on it. An engine without the image would fail on the first probe, so auto then
-falls back to the local backend and says why (and how to get the image).
+falls back to the local backend and says why (and how to get the image). `--backend slurm`
+submits every probe to a Slurm cluster as a batch job (backends/slurm.py); auto never picks it
+(a cluster is a choice, not a fallback).
 """
 
 from __future__ import annotations
@@ -64,8 +66,14 @@ def get_backend(
         from harness.backends.docker import DockerBackend
 
         return DockerBackend(**kwargs), "docker backend (asked for)"
+    if name == "slurm":
+        from harness.backends.slurm import SlurmBackend
+        from harness.slurm.settings import SlurmSettings
+
+        settings = SlurmSettings.from_env(partition=kwargs.get("partition"))
+        return SlurmBackend(settings), "slurm backend (asked for)"
     if name != "auto":
-        raise ValueError(f"--backend: expected auto, local or docker, got {name!r}")
+        raise ValueError(f"--backend: expected auto, local, docker or slurm, got {name!r}")
     ok, why = engine()
     if ok:
         present, image = image_lookup(kwargs.get("image"), image_kind)

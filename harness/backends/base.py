@@ -167,10 +167,11 @@ def block_device(path: Path) -> str | None:
 
 
 def seen_cpuset(records: list[Record]) -> list[int] | None:
-    """The cores the probe could run on, as it read them itself (its `grant` record)."""
+    """The cores the probe could run on, as it read them itself: the CPU affinity of its
+    `grant` record (harness/telemetry/grant.py), kept in the profile as `granted.affinity`."""
     for r in records:
-        if r.get("type") == "grant" and isinstance(r.get("cpuset"), list):
-            return [int(c) for c in r["cpuset"]]
+        if r.get("type") == "grant" and isinstance(r.get("affinity"), list) and r["affinity"]:
+            return [int(c) for c in r["affinity"]]
     return None
 
 

@@ -733,13 +733,12 @@ def _stats_cpu(container: Any) -> float | None:
 
 def shared_after(run: ProbeRun, name: str, grant: Grant) -> list[Any]:
     """The cores the probe shared, from those it read inside itself (else those assigned)."""
-    seen = run.enforced.cpuset_seen if run.enforced is not None else None
+    seen = seen_cpuset(run.records)
     host = next((s.host for s in grant.shared), None)
     return overlaps({name: seen or grant.cpusets[name]}, grant.busy, host=host)
 
 
 def _fill_from_records(enforced: Enforcement, records: list[Record]) -> None:
-    enforced.cpuset_seen = seen_cpuset(records)
     for r in records:
         if r.get("type") == "caps":
             enforced.torch_threads = r.get("threads")

@@ -393,7 +393,7 @@ class LocalBackend:
             what=f"--cpu {caps.cpus:g}",
         ) as grant:
             run = self._run(request, on_record, grant.cpusets[name])
-        seen = run.enforced.cpuset_seen if run.enforced is not None else None
+        seen = seen_cpuset(run.records)
         run.shared_cores = overlaps({name: seen or grant.cpusets[name]}, grant.busy)
         return run
 
@@ -477,7 +477,6 @@ class LocalBackend:
             cpu_time = cg.cpu_time()
             ooms = cg.oom_kills()
             enforced.torch_threads = request.threads
-            enforced.cpuset_seen = seen_cpuset(records)
             for rec in records:
                 if rec.get("type") == "caps":
                     enforced.loader_workers = rec.get("workers")

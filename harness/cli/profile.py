@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import threading
 from functools import cache
 from pathlib import Path
 from types import FrameType
@@ -16,7 +17,7 @@ from harness.cli.common import fail
 
 if TYPE_CHECKING:  # the schemas and rich load when the command runs, not at start-up
     from rich.console import Console
-    from rich.progress import TaskID
+    from rich.progress import Progress, TaskID
 
     from harness.options import ProfileOptions
     from harness.profile import Caps, Outcome, Probe, Profile
@@ -35,7 +36,10 @@ def register(app: typer.Typer) -> None:
 
 
 def profile(
-    job: Annotated[Path, typer.Argument(help="job spec YAML")],
+    job: Annotated[
+        list[Path],
+        typer.Argument(help="job spec YAML; several run side by side (one profile each)"),
+    ],
     cpu: Annotated[float | None, typer.Option("--cpu", help="max CPUs (default: all)")] = None,
     memory: Annotated[float | None, typer.Option("--memory", help="memory cap, GB")] = None,
     memory_sweep: Annotated[
@@ -66,7 +70,14 @@ def profile(
     ] = False,
     batch: Annotated[int | None, typer.Option("-b", "--batch", help="per-GPU batch size")] = None,
     max_iterations: Annotated[int | None, typer.Option("--max-iterations")] = None,
-    backend: Annotated[str, typer.Option(help="auto | local | docker")] = "auto",
+    backend: Annotated[str, typer.Option(help="auto | local | docker | slurm")] = "auto",
+    partition: Annotated[
+        str | None,
+        typer.Option(
+            help="slurm: partition(s), comma-separated; several = one profile per job per "
+            "partition (default: $HARNESS_SLURM_PARTITION, else the cluster's default)"
+        ),
+    ] = None,
     image: Annotated[str | None, typer.Option(help="job image (docker backend)")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="profile JSON path")] = None,
     strategy: Annotated[str, typer.Option(help="adaptive | seed | exhaustive | halving")] = (
@@ -114,9 +125,12 @@ def profile(
     readable profile of this job (truncated, another schema_version, another job's) is never
     overwritten, with or without --resume: the command refuses before any probe runs.
 
-    Exit codes: 0 a complete profile; 1 no probe succeeded (the profile is written with
-    complete=false); 2 bad input (an option, the job spec, the file at --out); 130 interrupted
-    (the probes done are kept: continue with --resume).
+    Several jobs (or, with --backend slurm, several node types) run one sweep each, side by
+    side under Slurm, one after another elsewhere; --out is then a folder.
+
+    Exit codes: 0 a complete profile (every one); 1 no probe succeeded (the profile is written
+    with complete=false); 2 bad input (an option, the job spec, the file at --out); 130
+    interrupted (the probes done are kept: continue with --resume).
     """
     given = dict(locals())  # the parameters above, by name: the options as typed
     from harness.options import OptionError, ProfileOptions
@@ -127,16 +141,21 @@ def profile(
         options = ProfileOptions.parse(given)
     except OptionError as exc:
         raise fail(str(exc)) from None
-    try:
-        spec = load_spec(job)
-    except SpecError as exc:
-        raise fail(str(exc)) from None
-    if spec.script is not None and not Path(spec.script.path).is_file():
-        raise fail(
-            f"{job}: field 'script.path': expected a script file (relative to the current "
-            f"folder), got {spec.script.path!r}"
-        )
-    raise typer.Exit(run_profile(spec, options))
+    specs = []
+    for path in job:
+        try:
+            spec = load_spec(path)
+        except SpecError as exc:
+            raise fail(str(exc)) from None
+        if spec.script is not None and not Path(spec.script.path).is_file():
+            raise fail(
+                f"{path}: field 'script.path': expected a script file (relative to the current "
+                f"folder), got {spec.script.path!r}"
+            )
+        specs.append(spec)
+    if len(specs) == 1 and options.backend != "slurm":
+        raise typer.Exit(run_profile(specs[0], options))
+    raise typer.Exit(run_profiles(specs, options))
 
 
 class Refused(Exception):
@@ -210,9 +229,6 @@ def run_profile(spec: JobSpec, options: ProfileOptions) -> int:
         return _err(problem)
     if options.nnodes > 1:
         return _run_multinode(spec, options, backend)
-    problem = check_cores(options, backend)
-    if problem:
-        return _err(problem)
     return run_sweep(spec, options, backend, why)
 
 
@@ -241,11 +257,6 @@ def check_cores(options: ProfileOptions, backend: Any) -> str | None:
     except BackendError as exc:
         return str(exc)
     return None
-    try:
-        check(options.cpu if options.cpu is not None else backend.host_cpus())
-    except BackendError as exc:
-        return str(exc)
-    return None
 
 
 def pick_backend(options: ProfileOptions) -> tuple[Any, str]:
@@ -254,7 +265,7 @@ def pick_backend(options: ProfileOptions) -> tuple[Any, str]:
     from harness.backends import get_backend
     from harness.backends.base import BackendError
 
-    if options.num_gpus > 0:
+    if options.num_gpus > 0 and options.backend != "slurm":  # Slurm: the nodes' GPUs, later
         from harness.telemetry.host import gpu_count
 
         have = gpu_count()
@@ -262,6 +273,8 @@ def pick_backend(options: ProfileOptions) -> tuple[Any, str]:
             raise Refused(f"--num-gpus {options.num_gpus}: this host has {have} GPU(s) visible")
     try:
         kwargs: dict[str, Any] = {"image": options.image} if options.image else {}
+        if options.backend == "slurm":
+            kwargs = {"partition": options.partition}
         kind = "cuda" if options.num_gpus > 0 else "cpu"  # the job image auto needs
         backend, why = get_backend(
             options.backend,
@@ -286,6 +299,9 @@ def run_sweep(spec: JobSpec, options: ProfileOptions, backend: Any, why: str) ->
         sweep = Sweep(spec, backend, options, out, out.parent / ".work" / out.stem, display)
     except ValueError as exc:
         return _err(str(exc))
+    problem = check_cores(options, backend)  # after every check of the input: it may wait
+    if problem:
+        return _err(problem)
     err_console().print(f"[bold]{spec.name}[/bold]: {why}. {backend.describe()}", highlight=False)
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -312,6 +328,103 @@ def run_sweep(spec: JobSpec, options: ProfileOptions, backend: Any, why: str) ->
     return 0
 
 
+def run_profiles(specs: list[JobSpec], options: ProfileOptions) -> int:
+    """Several sweeps, one per job per node type (harness/fleet.py): side by side under Slurm,
+    one after another elsewhere, one progress display for all, one profile each."""
+    from harness import fleet
+    from harness.backends.base import BackendError
+    from harness.sweep import SweepRefused
+
+    try:
+        backend, why = pick_backend(options)
+        pairs: list[tuple[str | None, Any]] = [(None, backend)]
+        if backend.name == "slurm":
+            types = backend.types()
+            pairs = [(t.name if len(types) > 1 else None, backend.for_type(t)) for t in types]
+    except Refused as exc:
+        return _err(str(exc))
+    except BackendError as exc:
+        return _err(str(exc))
+    for spec in specs:
+        for _, b in pairs:
+            problem = check_host(options, spec, b.host_cpus())
+            have = b.node_type.gpus if b.name == "slurm" else options.num_gpus
+            if problem is None and options.num_gpus > have:
+                problem = (
+                    f"--num-gpus {options.num_gpus}: node type '{b.node_type.name}' has "
+                    f"{have} GPU(s) per node (sinfo's gres)"
+                )
+            if problem is None and options.frequencies and b.name != "slurm":
+                problem = check_clocks(options)  # a Slurm node checks its own clocks
+            if problem:
+                return _err(problem)
+    if options.nnodes > 1:
+        if len(specs) * len(pairs) > 1:
+            return _err("--nnodes: a multi-node probe profiles one job on one node type")
+        return _run_multinode(specs[0], options, pairs[0][1])
+    problem = fleet.check_out(options.out, len(specs) * len(pairs))
+    if problem:
+        return _err(problem)
+    progress = new_progress()
+
+    def hooks(spec: JobSpec, label: str) -> ProgressDisplay:
+        several = len(specs) * len(pairs) > 1
+        return ProgressDisplay(expected_batches(spec, options), progress, label if several else "")
+
+    try:
+        entries = fleet.plan(specs, pairs, options, hooks)
+    except SweepRefused as exc:
+        return _err(str(exc))
+    for e in entries:
+        node_type = getattr(e.backend, "node_type", None)
+        if node_type is not None and e.sweep is not None:
+            fleet.describe_type(e.sweep.profile, node_type)
+    for _, b in pairs:
+        err_console().print(f"{why}. {b.describe()}", highlight=False)
+    concurrent = backend.name == "slurm"
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        with progress:
+            result = fleet.run(entries, concurrent, backend.cleanup)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        backend.cleanup()
+    if concurrent and fleet.mark_shared_cores(entries):
+        err_console().print(
+            "[yellow]warning[/yellow]: some probes shared cores with others running beside them "
+            "on the same machine (recorded in their profiles: shared_cores)",
+            highlight=False,
+        )
+    return _fleet_end(result)
+
+
+def _fleet_end(result: Any) -> int:
+    """One summary per sweep; the exit code of the worst (2 an error, 1 incomplete)."""
+    if result.interrupted:
+        for e in result.entries:
+            kept = len(e.sweep.done) if e.sweep is not None else 0
+            err_console().print(
+                f"[yellow]interrupted[/yellow]: {e.label}: {kept} probe(s) kept in {e.out}",
+                highlight=False,
+            )
+        err_console().print("every job in flight was cancelled; continue with --resume")
+        return 130
+    code = 0
+    for e in result.entries:
+        if e.error is not None:
+            code = max(code, _err(f"{e.label}: {e.error}"))
+        elif e.profile is not None and e.profile.complete:
+            print_summary(e.profile, e.out)
+        elif e.profile is not None:
+            code = max(code, _incomplete(e.profile, e.out, e.outcomes()))
+    err_console().print(
+        f"{len(result.entries)} sweep(s), {result.probes} probe(s) in {result.seconds:.0f} s",
+        highlight=False,
+    )
+    return code
+
+
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -328,31 +441,25 @@ class ProgressDisplay:
     """The sweep's hooks (`harness.sweep.SweepHooks`) drawn as a rich progress bar: a line per
     probe, counting its batches (training) or bundle timings (inference) as records arrive."""
 
-    def __init__(self, batches: int) -> None:
-        from rich.progress import (
-            BarColumn,
-            Progress,
-            SpinnerColumn,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
+    def __init__(self, batches: int, progress: Progress | None = None, label: str = "") -> None:
+        """`progress`: a display shared by several sweeps (each line then starts with its
+        `label`, the job and node type); a new one when None."""
         self.batches = batches
-        self.task: TaskID | None = None
-        self.progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} {task.fields[unit]}"),
-            TextColumn("{task.fields[ips]}"),
-            TimeElapsedColumn(),
-            console=err_console(),
-            transient=False,
-        )
+        self._tasks: dict[int, TaskID] = {}  # by thread: a sweep may run probes side by side
+        self._last: TaskID | None = None
+        self.label = f"{label}: " if label else ""
+        self.progress = progress or new_progress()
+
+    @property
+    def task(self) -> TaskID | None:
+        """The line of the probe the calling thread runs (a backend calls the hooks from the
+        thread that runs the probe); else the last probe begun (a multi-node probe's nodes
+        report from threads of their own)."""
+        return self._tasks.get(threading.get_ident(), self._last)
 
     def on_probe_begin(self, caps: Caps, index: int) -> None:
-        self.task = self.progress.add_task(
-            f"probe {_caps_text(caps)}", total=self.batches, ips="", unit="batches"
+        self._last = self._tasks[threading.get_ident()] = self.progress.add_task(
+            f"{self.label}probe {_caps_text(caps)}", total=self.batches, ips="", unit="batches"
         )
 
     def on_record(self, rec: dict[str, Any]) -> None:
@@ -372,8 +479,30 @@ class ProgressDisplay:
 
     def on_probe_end(self, probe: Probe) -> None:
         if self.task is not None:
-            self.progress.update(self.task, description=_probe_line(probe))
+            self.progress.update(self.task, description=self.label + _probe_line(probe))
             self.progress.stop_task(self.task)
+
+
+def new_progress() -> Progress:
+    """The rich progress display every sweep's lines go to (thread-safe: rich locks it)."""
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} {task.fields[unit]}"),
+        TextColumn("{task.fields[ips]}"),
+        TimeElapsedColumn(),
+        console=err_console(),
+        transient=False,
+    )
 
 
 def _incomplete(profile: Profile, out: Path, outcomes: dict[Outcome, int]) -> int:
@@ -463,8 +592,11 @@ def _run_multinode(spec: JobSpec, options: ProfileOptions, backend: Any) -> int:
         from harness.multinode import run_multinode_profile
     except ImportError:
         return _err("--nnodes > 1 needs the docker backend's multi-node support (not installed)")
-    if backend.name != "docker" and not options.hosts:
-        return _err("--nnodes > 1 runs one container per node: use --backend docker")
+    if backend.name not in ("docker", "slurm") and not options.hosts:
+        return _err(
+            "--nnodes > 1 runs one container (or Slurm node) per node: "
+            "use --backend docker or slurm"
+        )
     display = ProgressDisplay(expected_batches(spec, options) * options.nnodes)
     with display.progress:
         return run_multinode_profile(spec, options, backend, err_console(), display)

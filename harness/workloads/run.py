@@ -141,9 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     with open(request["records"], "a") as fh:
         emit = Emitter(fh)
-        # the grant as the kernel gives it, read here, inside the probe: its cores
-        emit({"type": "grant", "cpuset": sorted(os.sched_getaffinity(0)), "granted_cpus": cpus})
         try:
+            from harness.telemetry.grant import read_grant
+
+            emit(read_grant())  # what it may use, as seen from here (not what was asked)
             if spec.script is not None:
                 return run_script(spec, request, emit, cpus)
             from harness.workloads.models import set_threads
