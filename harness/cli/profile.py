@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import threading
 from functools import cache
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -291,6 +289,7 @@ def run_sweep(spec: JobSpec, options: ProfileOptions, backend: Any, why: str) ->
     """The sweep with its progress display, stopped cleanly by Ctrl-C or SIGTERM (the probes
     done so far stay on disk for --resume), then the summary table."""
     from harness.backends.base import BackendError
+    from harness.interrupt import sigterm_as_interrupt
     from harness.sweep import Sweep
 
     out = options.out or default_out(spec, options, backend.name)
@@ -303,10 +302,8 @@ def run_sweep(spec: JobSpec, options: ProfileOptions, backend: Any, why: str) ->
     if problem:
         return _err(problem)
     err_console().print(f"[bold]{spec.name}[/bold]: {why}. {backend.describe()}", highlight=False)
-    previous = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        with display.progress:
+        with sigterm_as_interrupt(), display.progress:
             profile = sweep.run()
     except KeyboardInterrupt:
         backend.cleanup()
@@ -320,7 +317,6 @@ def run_sweep(spec: JobSpec, options: ProfileOptions, backend: Any, why: str) ->
         backend.cleanup()
         return _err(str(exc))
     finally:
-        signal.signal(signal.SIGTERM, previous)
         backend.cleanup()
     if not profile.complete:
         return _incomplete(profile, out, sweep.outcomes())
@@ -333,6 +329,7 @@ def run_profiles(specs: list[JobSpec], options: ProfileOptions) -> int:
     one after another elsewhere, one progress display for all, one profile each."""
     from harness import fleet
     from harness.backends.base import BackendError
+    from harness.interrupt import sigterm_as_interrupt
     from harness.sweep import SweepRefused
 
     try:
@@ -382,13 +379,10 @@ def run_profiles(specs: list[JobSpec], options: ProfileOptions) -> int:
     for _, b in pairs:
         err_console().print(f"{why}. {b.describe()}", highlight=False)
     concurrent = backend.name == "slurm"
-    previous = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        with progress:
+        with sigterm_as_interrupt(), progress:
             result = fleet.run(entries, concurrent, backend.cleanup)
     finally:
-        signal.signal(signal.SIGTERM, previous)
         backend.cleanup()
     if concurrent and fleet.mark_shared_cores(entries):
         err_console().print(
@@ -423,10 +417,6 @@ def _fleet_end(result: Any) -> int:
         highlight=False,
     )
     return code
-
-
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
 
 
 def expected_batches(spec: JobSpec, options: ProfileOptions) -> int:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import math
 import shutil
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from harness.backends.base import BackendError, ProbeRequest, ProbeRun, Record
 from harness.cores import CoresRefused, Want
+from harness.interrupt import sigterm_as_interrupt
 from harness.profile import Caps, Outcome, write_atomic
 from harness.runsplit.plan import GoSignal, ModelRef, Phase, Shaping, WorkerConfig
 from harness.runsplit.shaping import TcShaper, host_veth
@@ -373,49 +373,40 @@ def _run_pair(
                 host.server_gone.set()
 
     network: Any = None
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.getsignal(signal.SIGTERM)
-        signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
+    with sigterm_as_interrupt():
         try:
-            network = be.client.networks.create(
-                net_name, driver="bridge", labels={LABEL_SESSION: be.session}
-            )
-        except Exception as exc:
-            raise RunSplitError(f"cannot create Docker network {net_name}: {exc}") from None
-        threads = {
-            role: threading.Thread(target=probe, args=(role,), daemon=True)
-            for role in ("server", "edge")
-        }
-        threads["server"].start()
-        threads["edge"].start()
-        _join(threads["edge"])
-        # the server ends when the edge hangs up; one that does not is stopped (at once when
-        # the edge failed: no edge will ever connect)
-        threads["server"].join(20 if ok_run(runs["edge"]) else 2)
-        if threads["server"].is_alive():
-            _kill(be, names["server"])
-            _join(threads["server"])
-    finally:
-        host.stop.set()
-        be.cleanup()
-        if network is not None:
-            with contextlib.suppress(Exception):
-                network.remove()
-        host.shaper.clear()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+            try:
+                network = be.client.networks.create(
+                    net_name, driver="bridge", labels={LABEL_SESSION: be.session}
+                )
+            except Exception as exc:
+                raise RunSplitError(f"cannot create Docker network {net_name}: {exc}") from None
+            threads = {
+                role: threading.Thread(target=probe, args=(role,), daemon=True)
+                for role in ("server", "edge")
+            }
+            threads["server"].start()
+            threads["edge"].start()
+            _join(threads["edge"])
+            # the server ends when the edge hangs up; one that does not is stopped (at once when
+            # the edge failed: no edge will ever connect)
+            threads["server"].join(20 if ok_run(runs["edge"]) else 2)
+            if threads["server"].is_alive():
+                _kill(be, names["server"])
+                _join(threads["server"])
+        finally:
+            host.stop.set()
+            be.cleanup()
+            if network is not None:
+                with contextlib.suppress(Exception):
+                    network.remove()
+            host.shaper.clear()
     if errors:
         err = errors[0]
         if isinstance(err, BackendError):
             raise RunSplitError(str(err)) from None
         raise err
     return runs
-
-
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 def _join(t: threading.Thread) -> None:
