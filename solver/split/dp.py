@@ -386,15 +386,12 @@ def _arrivals(
         slat, sen, sidx = nodes[start][d]
         if not len(slat):
             continue
-        # clock-major: each clock's row is the (sorted) label set shifted, a sorted run
-        parts.append(
-            (
-                (olat[:, None] + slat[None, :]).ravel(),
-                (oen[:, None] + sen[None, :]).ravel(),
-                np.tile(sidx, len(olat)),
-                np.repeat(oid, len(slat)),
-            )
-        )
+        # clock-major: each clock's row is the (sorted) label set shifted, a sorted run;
+        # each bundle's arrivals are reduced on their own first (fewer to merge after)
+        blat = (olat[:, None] + slat[None, :]).ravel()
+        ben = (oen[:, None] + sen[None, :]).ravel()
+        keep = _nondominated(blat, ben) if len(olat) > 1 else np.arange(len(blat))
+        parts.append((blat[keep], ben[keep], sidx[keep % len(slat)], oid[keep // len(slat)]))
     if not parts:
         return (_EMPTY_F, _EMPTY_F, _EMPTY_I)
     lat, en, prev, step = (np.concatenate(c) for c in zip(*parts, strict=True))
