@@ -66,7 +66,7 @@ def large_rows(repeat: int = 5, front_cap: float = 60.0) -> None:
           f"{same}")  # fmt: skip
     print(f"target: latency of 500x4x10 in < 1 s: {'MET' if wall < 1 else 'NOT MET'} "
           f"({wall:.2f} s, median)")  # fmt: skip
-    fr, f_wall, f_cpu, _ = timed_front(*LARGE, "dp", 0.0, front_cap)
+    fr, f_wall, f_cpu, _ = timed_front(*LARGE, "dp", 0.0, front_cap, max_points=10**6)
     state = "complete" if fr.complete else f"INCOMPLETE ({fr.reason})"
     print(f"  exact front by the label DP: {len(fr.points)} points, {f_wall:.1f} s wall "
           f"({f_cpu:.1f} s CPU), {state}")  # fmt: skip
@@ -108,12 +108,14 @@ def _on(p: tuple[float, float], front: list[tuple[float, float]]) -> bool:
 
 
 def timed_front(
-    n: int, d: int, f: int, method: Method, res: float, cap: float
+    n: int, d: int, f: int, method: Method, res: float, cap: float, max_points: int = 5000
 ) -> tuple[Front, float, float, float]:
     """Front on a fresh model: (front, wall s incl. build, CPU s, SCIP solving s summed)."""
     inst = random_instance(n, d, f, MAX_LEN, seed=1)
     t0, c0 = time.perf_counter(), time.process_time()
-    front = pareto_front(SplitModel(inst), resolution=res, time_limit=cap, method=method)
+    front = pareto_front(
+        SplitModel(inst), resolution=res, time_limit=cap, method=method, max_points=max_points
+    )
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     stats = [p.stats for p in front.points if p.stats] + list(front.checks.values())
     return front, wall, cpu, sum(s.solve_time_s for s in stats)
