@@ -5,7 +5,7 @@ Nodes are (cut k, device d); edges only go from cut k to a later cut (compute) o
 unconstrained optimum of any non-negative mix of latency and energy; `pareto_labels` the exact
 latency-energy front by bicriteria labels (small instances: it keeps every label);
 `pareto_plans` the same front with a plan per point, fast enough for the full-size instances
-(numpy label sets per node, merged once per node, pruned by the two single-objective optima).
+(numpy label sets per node, merged once per node, pruned by the known supported plans).
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from itertools import chain
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -241,8 +243,9 @@ def pareto_plans(
     devices, in D - 1 rounds (a relay a -> b -> c is one path; costs >= 0, so longer relays
     are dominated). Every kept label records its predecessor label and the edge taken, so each
     front point's plan is read back from the sink. A label is dropped when even its best
-    completion (least latency, least energy to the sink) is slower than a least-energy plan or
-    hungrier than a fastest plan: such a plan is dominated by that plan. Bounded by its work:
+    completion (least latency, least energy to the sink, each alone) is dominated by a known
+    plan (the two extremes and the supported points between them, `_Completion`): every plan
+    through it is then dominated by that plan. Bounded by its work:
     LabelLimit once more than `max_labels` labels are kept; `deadline` (a time.perf_counter()
     value, the cap) raises TimeoutError when passed."""
     if not inst.energy_known:
@@ -317,19 +320,53 @@ class _LabelEdges:
         return cls(steps, into, relays)
 
 
+MAX_SWEEPS = 64  # weighted-sum shortest paths that seed the front's pruning (a work bound)
+
+
 class _Completion:
     """Drops the labels at (k, d) whose best completion (least latency, least energy to the
-    sink) is slower than a least-energy plan or hungrier than a fastest plan (beyond the
-    slack): such a plan is dominated by that one."""
+    sink, each alone: a point no completion beats) is dominated by a known plan, beyond the
+    slack: every plan through such a label is dominated by that plan. The known plans: the
+    fastest, the least-energy one and the supported points between them (weighted-sum shortest
+    paths, Aneja-Nair, at most MAX_SWEEPS sweeps), kept as a staircase."""
 
     def __init__(self, inst: SplitInstance, fast: PlanPath, lean: PlanPath) -> None:
-        self.lat_cap = lean.latency * (1 + _SLACK) + 1e-300
-        self.en_cap = fast.energy * (1 + _SLACK) + 1e-300
-        self.h_lat = distances(inst, 1.0, 0.0, to_sink=True)
-        self.h_en = distances(inst, 0.0, 1.0, to_sink=True)
+        graph = FastGraph(inst)
+        self.h_lat = graph.backward(1.0, 0.0)
+        self.h_en = graph.backward(0.0, 1.0)
+        known = [(fast.latency, fast.energy), (lean.latency, lean.energy)]
+        todo = [((fast.latency, fast.energy), (lean.latency, lean.energy))]
+        sweeps = 0
+        while todo and sweeps < MAX_SWEEPS:
+            (l0, e0), (l1, e1) = todo.pop()
+            if not (l0 < l1 and e0 > e1):
+                continue
+            lam = (l1 - l0) / (e0 - e1)
+            p = graph.shortest_path(1.0, lam)
+            sweeps += 1
+            if p is None:
+                break
+            here = p.latency + lam * p.energy
+            line = l0 + lam * e0
+            if here < line - 1e-12 * max(1.0, abs(line)):
+                known.append((p.latency, p.energy))
+                todo += [((l0, e0), (p.latency, p.energy)), ((p.latency, p.energy), (l1, e1))]
+        lat = np.array([x for x, _ in known])
+        en = np.array([y for _, y in known])
+        keep = _nondominated(lat, en)
+        self.lat, self.en = lat[keep], en[keep]  # latency up, energy down
+        self.lat_slack = self.lat * (1 + _SLACK) + 1e-300
 
     def useful(self, lat: Any, en: Any, k: int, d: int) -> Any:
-        return (lat + self.h_lat[k][d] <= self.lat_cap) & (en + self.h_en[k][d] <= self.en_cap)
+        a = lat + self.h_lat[k, d]
+        b = en + self.h_en[k, d]
+        # a known plan strictly faster (beyond the slack) and no hungrier...
+        i = np.searchsorted(self.lat_slack, a, side="left") - 1
+        out = (i < 0) | (self.en[np.maximum(i, 0)] > b)
+        # ...or no slower and strictly leaner (beyond the slack)
+        j = np.searchsorted(self.lat, a, side="right") - 1
+        out &= (j < 0) | (self.en[np.maximum(j, 0)] * (1 + _SLACK) + 1e-300 >= b)
+        return out
 
 
 def _arrivals(
@@ -349,21 +386,19 @@ def _arrivals(
         slat, sen, sidx = nodes[start][d]
         if not len(slat):
             continue
-        m = len(olat)
-        parts.append(
-            (
-                (slat[:, None] + olat[None, :]).ravel(),
-                (sen[:, None] + oen[None, :]).ravel(),
-                np.repeat(sidx, m),
-                np.tile(oid, len(slat)),
-            )
-        )
+        # clock-major: each clock's row is the (sorted) label set shifted, a sorted run;
+        # each bundle's arrivals are reduced on their own first (fewer to merge after)
+        blat = (olat[:, None] + slat[None, :]).ravel()
+        ben = (oen[:, None] + sen[None, :]).ravel()
+        keep = _nondominated(blat, ben) if len(olat) > 1 else np.arange(len(blat))
+        parts.append((blat[keep], ben[keep], sidx[keep % len(slat)], oid[keep // len(slat)]))
     if not parts:
         return (_EMPTY_F, _EMPTY_F, _EMPTY_I)
     lat, en, prev, step = (np.concatenate(c) for c in zip(*parts, strict=True))
-    ok = bound.useful(lat, en, k, d)
-    lat, en, prev, step = lat[ok], en[ok], prev[ok], step[ok]
+    # reduce first, then prune: a label that dominates another has the better completion
+    # bound, so pruning the non-dominated set keeps the same labels as the other way round
     keep = _nondominated(lat, en)
+    keep = keep[bound.useful(lat[keep], en[keep], k, d)]
     return (lat[keep], en[keep], pool.store(prev[keep], step[keep]))
 
 
@@ -454,15 +489,22 @@ class _Pool:
 
 def _nondominated(lat: Any, en: Any) -> Any:
     """Indices of the non-dominated labels, fastest first: sorted by (latency, energy), a label
-    is kept when its energy is below every energy before it (the rule of `_front`)."""
+    is kept when its energy is below every energy before it (the rule of `_front`; of equal
+    pairs the first). Sorted by latency alone (stable: the label sets merged here are sorted
+    runs, which the sort takes in near-linear time); of equal latencies the least energy is the
+    last one kept, so a kept label followed by a kept one of the same latency is dropped."""
     if len(lat) <= 1:
         return np.arange(len(lat), dtype=np.int64)
-    order = np.lexsort((en, lat))
+    order = np.argsort(lat, kind="stable")
     e = en[order]
     keep = np.empty(len(e), dtype=bool)
     keep[0] = True
     np.less(e[1:], np.minimum.accumulate(e)[:-1], out=keep[1:])
-    return order[keep]
+    kept = order[keep]
+    lk = lat[kept]
+    last = np.ones(len(kept), dtype=bool)
+    last[:-1] = lk[:-1] != lk[1:]
+    return kept[last]
 
 
 @dataclass(frozen=True)
@@ -532,34 +574,59 @@ def lagrangian(
     return Lagrange(lam_best, lb, best)
 
 
+def option_table(options: list[Option]) -> Any:
+    """The options as one float array, a row each: device, start, end, latency, energy,
+    memory (read in one pass; layer and device numbers are exact in a float)."""
+    get = attrgetter("device", "start", "end", "latency", "energy", "memory_mb")
+    flat = chain.from_iterable(map(get, options))
+    return np.fromiter(flat, dtype=float, count=6 * len(options)).reshape(len(options), 6)
+
+
 class FastGraph:
     """The same sweeps with numpy per cut, for pricing inside the SCIP loop (tens of sweeps per
-    front point). shortest_path above stays the plain reference the tests trust."""
+    front point). shortest_path above stays the plain reference the tests trust. Edges are held
+    as arrays (options in the instance's order, then transfers), read once from the instance."""
 
-    def __init__(self, inst: SplitInstance) -> None:
-        import numpy as np
-
+    def __init__(self, inst: SplitInstance, table: Any = None) -> None:
+        """`table`: `option_table(inst.options)` when the caller has it already."""
         self.np = np
         self.inst = inst
         n = inst.n_layers
         self.nd = len(inst.devices)
-        by_start: list[list[Option]] = [[] for _ in range(n + 1)]
-        for o in inst.options:
-            by_start[o.start].append(o)
-        self.starts = by_start
-        self.dev = [np.array([o.device for o in g], dtype=np.int64) for g in by_start]
-        self.end = [np.array([o.end for o in g], dtype=np.int64) for g in by_start]
-        self.lat = [np.array([o.latency for o in g]) for g in by_start]
-        self.en = [np.array([o.energy for o in g]) for g in by_start]
+        trs = inst.transfers
+        tab = option_table(inst.options) if table is None else table
+        o_dev, o_start, o_end = (tab[:, c].astype(np.int64) for c in range(3))
+        o_lat, o_en = tab[:, 3].copy(), tab[:, 4].copy()
+        self.o_dev, self.o_start, self.o_end = o_dev, o_start, o_end
+        self.o_lat, self.o_en = o_lat, o_en
+        # per start cut: the options' positions, in the instance's order
+        order = np.argsort(o_start, kind="stable")
+        bounds = np.searchsorted(o_start[order], np.arange(n + 2))
+        self.by_start = [order[bounds[k] : bounds[k + 1]] for k in range(n + 1)]
+        self.dev = [o_dev[ix] for ix in self.by_start]
+        self.end = [o_end[ix] for ix in self.by_start]
+        self.lat = [o_lat[ix] for ix in self.by_start]
+        self.en = [o_en[ix] for ix in self.by_start]
         self.trs: list[list[Transfer]] = [[] for _ in range(n + 1)]
-        for t in inst.transfers:
+        for t in trs:
             self.trs[t.cut].append(t)
-        self.into: dict[tuple[int, int], list[Option]] = {}
-        for o in inst.options:
-            self.into.setdefault((o.end, o.device), []).append(o)
+        ttab = np.array(
+            list(map(attrgetter("cut", "src", "dst", "latency", "energy"), trs)), dtype=float
+        ).reshape(len(trs), 5)
+        self.t_cut, self.t_src, self.t_dst = (ttab[:, c].astype(np.int64) for c in range(3))
+        self.t_lat, self.t_en = ttab[:, 3].copy(), ttab[:, 4].copy()
+        self._into: dict[tuple[int, int], list[Option]] | None = None
+
+    @property
+    def into(self) -> dict[tuple[int, int], list[Option]]:
+        """The options ending at each node (k, d), built on first use (the walk back)."""
+        if self._into is None:
+            self._into = {}
+            for o in self.inst.options:
+                self._into.setdefault((o.end, o.device), []).append(o)
+        return self._into
 
     def forward(self, w_lat: float, w_en: float) -> Any:
-        np = self.np
         n, nd, inst = self.inst.n_layers, self.nd, self.inst
         dist = np.full((n + 1, nd), math.inf)
         dist[0, inst.source] = 0.0
@@ -581,7 +648,6 @@ class FastGraph:
         return dist
 
     def backward(self, w_lat: float, w_en: float) -> Any:
-        np = self.np
         n, nd, inst = self.inst.n_layers, self.nd, self.inst
         dist = np.full((n + 1, nd), math.inf)
         dist[n, inst.sink] = 0.0
@@ -634,6 +700,17 @@ class FastGraph:
             steps.append(found)
             k, d = (found.cut, found.src) if isinstance(found, Transfer) else (found.start, d)
         raise RuntimeError("walk back did not reach the source")
+
+    def through_all(self, w_lat: float, w_en: float) -> tuple[Any, float]:
+        """For every edge (the instance's options, then its transfers), the least cost of a
+        whole plan that uses it, as one array; and the optimum."""
+        fwd = self.forward(w_lat, w_en)
+        bwd = self.backward(w_lat, w_en)
+        o_cost = w_lat * self.o_lat + (w_en * self.o_en if w_en else 0.0)
+        t_cost = w_lat * self.t_lat + w_en * self.t_en
+        o_val = fwd[self.o_start, self.o_dev] + o_cost + bwd[self.o_end, self.o_dev]
+        t_val = fwd[self.t_cut, self.t_src] + t_cost + bwd[self.t_cut, self.t_dst]
+        return np.concatenate([o_val, t_val]), float(fwd[self.inst.n_layers, self.inst.sink])
 
     def through(self, steps: list[Step], w_lat: float, w_en: float) -> tuple[list[float], float]:
         fwd = self.forward(w_lat, w_en)

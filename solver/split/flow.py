@@ -176,7 +176,7 @@ def solve_scip(
         nodes=out.stats.nodes,
         build_time_s=model.build_time_s,
         prep_time_s=model.prep_time_s,
-        variables=len(model.steps),
+        variables=model.variables,
         fixed_by_pricing=model.fixed,
     )
     return model, out, report

@@ -118,6 +118,55 @@ def test_pruning_keeps_only_non_dominated_frequencies() -> None:
                    and k.latency <= o.latency and k.energy <= o.energy for k in kept)  # fmt: skip
 
 
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10**6), freqs=st.integers(1, 5), known=st.booleans())
+def test_pruning_is_the_pairwise_rule(seed: int, freqs: int, known: bool) -> None:
+    """The vectorised pruning keeps exactly the options the plain pairwise rule keeps."""
+    inst = random_instance(7, 3, freqs, 3, seed=seed)
+    inst.energy_known = known
+    groups: dict[tuple[int, int, int], list[int]] = {}
+    for i, o in enumerate(inst.options):
+        groups.setdefault((o.device, o.start, o.end), []).append(i)
+
+    def key(i: int) -> tuple[float, float, float]:
+        o = inst.options[i]
+        return (o.latency, o.energy if known else 0.0, o.memory_mb)
+
+    want: set[int] = set()
+    for members in groups.values():
+        front: list[tuple[float, float, float]] = []
+        for i in sorted(members, key=lambda i: (key(i), i)):
+            if any(all(a <= b for a, b in zip(f, key(i), strict=True)) for f in front):
+                continue
+            front.append(key(i))
+            want.add(i)
+    kept = prune_options(inst)
+    assert [id(o) for o in kept] == [id(inst.options[i]) for i in sorted(want)]
+
+
+def test_columns_are_built_as_pricing_needs_them() -> None:
+    """One objective builds only the edges its pricing leaves free; later objectives add what
+    they need, and every optimum is the DP's."""
+    inst = random_instance(40, 3, 4, 4, seed=3)
+    model = SplitModel(inst)
+    assert model.steps == []
+    fast = model.solve("latency")
+    built = len(model.steps)
+    assert fast.path is not None and 0 < built < model.variables
+    dp_fast = shortest_path(inst, 1.0, 0.0)
+    assert dp_fast is not None and math.isclose(fast.path.latency, dp_fast.latency)
+    lean = model.solve("energy")
+    dp_lean = shortest_path(inst, 0.0, 1.0)
+    assert lean.path is not None and dp_lean is not None
+    assert math.isclose(lean.path.energy, dp_lean.energy) and len(model.steps) >= built
+    again = model.solve("latency", energy_max=(fast.path.energy + lean.path.energy) / 2)
+    assert again.path is not None and again.path.energy <= (
+        fast.path.energy + lean.path.energy
+    ) / 2 * (1 + 1e-9)
+    full = SplitModel(inst, fixing=False)
+    assert len(full.steps) == full.variables
+
+
 def test_baselines_are_never_better_than_the_optimum() -> None:
     inst = random_instance(12, 3, 4, 4, seed=9)
     best = shortest_path(inst)
