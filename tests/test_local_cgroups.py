@@ -40,6 +40,9 @@ def fake_tree_rmdir(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(local, "_rmdir", lambda d: shutil.rmtree(d, ignore_errors=True))
 
 
+TOP = [host_cpu_list()[-1]]  # the core a 1-CPU probe is given first: the host's last
+
+
 def _fake_cgroup(d: Path, controllers: str = "", subtree: str = "") -> Path:
     """A fake v2 cgroup dir: the interface files the kernel would show in one."""
     d.mkdir(parents=True, exist_ok=True)
@@ -79,7 +82,7 @@ def test_fake_cgroup2_tree_gets_cpu_max_memory_max_and_swap_off(tmp_path: Path) 
     assert "cgroup v2 under" in backend.describe()
 
     cg = backend.new_cgroups()
-    env, enf = backend._confine(Caps(cpus=0.5, memory_gb=0.25), cg)
+    env, enf = backend._confine(Caps(cpus=0.5, memory_gb=0.25), cg, TOP)
     d = base / cg.name
     top = str(host_cpu_list()[-1])
     assert (d / "cpu.max").read_text() == "50000 100000"
@@ -102,7 +105,7 @@ def test_fake_cgroup2_reads_cpu_time_and_oom_kills_back(tmp_path: Path) -> None:
     base = _fake_cgroup2_tree(tmp_path, "cpuset cpu memory", "cpuset cpu memory")
     backend = LocalBackend(cgroup_root=tmp_path, own_cgroup="/user.slice/harness.scope")
     cg = backend.new_cgroups()
-    backend._confine(Caps(cpus=1, memory_gb=0.25), cg)
+    backend._confine(Caps(cpus=1, memory_gb=0.25), cg, TOP)
     d = base / cg.name
     assert cg.cpu_time() is None and cg.oom_kills() == 0  # nothing written by the kernel yet
     # What the kernel writes for a probe that ran 2.5 s of CPU and had one process OOM-killed:
@@ -130,7 +133,7 @@ def test_fake_cgroup2_enables_offered_controllers_and_falls_back_to_affinity(
     assert (backend.host.cpu, backend.host.memory, backend.host.cpuset) == (True, True, False)
     assert (base / "cgroup.subtree_control").read_text().startswith("+")  # was written
     cg = backend.new_cgroups()
-    _, enf = backend._confine(Caps(cpus=1), cg)
+    _, enf = backend._confine(Caps(cpus=1), cg, TOP)
     top = str(host_cpu_list()[-1])
     assert enf.cpu == f"cgroup v2 affinity({top})+cpu.max(100000 100000)"
     assert not (base / cg.name / "cpuset.cpus").exists()
@@ -145,7 +148,7 @@ def test_fake_cgroup2_without_memory_controller_records_memory_not_enforced(
     backend = LocalBackend(cgroup_root=tmp_path, own_cgroup="/user.slice/harness.scope")
     assert not backend.cg_mem
     cg = backend.new_cgroups()
-    _, enf = backend._confine(Caps(cpus=1, memory_gb=0.25), cg)
+    _, enf = backend._confine(Caps(cpus=1, memory_gb=0.25), cg, TOP)
     assert not enf.memory_enforced
     assert enf.memory == f"not enforced: memory controller not delegated to {base}"
     assert not (base / cg.name / "memory.max").exists()
@@ -173,7 +176,7 @@ def test_fake_cgroup1_tree_gets_cfs_quota_memory_limit_and_cpuacct(tmp_path: Pat
     assert backend.host.version == 1
     assert backend.cg_cpu and backend.cg_cpuset and backend.cg_mem and backend.cg_cpuacct
     cg = backend.new_cgroups()
-    env, enf = backend._confine(Caps(cpus=0.5, memory_gb=0.25), cg)
+    env, enf = backend._confine(Caps(cpus=0.5, memory_gb=0.25), cg, TOP)
     top = str(host_cpu_list()[-1])
     dirs = {c: tmp_path / c / cg.name for c in ("cpu", "cpuset", "memory", "cpuacct")}
     assert (dirs["cpu"] / "cpu.cfs_period_us").read_text() == "100000"
@@ -202,7 +205,7 @@ def test_fake_trees_without_cgroups_pin_by_affinity_only(tmp_path: Path) -> None
     _fake_cgroup1_tree(tmp_path)
     backend = LocalBackend(use_cgroups=False, cgroup_root=tmp_path)
     cg = backend.new_cgroups()
-    env, enf = backend._confine(Caps(cpus=1, memory_gb=0.25), cg)
+    env, enf = backend._confine(Caps(cpus=1, memory_gb=0.25), cg, TOP)
     assert env["HARNESS_CGROUP_PROCS"] == "" and not cg.dirs
     assert enf.cpu == f"affinity({host_cpu_list()[-1]})" and enf.cpu_quota is None
     assert not enf.memory_enforced and "not enforced" in (enf.memory or "")
