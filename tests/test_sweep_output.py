@@ -181,13 +181,15 @@ def test_one_probe_that_succeeded_makes_it_complete(tmp_path: Path) -> None:
 
 
 def test_a_job_that_always_fails_exits_1_with_complete_false(tmp_path: Path) -> None:
-    """For real on the local backend: a script that does not exist crashes every probe."""
+    """For real on the local backend: a script that fails at once crashes every probe."""
+    script = tmp_path / "fails.py"
+    script.write_text("raise SystemExit('this script always fails')\n")
     job = tmp_path / "fails.yaml"
     job.write_text(
         "name: always-fails\nmodel: squeezenet1_1\ninput_shape: [3, 32, 32]\nnum_classes: 10\n"
         "batch_size: 4\ndata: {source: synthetic, num_samples: 8}\n"
         "iterations: {warmup: 0, measured: 1}\n"
-        f"script: {{path: {tmp_path / 'no-such-script.py'}}}\n"
+        f"script: {{path: {script}}}\n"
     )
     out = tmp_path / "p.json"
     cmd = [sys.executable, "-m", "harness.cli", "profile", str(job), "--backend", "local"]
