@@ -114,6 +114,18 @@ def greedy_parts(inst: Instance, admitted: list[int]) -> dict[int, list[PartTupl
             return None
         return min(fits, key=lambda s: (free_g[s], free_c[s], free_m[s]))
 
+    def tightest_ideal(j: int) -> tuple[int, float, float] | None:
+        """The tightest server fitting j's ideal demand on that server's kind."""
+        g = inst.jobs[j].gpus
+        best: tuple[tuple[int, float, float], int, float, float] | None = None
+        for s in range(n):
+            ic = inst.table(j, inst.servers[s].kind).ideal_config
+            if free_g[s] >= g and free_c[s] >= ic.cpus - 1e-9 and free_m[s] >= ic.memory_gb - 1e-9:
+                key = (free_g[s], free_c[s], free_m[s])
+                if best is None or key < best[0]:
+                    best = (key, s, ic.cpus, ic.memory_gb)
+        return None if best is None else best[1:]
+
     for j in sorted(admitted, key=lambda j: tuple(-x for x in demand(j))):
         tab = inst.jobs[j]
         g = tab.gpus
@@ -125,11 +137,17 @@ def greedy_parts(inst: Instance, admitted: list[int]) -> dict[int, list[PartTupl
                 free_g[s] += x  # put() takes them again
                 put(j, s, x, x * inst.cpus_per_gpu, x * inst.memory_per_gpu)
             continue
-        ic = tab.ideal_config
-        fit = tightest(g, ic.cpus, ic.memory_gb)
-        if fit is not None:
-            put(j, fit, g, ic.cpus, ic.memory_gb)
-            continue
+        if j in inst.by_kind:
+            ideal = tightest_ideal(j)
+            if ideal is not None:
+                put(j, ideal[0], g, ideal[1], ideal[2])
+                continue
+        else:
+            ic = tab.ideal_config
+            fit = tightest(g, ic.cpus, ic.memory_gb)
+            if fit is not None:
+                put(j, fit, g, ic.cpus, ic.memory_gb)
+                continue
         pc, pm = tab.prop_cpus, tab.prop_memory_gb
         fit = tightest(g, pc, pm)
         if fit is not None:

@@ -14,7 +14,6 @@ from collections.abc import Collection
 
 from solver.packing.problem import Instance
 from solver.packing.solution import JobPlacement, Placement, shared_factor
-from solver.packing.table import JobTable
 
 TOL = 1e-6
 
@@ -31,6 +30,7 @@ def check(
     errs: list[str] = []
     used: dict[str, list[float]] = {s.name: [0.0, 0.0, 0.0] for s in inst.servers}
     tables = {t.name: t for t in inst.jobs}
+    job_of = {t.name: j for j, t in enumerate(inst.jobs)}
     seen: set[str] = set()
     placed: set[str] = set()
     total = 0.0
@@ -52,7 +52,7 @@ def check(
             errs.append(f"{jp.job}: placed but has no parts")
             continue
         placed.add(jp.job)
-        total += _placed_job(inst, tab, jp, used, errs, jobs_on)
+        total += _placed_job(inst, job_of[jp.job], jp, used, errs, jobs_on)
     errs += _admission(inst, placement, admitted, seen, placed)
     errs += _capacity(inst, used)
     if abs(total - placement.objective) > 1e-4 * max(1.0, total):
@@ -74,14 +74,17 @@ def _jobs_on(inst: Instance, placement: Placement) -> dict[int, int]:
 
 def _placed_job(
     inst: Instance,
-    tab: JobTable,
+    j: int,
     jp: JobPlacement,
     used: dict[str, list[float]],
     errs: list[str],
     jobs_on: dict[int, int],
 ) -> float:
     """One placed job's parts against its request and its floor; adds its use to `used`,
-    appends its violations to `errs`, returns its normalised throughput by the parts."""
+    appends its violations to `errs`, returns its normalised throughput by the parts. A job in
+    one part runs at the table of its server's kind, normalised by its reference table."""
+    tab = inst.jobs[j]
+    index = {s.name: i for i, s in enumerate(inst.servers)}
     servers = [p.server for p in jp.parts]
     if len(set(servers)) != len(servers):
         errs.append(f"{jp.job}: two parts on one server")
@@ -108,16 +111,19 @@ def _placed_job(
             ) or p.memory_gb < p.gpus * inst.memory_per_gpu * (1 - TOL):
                 errs.append(f"{jp.job}: part on {p.server} below its proportional share")
         norm = 1.0
+        floor = norm
     else:
-        norm = tab.normalised_at(c, m)
-    if norm < 1 - TOL:
+        server = index.get(jp.parts[0].server)
+        on = inst.table(j, inst.servers[server].kind) if server is not None else tab
+        floor = on.normalised_at(c, m)  # the floor holds on the kind it runs on
+        norm = on.throughput_at(c, m) / tab.prop_throughput
+    if floor < 1 - TOL:
         errs.append(
-            f"{jp.job}: normalised throughput {norm:.4f} below the fairness floor 1 "
+            f"{jp.job}: normalised throughput {floor:.4f} below the fairness floor 1 "
             f"({c:g} CPUs, {m:g} GB)"
         )
     # the simulator advances jobs at the reported rate: it must be the parts' rate, times the
     # interference factor where the job shares a server
-    index = {s.name: i for i, s in enumerate(inst.servers)}
     factor = shared_factor(
         inst, [(index[p.server], p.gpus) for p in jp.parts if p.server in index], jobs_on
     )

@@ -30,6 +30,7 @@ class Item:
     memory_gb: float
     value: float
     config: int  # index into the job table's configs (-1: proportional part of a split job)
+    kind: int | None = None  # the one server kind it may go on (a job profiled per kind)
 
 
 @dataclass
@@ -63,6 +64,8 @@ class Master:
 
     def fits(self, i: int, k: int) -> bool:
         it, (_, g, c, m) = self.items[i], self.kinds[k]
+        if it.kind is not None and it.kind != k:
+            return False
         return it.gpus <= g and it.cpus <= c + TOL and it.memory_gb <= m + TOL
 
 
@@ -97,7 +100,26 @@ def build_master(inst: Instance, admitted: list[int]) -> tuple[Master, dict[tupl
                 row_jobs[r].extend([j] * n)
                 job_row[(j, q)] = r
             continue
-        key = (tab.gpus, tuple((c.cpus, c.memory_gb, round(c.normalised, 9)) for c in tab.configs))
+        if j in inst.by_kind:
+            # One item per (kind, configuration), valued against the job's reference table.
+            per = inst.by_kind[j]
+            key = ("kinds", tab.gpus, round(tab.prop_throughput, 9)) + tuple(
+                tuple((c.cpus, c.memory_gb, round(c.throughput, 9)) for c in t.configs) for t in per
+            )
+            if key not in type_row:
+                r = len(demand)
+                demand.append(0)
+                row_jobs.append([])
+                for k, t in enumerate(per):
+                    for ci, c in enumerate(t.configs):
+                        v = c.throughput / tab.prop_throughput
+                        items.append(Item(r, tab.gpus, c.cpus, c.memory_gb, v, ci, k))
+                type_row[key] = [r]
+        else:
+            key = (
+                tab.gpus,
+                tuple((c.cpus, c.memory_gb, round(c.normalised, 9)) for c in tab.configs),
+            )
         if key not in type_row:
             r = len(demand)
             demand.append(0)
@@ -124,8 +146,10 @@ def item_of_part(
         q = 0 if g == inst.max_gpus else 1
         r = job_row.get((j, q), job_row.get((j, 0)))
         return next(i for i, it in enumerate(m.items) if it.row == r and it.gpus == g)
-    r = job_row[(j, 0)]
+    r, kind = job_row[(j, 0)], inst.servers[part[0]].kind
     for i, it in enumerate(m.items):
+        if it.kind is not None and it.kind != kind:
+            continue
         if it.row == r and abs(it.cpus - c) < 1e-6 and abs(it.memory_gb - mem) < 1e-6:
             return i
     raise ValueError(f"part of job {inst.jobs[j].name} matches none of its configurations")

@@ -77,6 +77,12 @@ class PackJob(Strict):
         description="train profile: a path (relative to the problem file), a profile id, or the "
         "job name of a profile given on the command line",
     )
+    profiles: dict[str, str] | None = Field(
+        default=None,
+        description="train profile per server kind (kind name -> reference, as 'profile'): the "
+        "job's throughput on a server of that kind; kinds not named use 'profile', which is "
+        "then required unless every kind is named",
+    )
     throughput: Annotated[list[ThroughputPoint], Field(max_length=10_000)] | None = Field(
         default=None, description="inline table of images/s per (cpus, memory_gb) for this job"
     )
@@ -90,8 +96,9 @@ class PackJob(Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> PackJob:
-        if (self.profile is None) == (self.throughput is None):
-            raise ValueError("give exactly one of 'profile' or 'throughput'")
+        profiled = self.profile is not None or bool(self.profiles)
+        if profiled == (self.throughput is not None):
+            raise ValueError("give exactly one of 'profile' (or 'profiles') or 'throughput'")
         return self
 
 
@@ -125,6 +132,20 @@ class PackingProblem(Strict):
         kinds = [s.name for s in self.cluster]
         if len(set(kinds)) != len(kinds):
             raise ValueError("server kind names must be unique")
+        for job in self.jobs:
+            named = job.profiles or {}
+            for k in named:
+                if k not in kinds:
+                    raise ValueError(
+                        f"job {job.name}: field 'profiles': '{k}' is not a server kind "
+                        f"(expected one of {', '.join(kinds)})"
+                    )
+            missing = [k for k in kinds if k not in named]
+            if named and missing and job.profile is None:
+                raise ValueError(
+                    f"job {job.name}: field 'profiles': no profile for server kind "
+                    f"'{missing[0]}' (name every kind, or give 'profile' for the rest)"
+                )
         return self
 
     @property
@@ -151,6 +172,15 @@ class Instance:
     cpus_per_gpu: float  # the fairness reference (smallest ratio over kinds)
     memory_per_gpu: float
     interference: list[float] = field(default_factory=list)  # per kind; 1.0 (or none): none
+    # Jobs profiled per server kind: job index -> its table on each kind (by kind index). Their
+    # `jobs` entry is the table on their best kind (highest proportional-share throughput),
+    # which normalises their throughput on every kind.
+    by_kind: dict[int, list[JobTable]] = field(default_factory=dict)
+
+    def table(self, j: int, kind: int) -> JobTable:
+        """Job j's configuration table on a server of `kind`."""
+        per = self.by_kind.get(j)
+        return per[kind] if per is not None else self.jobs[j]
 
     def factor(self, kind: int) -> float:
         """Images/s of a job sharing a server of `kind`, as a share of its images/s alone."""
@@ -201,12 +231,12 @@ class CurveModels:
         self._built: dict[int, CurveModel] = {}  # by id of the Loaded
         self._by_ref: dict[str, CurveModel] = {}
 
-    def of(self, job: str, ref: str) -> CurveModel:
+    def of(self, job: str, ref: str, where: str | None = None) -> CurveModel:
         """The model of the profile `ref` names (a path, id, or given profile's job name)."""
         if ref in self._by_ref:
             return self._by_ref[ref]
-        where = f"job {job}: field 'profile'"
-        loaded = self.profiles.one(ref, where, kind="train", by_job_name=True)
+        where = where or f"job {job}: field 'profile'"
+        loaded = self.loaded(ref, where)
         key = id(loaded)
         if key not in self._built:
             try:
@@ -215,6 +245,9 @@ class CurveModels:
                 raise FileError(f"{where}: {loaded.path}: {exc}") from None
         self._by_ref[ref] = self._built[key]
         return self._built[key]
+
+    def loaded(self, ref: str, where: str) -> Loaded:
+        return self.profiles.one(ref, where, kind="train", by_job_name=True)
 
 
 def _inline(job: PackJob) -> CurveModel:
@@ -228,15 +261,54 @@ def _inline(job: PackJob) -> CurveModel:
         raise ProblemError(f"job {job.name}: field 'throughput': {exc}") from None
 
 
+def _kind_tables(job: PackJob, kinds: list[ServerKind], models: CurveModels) -> list[JobTable]:
+    """A job's table on each server kind, from its per-kind profiles (else its 'profile'). The
+    profiles must be of one job; a job larger than a server (split across servers, possibly of
+    several kinds) cannot have them."""
+    assert job.profiles
+    out: list[JobTable] = []
+    job_names: dict[str, str] = {}
+    for k in kinds:
+        if k.name in job.profiles:
+            ref, where = job.profiles[k.name], f"job {job.name}: field 'profiles.{k.name}'"
+        else:
+            assert job.profile is not None  # the problem's validator says so
+            ref, where = job.profile, f"job {job.name}: field 'profile'"
+        loaded = models.loaded(ref, where)
+        job_names.setdefault(loaded.profile.job.name, f"{where}: {loaded.path}")
+        if len(job_names) > 1:
+            first, other = list(job_names.items())[:2]
+            raise FileError(
+                f"{other[1]}: a profile of job '{other[0]}', but {first[1]} is of job "
+                f"'{first[0]}' (expected the profiles of one job, one per server kind)"
+            )
+        model = models.of(job.name, ref, where)
+        try:
+            out.append(table_for(job.name, job.gpus, model, kinds))
+        except ValueError as exc:
+            raise ProblemError(str(exc)) from None
+    if job.gpus > max(k.gpus for k in kinds):
+        raise ProblemError(
+            f"job {job.name}: field 'profiles': {job.gpus} GPUs is more than one server holds; "
+            "per-kind profiles are for jobs that fit on one server"
+        )
+    return out
+
+
 def build_instance(problem: PackingProblem, profiles: ProfileSet | None = None) -> Instance:
     """The plain instance: one configuration table per job, one Server per machine. Jobs of
     one profile at one GPU count share their table's making (10,000 jobs of seven profiles:
     about 100 s made one by one)."""
     models = CurveModels(profiles if profiles is not None else ProfileSet())
     kinds = problem.cluster
-    tables = []
+    tables: list[JobTable] = []
+    by_kind: dict[int, list[JobTable]] = {}
     made: dict[tuple[int, int], JobTable] = {}
     for job in problem.jobs:
+        if job.profiles:  # a table per server kind; the best kind's normalises
+            by_kind[len(tables)] = per = _kind_tables(job, kinds, models)
+            tables.append(max(per, key=lambda t: t.prop_throughput))
+            continue
         model = _inline(job) if job.profile is None else models.of(job.name, job.profile)
         key = (id(model), job.gpus)
         try:
@@ -254,6 +326,7 @@ def build_instance(problem: PackingProblem, profiles: ProfileSet | None = None) 
             raise ProblemError(str(exc)) from None
     cpg, mpg = reference_share(kinds)
     return Instance(
+        by_kind=by_kind,
         kinds=kinds,
         servers=servers_of(kinds),
         jobs=tables,

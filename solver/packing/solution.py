@@ -154,12 +154,15 @@ def jobs_per_server(parts: dict[int, list[PartTuple]]) -> dict[int, int]:
 
 def _job_out(inst: Instance, j: int, ps: list[PartTuple], jobs_on: dict[int, int]) -> JobPlacement:
     tab = inst.jobs[j]
+    # a job in one part reads the table of its server's kind (jobs profiled per kind fit one
+    # server); its throughput is normalised by its reference table either way
+    on = inst.table(j, inst.servers[ps[0][0]].kind) if len(ps) == 1 else tab
     c = sum(p[2] for p in ps)
     m = sum(p[3] for p in ps)
-    t = tab.throughput_at(c, m) if tab.gpus <= inst.max_gpus else tab.prop_throughput
+    t = on.throughput_at(c, m) if tab.gpus <= inst.max_gpus else tab.prop_throughput
     t *= shared_factor(inst, [(p[0], p[1]) for p in ps], jobs_on)
     src = next(
-        (x.source for x in tab.configs if abs(x.cpus - c) < 1e-6 and abs(x.memory_gb - m) < 1e-6),
+        (x.source for x in on.configs if abs(x.cpus - c) < 1e-6 and abs(x.memory_gb - m) < 1e-6),
         None,
     )
     parts = [

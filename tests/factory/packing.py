@@ -64,25 +64,67 @@ def small_problem(seed: int, interference: float | None = None) -> PackingProble
     return PackingProblem(servers=servers, jobs=jobs)
 
 
+def kind_profile(job: str, kind: str, peak: float, sat: float) -> Profile:
+    """A small training profile of `job` measured on a node of type `kind` (1-8 CPUs, memory
+    unconstrained), as `harness profile --partition` writes one per node type."""
+    prof = make_train_profile(
+        name=job, peak=peak, sat=sat, max_cpus=8, knee_gb=None, measured_cpus=(1, 2, 4, 8),
+        peak_rss_gb=2.0,
+    )  # fmt: skip
+    prof.job = prof.job.model_copy(update={"name": job})
+    prof.host = prof.host.model_copy(update={"node_label": kind})
+    return prof
+
+
+KINDS = [
+    ServerKind(name="a", count=1, gpus=2, cpus=4, memory_gb=32),
+    ServerKind(name="b", count=1, gpus=2, cpus=6, memory_gb=48),
+]
+
+
+def kinds_problem(seed: int) -> tuple[PackingProblem, ProfileSet]:
+    """Two tiny server kinds and three 1-GPU jobs with random per-kind profiles: one with a
+    single profile for both kinds, one with a profile per kind, one with kind b's own profile
+    and a fallback for kind a. Profiles are given as `<job>-<kind>.json`."""
+    rng = random.Random(seed)
+    loaded: list[Loaded] = []
+
+    def ref(job: str, kind: str) -> str:
+        prof = kind_profile(job, kind, rng.uniform(50, 400), rng.choice([1.0, 2.0, 3.0, 5.0]))
+        loaded.append(Loaded(Path(f"{job}-{kind}.json"), prof))
+        return f"{job}-{kind}.json"
+
+    jobs = [
+        PackJob(name="same", profile=ref("same", "any")),
+        PackJob(name="both", profiles={"a": ref("both", "a"), "b": ref("both", "b")}),
+        PackJob(
+            name="fallback", profile=ref("fallback", "a"), profiles={"b": ref("fallback", "b")}
+        ),
+    ]
+    return PackingProblem(servers=KINDS, jobs=jobs), ProfileSet(loaded)
+
+
 def brute_force(inst: Instance) -> float:
     """Best total normalised throughput over every (server, CPUs, memory) per job; a job that
     shares its server counts its value times the server kind's interference factor."""
     mems: set[float] = set()
-    for tab in inst.jobs:
-        mems.update(c.memory_gb for c in tab.configs)
-        mems.add(tab.prop_memory_gb)
+    for j in range(len(inst.jobs)):
+        for k in range(len(inst.kinds)):
+            mems.update(c.memory_gb for c in inst.table(j, k).configs)
+            mems.add(inst.table(j, k).prop_memory_gb)
     options = []
-    for tab in inst.jobs:
+    for j, tab in enumerate(inst.jobs):
         opts = []
         for s, srv in enumerate(inst.servers):
             if srv.gpus < tab.gpus:
                 continue
+            on = inst.table(j, srv.kind)  # the floor on the server's kind, valued by tab
             for c in range(1, int(srv.cpus) + 1):
                 for m in sorted(mems):
                     if m > srv.memory_gb:
                         continue
-                    v = tab.normalised_at(float(c), m)
-                    if v >= 1 - 1e-9:
+                    if on.normalised_at(float(c), m) >= 1 - 1e-9:
+                        v = on.throughput_at(float(c), m) / tab.prop_throughput
                         opts.append((s, tab.gpus, float(c), m, v))
         options.append(opts)
     free = [[s.gpus, s.cpus, s.memory_gb] for s in inst.servers]
