@@ -12,7 +12,7 @@ nor docker.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -90,6 +90,29 @@ class Link(Strict):
     latency_ms: Amount = 0.0
     alpha_w_per_mbps: Amount = 0.0
     beta_w: Amount = 0.0
+
+
+def check_device_names(
+    devices: Sequence[Device],
+    links: Sequence[Link],
+    pins: Sequence[tuple[str, str | None]],
+    more: Sequence[tuple[str, str]] = (),
+) -> None:
+    """The device names of a split-like problem are unique, and every place that names a
+    device (pins, links, `more`: e.g. energy_devices, memory limits) names one of them;
+    ValueError naming the field otherwise."""
+    names = [d.name for d in devices]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise ValueError(f"device names must be unique, repeated: {sorted(dup)}")
+    known = set(names)
+    refs: list[tuple[str, str | None]] = list(pins)
+    refs += [(f"links.{i}.src", lk.src) for i, lk in enumerate(links)]
+    refs += [(f"links.{i}.dst", lk.dst) for i, lk in enumerate(links)]
+    refs += list(more)
+    for where, n in refs:
+        if n is not None and n not in known:
+            raise ValueError(f"{where} names device {n!r}, not one of {sorted(known)}")
 
 
 class ProblemError(ValueError):

@@ -22,6 +22,7 @@ from solver.problem import (
     PositiveSeconds,
     ProblemError,
     TimeLimit,
+    check_device_names,
 )
 from solver.profiles import Loaded, ProfileSet, profile_cpus
 
@@ -103,19 +104,13 @@ class SplitProblem(Strict):
 
     @model_validator(mode="after")
     def _names(self) -> SplitProblem:
-        names = [d.name for d in self.devices]
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            raise ValueError(f"device names must be unique, repeated: {sorted(dup)}")
-        known = set(names)
-        refs = [("pins.input", self.pins.input), ("pins.output", self.pins.output)]
-        refs += [(f"links.{i}.src", lk.src) for i, lk in enumerate(self.links)]
-        refs += [(f"links.{i}.dst", lk.dst) for i, lk in enumerate(self.links)]
-        refs += [(f"energy_devices.{n}", n) for n in self.energy_devices or []]
-        refs += [(f"constraints.memory_mb.{n}", n) for n in self.constraints.memory_mb]
-        for where, n in refs:
-            if n is not None and n not in known:
-                raise ValueError(f"{where} names device {n!r}, not one of {sorted(known)}")
+        check_device_names(
+            self.devices,
+            self.links,
+            [("pins.input", self.pins.input), ("pins.output", self.pins.output)],
+            [(f"energy_devices.{n}", n) for n in self.energy_devices or []]
+            + [(f"constraints.memory_mb.{n}", n) for n in self.constraints.memory_mb],
+        )
         return self
 
     @property
