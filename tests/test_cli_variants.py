@@ -8,15 +8,14 @@ import json
 from pathlib import Path
 
 import pytest
+import sklearn  # noqa: F401  (the ml extra: missing, it fails, never skips)
+import torch_pruning  # noqa: F401  (the ml extra: missing, it fails, never skips)
 from typer.testing import CliRunner
 
 from harness.cli import app
 from harness.manifest import load_manifest
 from harness.profile import load_profile
 from tests.factory.digits_jobs import write_tiny_digits
-
-pytest.importorskip("sklearn")
-pytest.importorskip("torch_pruning")
 
 runner = CliRunner()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import sklearn  # noqa: F401  (the ml extra: missing, it fails, never skips)
 import torch
 
 from harness.runsplit.orchestrate import Session, run_session
@@ -21,8 +22,6 @@ from harness.spec import JobSpec
 from harness.workloads import digits, repvgg, variants
 from tests.factory.digits_jobs import TINY_INFER_YAML, TINY_STAGES
 from tests.test_runsplit_docker import image  # noqa: F401 (the fixture: engine + image)
-
-pytest.importorskip("sklearn")
 
 pytestmark = pytest.mark.docker
 
