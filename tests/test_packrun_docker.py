@@ -14,30 +14,16 @@ from typing import Any
 
 import pytest
 
-from harness.backends.docker import LABEL_SESSION, available
+from harness.backends.docker import LABEL_SESSION
+from tests.factory.docker import job_image
 from tests.factory.packing import tiny_packing_solution
 
 ROOT = Path(__file__).resolve().parents[1]
-CI = os.environ.get("CI") == "true"
-
-
-def _need(reason: str) -> None:
-    if CI:
-        pytest.fail(f"CI=true: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
 def image() -> str:
-    if not available(timeout=5):
-        _need("no Docker engine answers (start one with .ci/docker.sh)")
-    from harness.images import find_image
-
-    found = find_image("cpu")
-    if found is None:
-        _need("no harness-job:cpu image (build it with `harness images build`)")
-    assert found is not None
-    return found
+    return job_image()
 
 
 def _cli(args: list[str], timeout: float = 600) -> subprocess.CompletedProcess[str]:

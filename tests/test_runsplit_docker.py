@@ -22,16 +22,16 @@ from typing import Any
 
 import pytest
 
-from harness.backends.docker import LABEL_SESSION, available
+from harness.backends.docker import LABEL_SESSION
 from harness.profile import save_profile
 from harness.runsplit.orchestrate import Session, run_session
 from harness.runsplit.plan import LinkSetting, ModelRef, Phase, PlanSpec, Segment
 from harness.runsplit.summary import summarise
 from harness.spec import JobSpec
+from tests.factory.docker import job_image
 from tests.factory.infer_profiles import make_infer_profile
 
 ROOT = Path(__file__).resolve().parents[1]
-CI = os.environ.get("CI") == "true"
 SPEC = JobSpec.model_validate(
     {
         "name": "split-res18-64",
@@ -47,23 +47,9 @@ CUT = 2  # after layer1.0: 64 x 16 x 16 fp32 = 65536 bytes cross the link
 CUT_BYTES = 64 * 16 * 16 * 4
 
 
-def _need(reason: str) -> None:
-    if CI:
-        pytest.fail(f"CI=true: {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def image() -> str:
-    if not available(timeout=5):
-        _need("no Docker engine answers (start one with .ci/docker.sh)")
-    from harness.images import find_image
-
-    found = find_image("cpu")
-    if found is None:
-        _need("no harness-job:cpu image (build it with `harness images build`)")
-    assert found is not None
-    return found
+    return job_image()
 
 
 def _tc_expected() -> bool:
