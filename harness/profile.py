@@ -509,12 +509,27 @@ class BundleTiming(Strict):
     frequency_mhz: float | None = None
     observed_frequency_mhz: float | None = None
     latency: Stat = Field(description="seconds per batch")
+    cpu_s: float | None = Field(
+        default=None,
+        description="CPU seconds per batch (the process's, all threads; median over the timed "
+        "calls; CPU devices only). Under a CFS quota of q CPUs, batches streamed back to back "
+        "take at least cpu_s / q each, however short the latency of one call",
+    )
     energy_j: float | None = Field(default=None, description="joules per batch; None if unmeasured")
     energy_reason: str | None = None
     peak_mem_mb: float | None = None
     median_ci: MedianCI | None = Field(
         default=None, description="interval of the median latency and why its timing stopped"
     )
+
+    def busy_s(self, quota_cpus: float | None) -> float:
+        """Seconds the device is occupied per batch when batches stream: the latency, or the
+        CPU time over the quota when that is longer (a quota lets a short call run at full
+        speed, then throttles the stream)."""
+        lat = self.latency.median
+        if self.cpu_s is None or not quota_cpus or quota_cpus <= 0:
+            return lat
+        return max(lat, self.cpu_s / quota_cpus)
 
 
 class FrequencyInfo(Strict):

@@ -58,3 +58,21 @@ def test_pacer_delays_each_message_and_shapes_only_with_a_rate() -> None:
     plain.before_message()
     plain.consume(10**9)
     assert time.monotonic() - t0 < 0.05
+
+
+def test_the_delay_is_a_line_back_to_back_messages_overlap_it() -> None:
+    """Propagation is not occupancy: a message handed over while others were being sent leaves
+    once it is `latency` old, so a saturated link carries bytes at its rate."""
+    clk = FakeClock()
+    p = Pacer(8.0, latency_ms=20, burst_bytes=1000, sleep=clk.sleep, clock=clk)  # 1 MB/s
+    handed = [clk() for _ in range(5)]  # five messages handed over at once
+    for h in handed:
+        p.before_message(h)
+        p.consume(101_000)
+    # one latency, then the bytes back to back: not five latencies
+    assert clk.t == pytest.approx(0.02 + (5 * 101_000 - 1000) / 1e6)
+    lone = FakeClock()
+    q = Pacer(None, latency_ms=20, sleep=lone.sleep, clock=lone)
+    lone.t = 3.0
+    q.before_message(3.0)
+    assert lone.slept == [pytest.approx(0.02)]

@@ -40,7 +40,15 @@ def test_transfers_are_repriced_at_the_link_each_way() -> None:
 def test_throughput_sequential_vs_pipelined() -> None:
     p = predict(STEPS, 4, LINK)
     assert p.throughput("latency") == pytest.approx(4 / p.latency_s)
-    assert p.throughput("throughput") == pytest.approx(4 / p.up_s)  # the uplink is slowest
+    # the uplink is busiest: its bytes / bandwidth, the propagation delay overlapping
+    assert p.throughput("throughput") == pytest.approx(4 / (100_000 * 8 / 8e6))
+    assert p.up_busy_s == pytest.approx(p.up_s - 0.005)
+    # a window of one request is sequential; a small window caps the rate at window / latency
+    assert p.throughput("throughput", window=1) == pytest.approx(p.throughput("latency"))
+    assert p.throughput("throughput", window=64) == pytest.approx(p.throughput("throughput"))
+    fast = predict(STEPS, 4, LinkSetting(up_mbps=800.0, down_mbps=800.0, latency_ms=5.0))
+    assert fast.throughput("throughput") == pytest.approx(4 / 0.010)  # the edge is busiest
+    assert fast.throughput("throughput", window=2) == pytest.approx(2 * 4 / fast.latency_s)
 
 
 def test_relative_error_and_median() -> None:
@@ -104,6 +112,34 @@ def test_phase_result_and_comparisons_from_records() -> None:
     row = compare_phase("p", pred, res)
     assert row.latency_error == pytest.approx((pred.latency_s - 0.11) / 0.11)
     assert row.measured_stages is not None and row.measured_stages["up"] == pytest.approx(0.055)
+
+
+def test_streamed_rate_is_the_steady_state_not_the_fill_and_drain() -> None:
+    """A throughput phase's rate counts completions after the warm-up's last one, so the
+    pipeline's fill and drain (which the streamed-rate model leaves out) do not dilute it."""
+    plan = PlanSpec(name="p", model="m", segments=[Segment(role="server", start=0, end=8)])
+    ph = Phase(name="p (throughput)", mode="throughput", link=LINK, plan=plan, requests=8)
+    done = {
+        "type": "phase_done",
+        "phase": 0,
+        "samples": 8 * 4,
+        "wall_s": 1.2,
+        "steady_wall_s": 0.8,
+        "steady_samples": 8 * 4,
+    }
+    res = phase_result(0, ph, [done], None)
+    assert res.window == 4
+    assert res.throughput_per_s == pytest.approx(40.0)
+    assert res.throughput_span_per_s == pytest.approx(32 / 1.2)
+
+
+def test_steady_span_counts_completions_after_the_warm_up() -> None:
+    from harness.runsplit.worker import steady_span
+
+    reqs = [SimpleNamespace(t_done=t) for t in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)]
+    assert steady_span(reqs, warmup=2) == (pytest.approx(0.4), 4)  # type: ignore[arg-type]
+    assert steady_span(reqs, warmup=0) == (pytest.approx(0.5), 5)  # type: ignore[arg-type]
+    assert steady_span(reqs[:1], warmup=2) == (0.0, 0)  # type: ignore[arg-type]
 
 
 def test_pipeline_phase_makespan() -> None:

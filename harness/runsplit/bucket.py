@@ -3,9 +3,12 @@
 A token bucket in the sender: tokens (bytes) refill at the link's rate up to `burst`; sending n
 bytes takes n tokens and may drive the count negative, and the sender then sleeps until it is
 back to zero. From a full bucket, n bytes therefore take max(0, n - burst) / rate seconds,
-which is the solver's bytes / bandwidth up to one burst. The link's one-way latency is a sleep
-before each message (tc's netem is not in every kernel; this one has none), so a message costs
-latency + bytes / bandwidth, the solver's transfer model, whichever shaping is in force.
+which is the solver's bytes / bandwidth up to one burst. The link's one-way latency is a delay
+line in the sender (tc's netem is not in every kernel; this one has none): a message leaves no
+earlier than `latency` after it was handed to the link. A lone message therefore costs latency +
+bytes / bandwidth, the solver's transfer model, whichever shaping is in force; back-to-back
+messages overlap their latencies, as propagation does on a real link, so a saturated link
+carries bytes at its rate (the throughput model's link stage: bytes / bandwidth).
 """
 
 from __future__ import annotations
@@ -65,15 +68,24 @@ class Pacer:
         self.rate_mbps = rate_mbps
         self.delay_s = max(0.0, latency_ms) / 1e3
         self.sleep = sleep
+        self.clock = clock
         self.bucket = (
             TokenBucket(rate_mbps * 1e6 / 8.0, burst_bytes, clock=clock, sleep=sleep)
             if rate_mbps
             else None
         )
 
-    def before_message(self) -> None:
-        if self.delay_s > 0:
+    def before_message(self, handed_at: float | None = None) -> None:
+        """Hold a message until `delay` after it was handed to the link (now, if not given);
+        a message that already waited that long behind others leaves at once."""
+        if self.delay_s <= 0:
+            return
+        if handed_at is None:
             self.sleep(self.delay_s)
+            return
+        wait = handed_at + self.delay_s - self.clock()
+        if wait > 0:
+            self.sleep(wait)
 
     def consume(self, n: int) -> None:
         if self.bucket is not None:

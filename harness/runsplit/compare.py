@@ -3,8 +3,11 @@
 The prediction of a plan is the solver's own cost model: compute steps at their profiled
 latencies, transfers at latency + bytes * 8 / bandwidth, summed along the plan (recomputed from
 the bytes when the link differs from the problem's). Throughput with one request in flight is
-batch / latency; with a window of requests in flight the stages overlap and the slowest
-resource (edge compute, uplink, server compute, downlink) sets it. For the batch pipeline the
+batch / latency; with a window of requests in flight the stages overlap and the busiest
+resource (edge compute, uplink, server compute, downlink) sets it, each link direction busy
+for bytes / bandwidth only (propagation overlaps, as in the emulated link's delay line), each
+side's compute for its streamed occupancy (a step's busy_s: CPU time over a fractional CPU
+quota), and no faster than `window` requests per latency (Little's law). For the batch pipeline the
 prediction is the schedule's makespan as the solver computed it.
 
 Relative error = (predicted - measured) / measured: negative when the model is optimistic.
@@ -31,12 +34,23 @@ class Prediction:
     server_s: float
     down_s: float
     batch_size: int
+    up_busy_s: float | None = None  # the uplink's occupancy: bytes / bandwidth (None: up_s)
+    down_busy_s: float | None = None
+    edge_busy_s: float | None = None  # compute occupancy when streamed (None: edge_s)
+    server_busy_s: float | None = None
 
-    def throughput(self, mode: Mode) -> float:
-        """Samples per second: sequential in latency mode, the bottleneck when pipelined."""
-        if mode == "latency":
+    def throughput(self, mode: Mode, window: int | None = None) -> float:
+        """Samples per second: sequential in latency mode; pipelined, the busiest resource,
+        and at most `window` requests per latency."""
+        if mode == "latency" or window == 1:
             return self.batch_size / self.latency_s if self.latency_s > 0 else float("inf")
-        slowest = max(self.edge_s, self.up_s, self.server_s, self.down_s)
+        up = self.up_s if self.up_busy_s is None else self.up_busy_s
+        down = self.down_s if self.down_busy_s is None else self.down_busy_s
+        edge = self.edge_s if self.edge_busy_s is None else self.edge_busy_s
+        server = self.server_s if self.server_busy_s is None else self.server_busy_s
+        slowest = max(edge, up, server, down)
+        if window is not None and self.latency_s > 0:
+            slowest = max(slowest, self.latency_s / window)
         return self.batch_size / slowest if slowest > 0 else float("inf")
 
 
@@ -46,23 +60,36 @@ def transfer_s(nbytes: float, mbps: float, latency_ms: float) -> float:
 
 def predict(steps: Sequence[PlanStep], batch_size: int, link: LinkSetting | None) -> Prediction:
     """The plan's predicted latency and per-resource times; `link` re-prices the transfers."""
-    edge = server = up = down = 0.0
+    edge = server = up = down = up_busy = down_busy = edge_busy = server_busy = 0.0
     for st in steps:
         if st.kind == "compute":
+            busy = st.latency_s if st.busy_s is None else max(st.latency_s, st.busy_s)
             if st.role == "edge":
-                edge += st.latency_s
+                edge, edge_busy = edge + st.latency_s, edge_busy + busy
             else:
-                server += st.latency_s
+                server, server_busy = server + st.latency_s, server_busy + busy
             continue
-        t = st.latency_s
+        t = busy = st.latency_s
         if link is not None:
             mbps = link.up_mbps if st.up else link.down_mbps
             t = transfer_s(st.nbytes, mbps, link.latency_ms)
+            busy = transfer_s(st.nbytes, mbps, 0.0)
         if st.up:
-            up += t
+            up, up_busy = up + t, up_busy + busy
         else:
-            down += t
-    return Prediction(edge + up + server + down, edge, up, server, down, batch_size)
+            down, down_busy = down + t, down_busy + busy
+    return Prediction(
+        edge + up + server + down,
+        edge,
+        up,
+        server,
+        down,
+        batch_size,
+        up_busy,
+        down_busy,
+        edge_busy,
+        server_busy,
+    )
 
 
 def relative_error(predicted: float | None, measured: float | None) -> float | None:
@@ -141,7 +168,8 @@ def compare_phase(
             "down": s.return_s,
             "other": s.other_s,
         }
-    pt: float | None = pred.throughput(ph.mode)
+    window = ph.window if ph.mode == "throughput" else 1
+    pt: float | None = pred.throughput(ph.mode, window)
     if pt is not None and not math.isfinite(pt):  # a plan predicted to take no time at all
         pt = None
     return Comparison(

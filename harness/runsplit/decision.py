@@ -178,7 +178,16 @@ def steps_of(plan: Any, edge: str, server: str) -> list[PlanStep]:
                 )
         if s.kind == "compute":
             assert s.layers is not None
-            out.append(PlanStep("compute", roles[s.device], s.latency_s, s.layers[0], s.layers[1]))  # type: ignore[arg-type]
+            out.append(
+                PlanStep(
+                    "compute",
+                    roles[s.device],  # type: ignore[arg-type]
+                    s.latency_s,
+                    s.layers[0],
+                    s.layers[1],
+                    busy_s=getattr(s, "busy_s", None),
+                )
+            )
         else:
             out.append(
                 PlanStep("transfer", roles[s.device], s.latency_s, nbytes=float(s.bytes or 0.0))  # type: ignore[arg-type]

@@ -1,7 +1,7 @@
 """A connected socket with a reader and a writer thread, so that compute, the link and the peer
-overlap. The writer applies the link's delay and token bucket (bucket.py) to data frames, never
-to control frames (pings, phase settings), and stamps when it took each frame (`t_out`) and when
-its first byte left (`t_wire`)."""
+overlap. The writer applies the link's delay line and token bucket (bucket.py) to data frames,
+never to control frames (pings, phase settings), and stamps when it took each frame (`t_out`)
+and when its first byte left (`t_wire`)."""
 
 from __future__ import annotations
 
@@ -45,10 +45,10 @@ class Link:
             if isinstance(item, Pacer):
                 self.pacer = item
                 continue
-            header, payload, control = item
+            header, payload, control, handed_at = item
             header["t_out"] = time.time()
             if not control:
-                self.pacer.before_message()
+                self.pacer.before_message(handed_at)
             header["t_wire"] = time.time()
             pace = self.pacer.consume if (self.pacer.shapes_bytes and not control) else None
             try:
@@ -58,7 +58,7 @@ class Link:
                 return
 
     def send(self, header: dict[str, Any], payload: Any = b"", control: bool = False) -> None:
-        self.outbox.put((header, payload, control))
+        self.outbox.put((header, payload, control, time.monotonic()))
 
     def set_pacer(self, pacer: Pacer) -> None:
         self.outbox.put(pacer)

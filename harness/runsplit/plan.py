@@ -172,6 +172,7 @@ class PlanStep:
     start: int = 0
     end: int = 0
     nbytes: float = 0.0
+    busy_s: float | None = None  # compute: occupancy per batch when streamed (None: latency_s)
 
     @property
     def up(self) -> bool:

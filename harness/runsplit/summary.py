@@ -52,12 +52,22 @@ class PhaseResult(Strict):
     link: LinkSetting
     shaping: Shaping | None = Field(description="tc (tbf on the host veths) or token-bucket")
     delay: Literal["application"] = Field(
-        default="application", description="the link latency: a sleep per message in the sender"
+        default="application",
+        description="the link latency: a delay line in the sender (a message leaves no "
+        "earlier than the latency after it was handed over; back-to-back ones overlap)",
     )
     shaping_detail: str = ""
     requests: int = 0
+    window: int | None = Field(default=None, description="throughput: requests in flight")
     latency: Stat | None = Field(default=None, description="per request, seconds")
-    throughput_per_s: float | None = Field(default=None, description="samples per second")
+    throughput_per_s: float | None = Field(
+        default=None,
+        description="samples per second, steady state: the samples completed after the "
+        "warm-up's last one over the time from that completion to the last",
+    )
+    throughput_span_per_s: float | None = Field(
+        default=None, description="samples over the measured requests' whole span (fill and drain)"
+    )
     stages: StageShares | None = None
     makespan: Stat | None = Field(default=None, description="pipeline: per repeat, seconds")
     schedule: list[JobSpan] = Field(default_factory=list, description="pipeline: first repeat")
@@ -153,6 +163,7 @@ def phase_result(i: int, phase: Phase, records: list[Record], shaping: Any) -> P
         shaping=getattr(shaping, "shaping", None),
         shaping_detail=getattr(shaping, "detail", ""),
         requests=len(reqs),
+        window=phase.window if phase.mode == "throughput" else None,
     )
     if reqs:
         out.latency = Stat.of([float(r["latency_s"]) for r in reqs])
@@ -166,7 +177,11 @@ def phase_result(i: int, phase: Phase, records: list[Record], shaping: Any) -> P
             out.labelled = int(done.get("labelled") or 0)
         wall = done.get("wall_s")
         if wall:
-            out.throughput_per_s = float(done.get("samples", 0)) / float(wall)
+            out.throughput_span_per_s = float(done.get("samples", 0)) / float(wall)
+            out.throughput_per_s = out.throughput_span_per_s
+        steady = done.get("steady_wall_s")
+        if steady:
+            out.throughput_per_s = float(done.get("steady_samples", 0)) / float(steady)
     if pipes:
         out.makespan = Stat.of([float(p["makespan_s"]) for p in pipes])
         out.schedule = [JobSpan.model_validate(j) for j in pipes[0].get("jobs", [])]

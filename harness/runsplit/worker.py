@@ -314,7 +314,9 @@ class Edge:
             net.reference(idx, plan.batch_size)  # outside every timed window
         window = 1 if ph.mode == "latency" else ph.window
         reqs = [self._new(plan, r) for r in range(total)]
+        cpu0 = time.process_time()
         self.run_batch(reqs, window, timeout=self.cfg.go_timeout_s + 60 * total)
+        process_cpu = time.process_time() - cpu0
         measured = reqs[ph.warmup :]
         for r in measured:
             self.emit(
@@ -336,6 +338,7 @@ class Edge:
         ok, diff = self.check(reqs)
         scored = self.accuracy(net, reqs)
         span = max(r.t_done for r in measured) - min(r.t_start for r in measured)
+        steady_wall, steady_n = steady_span(reqs, ph.warmup)
         self.emit(
             {
                 "type": "phase_done",
@@ -343,6 +346,10 @@ class Edge:
                 "requests": len(measured),
                 "samples": len(measured) * plan.batch_size,
                 "wall_s": span,
+                "steady_wall_s": steady_wall,
+                "steady_samples": steady_n * plan.batch_size,
+                "process_cpu_s": process_cpu,  # the edge process's CPU over all requests
+                "compute_cpu_s": sum(r.edge_cpu_s for r in reqs),
                 "outputs_match": ok,
                 "max_abs_diff": diff,
                 "inputs": net.source,
@@ -414,6 +421,20 @@ class Edge:
                 "inputs": next(iter(self.models.values())).source,
             }
         )
+
+
+def steady_span(reqs: list[Req], warmup: int) -> tuple[float, int]:
+    """(seconds, requests) of the steady state: from the warm-up's last completion (the first
+    completion when there is no warm-up) to the last one, and the completions in between.
+
+    A run of n requests also pays the pipeline's fill and drain, which the streamed rate (the
+    slowest stage) does not: with a window of requests in flight, completions are spaced by the
+    bottleneck once the pipeline is full, and this counts only that spacing."""
+    done = sorted(r.t_done for r in reqs)
+    k = max(1, min(warmup, len(done) - 1))
+    if len(done) < 2:
+        return 0.0, 0
+    return done[-1] - done[k - 1], len(done) - k
 
 
 def connect(host: str, port: int, timeout: float) -> socket.socket:

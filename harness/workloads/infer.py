@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import socket
+import statistics
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -239,6 +240,18 @@ def _bundle_fn(
     return run
 
 
+def _cpu_counted(fn: Callable[[], object], into: list[float]) -> Callable[[], object]:
+    """`fn`, also appending the process's CPU seconds per call (all threads) to `into`."""
+
+    def run() -> object:
+        c0 = time.process_time()
+        out = fn()
+        into.append(time.process_time() - c0)
+        return out
+
+    return run
+
+
 def bundle_ranges(n_layers: int, max_len: int) -> list[tuple[int, int]]:
     """Every contiguous [i, j) with 1 <= j - i <= max_len."""
     return [(i, j) for i in range(n_layers) for j in range(i + 1, min(n_layers, i + max_len) + 1)]
@@ -436,8 +449,10 @@ class _Pass:
                 if device.type == "cuda":
                     torch.cuda.reset_peak_memory_stats(device)
                 e_j, e_reason = None, self.energy_reason
+                cpu_calls: list[float] = []
+                timed = fn if device.type == "cuda" else _cpu_counted(fn, cpu_calls)
                 with torch.inference_mode():
-                    lat, stream = time_bundle(fn, device, cfg)
+                    lat, stream = time_bundle(timed, device, cfg)
                     if self.counter is not None or self.power_log:
                         meter = self.counter or _NullCounter()
                         joules, calls, t0, t1 = energy_mod.measure_window(
@@ -455,6 +470,8 @@ class _Pass:
                     "frequency_mhz": f,
                     "observed_frequency_mhz": self.clocks.observed(),
                     "latency": stat.model_dump(),
+                    # the timed calls are the last len(lat) (the warm-up ones come first)
+                    "cpu_s": statistics.median(cpu_calls[-len(lat) :]) if cpu_calls else None,
                     "median_ci": MedianCI.of(lat, "latency_s", stream.record("latency_s")),
                     "energy_j": e_j,
                     "energy_reason": e_reason,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from solver.accsplit.instance import AccInstance, Point
+from solver.accsplit.instance import AccInstance, Point, Run
 from solver.accsplit.problem import GradientSpec
 
 
@@ -84,16 +84,18 @@ def _descend(inst: AccInstance, points: list[Point], spec: GradientSpec) -> Poin
     fs_opts = sorted({p.f_server for p in points if p.server is not None}, key=_fkey)
     energy = inst.objective == "energy"
 
-    def cost(run_latency: float, run_energy: float) -> float:
-        return (0.0 if math.isnan(run_energy) else run_energy) if energy else run_latency
+    def cost(run: Run) -> float:
+        if energy:
+            return 0.0 if math.isnan(run.energy) else run.energy
+        return run.stage_s if inst.objective == "throughput" else run.latency
 
     edge: dict[tuple[int, int, float | None], float] = {}
     srv: dict[tuple[Place, float | None], float] = {}
     link: dict[Place, float] = {}
     for p in points:
         pl = (p.variant, p.cut, p.server)
-        edge[p.variant, p.cut, p.f_edge] = cost(p.edge.latency, p.edge.energy)
-        srv[pl, p.f_server] = cost(p.srv.latency, p.srv.energy)
+        edge[p.variant, p.cut, p.f_edge] = cost(p.edge)
+        srv[pl, p.f_server] = cost(p.srv)
         link[pl] = p.link_energy if energy else p.link_s + p.link_latency_s * (not smooth_of(inst))
     big = 2.0 * max([*edge.values(), *srv.values(), *link.values(), 1e-12])
     scale = max(big / 2.0, 1e-12)

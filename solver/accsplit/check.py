@@ -2,9 +2,10 @@
 
 It reads nothing the solver computed except the choice itself: from the profiles alone it
 finds the variant's profile on each device, looks up every compute step as a measured bundle
-(layers, clock, batch size, latency, energy), checks that the steps cover [0, cut) on the edge
-and [cut, L) on the server in order, recomputes the transfer from the cut's bytes and the
-problem's link, the three stage times, the throughput they bound, latency and energy, and the
+(layers, clock, batch size, latency, energy, and its streamed occupancy under the CPU quota
+the profile enforced), checks that the steps cover [0, cut) on the edge and [cut, L) on the
+server in order, recomputes the transfer from the cut's bytes and the problem's link, the
+three stage times (occupancies), the throughput they bound, latency and energy, and the
 accuracy bound from the reference's own profile (a measured accuracy must be the profile's).
 Each mismatch is one line. Pure Python.
 """
@@ -56,10 +57,13 @@ def check_choice(
         out.append(f"{where}: n_layers {choice.n_layers}, the profile has {L}")
     out += _cover(where, edge, 0, choice.cut, "edge")
     out += _cover(where, srv, choice.cut, L if choice.server_device else choice.cut, "server")
+    busy: dict[int, float] = {}
     for s in edge + srv:
-        out += _bundle(problem, where, infer[s.device], s)
-    t_edge = sum(s.latency_s for s in edge)
-    t_srv = sum(s.latency_s for s in srv)
+        errors, busy[id(s)] = _bundle(problem, where, infer[s.device], s)
+        out += errors
+    t_edge = sum(busy[id(s)] for s in edge)
+    t_srv = sum(busy[id(s)] for s in srv)
+    compute = sum(s.latency_s for s in edge + srv)
     t_link, prop = 0.0, 0.0
     if choice.server_device is not None:
         t_link, prop, more = _transfer(problem, where, infer[choice.edge_device], choice, trans)
@@ -77,7 +81,7 @@ def check_choice(
     thr = problem.batch_size / slowest if slowest > 0 else math.inf
     if not _close(choice.throughput_rps, thr):
         out.append(f"{where}: throughput {choice.throughput_rps:g}/s, the stages give {thr:g}/s")
-    lat = t_edge + t_link + prop + t_srv
+    lat = compute + t_link + prop
     if not _close(choice.latency_s, lat):
         out.append(f"{where}: latency {choice.latency_s:g} s, the steps give {lat:g} s")
     lim = problem.constraints
@@ -142,15 +146,25 @@ def _cover(where: str, steps: list[StepOut], start: int, end: int, what: str) ->
     return [] if at == end else [f"{where}: {what} steps end at layer {at}, not {end}"]
 
 
-def _bundle(problem: AccSplitProblem, where: str, inf: InferSection, s: StepOut) -> list[str]:
+def _bundle(
+    problem: AccSplitProblem, where: str, inf: InferSection, s: StepOut
+) -> tuple[list[str], float]:
+    """The step's errors against its measured bundle, and its streamed occupancy (the
+    profile's, not the step's)."""
     assert s.layers is not None
     b = inf.bundle(s.layers[0], s.layers[1], problem.batch_size, s.frequency_mhz)
     if b is None:
-        return [f"{where}: layers {s.layers} at {s.frequency_mhz} MHz on {s.device} not profiled"]
+        missing = f"{where}: layers {s.layers} at {s.frequency_mhz} MHz on {s.device} not profiled"
+        return [missing], s.latency_s
+    busy = b.busy_s(inf.enforced.cpu_quota if inf.enforced is not None else None)
     if not _close(b.latency.median, s.latency_s):
         return [f"{where}: layers {s.layers} on {s.device}: {s.latency_s:g} s, measured "
-                f"{b.latency.median:g} s"]  # fmt: skip
-    return []
+                f"{b.latency.median:g} s"], busy  # fmt: skip
+    said = s.latency_s if s.busy_s is None else s.busy_s
+    if not _close(said, busy):
+        return [f"{where}: layers {s.layers} on {s.device}: busy {said:g} s per batch when "
+                f"streamed, the profile gives {busy:g} s"], busy  # fmt: skip
+    return [], busy
 
 
 def _transfer(

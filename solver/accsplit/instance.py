@@ -39,15 +39,27 @@ class Acc:
     correct: int | None = None
 
 
+Bundle = tuple[int, int, float, float, float]  # start, end, latency, energy, busy
+
+
 @dataclass(frozen=True)
 class Run:
-    """Layers [start, end) on one device at one clock, as a chain of profiled bundles."""
+    """Layers [start, end) on one device at one clock, as a chain of profiled bundles.
+
+    `busy`: seconds the device is occupied per batch when batches stream, the sum of its
+    bundles' `BundleTiming.busy_s` (the latency, or the CPU time over a fractional CPU quota
+    when that is longer); the latency when not set."""
 
     start: int
     end: int
     latency: float
     energy: float  # NaN: counted but unknown
-    bundles: tuple[tuple[int, int, float, float], ...] = ()  # (start, end, latency, energy)
+    bundles: tuple[Bundle, ...] = ()  # (start, end, latency, energy, busy)
+    busy: float | None = None
+
+    @property
+    def stage_s(self) -> float:
+        return self.latency if self.busy is None else self.busy
 
 
 EMPTY = Run(0, 0, 0.0, 0.0)
@@ -93,7 +105,7 @@ class Point:
 
     @property
     def bottleneck_s(self) -> float:
-        return max(self.edge.latency, self.link_s, self.srv.latency)
+        return max(self.edge.stage_s, self.link_s, self.srv.stage_s)
 
     @property
     def latency(self) -> float:
@@ -105,7 +117,7 @@ class Point:
 
     @property
     def bottleneck(self) -> str:
-        stages = {"edge": self.edge.latency, "link": self.link_s, "server": self.srv.latency}
+        stages = {"edge": self.edge.stage_s, "link": self.link_s, "server": self.srv.stage_s}
         return max(stages, key=lambda k: stages[k])
 
 
@@ -338,18 +350,17 @@ def _fit(group: list[Loaded]) -> InferSection:
     return inf0
 
 
-Bundle = tuple[int, int, float, float]
-
-
 def _bundles(
     problem: AccSplitProblem, dev: SplitDevice, mine: list[Loaded], counted: bool
 ) -> dict[Freq, list[Bundle]]:
-    """The device's bundles at the batch size, by clock (the first profile that has one wins)."""
+    """The device's bundles at the batch size, by clock (the first profile that has one wins),
+    each with its streamed occupancy under the CPU quota its profile enforced."""
     out: dict[Freq, list[Bundle]] = {}
     seen: set[tuple[int, int, Freq]] = set()
     for it in mine:
         inf = it.profile.infer
         assert inf is not None
+        quota = inf.enforced.cpu_quota if inf.enforced is not None else None
         for b in inf.bundles:
             if b.batch_size != problem.batch_size:
                 continue
@@ -369,7 +380,7 @@ def _bundles(
                     f"{it.path}: field 'infer.bundles' (layers {b.start}-{b.end}): {lat:g} s, "
                     f"{en:g} J: past what a model takes"
                 )
-            out.setdefault(b.frequency_mhz, []).append((b.start, b.end, lat, en))
+            out.setdefault(b.frequency_mhz, []).append((b.start, b.end, lat, en, b.busy_s(quota)))
     if not out:
         raise ProblemError(
             f"field 'batch_size': {problem.batch_size} was not profiled on device {dev.name!r} "
@@ -379,33 +390,41 @@ def _bundles(
 
 
 def _chains(bundles: list[Bundle], L: int, prefix: bool, objective: str) -> list[Run | None]:
-    """Per cut k, the cheapest chain of bundles over [0, k) (prefix) or [k, L) (suffix):
-    by latency (energy for the energy objective; the other breaks ties)."""
+    """Per cut k, the run of [0, k) (prefix) or [k, L) (suffix): the bundle that is exactly
+    that segment when it was profiled (run-split runs a side's layers as one segment, and a
+    whole segment measured directly beats a sum of its parts, which the cheapest-of-many-sums
+    would bias low), else the cheapest chain of bundles: by streamed occupancy for the
+    throughput objective, by latency for the latency one, by energy for the energy one (then
+    the others break ties)."""
 
-    def key(lat: float, en: float) -> tuple[float, float]:
-        e = en if not math.isnan(en) else math.inf
-        return (e, lat) if objective == "energy" else (lat, e)
+    def key(c: tuple[float, float, float, tuple[Bundle, ...]]) -> tuple[float, ...]:
+        lat, en, busy = c[0], (c[1] if not math.isnan(c[1]) else math.inf), c[2]
+        if objective == "energy":
+            return (en, lat, busy)
+        return (busy, lat, en) if objective == "throughput" else (lat, busy, en)
 
-    best: list[tuple[float, float, tuple[Bundle, ...]] | None] = [None] * (L + 1)
-    if prefix:
-        best[0] = (0.0, 0.0, ())
-        for j in range(1, L + 1):
-            for b in bundles:
-                if b[1] == j and best[b[0]] is not None:
-                    lat0, en0, chain = best[b[0]]  # type: ignore[misc]
-                    cand = (lat0 + b[2], en0 + b[3], (*chain, b))
-                    if best[j] is None or key(cand[0], cand[1]) < key(best[j][0], best[j][1]):  # type: ignore[index]
-                        best[j] = cand
-        return [None if c is None else Run(0, k, c[0], c[1], c[2]) for k, c in enumerate(best)]
-    best[L] = (0.0, 0.0, ())
-    for i in range(L - 1, -1, -1):
+    def run(k: int, c: tuple[float, float, float, tuple[Bundle, ...]] | None) -> Run | None:
+        if c is None:
+            return None
+        return Run(0, k, c[0], c[1], c[3], c[2]) if prefix else Run(k, L, c[0], c[1], c[3], c[2])
+
+    best: list[tuple[float, float, float, tuple[Bundle, ...]] | None] = [None] * (L + 1)
+    order = range(1, L + 1) if prefix else range(L - 1, -1, -1)
+    best[0 if prefix else L] = (0.0, 0.0, 0.0, ())
+    for j in order:
         for b in bundles:
-            if b[0] == i and best[b[1]] is not None:
-                lat0, en0, chain = best[b[1]]  # type: ignore[misc]
-                cand = (lat0 + b[2], en0 + b[3], (b, *chain))
-                if best[i] is None or key(cand[0], cand[1]) < key(best[i][0], best[i][1]):  # type: ignore[index]
-                    best[i] = cand
-    return [None if c is None else Run(k, L, c[0], c[1], c[2]) for k, c in enumerate(best)]
+            src = b[0] if prefix else b[1]
+            if (b[1] if prefix else b[0]) != j or (prev := best[src]) is None:
+                continue
+            chain = (*prev[3], b) if prefix else (b, *prev[3])
+            cand = (prev[0] + b[2], prev[1] + b[3], prev[2] + b[4], chain)
+            if (cur := best[j]) is None or key(cand) < key(cur):
+                best[j] = cand
+    for b in bundles:
+        k = b[1] if prefix else b[0]
+        if (b[0] == 0) if prefix else (b[1] == L):
+            best[k] = (b[2], b[3], b[4], (b,))
+    return [run(k, c) for k, c in enumerate(best)]
 
 
 def _same_domains(variants: list[Variant], ref: int) -> None:

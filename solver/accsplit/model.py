@@ -88,8 +88,9 @@ def build(inst: AccInstance, variants: list[int], bound: float | None, domain: s
     q: dict[tuple[int, int, int, float | None], Any] = {}
     # the plain costs, keyed like the variables: (seconds, joules) and the accuracy
     zc: dict[tuple[int, int, int | None], tuple[float, float, float, float]] = {}
-    ec: dict[tuple[int, int, float | None], tuple[float, float]] = {}
-    qc: dict[tuple[int, int, int, float | None], tuple[float, float]] = {}
+    # latency, energy, streamed occupancy
+    ec: dict[tuple[int, int, float | None], tuple[float, float, float]] = {}
+    qc: dict[tuple[int, int, int, float | None], tuple[float, float, float]] = {}
     for v in variants:
         a = inst.variants[v].accuracy[domain].value
         for p in inst.points(v):
@@ -100,12 +101,12 @@ def build(inst: AccInstance, variants: list[int], bound: float | None, domain: s
             ek = (v, p.cut, p.f_edge)
             if ek not in e:
                 e[ek] = m.addVar(vtype="B", name=f"e_{v}_{p.cut}_{p.f_edge}")
-                ec[ek] = (p.edge.latency, _energy(p.edge.energy))
+                ec[ek] = (p.edge.latency, _energy(p.edge.energy), p.edge.stage_s)
             if p.server is not None:
                 qk = (v, p.cut, p.server, p.f_server)
                 if qk not in q:
                     q[qk] = m.addVar(vtype="B", name=f"q_{v}_{p.cut}_{p.server}_{p.f_server}")
-                    qc[qk] = (p.srv.latency, _energy(p.srv.energy))
+                    qc[qk] = (p.srv.latency, _energy(p.srv.energy), p.srv.stage_s)
     empty = not z
     if not empty:
         m.addCons(quicksum(z.values()) == 1, "one")
@@ -143,8 +144,10 @@ def build(inst: AccInstance, variants: list[int], bound: float | None, domain: s
         + quicksum(SCALE * qc[k][1] * x for k, x in q.items()),
         "energy",
     )
-    for t in (t_edge, t_link, t_server):
-        m.addCons(bneck >= t)
+    # the streamed rate is set by each stage's occupancy (latency, or CPU time over a quota)
+    m.addCons(bneck >= quicksum(SCALE * ec[k][2] * x for k, x in e.items()), "B_edge")
+    m.addCons(bneck >= t_link, "B_link")
+    m.addCons(bneck >= quicksum(SCALE * qc[k][2] * x for k, x in q.items()), "B_server")
     if inst.latency_max is not None:
         m.addCons(latency <= SCALE * inst.latency_max * (1 + 1e-9), "latency_max")
     if inst.energy_max is not None:
@@ -213,7 +216,7 @@ def _give_start(dm: DomainModel, p: Point) -> None:
         (dm.t_server, ts),
         (dm.latency, te + tl + ts + SCALE * p.link_latency_s),
         (dm.energy, energy),
-        (dm.bottleneck, max(te, tl, ts)),
+        (dm.bottleneck, SCALE * p.bottleneck_s),
     ):
         m.setSolVal(sol, var, val)
     m.addSol(sol, free=True)

@@ -43,8 +43,9 @@ def _compute_steps(
             frequency_mhz=freq,
             latency_s=lat,
             energy_j=_energy(en, inst.energy_known),
+            busy_s=busy if busy > lat else None,
         )
-        for a, b, lat, en in run.bundles
+        for a, b, lat, en, busy in run.bundles
     ]
 
 
@@ -112,9 +113,9 @@ def choice_of(inst: AccInstance, p: Point, domain: str, loo: float | None) -> Ch
         frequencies_mhz=freqs,
         plan=plan,
         stages=StagesOut(
-            edge_s=p.edge.latency,
+            edge_s=p.edge.stage_s,
             link_s=p.link_s,
-            server_s=p.srv.latency,
+            server_s=p.srv.stage_s,
             link_latency_s=p.link_latency_s,
             bottleneck=p.bottleneck,  # type: ignore[arg-type]
         ),

@@ -58,9 +58,12 @@ class StagesOut(Strict):
     """Seconds per batch of the three stages of streamed inference; they run concurrently, so
     the slowest bounds the rate."""
 
-    edge_s: float
+    edge_s: float = Field(
+        description="the edge busy with one batch: its latency, or its CPU time over its CPU "
+        "quota when that is longer (a fractional quota throttles a stream)"
+    )
     link_s: float = Field(description="the link busy with one batch: bytes x 8 / bandwidth")
-    server_s: float
+    server_s: float = Field(description="the server busy with one batch (as edge_s)")
     link_latency_s: float = Field(
         default=0.0, description="propagation delay: adds to latency, not to the link's load"
     )

@@ -48,6 +48,12 @@ class StepOut(Strict):
     bytes: float | None = None
     latency_s: float
     energy_j: float | None
+    busy_s: float | None = Field(
+        default=None,
+        description="compute: seconds the device is occupied per batch when batches stream "
+        "(the CPU time over the profile's CPU quota when that exceeds latency_s); None: "
+        "latency_s",
+    )
 
 
 class PlanOut(Strict):

@@ -17,7 +17,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.profile import DomainAccuracy, DomainSplit, Profile, VariantInfo, save_profile
+from harness.profile import (
+    DomainAccuracy,
+    DomainSplit,
+    Enforcement,
+    Profile,
+    VariantInfo,
+    save_profile,
+)
 from solver.accsplit.instance import AccInstance, Point
 from solver.accsplit.problem import AccSplitProblem
 from solver.problem import Link
@@ -56,12 +63,15 @@ def make_variant_profiles(
     missing: Sequence[tuple[str, str]] = (),
     branches: dict[str, tuple[list[str], float]] | None = None,
     batch_sizes: tuple[int, ...] = (1, 32),
+    quotas: dict[str, float] | None = None,
 ) -> list[Profile]:
     """Every variant's profile on every device. Stage 0 is the first half of the layers, stage
     1 the rest; `(r0, r1)` are a variant's pruning ratios. `missing` lists (variant, domain)
     pairs whose accuracy is left unmeasured (for the surrogate). `branches`: variant -> (its
     branch configuration per block, a factor on its second stage's latency): variants that
-    share ratios and differ in branches (the seed's gamma)."""
+    share ratios and differ in branches (the seed's gamma). `quotas`: device -> the CFS quota
+    (CPUs) its profiles say was enforced; their bundles then carry cpu_s = their latency (one
+    thread at full speed), so streamed they are busy latency / quota each."""
     rng = random.Random(f"{family}-{seed}")
     base_lat = [rng.uniform(0.004, 0.02) for _ in range(n_layers)]
     size = 3 * 32 * 32
@@ -126,8 +136,22 @@ def make_variant_profiles(
                 layer_latency_s=lat,
                 cut_bytes=cut,
             )
+            if quotas and name in quotas:
+                prof = with_quota(prof, quotas[name])
             out.append(prof.model_copy(update={"variant": info}))
     return out
+
+
+def with_quota(prof: Profile, quota: float) -> Profile:
+    """`prof` as if profiled under a CFS quota of `quota` CPUs, each bundle's CPU time its
+    latency (so a stream of them is throttled to latency / quota each when quota < 1)."""
+    inf = prof.infer
+    assert inf is not None
+    bundles = [b.model_copy(update={"cpu_s": b.latency.median}) for b in inf.bundles]
+    enforced = Enforcement(cpu=f"docker --cpus={quota:g}", cpu_quota=quota, torch_threads=1)
+    return prof.model_copy(
+        update={"infer": inf.model_copy(update={"bundles": bundles, "enforced": enforced})}
+    )
 
 
 def write_family(out: Path, **kw: object) -> list[Path]:

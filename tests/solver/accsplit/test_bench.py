@@ -37,6 +37,11 @@ def test_real_mode_errors_use_only_measured_runs(family: ProfileSet) -> None:
     assert e.throughput_rel[0] == pytest.approx(0.1 / 0.9)
     assert e.accuracy_abs[0] == pytest.approx(0.005)
     assert b.real_mode_errors(sol, []).domains == []
+    # several runs of a domain: their median throughput is the measurement
+    c = c0.throughput_rps
+    runs3 = [b.MeasuredRun("d0", t, c0.accuracy.value) for t in (c * 0.5, c * 0.9, c * 1.1)]
+    e3 = b.real_mode_errors(sol, runs3)
+    assert e3.throughput_rel[0] == pytest.approx(0.1 / 0.9) and e3.runs == {"d0": 3}
 
 
 def test_a_validate_decision_file_is_read(tmp_path: Path) -> None:

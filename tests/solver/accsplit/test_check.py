@@ -54,3 +54,22 @@ def test_wrong_answers_are_caught(solved: tuple[AccSplitSolution, ProfileSet]) -
     assert any("sha256" in v for v in _check(sol, family, other, d.domain))
     gap = c.model_copy(update={"plan": c.plan.model_copy(update={"steps": steps[1:]})})
     assert _check(sol, family, gap, d.domain) != []
+
+
+def test_a_streamed_occupancy_is_checked_against_the_profile_quota() -> None:
+    """Under a half-CPU edge every reported choice passes; a step that claims less occupancy
+    than its CPU time over the quota (or forgets it) is caught."""
+    from tests.solver.accsplit.conftest import loaded
+
+    family = loaded(quotas={"edge": 0.5})
+    sol = solve(acc_problem(epsilon=0.03, bandwidth_mbps=5.0), family, SolveOptions())
+    for d in sol.domains:
+        assert d.choice is not None and d.violations == []
+    dom = next(d for d in sol.domains if d.choice is not None and d.choice.stages.edge_s > 0)
+    c = dom.choice
+    assert c is not None
+    steps = list(c.plan.steps)
+    i = next(k for k, s in enumerate(steps) if s.kind == "compute" and s.busy_s is not None)
+    forgot = steps[:i] + [steps[i].model_copy(update={"busy_s": None})] + steps[i + 1 :]
+    wrong = c.model_copy(update={"plan": c.plan.model_copy(update={"steps": forgot})})
+    assert any("busy" in v for v in _check(sol, family, wrong, dom.domain))
