@@ -204,3 +204,29 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "--shaping" in r.output
     r = runner.invoke(app, ["run-split", str(bad), "--requests", "0"])
     assert r.exit_code == 2 and "--requests" in r.output
+
+
+def test_run_split_warns_before_it_runs_when_cores_would_be_short(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The split's profiles were measured at 1 (edge) and 2 (server) CPUs; on a 2-core host the
+    server would get 1: the warning comes before any container starts."""
+    import harness.cli.runsplit as cli
+    import harness.runsplit.orchestrate as orch
+
+    started: list[str] = []
+
+    def refuse(*a: object, **k: object) -> None:
+        started.append("run")
+        raise orch.RunSplitError("stopped by the test before any container")
+
+    monkeypatch.setattr(orch, "run_session", refuse)
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 2)
+    r = runner.invoke(app, ["run-split", str(_split_solution(tmp_path))])
+    assert r.exit_code == 1 and started == ["run"]
+    out = r.output
+    assert "warning: server: asked 2 CPUs" in out and "will not match the prediction" in out
+    assert out.index("warning:") < out.index("running ")
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 8)
+    r = runner.invoke(app, ["run-split", str(_split_solution(tmp_path))])
+    assert "warning:" not in r.output

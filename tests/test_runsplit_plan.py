@@ -97,3 +97,16 @@ def test_place_sides_gives_disjoint_cores_and_clips_with_a_note() -> None:
     assert edge.offset == 0 and "shares" in notes[0]
     edge, server, notes = place_sides(3, 1, 2)
     assert edge.cpus == 2 and "clipped" in notes[0]
+
+
+def test_a_run_that_cannot_give_the_profiled_cores_is_flagged() -> None:
+    from harness.runsplit.orchestrate import Session, placement_warnings
+
+    fits = Session(models=[], phases=[], edge_cpus=1, server_cpus=1)
+    assert placement_warnings(fits, 2) == []
+    short = Session(models=[], phases=[], edge_cpus=1, server_cpus=2)  # edge-cloud.yaml
+    (w,) = placement_warnings(short, 2)
+    assert "clipped to 1" in w and "will not match the prediction" in w
+    assert placement_warnings(short, 4) == []
+    (shared,) = placement_warnings(fits, 1)
+    assert "shares" in shared

@@ -7,6 +7,7 @@ docker SDK, pydantic models and the solver are imported when a command runs.
 from __future__ import annotations
 
 import math
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -103,7 +104,7 @@ def _execute(
     check_out(workdir, "--workdir", folder=True)
     from harness.profile import WriteError, write_atomic
     from harness.runsplit.decision import DecisionError, RunOptions, load_decision
-    from harness.runsplit.orchestrate import RunSplitError, run_session
+    from harness.runsplit.orchestrate import RunSplitError, placement_warnings, run_session
     from harness.runsplit.plan import PlanError
     from harness.runsplit.render import render_run, render_validation
     from harness.runsplit.summary import summarise
@@ -136,6 +137,8 @@ def _execute(
     check_out(workdir, "--workdir", folder=True, probe=True)
     for n in decision.notes:
         typer.echo(f"note: {n}", err=True)
+    for w in placement_warnings(decision.session, os.cpu_count() or 1):
+        typer.echo(f"warning: {w}", err=True)
     work = workdir or Path(tempfile.mkdtemp(prefix="harness-split-"))
     typer.echo(
         f"running {len(decision.session.phases)} phase(s) of {solution} in two containers "

@@ -94,6 +94,25 @@ def place_sides(
     return edge, server, notes
 
 
+def placement_warnings(session: Session, host_cpus: int) -> list[str]:
+    """What the run cannot give the decision, said before it runs: a side clipped to fewer
+    cores than its profile was measured with, or two sides on one core. Their measured times
+    then test this host, not the prediction."""
+    _, _, notes = place_sides(
+        session.edge_cpus,
+        session.server_cpus,
+        host_cpus,
+        session.edge_memory_gb,
+        session.server_memory_gb,
+    )
+    return [
+        f"{n}; the profiles were measured with {session.edge_cpus:g} (edge) and "
+        f"{session.server_cpus:g} (server) CPUs, so this run's times will not match the "
+        "prediction (a host with more cores, or profiles at the CPUs this host can give)"
+        for n in notes
+    ]
+
+
 # ---------------------------------------------------------------- the session
 
 
