@@ -97,7 +97,7 @@ def test_profile_tiny_infer_job_through_the_cli(tmp_path: Path) -> None:
     }
     assert all(b.latency.median > 0 for b in inf.bundles)
     # the CPU seconds of each timed call, which a stream under a CPU quota is bound by
-    assert all(b.cpu_s is not None and 0 < b.cpu_s for b in inf.bundles)
+    assert all(b.cpu_s is not None and b.cpu_s > 0 for b in inf.bundles)
     assert [p.outcome for p in inf.probes] == ["ok"]
     assert prof.options["power_log"] is None and prof.options["frequencies"] == []
     if inf.energy_source is None:  # no RAPL/NVML here and no --power-log: null with a reason
