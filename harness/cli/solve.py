@@ -209,8 +209,10 @@ def _render(decisions: list[Decision], skipped: list[Skipped], opts: SolveOption
     for s in skipped:
         con.print(f"[yellow]skipped[/yellow] {s.path}: {s.reason}", highlight=False)
     t = Table(title="plan: one row per decision")
+    # a decision's name whole (the other columns fold first): it names the files and the row
+    name_w = min(40, max([len(d.name) for d in decisions] + [len("decision")]))
     for col in ("kind", "decision", "about", "objective", "SCIP", "gap", "gain", "files"):
-        t.add_column(col, overflow="fold")
+        t.add_column(col, overflow="fold", min_width=name_w if col == "decision" else None)
     for d in decisions:
         if d.solution is None:
             t.add_row(d.kind.name, d.name, "", "", "[red]not solved[/red]", "", "", d.error or "")
