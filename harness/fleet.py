@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.backends.base import Backend, BackendError
+from harness.interrupt import run_threads
 from harness.options import ProfileOptions
 from harness.profile import Outcome, Profile
 from harness.spec import JobSpec
@@ -140,11 +141,7 @@ def run(entries: list[Entry], concurrent: bool, on_interrupt: Callable[[], Any])
         return FleetResult(entries, time.monotonic() - t0)
     threads = [threading.Thread(target=_run_one, args=(e,), daemon=True) for e in entries]
     try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            while t.is_alive():
-                t.join(0.2)
+        run_threads(threads)
     except KeyboardInterrupt:
         on_interrupt()
         for t in threads:

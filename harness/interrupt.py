@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -31,3 +31,15 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def run_threads(threads: Iterable[threading.Thread]) -> None:
+    """Start every thread, then wait for them all in short joins: a bare join() would hold off
+    KeyboardInterrupt (Ctrl-C, or SIGTERM under `sigterm_as_interrupt`) until the thread ends,
+    and the containers it runs could not be stopped in time."""
+    started = list(threads)
+    for t in started:
+        t.start()
+    for t in started:
+        while t.is_alive():
+            t.join(0.2)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from harness.backends.base import BackendError, OnRecord, ProbeRequest, ProbeRun, Record
+from harness.interrupt import run_threads
 from harness.profile import Caps, CoreShare, MedianCI, NodeResult, Outcome, Stat
 
 if TYPE_CHECKING:
@@ -410,11 +411,7 @@ def _run_nodes(
 
     threads = [threading.Thread(target=node, args=(p,), daemon=True) for p in plans]
     try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            while t.is_alive():
-                t.join(0.2)
+        run_threads(threads)
     except BaseException:
         cluster.cleanup()
         raise

@@ -37,3 +37,19 @@ def test_off_the_main_thread_it_changes_nothing() -> None:
     t.start()
     t.join()
     assert errors == []
+
+
+def test_run_threads_starts_all_and_waits_for_each() -> None:
+    import threading
+    import time
+
+    from harness.interrupt import run_threads
+
+    done: list[int] = []
+
+    def work(i: int) -> None:
+        time.sleep(0.05 * (3 - i))
+        done.append(i)
+
+    run_threads(threading.Thread(target=work, args=(i,)) for i in range(3))
+    assert sorted(done) == [0, 1, 2]

@@ -57,12 +57,12 @@ def check_choice(
         out.append(f"{where}: n_layers {choice.n_layers}, the profile has {L}")
     out += _cover(where, edge, 0, choice.cut, "edge")
     out += _cover(where, srv, choice.cut, L if choice.server_device else choice.cut, "server")
-    busy: dict[int, float] = {}
+    busy = []  # each compute step's occupancy, as the profile gives it
     for s in edge + srv:
-        errors, busy[id(s)] = _bundle(problem, where, infer[s.device], s)
+        errors, b = _bundle(problem, where, infer[s.device], s)
         out += errors
-    t_edge = sum(busy[id(s)] for s in edge)
-    t_srv = sum(busy[id(s)] for s in srv)
+        busy.append(b)
+    t_edge, t_srv = sum(busy[: len(edge)]), sum(busy[len(edge) :])
     compute = sum(s.latency_s for s in edge + srv)
     t_link, prop = 0.0, 0.0
     if choice.server_device is not None:
