@@ -362,11 +362,13 @@ def _run_nodes(
     """Every node's container, each started as a torchrun node in its own thread; records
     reach `on_record` one at a time. A node that fails stops them all; its error is raised
     once every node is stopped, and the network goes in `finally`."""
-    from harness.backends.docker import Placement
+    from harness import owner
+    from harness.backends.docker import LABEL_OWNER, LABEL_SESSION, Placement
 
     if not cluster.multi_host:  # made now: a refused cluster never had one
+        labels = {LABEL_SESSION: cluster.session, LABEL_OWNER: owner.me().label()}
         cluster.network_obj = cluster.backends[None].client.networks.create(
-            cluster.network, driver="bridge", labels={"harness.session": cluster.session}
+            cluster.network, driver="bridge", labels=labels
         )
 
     nnodes = len(plans)

@@ -7,6 +7,7 @@ CI=true a missing engine or image fails these tests; elsewhere they skip and say
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -355,6 +356,63 @@ def test_ctrl_c_to_harness_profile_leaves_no_container(image: str, tmp_path: Pat
     assert not mine()
     if out.exists():  # whatever was kept is a valid, resumable partial profile
         assert json.loads(out.read_text())["complete"] is False
+
+
+@pytest.mark.docker
+def test_what_a_killed_harness_profile_left_is_removed_by_cleanup(
+    image: str, tmp_path: Path
+) -> None:
+    """SIGKILL (no clean-up can run) to `harness profile --backend docker` while its probe's
+    container runs: the container stays, running; `harness cleanup` removes it, and leaves a
+    container that a live process owns."""
+    import docker
+
+    from harness import owner
+    from harness.backends.docker import LABEL_OWNER
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HARNESS_DATA=str(tmp_path / "data"))
+    spec = ROOT / "tests" / "data" / "docker-tiny.yaml"
+    cmd = [sys.executable, "-m", "harness.cli", "profile", str(spec), "--cpu", "1"]
+    cmd += ["--backend", "docker", "--image", image, "--out", str(tmp_path / "prof.json")]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stderr=subprocess.PIPE)
+    cli = docker.from_env(timeout=30)
+    live = cli.containers.create(
+        image, ["sleep", "60"], labels={LABEL_SESSION: "test-live", LABEL_OWNER: owner.me().label()}
+    )
+
+    def its() -> list[Any]:
+        found = cli.containers.list(all=True, filters={"label": LABEL_SESSION})
+        return [c for c in found if c.labels[LABEL_SESSION].startswith(f"{proc.pid}-")]
+
+    try:
+        deadline = time.monotonic() + 120
+        while not [c for c in its() if c.status == "running"]:
+            assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
+            assert time.monotonic() < deadline, "no probe container ran"
+            time.sleep(0.3)
+        proc.kill()
+        proc.wait(30)
+        left = its()
+        assert left and all(LABEL_OWNER in c.labels for c in left)
+        dry = subprocess.run(
+            [sys.executable, "-m", "harness.cli", "cleanup", "--dry-run"],
+            env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert all(f"would remove container {c.name}" in dry.stdout for c in left), dry.stdout
+        assert its(), "a dry run removed something"
+        done = subprocess.run(
+            [sys.executable, "-m", "harness.cli", "cleanup"],
+            env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert not its(), done.stdout
+        assert f"removed container {left[0].name}" in done.stdout
+        live.reload()  # still there: its owner runs
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for c in its() + [live]:
+            with contextlib.suppress(Exception):
+                c.remove(force=True)
 
 
 @pytest.mark.docker

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -287,3 +288,49 @@ def test_profile_command_refuses_before_any_probe_or_records_the_sharing(
     (share,) = probe.shared_cores
     assert probe.granted is not None and share.cores == probe.granted.affinity
     assert f"probe other (pid {pid})" in share.by
+
+
+def test_a_killed_harness_process_probe_cgroups_are_reaped_and_their_probes_killed() -> None:
+    """A probe cgroup whose maker ended without removing it (killed outright), a process still
+    running in it: the next LocalBackend kills that process and removes the cgroup; a cgroup of
+    a live maker (this process) stays."""
+    import subprocess
+    import sys
+    import uuid
+
+    from harness import owner
+    from harness.backends.local import sweep_stale_cgroups
+
+    host = LocalBackend().host
+    if host.version == 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true: no writable cgroup (CI runs as root)")
+        pytest.skip("no writable cgroup on this host: the local backend makes none to leave")
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.01)"])
+    dead_pid, dead_start = child.pid, owner.start_time(child.pid)
+    child.wait()
+    assert dead_start is not None and owner.start_time(dead_pid) != dead_start
+    me = owner.me()
+    names = {
+        "dead": f"{PREFIX}{dead_pid}-{dead_start}-{uuid.uuid4().hex[:8]}",
+        "live": f"{PREFIX}{me.pid}-{me.start}-{uuid.uuid4().hex[:8]}",
+    }
+    parent = host.base if host.version == 2 else host.root / "cpuacct"
+    dirs = {k: parent / n for k, n in names.items()}
+    sleeper = subprocess.Popen(["sleep", "300"])
+    try:
+        for d in dirs.values():
+            d.mkdir()
+        (dirs["dead"] / "cgroup.procs").write_text(str(sleeper.pid))
+        would = sweep_stale_cgroups(dry_run=True)
+        assert str(dirs["dead"]) in would and str(dirs["live"]) not in would
+        assert dirs["dead"].exists() and sleeper.poll() is None
+        backend = LocalBackend()
+        assert str(dirs["dead"]) in backend.reaped
+        assert sleeper.wait(10) == -9  # killed, not left running
+        assert not dirs["dead"].exists() and dirs["live"].exists()
+    finally:
+        sleeper.kill()
+        for d in dirs.values():
+            with contextlib.suppress(OSError):
+                d.rmdir()

@@ -221,7 +221,7 @@ def test_fake_trees_sweep_only_stale_cgroups(tmp_path: Path) -> None:
     live = base / f"harness-{alive}-bb"
     live.mkdir()
     (base / "harness-notapid").mkdir()
-    assert sweep_stale_cgroups(v2, own="/user.slice/harness.scope") == 1
+    assert len(sweep_stale_cgroups(v2, own="/user.slice/harness.scope")) == 1
     assert not stale.exists() and live.exists() and (base / "harness-notapid").exists()
     assert (base / "harness.scope").exists()
 
@@ -230,7 +230,7 @@ def test_fake_trees_sweep_only_stale_cgroups(tmp_path: Path) -> None:
     for c in ("cpu", "memory"):
         (v1 / c / f"harness-{dead}-cc").mkdir()
     (v1 / "cpuset" / f"harness-{alive}-dd").mkdir()
-    assert sweep_stale_cgroups(v1) == 2
+    assert len(sweep_stale_cgroups(v1)) == 2
     assert not (v1 / "cpu" / f"harness-{dead}-cc").exists()
     assert not (v1 / "memory" / f"harness-{dead}-cc").exists()
     assert (v1 / "cpuset" / f"harness-{alive}-dd").exists()

@@ -37,6 +37,7 @@ import docker
 import docker.errors
 from docker.types import DeviceRequest
 
+from harness import owner
 from harness.backends.base import (
     BackendError,
     OnRecord,
@@ -54,6 +55,7 @@ from harness.profile import Caps, Enforcement, Outcome
 LABEL_SESSION = "harness.session"
 LABEL_PROBE = "harness.probe"
 LABEL_ROLE = "harness.role"
+LABEL_OWNER = "harness.owner"  # the process that made it (harness/owner.py), for the reaper
 PROBE_DIR = "/probe"
 SCRIPT_DIR = "/opt/script"  # an external training script's folder, mounted read-only
 DATA_DIR = "/data"
@@ -233,6 +235,9 @@ class DockerBackend:
         self._info: dict[str, Any] | None = None
         self._prepared: set[str] = set()
         self._lock = threading.Lock()
+        self.reaped: list[str] = []  # what killed harness processes had left, removed now
+        with contextlib.suppress(Exception):  # tidying up never stops a run
+            self.reaped = reap_orphans(self.client)
 
     # ------------------------------------------------------------ facts
 
@@ -430,7 +435,12 @@ class DockerBackend:
     # ------------------------------------------------------------ helpers
 
     def _labels(self, probe: str, role: str) -> dict[str, str]:
-        return {LABEL_SESSION: self.session, LABEL_PROBE: probe, LABEL_ROLE: role}
+        return {
+            LABEL_SESSION: self.session,
+            LABEL_PROBE: probe,
+            LABEL_ROLE: role,
+            LABEL_OWNER: owner.me().label(),
+        }
 
     def _user(self) -> str | None:
         return None if self.remote else f"{os.getuid()}:{os.getgid()}"
@@ -666,6 +676,32 @@ class DockerBackend:
         for c in self.containers():
             with contextlib.suppress(Exception):
                 c.remove(force=True)
+
+
+def reap_orphans(client: Any, dry_run: bool = False) -> list[str]:
+    """Remove the containers (running or not) and networks whose owning harness process has
+    ended without removing them (killed outright); returns what was (or, dry, would be)
+    removed, as 'container NAME' / 'network NAME'. Things of live, unknown or foreign owners
+    stay (harness/owner.py)."""
+    out: list[str] = []
+
+    def orphaned(labels: dict[str, str] | None) -> bool:
+        o = owner.Owner.parse((labels or {}).get(LABEL_OWNER))
+        return o is not None and owner.gone(o) is True
+
+    for c in client.containers.list(all=True, filters={"label": LABEL_OWNER}):
+        if orphaned(c.labels):
+            out.append(f"container {c.name} ({c.status})")
+            if not dry_run:
+                with contextlib.suppress(docker.errors.NotFound):
+                    c.remove(force=True)
+    for n in client.networks.list(filters={"label": LABEL_OWNER}):
+        if orphaned(n.attrs.get("Labels")):
+            out.append(f"network {n.name}")
+            if not dry_run:
+                with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                    n.remove()
+    return out
 
 
 # ---------------------------------------------------------------- one probe's parts

@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -43,6 +44,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from harness import owner
 from harness.backends.base import (
     BackendError,
     OnRecord,
@@ -287,6 +289,10 @@ class LocalBackend:
         self.cg_mem = self.host.memory
         self.cg_cpuacct = self.host.cpuacct
         self._live: list[tuple[subprocess.Popen[bytes], _Cgroups]] = []
+        self.reaped: list[str] = []  # what killed harness processes had left, removed now
+        if self.host.version:
+            with contextlib.suppress(OSError):  # tidying up never stops a run
+                self.reaped = sweep_stale_cgroups(self.host.root, own_cgroup)
 
     def describe(self) -> str:
         how = []
@@ -301,7 +307,8 @@ class LocalBackend:
         return len(self.cpus)
 
     def new_cgroups(self) -> _Cgroups:
-        return _Cgroups(f"{PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}", self.host)
+        me = owner.me()  # the name says whose it is, for reap_orphan_cgroups
+        return _Cgroups(f"{PREFIX}{me.pid}-{me.start}-{uuid.uuid4().hex[:8]}", self.host)
 
     def _confine(
         self, caps: Caps, cg: _Cgroups, cpuset: list[int]
@@ -515,7 +522,7 @@ class LocalBackend:
                 proc.wait()
             cg.remove()
         self._live.clear()
-        sweep_stale_cgroups(self.host.root, self.own_cgroup)
+        sweep_stale_cgroups(self.host.root, self.own_cgroup, mine_too=True)
 
 
 def classify(rc: int | None, oom_kills: int, records: list[Record]) -> tuple[Outcome, str | None]:
@@ -563,8 +570,32 @@ def _peak_rss(records: list[Record]) -> float | None:
     return max(vals) if vals else None
 
 
-def sweep_stale_cgroups(root: Path = CGROUP_ROOT, own: str | None = None) -> int:
-    """Remove harness cgroups whose owner process is gone (a killed harness leaves none)."""
+_OWNED = re.compile(rf"{PREFIX}(\d+)-(?:(\d+)-)?[0-9a-f]+")  # PID, its start time, a tag
+
+
+def _stale(name: str, mine_too: bool) -> bool:
+    """Whether a probe cgroup's maker has ended: its name holds the maker's PID and start time
+    (harness/owner.py; older names only the PID, judged by the PID alone)."""
+    m = _OWNED.fullmatch(name)
+    if not m:
+        return False
+    pid = int(m.group(1))
+    if pid == os.getpid():
+        return mine_too
+    started = owner.start_time(pid)
+    return started is None or (m.group(2) is not None and started != int(m.group(2)))
+
+
+def sweep_stale_cgroups(
+    root: Path = CGROUP_ROOT,
+    own: str | None = None,
+    *,
+    dry_run: bool = False,
+    mine_too: bool = False,
+) -> list[str]:
+    """Remove the probe cgroups whose harness process ended without removing them (killed
+    outright), killing any probe still running in them first, and with `mine_too` this
+    process's own; returns their paths. Every backend sweeps when it starts and when it ends."""
     if is_cgroup2(root):
         parents = v2_parents(root, own_cgroup_v2() if own is None else own)
         host = CgroupHost(2, root, root)
@@ -572,22 +603,17 @@ def sweep_stale_cgroups(root: Path = CGROUP_ROOT, own: str | None = None) -> int
     else:
         host = CgroupHost(1, root, root)
         where = [(c, root / c) for c in V1_CONTROLLERS]
-    removed = 0
+    found: dict[str, _Cgroups] = {}
     for key, base in where:
-        if not base.is_dir():
-            continue
-        for d in base.glob(f"{PREFIX}*"):
-            try:
-                owner = int(d.name[len(PREFIX) :].split("-")[0])
-            except ValueError:
-                continue
-            if owner != os.getpid() and Path(f"/proc/{owner}").exists():
-                continue
-            cg = _Cgroups(d.name, host)
-            cg.dirs[key] = d
+        for d in base.glob(f"{PREFIX}*") if base.is_dir() else ():
+            if _stale(d.name, mine_too):  # v1: one probe's dirs share a name across controllers
+                cg = found.setdefault(str(d) if key == UNIFIED else d.name, _Cgroups(d.name, host))
+                cg.dirs[key] = d
+    out = [str(d) for cg in found.values() for d in cg.dirs.values()]
+    if not dry_run:
+        for cg in found.values():
             cg.remove()
-            removed += 1
-    return removed
+    return out
 
 
 def which(cmd: str) -> str | None:

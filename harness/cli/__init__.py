@@ -13,6 +13,7 @@
     data       data.py       the datasets the jobs read
     pipeline   pipeline.py   the DOPart seed's sampled experiment
     variants   variants.py   a reference trained on real data and its pruned variants
+    cleanup    cleanup.py    what killed harness processes left: containers, networks, cgroups
 
 Start-up imports typer and pydantic only: no torch, docker or SCIP (each command imports its
 work when it runs).
@@ -50,6 +51,7 @@ COMMANDS = (
     "data",
     "pipeline",
     "variants",
+    "cleanup",
 )
 
 

@@ -1,0 +1,45 @@
+"""Owners: a label names its process exactly, and only an ended process of this host counts
+as gone (a reused PID, another host, boot or namespace never does)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+
+from harness import owner
+
+
+def _ended_process() -> owner.Owner:
+    """A real process of this host that has run and ended, as an owner."""
+    out = subprocess.run(
+        [sys.executable, "-c", "from harness import owner; print(owner.me().label())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    o = owner.Owner.parse(out.stdout.strip())
+    assert o is not None
+    return o
+
+
+def test_a_label_round_trips_and_foreign_labels_name_no_owner() -> None:
+    me = owner.me()
+    assert owner.Owner.parse(me.label()) == me
+    assert me.start > 0 and me.pid > 0
+    for text in (None, "", "12345-abcd", "a/b/c/x/1", "a/b/c/1"):
+        assert owner.Owner.parse(text) is None
+
+
+def test_this_process_is_not_gone_and_an_ended_one_is() -> None:
+    assert owner.gone(owner.me()) is False
+    assert owner.gone(_ended_process()) is True
+
+
+def test_a_reused_pid_counts_as_gone_and_other_hosts_or_namespaces_are_not_judged() -> None:
+    me = owner.me()
+    assert owner.gone(replace(me, start=me.start + 1)) is True  # the PID now names another
+    assert owner.gone(replace(me, host=me.host + "-other")) is None
+    assert owner.gone(replace(me, pidns=me.pidns + "0")) is None
+    assert owner.gone(replace(me, boot="unknown")) is None
+    assert owner.gone(replace(me, boot=me.boot + "-old")) is True  # this host restarted since
