@@ -177,6 +177,52 @@ def test_ctrl_c_cancels_the_sweeps_jobs_and_resume_finishes_it(
     assert load_profile(out).complete
 
 
+def test_the_jobs_of_a_killed_sweep_are_cancelled_by_the_next_backend(
+    cluster: str, tmp_path: Path, data_dir: Path
+) -> None:
+    """SIGKILL to `harness profile --backend slurm` (no handler runs): its job stays in the
+    queue, naming its owner; `harness cleanup --dry-run` lists it, and the next SlurmBackend
+    cancels it. The module's own sleeping job (it names no owner) is left alone."""
+    from harness.backends.slurm import OWNER_TAG, SlurmBackend
+    from harness.slurm import commands
+
+    args = [str(TINY), "--cpu", "1", "--out", str(tmp_path / "p.json")]
+    cmd = [sys.executable, "-m", "harness.cli", "profile", *args, "--backend", "slurm"]
+    cmd += ["--data-dir", str(data_dir)]
+    proc = subprocess.Popen(cmd, env=cli_env(), cwd=ROOT, stderr=subprocess.DEVNULL)
+    prefix = f"harness-{proc.pid}-"
+
+    def its() -> dict[str, str]:
+        return {j: c for j, name, c in commands.my_jobs() if name.startswith(prefix)}
+
+    try:
+        for _ in range(120):
+            if its():
+                break
+            time.sleep(0.5)
+        assert its(), "the sweep submitted no job"
+        proc.kill()
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    left = its()
+    assert left and all(c.startswith(OWNER_TAG) for c in left.values()), left
+    dry = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "cleanup", "--dry-run"],
+        env=cli_env(), cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert all(f"would remove job {j} " in dry.stdout for j in left), dry.stdout
+    backend = SlurmBackend()
+    reaped = {r.split(" ")[1] for r in backend.reaped}
+    assert set(left) <= reaped and cluster not in reaped
+    for _ in range(60):
+        if not its():
+            break
+        time.sleep(0.5)
+    assert its() == {}
+
+
 def test_two_partitions_are_two_node_types_one_profile_each(
     cluster: str, tmp_path: Path, data_dir: Path
 ) -> None:

@@ -31,6 +31,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness import owner
 from harness.backends.base import (
     BackendError,
     OnRecord,
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from harness.multinode import MultiNodeRun
 
 JOB_PREFIX = "harness-"
+OWNER_TAG = "harness-owner="  # a job's --comment: the process that submitted it
 TIME_MARGIN_MIN = 1  # Slurm's --time is whole minutes, checked about every 30 s
 
 
@@ -94,6 +96,7 @@ def sbatch_args(
         f"--mem={mem}M",
         f"--time={time_limit_min(timeout_s)}",
         "--no-requeue",
+        f"--comment={OWNER_TAG}{owner.me().label()}",  # whose it is, for reap_orphan_jobs
     ]
     if caps.gpus or caps.gpu_ids:
         args.append(f"--gres=gpu:{caps.gpus or len(caps.gpu_ids or [])}")
@@ -168,6 +171,10 @@ class SlurmBackend:
             if not ok:
                 raise BackendError(f"--backend slurm: no Slurm controller answers ({why})")
         self.session = session or session_id()
+        self.reaped: list[str] = []  # jobs of killed harness processes, cancelled now
+        if check:
+            with contextlib.suppress(Exception):  # tidying up never stops a run
+                self.reaped = reap_orphan_jobs()
         self._tracker = _tracker or _Tracker()
         self.node_type = node_type or (self.types()[0] if check else None)
 
@@ -433,6 +440,23 @@ class SlurmBackend:
     def reset(self) -> None:
         """After a cleanup: accept probes again (a new sweep with the same backend)."""
         self._tracker.stopping.clear()
+
+
+def reap_orphan_jobs(dry_run: bool = False) -> list[str]:
+    """Cancel this user's queued or running jobs that a harness process submitted and that
+    outlived it (killed outright: its Ctrl-C handler never ran); returns them as 'job ID
+    (NAME)'. Jobs of live, unknown or other hosts' processes stay (harness/owner.py)."""
+    out, ids = [], []
+    for job, name, comment in commands.my_jobs():
+        if not comment.startswith(OWNER_TAG):
+            continue
+        o = owner.Owner.parse(comment[len(OWNER_TAG) :])
+        if o is not None and owner.gone(o) is True:
+            out.append(f"job {job} ({name})")
+            ids.append(job)
+    if not dry_run:
+        commands.cancel(ids)
+    return out
 
 
 @dataclasses.dataclass

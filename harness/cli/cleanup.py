@@ -1,10 +1,10 @@
 """`harness cleanup [--dry-run]`: remove what harness processes killed outright left behind.
 
 A process killed with SIGKILL (or by the OOM killer, or with its terminal) runs no clean-up, so
-its containers, its multi-node networks and its local probe cgroups (with any probe still
-running in them) would stay, holding cores. Every harness backend already removes those of
-dead owners when it starts; this command does it on demand and says what it found. Things a
-live harness process owns, or whose owner cannot be checked from here, are left alone.
+its containers, its multi-node networks, its local probe cgroups (with any probe still running
+in them) and its Slurm jobs would stay, holding cores. Every harness backend already removes
+those of dead owners when it starts; this command does it on demand and says what it found.
+Things a live harness process owns, or whose owner cannot be checked from here, are left alone.
 
 Only typer at module top: the Docker SDK loads when the command runs.
 """
@@ -23,10 +23,10 @@ def cleanup(
         False, "--dry-run", help="list what would be removed and remove nothing"
     ),
 ) -> None:
-    """Remove the containers, networks and probe cgroups of harness processes that have ended
-    without removing them."""
+    """Remove the containers, networks, probe cgroups and Slurm jobs of harness processes that
+    have ended without removing them."""
     verb = "would remove" if dry_run else "removed"
-    found = _containers(dry_run) + _cgroups(dry_run)
+    found = _containers(dry_run) + _cgroups(dry_run) + _jobs(dry_run)
     for line in found:
         typer.echo(f"{verb} {line}")
     typer.echo(f"{len(found)} left behind by ended harness processes" + (" (dry run)" * dry_run))
@@ -55,6 +55,17 @@ def _containers(dry_run: bool) -> list[str]:
             "harness runs"
         )
     return out
+
+
+def _jobs(dry_run: bool) -> list[str]:
+    from harness.backends.slurm import reap_orphan_jobs
+    from harness.slurm import commands
+
+    ok, _ = commands.available()
+    if not ok:
+        typer.echo("no Slurm controller answers: cluster jobs not checked")
+        return []
+    return reap_orphan_jobs(dry_run=dry_run)
 
 
 def _cgroups(dry_run: bool) -> list[str]:

@@ -175,6 +175,13 @@ def cancel(job_ids: Sequence[str], signal: str | None = None) -> None:
         run(["scancel", "--quiet", *sig, *job_ids], timeout=30)
 
 
+def my_jobs() -> list[tuple[str, str, str]]:
+    """This user's jobs in the queue: (id, name, comment) each."""
+    out = run(["squeue", "-h", "--me", "-o", "%i|%j|%k"])
+    rows = [ln.split("|", 2) for ln in out.splitlines() if ln.count("|") >= 2]
+    return [(i.strip(), name, comment.strip()) for i, name, comment in rows]
+
+
 def queued(job_ids: Sequence[str]) -> list[str]:
     """Which of the jobs are still in the queue (pending, running or completing)."""
     if not job_ids:
