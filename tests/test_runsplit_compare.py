@@ -51,6 +51,33 @@ def test_throughput_sequential_vs_pipelined() -> None:
     assert fast.throughput("throughput", window=2) == pytest.approx(2 * 4 / fast.latency_s)
 
 
+def test_a_result_needed_on_the_server_frees_its_window_slot_when_the_reply_is_back() -> None:
+    """Output on the server: the client learns of each completion from the server's reply,
+    one link latency plus its bytes later, and only then may it send the next request."""
+    steps = [
+        PlanStep("compute", "edge", 0.010, 0, 2),
+        PlanStep("transfer", "edge", 0.0, nbytes=100_000),
+        PlanStep("compute", "server", 0.020, 2, 5),
+    ]
+    link = LinkSetting(up_mbps=8.0, down_mbps=8.0, latency_ms=5.0)
+    p = predict(steps, 4, link, reply_bytes=1_000)
+    assert p.latency_s == pytest.approx(0.010 + 0.105 + 0.020)  # the reply is not in it
+    assert p.notice_s == pytest.approx(0.005 + 0.001) and p.cycle_s == p.latency_s + p.notice_s
+    assert p.throughput("latency") == pytest.approx(4 / p.cycle_s)
+    assert p.throughput("throughput", window=1) == pytest.approx(4 / p.cycle_s)
+    assert p.throughput("throughput") == pytest.approx(4 / 0.1)  # the uplink: 100 kB at 8 Mbit/s
+    # two in flight: a cycle (0.141 s) per two requests is faster than the uplink; one is not
+    assert p.throughput("throughput", window=2) == pytest.approx(4 / 0.1)
+    slow = predict(steps, 4, LinkSetting(up_mbps=8.0, down_mbps=8.0, latency_ms=200.0), 1_000)
+    assert slow.throughput("throughput", window=2) == pytest.approx(2 * 4 / slow.cycle_s)
+    # the result back on the edge: its return is a step of the plan, no notice beside it
+    back = [*steps, PlanStep("transfer", "server", 0.0, nbytes=1_000)]
+    q = predict(back, 4, link, reply_bytes=1_000)
+    assert q.notice_s == 0.0 and q.throughput("latency") == pytest.approx(4 / q.latency_s)
+    # no link to price it on: no notice
+    assert predict(steps, 4, None, reply_bytes=1_000).notice_s == 0.0
+
+
 def test_relative_error_and_median() -> None:
     assert relative_error(0.9, 1.0) == pytest.approx(-0.1)
     assert relative_error(1.0, None) is None and relative_error(1.0, 0.0) is None

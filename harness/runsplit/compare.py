@@ -7,8 +7,11 @@ batch / latency; with a window of requests in flight the stages overlap and the 
 resource (edge compute, uplink, server compute, downlink) sets it, each link direction busy
 for bytes / bandwidth only (propagation overlaps, as in the emulated link's delay line), each
 side's compute for its streamed occupancy (a step's busy_s: CPU time over a fractional CPU
-quota), and no faster than `window` requests per latency (Little's law). For the batch pipeline the
-prediction is the schedule's makespan as the solver computed it.
+quota), and no faster than `window` requests per cycle (Little's law). A request's cycle is its
+latency, plus, when its result is needed on the server, the completion notice: the client
+learns that a request is done only when the server's reply crosses the link back (latency +
+the reply's bytes / bandwidth), and only then does a window slot free up. For the batch
+pipeline the prediction is the schedule's makespan as the solver computed it.
 
 Relative error = (predicted - measured) / measured: negative when the model is optimistic.
 """
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 
 from pydantic import Field
 
-from harness.runsplit.plan import LinkSetting, Mode, PlanStep
+from harness.runsplit.plan import LinkSetting, Mode, PlanStep, output_role
 from harness.runsplit.summary import PhaseResult, RunSplitResult
 from harness.spec import Strict
 
@@ -38,19 +41,27 @@ class Prediction:
     down_busy_s: float | None = None
     edge_busy_s: float | None = None  # compute occupancy when streamed (None: edge_s)
     server_busy_s: float | None = None
+    notice_s: float = 0.0  # result needed on the server: its reply's trip back to the client
+    notice_busy_s: float = 0.0  # ... and the downlink's occupancy by it
+
+    @property
+    def cycle_s(self) -> float:
+        """From a request's start until the client may start another in its place."""
+        return self.latency_s + self.notice_s
 
     def throughput(self, mode: Mode, window: int | None = None) -> float:
-        """Samples per second: sequential in latency mode; pipelined, the busiest resource,
-        and at most `window` requests per latency."""
+        """Samples per second: sequential in latency mode (one request per cycle); pipelined,
+        the busiest resource, and at most `window` requests per cycle."""
+        cycle = self.cycle_s
         if mode == "latency" or window == 1:
-            return self.batch_size / self.latency_s if self.latency_s > 0 else float("inf")
+            return self.batch_size / cycle if cycle > 0 else float("inf")
         up = self.up_s if self.up_busy_s is None else self.up_busy_s
-        down = self.down_s if self.down_busy_s is None else self.down_busy_s
+        down = (self.down_s if self.down_busy_s is None else self.down_busy_s) + self.notice_busy_s
         edge = self.edge_s if self.edge_busy_s is None else self.edge_busy_s
         server = self.server_s if self.server_busy_s is None else self.server_busy_s
         slowest = max(edge, up, server, down)
-        if window is not None and self.latency_s > 0:
-            slowest = max(slowest, self.latency_s / window)
+        if window is not None and cycle > 0:
+            slowest = max(slowest, cycle / window)
         return self.batch_size / slowest if slowest > 0 else float("inf")
 
 
@@ -58,8 +69,15 @@ def transfer_s(nbytes: float, mbps: float, latency_ms: float) -> float:
     return latency_ms / 1e3 + nbytes * 8.0 / (mbps * 1e6)
 
 
-def predict(steps: Sequence[PlanStep], batch_size: int, link: LinkSetting | None) -> Prediction:
-    """The plan's predicted latency and per-resource times; `link` re-prices the transfers."""
+def predict(
+    steps: Sequence[PlanStep],
+    batch_size: int,
+    link: LinkSetting | None,
+    reply_bytes: float = 0.0,
+) -> Prediction:
+    """The plan's predicted latency and per-resource times; `link` re-prices the transfers.
+    `reply_bytes`: the result's size, which the server sends back as the completion notice when
+    the result is needed on the server (priced on `link`; no link, no notice)."""
     edge = server = up = down = up_busy = down_busy = edge_busy = server_busy = 0.0
     for st in steps:
         if st.kind == "compute":
@@ -78,6 +96,10 @@ def predict(steps: Sequence[PlanStep], batch_size: int, link: LinkSetting | None
             up, up_busy = up + t, up_busy + busy
         else:
             down, down_busy = down + t, down_busy + busy
+    notice = notice_busy = 0.0
+    if link is not None and output_role(steps) == "server":
+        notice = transfer_s(reply_bytes, link.down_mbps, link.latency_ms)
+        notice_busy = transfer_s(reply_bytes, link.down_mbps, 0.0)
     return Prediction(
         edge + up + server + down,
         edge,
@@ -89,6 +111,8 @@ def predict(steps: Sequence[PlanStep], batch_size: int, link: LinkSetting | None
         down_busy,
         edge_busy,
         server_busy,
+        notice,
+        notice_busy,
     )
 
 

@@ -217,8 +217,9 @@ def split_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Decisio
     profs = _split_profiles(sol, path, opts, (edge, server))
     link = _link(prob.links, edge, server, path, opts)
     notes: list[str] = []
+    reply = reply_bytes(profs[edge], prob.precision)
     phases, cases = _split_phases(
-        named, sol, (edge, server), link, _model_ref(profs[edge]), opts, notes
+        named, sol, (edge, server), link, _model_ref(profs[edge]), opts, notes, reply
     )
     if not phases:
         raise DecisionError(f"{path}: no plan can run on two devices: {'; '.join(notes)}")
@@ -260,6 +261,13 @@ def _split_profiles(
     return profs
 
 
+def reply_bytes(prof: Profile, precision: str) -> int:
+    """Bytes per sample of the model's result (its last cut) as the server sends it back."""
+    assert prof.infer is not None
+    last = max(prof.infer.cuts, key=lambda c: c.index)
+    return last.bytes_fp16 if precision == "fp16" else last.bytes_fp32
+
+
 def _split_phases(
     named: list[tuple[str, Any]],
     sol: Any,
@@ -268,8 +276,10 @@ def _split_phases(
     ref: ModelRef,
     opts: RunOptions,
     notes: list[str],
+    reply: int = 0,
 ) -> tuple[list[Phase], list[PlanCase]]:
-    """One phase per distinct plan and mode; a plan that repeats another is measured once."""
+    """One phase per distinct plan and mode; a plan that repeats another is measured once.
+    `reply`: the result's bytes per sample (the completion notice's size)."""
     prob = sol.problem
     edge, server = roles
     phases: list[Phase] = []
@@ -288,7 +298,9 @@ def _split_phases(
                 f"plan {name!r}: clocks {sorted(freqs)} MHz are not set by run-split "
                 "(it runs at the default clock)"
             )
-        case = PlanCase(name, steps, predict(steps, prob.batch_size, link))
+        case = PlanCase(
+            name, steps, predict(steps, prob.batch_size, link, reply * prob.batch_size)
+        )
         cases.append(case)
         key = json.dumps([s.model_dump() for s in segs])
         if key in by_segments:  # the same plan under another name: measured once
@@ -562,8 +574,9 @@ def accsplit_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Deci
     cases: list[PlanCase] = []
     for name, choice in named:
         ref = refs[f"{choice.family}-{choice.variant}"]
+        reply = reply_bytes(prof, sol.problem.precision)
         ph, cs = _split_phases(
-            [(name, choice.plan)], sol, (edge, server), link, ref, run_opts, notes
+            [(name, choice.plan)], sol, (edge, server), link, ref, run_opts, notes, reply
         )
         for c in cs:
             c.predicted_accuracy = choice.accuracy.value
