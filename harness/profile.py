@@ -556,12 +556,6 @@ class InferSection(Strict):
     enforced: Enforcement | None = None
     probes: list[Probe] = Field(default_factory=list)
     total_s: float | None = None
-    reference_ms: float | None = Field(
-        default=None,
-        description="the CPU's speed while profiling: a fixed reference kernel's milliseconds "
-        "per call under this profile's caps (harness/telemetry/speed.py; the mean of its timings "
-        "at the start and the end), so a later run can say how much the machine changed",
-    )
 
     @model_validator(mode="after")
     def _consistent(self) -> InferSection:

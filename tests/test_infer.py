@@ -72,7 +72,6 @@ def test_section_is_valid_and_complete(
         assert b.frequency_mhz is None
     assert sec.device_kind == "cpu" and sec.device_name.endswith("-1cpu")
     assert sec.total_s is not None and sec.total_s > 0
-    assert sec.reference_ms is not None and sec.reference_ms > 0  # the CPU's speed then
     assert sec.frequencies.domain == "cpu" and sec.frequencies.requested_mhz == []
 
 

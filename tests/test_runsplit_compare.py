@@ -8,13 +8,11 @@ from typing import Any
 import pytest
 
 from harness.runsplit.compare import (
-    at_speed,
     compare_makespan,
     compare_phase,
     median_abs,
     predict,
     relative_error,
-    speed_ratios,
     transfer_s,
 )
 from harness.runsplit.plan import LinkSetting, Phase, PipelineJob, PlanSpec, PlanStep, Segment
@@ -78,37 +76,6 @@ def test_a_result_needed_on_the_server_frees_its_window_slot_when_the_reply_is_b
     assert q.notice_s == 0.0 and q.throughput("latency") == pytest.approx(4 / q.latency_s)
     # no link to price it on: no notice
     assert predict(steps, 4, None, reply_bytes=1_000).notice_s == 0.0
-
-
-def test_a_prediction_at_the_runs_cpu_speed_scales_each_sides_compute_only() -> None:
-    assert speed_ratios({"edge": 2.0, "server": 4.0}, {"edge": 3.0, "server": 4.0}) == {
-        "edge": 1.5,
-        "server": 1.0,
-    }
-    assert speed_ratios({"edge": 2.0}, {"edge": 3.0, "server": 4.0}) == {}  # one side unknown
-    assert speed_ratios({"edge": 2.0, "server": 4.0}, {"edge": None, "server": 4.0}) == {}
-    p = predict(STEPS, 4, LINK)
-    q = at_speed(p, {"edge": 1.5, "server": 2.0})
-    assert q.edge_s == pytest.approx(0.015) and q.server_s == pytest.approx(0.008)
-    assert (q.up_s, q.down_s, q.up_busy_s) == (p.up_s, p.down_s, p.up_busy_s)
-    assert q.latency_s == pytest.approx(p.latency_s + 0.005 + 0.004)
-    assert at_speed(p, {}) == p
-
-
-def test_a_comparison_gives_the_error_at_the_runs_speed_beside_the_plain_one() -> None:
-    p = predict(STEPS, 4, LINK)
-    plan = PlanSpec(name="x", model="m", segments=[Segment(role="server", start=0, end=8)])
-    ph = phase_result(
-        0,
-        Phase(name="x (latency)", link=LINK, plan=plan, requests=2),
-        [_req(0, p.latency_s + 0.010), _req(0, p.latency_s + 0.010)],
-        None,
-    )
-    plain = compare_phase("x", p, ph)
-    assert plain.adjusted_latency_error is None and plain.speed_ratio is None
-    slower = compare_phase("x", p, ph, speed={"edge": 2.0, "server": 1.0})  # edge 10 ms more
-    assert slower.latency_error == pytest.approx(-0.010 / (p.latency_s + 0.010))
-    assert slower.adjusted_latency_error == pytest.approx(0.0, abs=1e-12)
 
 
 def test_relative_error_and_median() -> None:

@@ -14,20 +14,13 @@ the reply's bytes / bandwidth), and only then does a window slot free up. For th
 pipeline the prediction is the schedule's makespan as the solver computed it.
 
 Relative error = (predicted - measured) / measured: negative when the model is optimistic.
-
-The machine's speed: each side's profile and each side of the run time the same reference
-kernel (harness/telemetry/speed.py). Their ratio (run / profile) says how much slower (> 1) or
-faster that CPU ran during the run than when it was profiled; `at_speed` rescales each side's
-compute by it, links unchanged, and the comparison gives that adjusted prediction's error beside
-the plain one: what is left of the error once the machine's change of speed is taken out. The
-plain error is the prediction's; the adjusted one says how much of it the cost model owns.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from pydantic import Field
 
@@ -70,33 +63,6 @@ class Prediction:
         if window is not None and cycle > 0:
             slowest = max(slowest, cycle / window)
         return self.batch_size / slowest if slowest > 0 else float("inf")
-
-
-def speed_ratios(profiled: dict[str, float], now: dict[str, float | None]) -> dict[str, float]:
-    """role -> the reference kernel's time in the run over its time in the profile (> 1: that
-    CPU ran slower than when profiled); empty unless both sides have both timings."""
-    out = {}
-    for role in ("edge", "server"):
-        a, b = profiled.get(role), now.get(role)
-        if a is None or b is None or a <= 0:
-            return {}
-        out[role] = b / a
-    return out
-
-
-def at_speed(pred: Prediction, ratio: dict[str, float]) -> Prediction:
-    """The prediction on CPUs running `ratio` times as long as when profiled: each side's
-    compute (latency and streamed occupancy) scaled by its own ratio, the links as they were."""
-    e, s = ratio.get("edge", 1.0), ratio.get("server", 1.0)
-    edge_s, server_s = pred.edge_s * e, pred.server_s * s
-    return replace(
-        pred,
-        latency_s=pred.latency_s + (edge_s - pred.edge_s) + (server_s - pred.server_s),
-        edge_s=edge_s,
-        server_s=server_s,
-        edge_busy_s=None if pred.edge_busy_s is None else pred.edge_busy_s * e,
-        server_busy_s=None if pred.server_busy_s is None else pred.server_busy_s * s,
-    )
 
 
 def transfer_s(nbytes: float, mbps: float, latency_ms: float) -> float:
@@ -183,15 +149,6 @@ class Comparison(Strict):
         default=None, description="predicted - measured accuracy (a share; x100 for points)"
     )
     scored: int | None = None
-    speed_ratio: dict[str, float] | None = Field(
-        default=None,
-        description="role -> the reference kernel's time in the run over its time in the "
-        "profile (> 1: that CPU ran slower during the run than when profiled)",
-    )
-    adjusted_latency_error: float | None = Field(
-        default=None, description="the error of the prediction rescaled to the run's CPU speed"
-    )
-    adjusted_throughput_error: float | None = None
 
 
 class MakespanComparison(Strict):
@@ -215,30 +172,15 @@ class Validation(Strict):
     median_abs_latency_error: float | None = None
     median_abs_throughput_error: float | None = None
     median_abs_makespan_error: float | None = None
-    median_abs_adjusted_latency_error: float | None = Field(
-        default=None, description="the same, each prediction rescaled to the run's CPU speed"
-    )
-    median_abs_adjusted_throughput_error: float | None = None
     max_abs_accuracy_error: float | None = Field(
         default=None, description="accsplit: the largest |predicted - measured| accuracy"
     )
     run: RunSplitResult
 
 
-def _throughput(pred: Prediction, ph: PhaseResult) -> float | None:
-    window = ph.window if ph.mode == "throughput" else 1
-    pt = pred.throughput(ph.mode, window)
-    return pt if math.isfinite(pt) else None  # None: a plan predicted to take no time at all
-
-
 def compare_phase(
-    name: str,
-    pred: Prediction,
-    ph: PhaseResult,
-    predicted_accuracy: float | None = None,
-    speed: dict[str, float] | None = None,
+    name: str, pred: Prediction, ph: PhaseResult, predicted_accuracy: float | None = None
 ) -> Comparison:
-    """`speed`: the run's speed ratios per side (speed_ratios), for the adjusted errors."""
     lat = ph.latency.median if ph.latency is not None else None
     meas_stages = None
     if ph.stages is not None:
@@ -250,8 +192,10 @@ def compare_phase(
             "down": s.return_s,
             "other": s.other_s,
         }
-    pt = _throughput(pred, ph)
-    adj = at_speed(pred, speed) if speed else None
+    window = ph.window if ph.mode == "throughput" else 1
+    pt: float | None = pred.throughput(ph.mode, window)
+    if pt is not None and not math.isfinite(pt):  # a plan predicted to take no time at all
+        pt = None
     return Comparison(
         plan=name,
         phase=ph.name,
@@ -280,13 +224,6 @@ def compare_phase(
             else None
         ),
         scored=ph.scored,
-        speed_ratio=speed or None,
-        adjusted_latency_error=(
-            relative_error(adj.latency_s, lat) if adj and ph.mode == "latency" else None
-        ),
-        adjusted_throughput_error=(
-            relative_error(_throughput(adj, ph), ph.throughput_per_s) if adj else None
-        ),
     )
 
 

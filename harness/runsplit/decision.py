@@ -63,9 +63,6 @@ class PlanCase:
     prediction: Prediction
     phases: dict[str, int] = field(default_factory=dict)  # mode -> phase index
     predicted_accuracy: float | None = None  # accsplit: the variant's on the domain
-    # role -> the reference kernel's ms in the profile that priced that side (the CPU's speed
-    # then; harness/telemetry/speed.py); a side missing: its profile did not record it
-    reference_ms: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -224,8 +221,6 @@ def split_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Decisio
     phases, cases = _split_phases(
         named, sol, (edge, server), link, _model_ref(profs[edge]), opts, notes, reply
     )
-    for c in cases:
-        c.reference_ms = references({"edge": profs[edge], "server": profs[server]})
     if not phases:
         raise DecisionError(f"{path}: no plan can run on two devices: {'; '.join(notes)}")
     devs = {d.name: d for d in prob.devices}
@@ -266,15 +261,6 @@ def _split_profiles(
     return profs
 
 
-def references(profs: dict[str, Profile]) -> dict[str, float]:
-    """role -> the reference kernel's ms each side's profile recorded (where it did)."""
-    return {
-        role: p.infer.reference_ms
-        for role, p in profs.items()
-        if p.infer is not None and p.infer.reference_ms is not None
-    }
-
-
 def reply_bytes(prof: Profile, precision: str) -> int:
     """Bytes per sample of the model's result (its last cut) as the server sends it back."""
     assert prof.infer is not None
@@ -312,7 +298,9 @@ def _split_phases(
                 f"plan {name!r}: clocks {sorted(freqs)} MHz are not set by run-split "
                 "(it runs at the default clock)"
             )
-        case = PlanCase(name, steps, predict(steps, prob.batch_size, link, reply * prob.batch_size))
+        case = PlanCase(
+            name, steps, predict(steps, prob.batch_size, link, reply * prob.batch_size)
+        )
         cases.append(case)
         key = json.dumps([s.model_dump() for s in segs])
         if key in by_segments:  # the same plan under another name: measured once
@@ -590,13 +578,8 @@ def accsplit_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Deci
         ph, cs = _split_phases(
             [(name, choice.plan)], sol, (edge, server), link, ref, run_opts, notes, reply
         )
-        sides = {
-            role: _choice_profile(choice, path, where, dev)
-            for role, dev in (("edge", edge), ("server", server))
-        }
         for c in cs:
             c.predicted_accuracy = choice.accuracy.value
-            c.reference_ms = references(sides)
             c.phases = {m: k + len(phases) for m, k in c.phases.items()}
         phases += ph
         cases += cs

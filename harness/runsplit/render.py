@@ -202,16 +202,3 @@ def render_validation(v: Validation) -> None:
         parts.append(f"accuracy (largest) {v.max_abs_accuracy_error * 100:.2f} points")
     if parts:
         con.print("median |error|: " + ", ".join(parts))
-    speed = next((r.speed_ratio for r in v.rows if r.speed_ratio), None)
-    if speed:
-        adj = []
-        if v.median_abs_adjusted_latency_error is not None:
-            adj.append(f"latency {v.median_abs_adjusted_latency_error * 100:.1f}%")
-        if v.median_abs_adjusted_throughput_error is not None:
-            adj.append(f"throughput {v.median_abs_adjusted_throughput_error * 100:.1f}%")
-        con.print(
-            "the CPUs' speed during the run against their profiles (the reference kernel's "
-            "time, run / profile; > 1 slower): "
-            + ", ".join(f"{role} x{r:.2f}" for role, r in speed.items())
-            + (f"; median |error| at the run's speed: {', '.join(adj)}" if adj else "")
-        )

@@ -96,12 +96,6 @@ class ContainerOutcome(Strict):
     memory_gb: float | None = None
     threads: int | None = None
     duration_s: float | None = None
-    reference_ms: float | None = Field(
-        default=None,
-        description="the CPU's speed in this container during the run: the reference kernel's "
-        "ms per call (harness/telemetry/speed.py), the mean of its timings before and after "
-        "the phases",
-    )
 
 
 class RunSplitResult(Strict):
@@ -213,7 +207,6 @@ def container_outcome(
             memory_gb=memory_gb,
         )
     hello = next((r for r in run.records if r.get("type") == "hello"), {})
-    refs = [float(r["ms"]) for r in run.records if r.get("type") == "reference"]
     return ContainerOutcome(
         role=role,
         name=run.container,
@@ -227,7 +220,6 @@ def container_outcome(
         memory_gb=memory_gb,
         threads=hello.get("threads"),
         duration_s=run.duration_s,
-        reference_ms=sum(refs) / len(refs) if refs else None,
     )
 
 

@@ -9,7 +9,6 @@ from harness.runsplit.compare import (
     compare_makespan,
     compare_phase,
     median_abs,
-    speed_ratios,
 )
 from harness.runsplit.decision import Decision
 from harness.runsplit.summary import RunSplitResult
@@ -17,14 +16,10 @@ from harness.runsplit.summary import RunSplitResult
 
 def validation_of(decision: Decision, result: RunSplitResult, solution: str) -> Validation:
     rows: list[Comparison] = []
-    now: dict[str, float | None] = {c.role: c.reference_ms for c in result.containers}
     for case in decision.plans:
-        speed = speed_ratios(case.reference_ms, now)
         for i in case.phases.values():
             ph = result.phases[i]
-            rows.append(
-                compare_phase(case.name, case.prediction, ph, case.predicted_accuracy, speed)
-            )
+            rows.append(compare_phase(case.name, case.prediction, ph, case.predicted_accuracy))
     spans: list[MakespanComparison] = [
         compare_makespan(m.method, m.predicted_makespan_s, result.phases[m.phase])
         for m in decision.methods
@@ -37,10 +32,6 @@ def validation_of(decision: Decision, result: RunSplitResult, solution: str) -> 
         median_abs_latency_error=median_abs([r.latency_error for r in rows]),
         median_abs_throughput_error=median_abs([r.throughput_error for r in rows]),
         median_abs_makespan_error=median_abs([m.makespan_error for m in spans]),
-        median_abs_adjusted_latency_error=median_abs([r.adjusted_latency_error for r in rows]),
-        median_abs_adjusted_throughput_error=median_abs(
-            [r.adjusted_throughput_error for r in rows]
-        ),
         max_abs_accuracy_error=max(
             (abs(r.accuracy_error) for r in rows if r.accuracy_error is not None), default=None
         ),

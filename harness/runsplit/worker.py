@@ -40,7 +40,6 @@ from harness.runsplit.link import Link, tune
 from harness.runsplit.net import Net, outputs_agree, score
 from harness.runsplit.plan import GoSignal, Phase, PlanSpec, WorkerConfig
 from harness.runsplit.wire import Frame, WireError, decode_tensor, encode_tensor
-from harness.telemetry.speed import reference_ms
 from harness.workloads.run import Emitter, granted_cpus
 
 Emit = Any  # Callable[[dict[str, Any]], None]
@@ -528,12 +527,10 @@ def main(argv: list[str] | None = None) -> int:
                     "setup_s": time.perf_counter() - t0,
                 }
             )
-            emit({"type": "reference", "ms": reference_ms()})  # the CPU's speed now
             if srv is not None:
                 serve(cfg, models, srv, emit)
             else:
                 drive(cfg, models, records.parent, emit)
-            emit({"type": "reference", "ms": reference_ms()})
             emit({"type": "done"})
             return 0
         except MemoryError:

@@ -28,7 +28,6 @@ from harness.spec import InferSpec, JobSpec
 from harness.stopping import Stream
 from harness.telemetry import energy as energy_mod
 from harness.telemetry.freq import ClockLockRefused, Clocks
-from harness.telemetry.speed import reference_ms
 from harness.workloads import cuts
 
 Emit = Callable[[dict[str, Any]], None]
@@ -305,7 +304,6 @@ def run_infer(spec: JobSpec, request: dict[str, Any], emit: Emit) -> None:
     from harness.workloads.models import set_threads
 
     set_threads(threads)
-    ref_start = reference_ms()
     device = _device(request)
     domain: Literal["cpu", "gpu"] = "gpu" if device.type == "cuda" else "cpu"
 
@@ -406,7 +404,6 @@ def run_infer(spec: JobSpec, request: dict[str, Any], emit: Emit) -> None:
             ),
             "bundles": bundles,
             "total_s": time.perf_counter() - t_begin,
-            "reference_ms": (ref_start + reference_ms()) / 2,
         }
     )
     emit(
