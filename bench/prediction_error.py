@@ -307,7 +307,7 @@ def main() -> None:
     ap.add_argument("--no-flow", action="store_true", help="skip the README's flow")
     ap.add_argument("--flow-only", action="store_true", help="the README's flow only")
     args = ap.parse_args()
-    models = [] if args.flow_only else (MODELS[:1] if args.quick else MODELS)
+    models: tuple[str, ...] = () if args.flow_only else (MODELS[:1] if args.quick else MODELS)
     flow: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     if not args.no_flow:
