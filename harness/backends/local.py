@@ -307,7 +307,7 @@ class LocalBackend:
         return len(self.cpus)
 
     def new_cgroups(self) -> _Cgroups:
-        me = owner.me()  # the name says whose it is, for reap_orphan_cgroups
+        me = owner.me()  # the name says whose it is, for sweep_stale_cgroups
         return _Cgroups(f"{PREFIX}{me.pid}-{me.start}-{uuid.uuid4().hex[:8]}", self.host)
 
     def _confine(
