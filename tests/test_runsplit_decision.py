@@ -11,45 +11,14 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.profile import save_profile
 from harness.runsplit.compare import predict
 from harness.runsplit.decision import DecisionError, RunOptions, load_decision
 from harness.runsplit.plan import LinkSetting
 from harness.runsplit.summary import ContainerOutcome, RunSplitResult, phase_result
 from harness.runsplit.validate import validation_of
-from tests.factory.infer_profiles import make_infer_profile
+from tests.factory.split import edge_server_profiles, split_solution
 
 runner = CliRunner()
-
-
-def _profiles(tmp_path: Path) -> tuple[Path, Path]:
-    edge = make_infer_profile(device_name="edge", n_layers=6, cpus=1.0)
-    server = make_infer_profile(device_name="server", n_layers=6, speed=4.0, cpus=2.0)
-    pe, ps = tmp_path / "edge.json", tmp_path / "server.json"
-    save_profile(edge, pe)
-    save_profile(server, ps)
-    return pe, ps
-
-
-def _split_solution(tmp_path: Path, bw: float = 20.0) -> Path:
-    from solver.problem import SolveOptions
-    from solver.profiles import ProfileSet
-    from solver.split import SplitProblem, solve
-
-    pe, ps = _profiles(tmp_path)
-    raw = {
-        "kind": "split",
-        "name": "t",
-        "devices": [{"name": "edge"}, {"name": "server"}],
-        "links": [{"src": "edge", "dst": "server", "bandwidth_up_mbps": bw, "latency_ms": 5}],
-        "pins": {"input": "edge"},
-    }
-    sol = solve(SplitProblem.model_validate(raw), ProfileSet.from_paths([pe, ps]), SolveOptions())
-    assert sol.summary().ok
-    path = tmp_path / "out" / "t-split-solution.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(sol.model_dump_json(indent=1))
-    return path
 
 
 def _pipeline_solution(tmp_path: Path, inline: bool = False) -> Path:
@@ -57,7 +26,7 @@ def _pipeline_solution(tmp_path: Path, inline: bool = False) -> Path:
     from solver.problem import SolveOptions
     from solver.profiles import ProfileSet
 
-    pe, ps = _profiles(tmp_path)
+    pe, ps = edge_server_profiles(tmp_path)
     raw: dict[str, Any] = {"kind": "pipeline", "time_limit_s": 5, "heuristic_time_s": 0.2}
     if inline:
         raw["inline_jobs"] = [
@@ -85,7 +54,7 @@ def _pipeline_solution(tmp_path: Path, inline: bool = False) -> Path:
 
 
 def test_split_decision_runs_the_choice_and_each_distinct_baseline(tmp_path: Path) -> None:
-    path = _split_solution(tmp_path)
+    path = split_solution(tmp_path)
     sol = json.loads(path.read_text())
     d = load_decision(path, RunOptions(requests=3, window=2))
     assert d.kind == "split"
@@ -105,7 +74,7 @@ def test_split_decision_runs_the_choice_and_each_distinct_baseline(tmp_path: Pat
 
 
 def test_split_decision_overrides_the_link_and_reprices(tmp_path: Path) -> None:
-    path = _split_solution(tmp_path)
+    path = split_solution(tmp_path)
     d = load_decision(
         path, RunOptions(bandwidth_mbps=5.0, latency_ms=1.0, throughput=False, baselines=False)
     )
@@ -117,7 +86,7 @@ def test_split_decision_overrides_the_link_and_reprices(tmp_path: Path) -> None:
 
 
 def test_split_decision_errors_name_the_file_and_field(tmp_path: Path) -> None:
-    path = _split_solution(tmp_path)
+    path = split_solution(tmp_path)
     raw = json.loads(path.read_text())
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**raw, "profiles": [{**raw["profiles"][0], "path": "gone.json"}]}))
@@ -167,7 +136,7 @@ def test_pipeline_without_profiled_jobs_cannot_run(tmp_path: Path) -> None:
 
 
 def test_validation_sets_predictions_against_phases(tmp_path: Path) -> None:
-    path = _split_solution(tmp_path)
+    path = split_solution(tmp_path)
     d = load_decision(path, RunOptions(throughput=False))
     phases = []
     for i, ph in enumerate(d.session.phases):
@@ -222,11 +191,11 @@ def test_run_split_warns_before_it_runs_when_cores_would_be_short(
 
     monkeypatch.setattr(orch, "run_session", refuse)
     monkeypatch.setattr(cli.os, "cpu_count", lambda: 2)
-    r = runner.invoke(app, ["run-split", str(_split_solution(tmp_path))])
+    r = runner.invoke(app, ["run-split", str(split_solution(tmp_path))])
     assert r.exit_code == 1 and started == ["run"]
     out = r.output
     assert "warning: server: asked 2 CPUs" in out and "will not match the prediction" in out
     assert out.index("warning:") < out.index("running ")
     monkeypatch.setattr(cli.os, "cpu_count", lambda: 8)
-    r = runner.invoke(app, ["run-split", str(_split_solution(tmp_path))])
+    r = runner.invoke(app, ["run-split", str(split_solution(tmp_path))])
     assert "warning:" not in r.output

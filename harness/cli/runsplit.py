@@ -121,6 +121,7 @@ def _execute(
         baselines=validate,
         profiles=[Path(p) for p in (profiles or "").split(",") if p],
         domain=domain,
+        host_cpus=os.cpu_count() or 1,
     )
     try:
         decision = load_decision(solution, opts)
@@ -138,7 +139,8 @@ def _execute(
     for n in decision.notes:
         typer.echo(f"note: {n}", err=True)
     for w in placement_warnings(decision.session, os.cpu_count() or 1):
-        typer.echo(f"warning: {w}", err=True)
+        if not any(w.startswith(f"{role}:") for role in decision.repriced):
+            typer.echo(f"warning: {w}", err=True)
     work = workdir or Path(tempfile.mkdtemp(prefix="harness-split-"))
     typer.echo(
         f"running {len(decision.session.phases)} phase(s) of {solution} in two containers "

@@ -52,6 +52,7 @@ class RunOptions:
     methods: list[str] | None = None  # pipeline methods to run (None: all)
     domain: str | None = None  # accsplit: the domain whose decision runs (None: the first)
     profiles: list[Path] = field(default_factory=list)  # extra profile files to look in
+    host_cpus: int | None = None  # the cores the run may use: a side clipped is re-priced
 
 
 @dataclass
@@ -79,6 +80,7 @@ class Decision:
     plans: list[PlanCase] = field(default_factory=list)
     methods: list[MethodCase] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    repriced: list[str] = field(default_factory=list)  # sides priced at the CPUs the host gives
 
 
 def read_solution(path: Path) -> dict[str, Any]:
@@ -214,7 +216,7 @@ def split_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Decisio
         raise DecisionError(f"{path}: field 'problem.devices': only {edge!r}: nothing to split")
     if prob.output_device not in (edge, server):
         raise DecisionError(f"{path}: field 'problem.pins.output': not {edge!r} or {server!r}")
-    profs = _split_profiles(sol, path, opts, (edge, server))
+    profs, pool = _split_profiles(sol, path, opts, (edge, server))
     link = _link(prob.links, edge, server, path, opts)
     notes: list[str] = []
     reply = reply_bytes(profs[edge], prob.precision)
@@ -230,13 +232,53 @@ def split_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Decisio
         _caps(devs[edge].cpus, profs[edge]),
         _caps(devs[server].cpus, profs[server]),
     )
-    return Decision("split", session, plans=cases, notes=notes)
+    dec = Decision("split", session, plans=cases, notes=notes)
+    if opts.host_cpus:
+        sides = {"edge": profs[edge], "server": profs[server]}
+        _reprice(dec, sides, pool, prob.batch_size, link, reply, opts.host_cpus)
+    return dec
+
+
+def _reprice(
+    dec: Decision,
+    sides: dict[str, Profile],
+    pool: list[Profile],
+    batch: int,
+    link: LinkSetting | None,
+    reply: int,
+    host_cpus: int,
+) -> None:
+    """Re-price each side the host clips from a profile at the CPUs it gets (reprice.py)."""
+    from harness.runsplit.orchestrate import place_sides
+    from harness.runsplit.reprice import at_cpus, repriced
+
+    s = dec.session
+    got = place_sides(s.edge_cpus, s.server_cpus, host_cpus, s.edge_memory_gb, s.server_memory_gb)
+    for side in got[:2]:
+        if side.cpus >= side.asked_cpus:
+            continue
+        alt = at_cpus(pool, sides[side.role], side.cpus)
+        if alt is None:
+            continue
+        new = [repriced(c.steps, side.role, alt, batch) for c in dec.plans]
+        if any(n is None for n in new):
+            continue
+        for c, steps in zip(dec.plans, new, strict=True):
+            assert steps is not None
+            c.steps, c.prediction = steps, predict(steps, batch, link, reply * batch)
+        dec.repriced.append(side.role)
+        dec.notes.append(
+            f"{side.role}: this host gives it {side.cpus:g} of the {side.asked_cpus:g} CPUs its "
+            f"profile was measured at; its compute is predicted from "
+            f"{alt.infer.device_name if alt.infer else '?'} (measured at {side.cpus:g} CPUs)"
+        )
 
 
 def _split_profiles(
     sol: Any, path: Path, opts: RunOptions, roles: tuple[str, str]
-) -> dict[str, Profile]:
-    """The edge's and the server's profile: those the solution cites, then --profiles."""
+) -> tuple[dict[str, Profile], list[Profile]]:
+    """The edge's and the server's profile (those the solution cites, then --profiles), and
+    every profile read."""
     from solver.split.solution import Loaded
 
     prob = sol.problem
@@ -258,7 +300,7 @@ def _split_profiles(
                 f"{[str(it.path) for it in loaded]}"
             )
         profs[role_dev] = mine[0].profile
-    return profs
+    return profs, [it.profile for it in loaded]
 
 
 def reply_bytes(prof: Profile, precision: str) -> int:
@@ -298,9 +340,7 @@ def _split_phases(
                 f"plan {name!r}: clocks {sorted(freqs)} MHz are not set by run-split "
                 "(it runs at the default clock)"
             )
-        case = PlanCase(
-            name, steps, predict(steps, prob.batch_size, link, reply * prob.batch_size)
-        )
+        case = PlanCase(name, steps, predict(steps, prob.batch_size, link, reply * prob.batch_size))
         cases.append(case)
         key = json.dumps([s.model_dump() for s in segs])
         if key in by_segments:  # the same plan under another name: measured once

@@ -1,10 +1,46 @@
-"""Split instances built by hand, and every plan of a small instance by brute force."""
+"""Split instances built by hand, every plan of a small instance by brute force, and a split
+solution file solved for real on factory profiles."""
 
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
+from harness.profile import save_profile
 from solver.split.instance import Option, SplitInstance, Transfer
+from tests.factory.infer_profiles import make_infer_profile
+
+
+def edge_server_profiles(tmp_path: Path) -> tuple[Path, Path]:
+    """A 1-CPU edge and a 4x faster 2-CPU server, 6 layers of one model, saved."""
+    edge = make_infer_profile(device_name="edge", n_layers=6, cpus=1.0)
+    server = make_infer_profile(device_name="server", n_layers=6, speed=4.0, cpus=2.0)
+    pe, ps = tmp_path / "edge.json", tmp_path / "server.json"
+    save_profile(edge, pe)
+    save_profile(server, ps)
+    return pe, ps
+
+
+def split_solution(tmp_path: Path, bw: float = 20.0) -> Path:
+    """`harness solve`'s split solution of those profiles (link `bw` Mbit/s, 5 ms), saved."""
+    from solver.problem import SolveOptions
+    from solver.profiles import ProfileSet
+    from solver.split import SplitProblem, solve
+
+    pe, ps = edge_server_profiles(tmp_path)
+    raw = {
+        "kind": "split",
+        "name": "t",
+        "devices": [{"name": "edge"}, {"name": "server"}],
+        "links": [{"src": "edge", "dst": "server", "bandwidth_up_mbps": bw, "latency_ms": 5}],
+        "pins": {"input": "edge"},
+    }
+    sol = solve(SplitProblem.model_validate(raw), ProfileSet.from_paths([pe, ps]), SolveOptions())
+    assert sol.summary().ok
+    path = tmp_path / "out" / "t-split-solution.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(sol.model_dump_json(indent=1))
+    return path
 
 
 def hand_instance() -> SplitInstance:
