@@ -68,3 +68,28 @@ def test_only_a_profile_of_the_same_machine_stands_in() -> None:
     assert at_cpus([edge_one], server, 1.0) is None
     assert at_cpus([edge_one, server_one], server, 1.0) is server_one
     assert at_cpus([server_one], server, 0.5) is None
+
+
+def test_the_cli_says_before_the_run_which_side_it_repriced_and_warns_no_more(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    import harness.cli.runsplit as cli
+    import harness.runsplit.orchestrate as orch
+    from harness.cli import app
+
+    def refuse(*a: object, **k: object) -> None:
+        raise orch.RunSplitError("stopped by the test before any container")
+
+    monkeypatch.setattr(orch, "run_session", refuse)
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 2)
+    one = _server_at_one_cpu(tmp_path)
+    r = CliRunner().invoke(
+        app, ["run-split", str(split_solution(tmp_path)), "--profiles", str(one)]
+    )
+    assert r.exit_code == 1
+    out = r.output
+    assert "note: server: this host gives it 1 of the 2 CPUs" in out
+    assert "measured at 1 CPU)" in out and "will not match the prediction" not in out
+    assert out.index("note: server") < out.index("running ")

@@ -267,10 +267,11 @@ def _reprice(
             assert steps is not None
             c.steps, c.prediction = steps, predict(steps, batch, link, reply * batch)
         dec.repriced.append(side.role)
+        at = f"{side.cpus:g} CPU{'' if side.cpus == 1 else 's'}"
         dec.notes.append(
             f"{side.role}: this host gives it {side.cpus:g} of the {side.asked_cpus:g} CPUs its "
             f"profile was measured at; its compute is predicted from "
-            f"{alt.infer.device_name if alt.infer else '?'} (measured at {side.cpus:g} CPUs)"
+            f"{alt.infer.device_name if alt.infer else '?'} (measured at {at})"
         )
 
 
