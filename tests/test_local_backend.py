@@ -80,7 +80,9 @@ def test_crash_records_exit_code_and_log_tail(tmp_path: Path, data_dir: Path) ->
 
 
 def test_timeout_kills_the_probe(tmp_path: Path, data_dir: Path) -> None:
-    req = _request(tmp_path, data_dir, Caps(cpus=1))
+    # more batches than any machine runs in the second it has: a count, not a speed
+    endless = {"warmup": 1, "measured": 1_000_000}
+    req = _request(tmp_path, data_dir, Caps(cpus=1), iterations=endless)
     req.timeout_s = 1.0
     backend = LocalBackend()
     run = backend.run_probe(req)

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,12 +120,15 @@ def test_oom_and_time_limit_end_as_recorded_outcomes(
     backend = SlurmBackend()
     runs: dict[str, ProbeRun] = {}
 
-    def go(key: str, caps: Caps, timeout: float) -> None:
-        runs[key] = backend.run_probe(tiny_request(tmp_path / key, data_dir, caps, timeout))
+    def go(key: str, caps: Caps, timeout: float, **changes: Any) -> None:
+        req = tiny_request(tmp_path / key, data_dir, caps, timeout, **changes)
+        runs[key] = backend.run_probe(req)
 
+    # the slow one cannot end by itself inside its 3 s on any machine: a count, not a speed
+    endless = {"iterations": {"warmup": 1, "measured": 1_000_000}}
     threads = [
         threading.Thread(target=go, args=("oom", Caps(cpus=1, memory_gb=0.12), 300)),
-        threading.Thread(target=go, args=("time", Caps(cpus=1, memory_gb=1), 3)),
+        threading.Thread(target=go, args=("time", Caps(cpus=1, memory_gb=1), 3), kwargs=endless),
     ]
     for t in threads:
         t.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,8 +43,11 @@ def need_cluster() -> None:
     pytest.skip(reason)
 
 
-def tiny_request(workdir: Path, data_dir: Path, caps: Caps, timeout_s: float = 300) -> ProbeRequest:
+def tiny_request(
+    workdir: Path, data_dir: Path, caps: Caps, timeout_s: float = 300, **spec_changes: Any
+) -> ProbeRequest:
     spec = load_spec(ROOT / "jobs" / "tiny-train.yaml").model_dump(mode="json")
+    spec.update(spec_changes)
     return ProbeRequest(
         spec=spec, caps=caps, workdir=workdir, data_dir=data_dir, timeout_s=timeout_s
     )
