@@ -66,10 +66,13 @@ def _pidns(proc: Path = PROC) -> str:
         return "unknown"
 
 
-@functools.cache
 def me() -> Owner:
-    """This process, as an owner."""
-    pid = os.getpid()
+    """This process, as an owner (read once per PID: a forked child is its own owner)."""
+    return _owner_of(os.getpid())
+
+
+@functools.cache
+def _owner_of(pid: int) -> Owner:
     return Owner(
         host=socket.gethostname(),
         boot=_read(PROC / "sys" / "kernel" / "random" / "boot_id", "unknown"),

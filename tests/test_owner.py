@@ -43,3 +43,20 @@ def test_a_reused_pid_counts_as_gone_and_other_hosts_or_namespaces_are_not_judge
     assert owner.gone(replace(me, pidns=me.pidns + "0")) is None
     assert owner.gone(replace(me, boot="unknown")) is None
     assert owner.gone(replace(me, boot=me.boot + "-old")) is True  # this host restarted since
+
+
+def test_a_forked_child_is_its_own_owner() -> None:
+    import os
+
+    parent = owner.me()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its label must name its own PID and start time
+        os.write(w, owner.me().label().encode())
+        os._exit(0)
+    os.close(w)
+    os.waitpid(pid, 0)
+    child = owner.Owner.parse(os.read(r, 4096).decode())
+    os.close(r)
+    assert child is not None and child.pid == pid != parent.pid
+    assert owner.gone(child) is True and owner.gone(parent) is False

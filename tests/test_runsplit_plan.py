@@ -107,6 +107,8 @@ def test_a_run_that_cannot_give_the_profiled_cores_is_flagged() -> None:
     short = Session(models=[], phases=[], edge_cpus=1, server_cpus=2)  # edge-cloud.yaml
     (w,) = placement_warnings(short, 2)
     assert "clipped to 1" in w and "will not match the prediction" in w
+    assert placement_warnings(short, 2, repriced=["server"]) == []  # priced at what it gets
+    assert placement_warnings(short, 2, repriced=["edge"]) == [w]
     assert placement_warnings(short, 4) == []
     (shared,) = placement_warnings(fits, 1)
     assert "shares" in shared

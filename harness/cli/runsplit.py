@@ -138,9 +138,8 @@ def _execute(
     check_out(workdir, "--workdir", folder=True, probe=True)
     for n in decision.notes:
         typer.echo(f"note: {n}", err=True)
-    for w in placement_warnings(decision.session, os.cpu_count() or 1):
-        if not any(w.startswith(f"{role}:") for role in decision.repriced):
-            typer.echo(f"warning: {w}", err=True)
+    for w in placement_warnings(decision.session, os.cpu_count() or 1, decision.repriced):
+        typer.echo(f"warning: {w}", err=True)
     work = workdir or Path(tempfile.mkdtemp(prefix="harness-split-"))
     typer.echo(
         f"running {len(decision.session.phases)} phase(s) of {solution} in two containers "

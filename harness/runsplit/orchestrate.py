@@ -16,7 +16,7 @@ import math
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -94,10 +94,11 @@ def place_sides(
     return edge, server, notes
 
 
-def placement_warnings(session: Session, host_cpus: int) -> list[str]:
+def placement_warnings(session: Session, host_cpus: int, repriced: Sequence[str] = ()) -> list[str]:
     """What the run cannot give the decision, said before it runs: a side clipped to fewer
     cores than its profile was measured with, or two sides on one core. Their measured times
-    then test this host, not the prediction."""
+    then test this host, not the prediction; a side in `repriced` was priced at the cores it
+    gets (reprice.py), so it is not warned about."""
     _, _, notes = place_sides(
         session.edge_cpus,
         session.server_cpus,
@@ -105,6 +106,7 @@ def placement_warnings(session: Session, host_cpus: int) -> list[str]:
         session.edge_memory_gb,
         session.server_memory_gb,
     )
+    notes = [n for n in notes if n.split(":", 1)[0] not in repriced]
     return [
         f"{n}; the profiles were measured with {session.edge_cpus:g} (edge) and "
         f"{session.server_cpus:g} (server) CPUs, so this run's times will not match the "
