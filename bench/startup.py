@@ -12,7 +12,16 @@ import time
 
 RUNS = 10
 TARGET_S = 0.5
-HEAVY = ("torch", "docker", "pandas", "numpy", "matplotlib", "pyscipopt", "typer.rich_utils")
+HEAVY = (
+    "torch",
+    "docker",
+    "pandas",
+    "numpy",
+    "numba",
+    "matplotlib",
+    "pyscipopt",
+    "typer.rich_utils",
+)
 CHECK = (
     "import runpy, sys\n"
     "sys.argv = ['harness', '--help']\n"

@@ -15,7 +15,8 @@ runner = CliRunner()
 def test_help_imports_no_heavy_module() -> None:
     """Run `harness --help` for real, then look at what it imported (behaviour, not wall time:
     bench/startup.py times it)."""
-    heavy = ("torch", "docker", "pyscipopt", "pandas", "matplotlib", "numpy", "typer.rich_utils")
+    heavy = ("torch", "docker", "pyscipopt", "pandas", "matplotlib", "numpy", "numba")
+    heavy += ("typer.rich_utils",)
     heavy += ("rich", "harness.profile")  # the progress display and the schema load on demand
     code = (
         "import runpy, sys\n"

@@ -5,7 +5,8 @@ Nodes are (cut k, device d); edges only go from cut k to a later cut (compute) o
 unconstrained optimum of any non-negative mix of latency and energy; `pareto_labels` the exact
 latency-energy front by bicriteria labels (small instances: it keeps every label);
 `pareto_plans` the same front with a plan per point, fast enough for the full-size instances
-(numpy label sets per node, merged once per node, pruned by the known supported plans).
+(numpy label sets per node; a node's arrivals merged once by the compiled `frontmerge`, pruned
+by the known supported plans).
 """
 
 from __future__ import annotations
@@ -237,17 +238,17 @@ def pareto_plans(
     the pairs of `pareto_labels` (same tie rule as `_front`: of equal latencies the least energy,
     of equal pairs one), each plan's totals recomputed by `path_of`.
 
-    One sweep over the cuts. At cut k every label arriving at (k, d) by a compute edge is
-    gathered first (numpy arrays: the label sets of the earlier nodes shifted by each edge) and
-    reduced to its non-dominated set once; then transfers at cut k relay labels between
-    devices, in D - 1 rounds (a relay a -> b -> c is one path; costs >= 0, so longer relays
-    are dominated). Every kept label records its predecessor label and the edge taken, so each
-    front point's plan is read back from the sink. A label is dropped when even its best
-    completion (least latency, least energy to the sink, each alone) is dominated by a known
-    plan (the two extremes and the supported points between them, `_Completion`): every plan
-    through it is then dominated by that plan. Bounded by its work:
-    LabelLimit once more than `max_labels` labels are kept; `deadline` (a time.perf_counter()
-    value, the cap) raises TimeoutError when passed."""
+    One sweep over the cuts. At cut k the labels arriving at (k, d) by a compute edge (the
+    label sets of the earlier nodes, each shifted by each clock of the bundle) are merged into
+    their non-dominated set once (`frontmerge`: no shifted label is built unless it is kept);
+    then transfers at cut k relay labels between devices, in D - 1 rounds (a relay a -> b -> c
+    is one path; costs >= 0, so longer relays are dominated). Every kept label records its
+    predecessor label and the edge taken, so each front point's plan is read back from the sink.
+    A label is dropped when even its best completion (least latency, least energy to the sink,
+    each alone) is dominated by a known plan (the two extremes and the supported points between
+    them, `_Completion`): every plan through it is then dominated by that plan. Bounded by its
+    work: LabelLimit once more than `max_labels` labels are kept; `deadline` (a
+    time.perf_counter() value, the cap) raises TimeoutError when passed."""
     if not inst.energy_known:
         raise ValueError(inst.energy_note or "energy unknown: no latency-energy front")
     fast = shortest_path(inst, 1.0, 0.0)
@@ -378,71 +379,99 @@ def _arrivals(
     k: int,
     d: int,
 ) -> _Labels:
-    """The labels reaching (k, d) by a compute edge (or the start), reduced once."""
-    parts: list[tuple[Any, Any, Any, Any]] = []
+    """The labels reaching (k, d) by a compute edge (or the start), merged once: a run per
+    (bundle, clock), the label set of the bundle's start node shifted by that clock's cost."""
+    sets: list[_Labels] = []
+    runs: list[tuple[int, Any, Any]] = []  # (label set, latencies, energies): a run per cost
+    ids: list[Any] = []  # the edge each run takes
     if k == 0 and d == inst.source:
-        parts.append((np.zeros(1), np.zeros(1), np.full(1, -1), np.full(1, -1)))
+        sets.append((np.zeros(1), np.zeros(1), np.full(1, -1)))
+        runs.append((0, np.zeros(1), np.zeros(1)))
+        ids.append(np.full(1, -1))
     for start, olat, oen, oid in edges.into[k][d]:
-        slat, sen, sidx = nodes[start][d]
-        if not len(slat):
-            continue
-        # clock-major: each clock's row is the (sorted) label set shifted, a sorted run;
-        # each bundle's arrivals are reduced on their own first (fewer to merge after)
-        blat = (olat[:, None] + slat[None, :]).ravel()
-        ben = (oen[:, None] + sen[None, :]).ravel()
-        keep = _nondominated(blat, ben) if len(olat) > 1 else np.arange(len(blat))
-        parts.append((blat[keep], ben[keep], sidx[keep % len(slat)], oid[keep // len(slat)]))
-    if not parts:
+        if len(nodes[start][d][0]):
+            runs.append((len(sets), olat, oen))
+            ids.append(oid)
+            sets.append(nodes[start][d])
+    if not runs:
         return (_EMPTY_F, _EMPTY_F, _EMPTY_I)
-    lat, en, prev, step = (np.concatenate(c) for c in zip(*parts, strict=True))
-    # reduce first, then prune: a label that dominates another has the better completion
+    run, pos, lat, en = _merge(sets, runs)
+    # merge first, then prune: a label that dominates another has the better completion
     # bound, so pruning the non-dominated set keeps the same labels as the other way round
-    keep = _nondominated(lat, en)
-    keep = keep[bound.useful(lat[keep], en[keep], k, d)]
-    return (lat[keep], en[keep], pool.store(prev[keep], step[keep]))
+    ok = bound.useful(lat, en, k, d)
+    prev = np.concatenate([s[2] for s in sets])[pos[ok]]
+    return (lat[ok], en[ok], pool.store(prev, np.concatenate(ids)[run[ok]]))
+
+
+def _merge(sets: list[_Labels], runs: list[tuple[int, Any, Any]]) -> tuple[Any, Any, Any, Any]:
+    """`frontmerge.merge_front` over label sets, each shifted by a few costs (a run per cost:
+    set index, latencies, energies): the non-dominated labels' run, position in the sets laid
+    end to end, latency and energy. Ties go to the first run, in the order given."""
+    from solver.split.frontmerge import merge_front  # numba, loaded when a front is swept
+
+    offsets = np.cumsum([0] + [len(s[0]) for s in sets])
+    which = np.concatenate([np.full(len(r[1]), r[0], dtype=np.int64) for r in runs])
+    return merge_front(
+        np.concatenate([s[0] for s in sets]),
+        np.concatenate([s[1] for s in sets]),
+        offsets[which],
+        offsets[which + 1],
+        np.concatenate([r[1] for r in runs]).astype(float),
+        np.concatenate([r[2] for r in runs]).astype(float),
+    )
 
 
 def _relays(
     edges: _LabelEdges, bound: _Completion, pool: _Pool, cur: list[_Labels], k: int
 ) -> list[_Labels]:
-    """Transfers at cut k relay labels between devices, in D - 1 rounds."""
+    """Transfers at cut k relay labels between devices, in D - 1 rounds. A round relays only
+    the labels the round before added: the others were relayed already, and what beat them
+    then beats them still."""
     nd = len(cur)
+    zero = np.zeros(1)
+    added = [np.ones(len(c[0]), dtype=bool) for c in cur]
     for _ in range(max(1, nd - 1)):
         new: list[_Labels] = []
-        changed = False
+        new_added: list[Any] = []
         for d in range(nd):
             here = cur[d]
-            relayed = [
-                (cur[src][0] + tl, cur[src][1] + te, cur[src][2], tid)
-                for src, tl, te, tid in edges.relays[k][d]
-                if len(cur[src][0])
-            ]
-            if not relayed:
+            relayed = _relayed(edges, bound, cur, added, k, d)
+            if relayed is None:
                 new.append(here)
+                new_added.append(np.zeros(len(here[0]), dtype=bool))
                 continue
-            lat = np.concatenate([here[0]] + [r[0] for r in relayed])
-            en = np.concatenate([here[1]] + [r[1] for r in relayed])
-            prev = np.concatenate([np.full(len(here[0]), -1)] + [r[2] for r in relayed])
-            step = np.concatenate(
-                [np.full(len(here[0]), -1)] + [np.full(len(r[0]), r[3]) for r in relayed]
-            )
-            old = np.concatenate([here[2]] + [np.full(len(r[0]), -1) for r in relayed])
-            ok = bound.useful(lat, en, k, d)
-            ok[: len(here[0])] = True
-            lat, en, prev, step, old = lat[ok], en[ok], prev[ok], step[ok], old[ok]
-            keep = _nondominated(lat, en)
-            fresh = keep[old[keep] < 0]
-            if not len(fresh):
-                new.append(here)  # the relayed labels are all dominated: nothing changes
-                continue
-            changed = True
-            idx = old[keep]
-            idx[old[keep] < 0] = pool.store(prev[fresh], step[fresh])
-            new.append((lat[keep], en[keep], idx))
-        cur = new
-        if not changed:
+            sets, steps = [here, *relayed[0]], np.concatenate(relayed[1])
+            run, pos, lat, en = _merge(sets, [(i, zero, zero) for i in range(len(sets))])
+            fresh = run > 0
+            idx = np.concatenate([s[2] for s in sets])[pos]
+            if fresh.any():
+                idx[fresh] = pool.store(idx[fresh], steps[pos[fresh] - len(here[0])])
+            new.append((lat, en, idx))
+            new_added.append(fresh)
+        cur, added = new, new_added
+        if not any(a.any() for a in added):
             break
     return cur
+
+
+def _relayed(
+    edges: _LabelEdges, bound: _Completion, cur: list[_Labels], added: list[Any], k: int, d: int
+) -> tuple[list[_Labels], list[Any]] | None:
+    """The newly added labels of the other devices at cut k relayed into (k, d), those with a
+    useful completion: a label set per transfer (label indices: the predecessors), and each
+    set's edge ids. None when there are none."""
+    sets: list[_Labels] = []
+    steps: list[Any] = []
+    for src, tl, te, tid in edges.relays[k][d]:
+        m = added[src]
+        if not m.any():
+            continue
+        lat, en = cur[src][0][m] + tl, cur[src][1][m] + te
+        ok = bound.useful(lat, en, k, d)
+        if ok.any():
+            sets.append((lat[ok], en[ok], cur[src][2][m][ok]))
+            steps.append(np.full(int(ok.sum()), tid))
+    return (sets, steps) if sets else None
 
 
 def _read_back(
