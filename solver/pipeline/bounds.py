@@ -20,7 +20,7 @@ from typing import Any
 from solver.pipeline.jobs import Job, Times
 
 PLAIN_NODES = 30  # the balance relaxation's node limits: its work bound (see balance_relaxation)
-SUBSET_NODES = 2_500
+SUBSET_NODES = 1_000
 SUBSET_MAX_KEYS = 1_200  # (job, option) pairs up to which the subset model is built
 PLAIN_MAX_KEYS = 2_000  # ... and the plain one (its root alone took 21 s at N = 500)
 
