@@ -223,7 +223,8 @@ def _balance_model(
         # after it, where its remote time follows that tail on machine 3 (its local time
         # precedes the first one of S on machine 1, for heads): it adds the less of the two.
         # Without it the relaxation ends the batch with many near-local jobs whose remote times
-        # queue behind a long one (bandwidth-10x, N = 100: bound 3.3405 -> 3.3439, best 3.3463).
+        # queue behind a long one (bandwidth-10x, N = 100, seed 1: bound 3.3405 -> 3.3439, which
+        # the schedule from its splits meets; the best found was 3.3463).
         for side in ("tail", "head"):
             span = {k: sum(t[k][mach + 1 :] if side == "tail" else t[k][:mach]) for k in keys}
             other_end = 2 if side == "tail" else 0  # remote after the tail; local before a head
