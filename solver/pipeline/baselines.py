@@ -340,10 +340,37 @@ def _kept_index(job: Job, kept: Sequence[int], s: int) -> int:
     return 0
 
 
+ORDER_PASSES = 10  # rounds of reinsertion that polish the best heuristic order: a work bound
+
+
 def best_order_heuristic(times: Sequence[Times]) -> list[int]:
-    """Best of FIFO, Johnson/CDS and NEH for fixed stage times (a warm start)."""
+    """Best of FIFO, Johnson/CDS and NEH for fixed stage times, polished by reinsertion (a warm
+    start). Without the polish the balance relaxation's splits at N = 100 (near-equal, seed 2)
+    ran 0.35% above their own Johnson bound in NEH's order; one round of reinsertion met it."""
     cands = [fifo_order(len(times)), johnson_order(times)[0], neh_order(times)]
-    return min(cands, key=lambda o: makespan_times([times[j] for j in o]))
+    return reinsertion(times, min(cands, key=lambda o: makespan_times([times[j] for j in o])))
+
+
+def reinsertion(
+    times: Sequence[Times], order: Sequence[int], passes: int = ORDER_PASSES
+) -> list[int]:
+    """Each job in turn taken out and put back where the makespan is least, kept when that
+    shortens it, for at most `passes` rounds (Taillard's arrays: one job's every position in
+    O(n))."""
+    arr = np.asarray(times, dtype=float).reshape(len(times), 3)
+    seq = list(order)
+    best = makespan_times([times[j] for j in seq])
+    for _ in range(passes):
+        improved = False
+        for j in list(seq):
+            rest = [x for x in seq if x != j]
+            costs = _insertion_costs(arr[rest], arr[j][None, :])[0]
+            pos = int(np.argmin(costs))
+            if costs[pos] < best - 1e-12 * max(1.0, best):
+                seq, best, improved = rest[:pos] + [j] + rest[pos:], float(costs[pos]), True
+        if not improved:
+            break
+    return seq
 
 
 def order_for_splits(jobs: Sequence[Job], splits: Sequence[int]) -> list[int]:

@@ -13,6 +13,7 @@ from solver.pipeline.baselines import (
     johnson_exact_condition,
     johnson_order,
     neh_order,
+    reinsertion,
     split_aware_greedy,
 )
 from solver.pipeline.check import check_schedule, makespan_of, makespan_times, simulate
@@ -86,3 +87,22 @@ def test_accelerated_insertion_equals_simulation() -> None:
         for pos in range(8):
             rows = [tuple(r) for r in seq[:pos]] + [tuple(cand[k])] + [tuple(r) for r in seq[pos:]]
             assert abs(costs[k, pos] - makespan_times(rows)) < 1e-9
+
+
+def test_reinsertion_never_lengthens_and_ends_where_no_move_helps() -> None:
+    """From FIFO on random batches: a permutation, no longer, and a local optimum (no single
+    job moved elsewhere shortens it) when it stopped before its pass bound."""
+    rng = random.Random(3)
+    for _ in range(20):
+        jobs = random_jobs(rng, 9, 1)
+        times = [j.options[0].times for j in jobs]
+        start = list(range(len(times)))
+        out = reinsertion(times, start, passes=50)
+        assert sorted(out) == start
+        after = makespan_times([times[j] for j in out])
+        assert after <= makespan_times([times[j] for j in start]) + 1e-12
+        for j in out:
+            rest = [x for x in out if x != j]
+            for p in range(len(out)):
+                moved = rest[:p] + [j] + rest[p:]
+                assert makespan_times([times[k] for k in moved]) >= after * (1 - 1e-9)
