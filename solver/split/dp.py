@@ -519,9 +519,10 @@ class _Pool:
 def _nondominated(lat: Any, en: Any) -> Any:
     """Indices of the non-dominated labels, fastest first: sorted by (latency, energy), a label
     is kept when its energy is below every energy before it (the rule of `_front`; of equal
-    pairs the first). Sorted by latency alone (stable: the label sets merged here are sorted
-    runs, which the sort takes in near-linear time); of equal latencies the least energy is the
-    last one kept, so a kept label followed by a kept one of the same latency is dropped."""
+    pairs the first). Sorted by latency alone (stable); of equal latencies the least energy is
+    the last one kept, so a kept label followed by a kept one of the same latency is dropped.
+    Used on small sets (a bundle's clocks, the known plans); the label sweep's merge
+    (`frontmerge`) keeps the same rule and is tested against this one."""
     if len(lat) <= 1:
         return np.arange(len(lat), dtype=np.int64)
     order = np.argsort(lat, kind="stable")
