@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import owner
 from harness.backends.base import BackendError
 from harness.profile import CoreShare
 
@@ -350,10 +351,12 @@ class CoreLedger:
 
 
 def _alive(pid: int) -> bool:
+    """Whether the lease's process still runs: a zombie (killed, not yet collected by its
+    parent) holds nothing, or one parent that never waits would keep its cores for good."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's process: alive
         return True
-    return True
+    return not owner.zombie(pid)

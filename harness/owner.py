@@ -41,14 +41,29 @@ class Owner:
         return cls(parts[0], parts[1], parts[2], int(parts[3]), int(parts[4]))
 
 
-def start_time(pid: int, proc: Path = PROC) -> int | None:
-    """A process's start time in clock ticks since boot; None when it does not exist."""
+def _stat(pid: int, proc: Path = PROC) -> list[str] | None:
+    """/proc/PID/stat from field 3 (the state) on; None when there is no such process."""
     try:
         stat = (proc / str(pid) / "stat").read_text()
     except OSError:
         return None
     # the command name (field 2) is in parentheses and may hold spaces: split after it
-    fields = stat[stat.rfind(")") + 2 :].split()
+    return stat[stat.rfind(")") + 2 :].split()
+
+
+def zombie(pid: int, proc: Path = PROC) -> bool:
+    """Whether the process has ended and only waits for its parent to collect its status: it
+    runs no code any more (no clean-up either), yet its PID and /proc entry stay."""
+    fields = _stat(pid, proc)
+    return fields is not None and fields[0] in ("Z", "X")
+
+
+def start_time(pid: int, proc: Path = PROC) -> int | None:
+    """A running process's start time in clock ticks since boot; None when it does not exist
+    or has ended (a zombie: killed, its parent not yet told)."""
+    fields = _stat(pid, proc)
+    if fields is None or fields[0] in ("Z", "X"):
+        return None
     return int(fields[19])  # field 22 of the whole line
 
 

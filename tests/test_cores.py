@@ -23,6 +23,7 @@ from harness.cores import (
     parse_cores,
 )
 from tests.factory.cores import other_probe_holding
+from tests.factory.procs import zombie
 
 
 def test_nodes_get_disjoint_cores_from_the_top_down() -> None:
@@ -102,6 +103,16 @@ def test_a_lease_of_a_process_that_is_gone_holds_nothing(tmp_path: Path) -> None
     lease.write_text(json.dumps({"pid": int(dead.stdout), "cpusets": {"probe z": [0, 1]}}))
     assert CoreLedger(tmp_path).busy() == {}
     assert not lease.exists()
+
+
+def test_a_lease_of_a_killed_process_not_yet_collected_holds_nothing(tmp_path: Path) -> None:
+    """A zombie's PID still answers kill(0); its cores must not stay held until its parent
+    waits (a parent that never does would hold them for good)."""
+    with zombie() as (pid, _):
+        lease = tmp_path / "zombie.json"
+        lease.write_text(json.dumps({"pid": pid, "cpusets": {"probe z": [0, 1]}}))
+        assert CoreLedger(tmp_path).busy() == {}
+        assert not lease.exists()
 
 
 def test_two_processes_lease_disjoint_cores(tmp_path: Path) -> None:

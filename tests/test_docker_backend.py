@@ -8,6 +8,7 @@ CI=true a missing engine or image fails these tests; elsewhere they skip and say
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ import pytest
 
 from harness.backends.base import BackendError, ProbeRequest, seen_cpuset
 from harness.backends.docker import (
+    LABEL_OWNER,
     LABEL_SESSION,
     DockerBackend,
     available,
@@ -33,6 +35,8 @@ from harness.backends.docker import (
 from harness.cores import CoreLedger, CoresRefused
 from harness.profile import Caps, Outcome
 from harness.spec import load_spec
+from tests.factory.docker import containers
+from tests.factory.procs import zombie
 
 ROOT = Path(__file__).resolve().parents[1]
 CI = os.environ.get("CI") == "true"
@@ -62,11 +66,8 @@ def image(engine: None) -> str:
     return found
 
 
-def _left(session: str) -> list[object]:
-    import docker
-
-    cli = docker.from_env(timeout=30)
-    return list(cli.containers.list(all=True, filters={"label": f"{LABEL_SESSION}={session}"}))
+def _left(session: str) -> list[Any]:
+    return containers(f"{LABEL_SESSION}={session}")
 
 
 def _py(code: str) -> list[str]:
@@ -321,24 +322,22 @@ def test_sigint_to_a_driver_removes_its_container(image: str, tmp_path: Path) ->
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
     assert not _left(session)
 
 
 @pytest.mark.docker
 def test_ctrl_c_to_harness_profile_leaves_no_container(image: str, tmp_path: Path) -> None:
     """SIGINT to `harness profile --backend docker` while a real probe runs."""
-    import docker
-
     env = dict(os.environ, PYTHONPATH=str(ROOT), HARNESS_DATA=str(tmp_path / "data"))
     out = tmp_path / "prof.json"
     spec = ROOT / "tests" / "data" / "docker-tiny.yaml"
     cmd = [sys.executable, "-m", "harness.cli", "profile", str(spec), "--cpu", "1"]
     cmd += ["--backend", "docker", "--image", image, "--out", str(out)]
     proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stderr=subprocess.PIPE)
-    cli = docker.from_env(timeout=30)
 
     def mine() -> list[Any]:
-        found = cli.containers.list(all=True, filters={"label": LABEL_SESSION})
+        found = containers(LABEL_SESSION)
         return [c for c in found if c.labels[LABEL_SESSION].startswith(f"{proc.pid}-")]
 
     try:
@@ -352,6 +351,7 @@ def test_ctrl_c_to_harness_profile_leaves_no_container(image: str, tmp_path: Pat
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
     assert rc == 130, rc
     assert not mine()
     if out.exists():  # whatever was kept is a valid, resumable partial profile
@@ -381,7 +381,7 @@ def test_what_a_killed_harness_profile_left_is_removed_by_cleanup(
     )
 
     def its() -> list[Any]:
-        found = cli.containers.list(all=True, filters={"label": LABEL_SESSION})
+        found = containers(LABEL_SESSION)
         return [c for c in found if c.labels[LABEL_SESSION].startswith(f"{proc.pid}-")]
 
     try:
@@ -410,6 +410,7 @@ def test_what_a_killed_harness_profile_left_is_removed_by_cleanup(
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
         for c in its() + [live]:
             with contextlib.suppress(Exception):
                 c.remove(force=True)
@@ -444,6 +445,7 @@ def test_interrupted_docker_sweep_resumes_from_its_probes_on_disk(
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
     first = probes()
     partial = json.loads(out.read_text())
     if partial["complete"]:
@@ -482,9 +484,7 @@ def test_memory_sweep_adds_a_cpus_by_memory_matrix_of_capped_containers(
         assert cell["outcome"] == "ok" and cell["throughput"] > 0
         assert probe["caps"]["memory_gb"] == mem and probe["backend"] == "docker"
         assert probe["enforced"]["memory_enforced"] is True
-    import docker
-
-    left = docker.from_env(timeout=30).containers.list(all=True, filters={"label": LABEL_SESSION})
+    left = containers(LABEL_SESSION)
     assert not [c for c in left if c.labels[LABEL_SESSION].startswith(f"{proc.pid}-")]
 
 
@@ -525,6 +525,37 @@ def test_a_probe_is_refused_the_cores_a_running_harness_container_holds(
     assert "in use by " in msg and f"container {holder.name}" in msg  # (and others then)
     assert "--allow-oversubscribe" in msg
     assert not _left(be.session)
+
+
+@pytest.mark.docker
+def test_a_container_whose_maker_was_killed_holds_no_cores_and_is_removed(
+    image: str, tmp_path: Path
+) -> None:
+    """Its maker killed and not yet collected by its parent (a zombie): the running container
+    holds cores for nobody, so the next probe's core accounting removes it instead of waiting."""
+    import docker
+
+    from harness import owner
+
+    cli = docker.from_env(timeout=60)
+    n = int(cli.info()["NCPU"])
+    be = DockerBackend(image, entry=["true"], ledger=CoreLedger(tmp_path / "cores"))
+    with zombie() as (pid, start):
+        maker = dataclasses.replace(owner.me(), pid=pid, start=start)
+        c = cli.containers.run(
+            image,
+            ["sleep", "300"],
+            detach=True,
+            labels={LABEL_SESSION: f"test-orphan-{os.getpid()}", LABEL_OWNER: maker.label()},
+            cpuset_cpus=f"0-{n - 1}",
+            network_mode="none",
+        )
+        try:  # made after the backend started (and reaped what it found then)
+            assert f"container {c.name}" not in str(be.engine_busy())
+            assert not containers(f"{LABEL_SESSION}=test-orphan-{os.getpid()}")
+        finally:
+            with contextlib.suppress(docker.errors.NotFound):
+                c.remove(force=True)
 
 
 @pytest.mark.docker

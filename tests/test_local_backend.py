@@ -333,6 +333,7 @@ def test_a_killed_harness_process_probe_cgroups_are_reaped_and_their_probes_kill
         assert not dirs["dead"].exists() and dirs["live"].exists()
     finally:
         sleeper.kill()
+        sleeper.wait()
         for d in dirs.values():
             with contextlib.suppress(OSError):
                 d.rmdir()

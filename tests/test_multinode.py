@@ -27,6 +27,7 @@ from harness.multinode import (
 )
 from harness.profile import Caps, Outcome
 from harness.spec import load_spec
+from tests.factory.docker import containers
 
 ROOT = Path(__file__).resolve().parents[1]
 CI = os.environ.get("CI") == "true"
@@ -148,7 +149,7 @@ def _left(session: str) -> tuple[list[object], list[object]]:
 
     cli = docker.from_env(timeout=30)
     flt = {"label": f"harness.session={session}"}
-    return cli.containers.list(all=True, filters=flt), cli.networks.list(filters=flt)
+    return containers(flt["label"]), cli.networks.list(filters=flt)
 
 
 @pytest.mark.docker
@@ -179,8 +180,8 @@ def test_two_node_cpu_training_across_two_containers(image: str, tmp_path: Path)
     metas = [r for r in result.records if r.get("type") == "meta" and "nnodes" in r]
     assert sorted(m["rank"] for m in metas) == [0, 1] and {m["nnodes"] for m in metas} == {2}
     assert {m["launcher"] for m in metas} == {"torchrun"}  # ranks came from torchrun's env
-    containers, networks = _left(session)
-    assert not containers and not networks
+    kept, networks = _left(session)
+    assert not kept and not networks
 
 
 @pytest.mark.docker
@@ -215,8 +216,8 @@ def test_two_engines_path_with_host_network_and_archive_io(
     assert (tmp_path / "mh" / "node1" / "records.jsonl").exists()  # fetched by archive
     metas = [r for r in result.records if r.get("type") == "meta" and "nnodes" in r]
     assert sorted((m["launcher"], m["rank"]) for m in metas) == [("torchrun", 0), ("torchrun", 1)]
-    containers, _ = _left(session)
-    assert not containers
+    kept, _ = _left(session)
+    assert not kept
 
 
 @pytest.mark.docker
@@ -263,7 +264,7 @@ def test_profile_cli_two_nodes_writes_a_valid_profile(image: str, tmp_path: Path
     import docker
 
     cli = docker.from_env(timeout=30)
-    left = [c.labels.get("harness.session", "") for c in cli.containers.list(all=True)]
+    left = [c.labels.get("harness.session", "") for c in containers()]
     left += [(n.attrs.get("Labels") or {}).get("harness.session", "") for n in cli.networks.list()]
     assert not [x for x in left if x.startswith(f"{os.getpid()}-")]
 
@@ -314,9 +315,10 @@ def test_ctrl_c_to_a_two_node_profile_leaves_no_container_or_network(
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
     assert rc == 130, rc
-    containers, networks = mine()
-    assert not containers and not networks
+    kept, networks = mine()
+    assert not kept and not networks
 
 
 @pytest.mark.docker
@@ -345,7 +347,7 @@ def test_nodes_that_need_more_cores_than_the_host_has_are_refused_before_anythin
     assert f"has {n} (0-{n - 1})" in line and "--allow-oversubscribe" in line
     assert not out.exists()
     cli = docker.from_env(timeout=30)
-    left = [c.labels.get("harness.session", "") for c in cli.containers.list(all=True)]
+    left = [c.labels.get("harness.session", "") for c in containers()]
     left += [(x.attrs.get("Labels") or {}).get("harness.session", "") for x in cli.networks.list()]
     assert not [x for x in left if x.startswith(f"{os.getpid()}-")]
 

@@ -3,11 +3,13 @@ as gone (a reused PID, another host, boot or namespace never does)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import replace
 
 from harness import owner
+from tests.factory.procs import zombie
 
 
 def _ended_process() -> owner.Owner:
@@ -34,6 +36,14 @@ def test_a_label_round_trips_and_foreign_labels_name_no_owner() -> None:
 def test_this_process_is_not_gone_and_an_ended_one_is() -> None:
     assert owner.gone(owner.me()) is False
     assert owner.gone(_ended_process()) is True
+
+
+def test_a_killed_process_its_parent_has_not_collected_is_gone() -> None:
+    """A zombie keeps its PID and /proc entry but runs no clean-up: what it made is orphaned."""
+    with zombie() as (pid, start):
+        assert owner.start_time(pid) is None
+        assert owner.gone(replace(owner.me(), pid=pid, start=start)) is True
+    assert not owner.zombie(os.getpid())
 
 
 def test_a_reused_pid_counts_as_gone_and_other_hosts_or_namespaces_are_not_judged() -> None:

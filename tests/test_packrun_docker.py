@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from harness.backends.docker import LABEL_SESSION
-from tests.factory.docker import job_image
+from tests.factory.docker import containers, job_image
 from tests.factory.packing import tiny_packing_solution
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,10 +33,7 @@ def _cli(args: list[str], timeout: float = 600) -> subprocess.CompletedProcess[s
 
 
 def _containers() -> list[Any]:
-    import docker
-
-    cli = docker.from_env(timeout=30)
-    return list(cli.containers.list(all=True, filters={"label": LABEL_SESSION}))
+    return containers(LABEL_SESSION)
 
 
 def _ours() -> list[Any]:

@@ -28,7 +28,7 @@ from harness.runsplit.orchestrate import Session, run_session
 from harness.runsplit.plan import LinkSetting, ModelRef, Phase, PlanSpec, Segment
 from harness.runsplit.summary import summarise
 from harness.spec import JobSpec
-from tests.factory.docker import job_image
+from tests.factory.docker import containers, job_image
 from tests.factory.infer_profiles import make_infer_profile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +74,7 @@ def _docker() -> Any:
 def _left(session: str) -> tuple[list[Any], list[Any]]:
     cli = _docker()
     flt = {"label": f"{LABEL_SESSION}={session}"}
-    return list(cli.containers.list(all=True, filters=flt)), list(cli.networks.list(filters=flt))
+    return containers(flt["label"]), list(cli.networks.list(filters=flt))
 
 
 @pytest.mark.docker
@@ -123,8 +123,8 @@ def test_split_resnet18_across_two_containers_on_a_shaped_link(image: str, tmp_p
     assert lo.latency.median - hi.latency.median > 0.5 * gap  # compute noise on a busy host
     assert lo.stages.transfer_s < 2.0 * (gap + 0.01)  # and not wildly slower than the rate
     assert run.network is not None
-    containers, networks = _left(run.network.removeprefix("harness-split-"))
-    assert containers == [] and networks == []
+    kept, networks = _left(run.network.removeprefix("harness-split-"))
+    assert kept == [] and networks == []
 
 
 def _solution(tmp_path: Path) -> Path:
@@ -218,7 +218,7 @@ def test_ctrl_c_removes_both_containers_and_the_network(image: str, tmp_path: Pa
         while session is None:
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the split containers never appeared"
-            for c in _docker().containers.list(filters={"label": "harness.role=split-edge"}):
+            for c in containers("harness.role=split-edge"):
                 created = c.attrs.get("Created", "")
                 if c.labels.get(LABEL_SESSION) and created and _after(created, started):
                     session = c.labels[LABEL_SESSION]
@@ -229,8 +229,9 @@ def test_ctrl_c_removes_both_containers_and_the_network(image: str, tmp_path: Pa
     finally:
         if proc.poll() is None:
             proc.kill()
-    containers, networks = _left(session)
-    assert containers == [] and networks == []
+            proc.wait()
+    kept, networks = _left(session)
+    assert kept == [] and networks == []
 
 
 def _after(created: str, t: float) -> bool:
@@ -313,5 +314,5 @@ def test_a_crashed_worker_is_a_recorded_outcome(image: str, tmp_path: Path) -> N
     assert res.error is not None and res.error.startswith("edge container crashed: exit 1")
     assert res.phases[0].requests == 0
     assert run.network is not None
-    containers, networks = _left(run.network.removeprefix("harness-split-"))
-    assert containers == [] and networks == []
+    kept, networks = _left(run.network.removeprefix("harness-split-"))
+    assert kept == [] and networks == []

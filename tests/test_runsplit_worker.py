@@ -107,6 +107,7 @@ def test_split_over_loopback_matches_the_whole_model_and_feels_the_bandwidth(
     finally:
         for p in procs:
             p.kill()
+            p.wait()
     edge = _records(tmp_path / "edge.jsonl")
     assert [r["type"] for r in edge if r["type"] == "error"] == []
     done = {r["phase"]: r for r in edge if r["type"] == "phase_done"}

@@ -171,6 +171,7 @@ def test_ctrl_c_cancels_the_sweeps_jobs_and_resume_finishes_it(
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
     assert proc.returncode == 130, err[-2000:]
     assert "continue with --resume" in err
     assert _queue(prefix) == []  # nothing of it left in the queue
@@ -210,6 +211,7 @@ def test_the_jobs_of_a_killed_sweep_are_cancelled_by_the_next_backend(
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
     left = its()
     assert left and all(c.startswith(OWNER_TAG) for c in left.values()), left
     dry = subprocess.run(

@@ -255,13 +255,18 @@ class DockerBackend:
         return str(self.info.get("Name") or self.base_url or "local engine")
 
     def engine_busy(self) -> dict[int, list[str]]:
-        """Cores of the harness containers running on this engine (any session), by name."""
+        """Cores of the harness containers running on this engine (any session), by name; one
+        whose maker was killed holds none: it is removed (harness/owner.py)."""
         out: dict[int, list[str]] = {}
         flt = {"label": LABEL_SESSION, "status": "running"}
         for summary in self.client.api.containers(filters=flt):
             try:  # one that ends meanwhile holds nothing
                 attrs = self.client.api.inspect_container(summary["Id"])
             except docker.errors.NotFound:
+                continue
+            if _orphaned((attrs.get("Config") or {}).get("Labels")):
+                with contextlib.suppress(docker.errors.APIError):  # its maker was killed
+                    self.client.api.remove_container(summary["Id"], force=True)
                 continue
             text = (attrs.get("HostConfig") or {}).get("CpusetCpus") or ""
             name = str(attrs.get("Name") or summary["Id"][:12]).lstrip("/")
@@ -670,12 +675,18 @@ class DockerBackend:
     def containers(self) -> list[Any]:
         """This session's containers, running or not."""
         flt = {"label": f"{LABEL_SESSION}={self.session}"}
-        return list(self.client.containers.list(all=True, filters=flt))
+        return list(self.client.containers.list(all=True, filters=flt, ignore_removed=True))
 
     def cleanup(self) -> None:
         for c in self.containers():
             with contextlib.suppress(Exception):
                 c.remove(force=True)
+
+
+def _orphaned(labels: dict[str, str] | None) -> bool:
+    """Made by a harness process of this host that has ended (see harness/owner.py)."""
+    o = owner.Owner.parse((labels or {}).get(LABEL_OWNER))
+    return o is not None and owner.gone(o) is True
 
 
 def reap_orphans(client: Any, dry_run: bool = False) -> list[str]:
@@ -684,19 +695,16 @@ def reap_orphans(client: Any, dry_run: bool = False) -> list[str]:
     removed, as 'container NAME' / 'network NAME'. Things of live, unknown or foreign owners
     stay (harness/owner.py)."""
     out: list[str] = []
-
-    def orphaned(labels: dict[str, str] | None) -> bool:
-        o = owner.Owner.parse((labels or {}).get(LABEL_OWNER))
-        return o is not None and owner.gone(o) is True
-
-    for c in client.containers.list(all=True, filters={"label": LABEL_OWNER}):
-        if orphaned(c.labels):
+    # ignore_removed: one that another clean-up removes while they are listed is no error
+    found = client.containers.list(all=True, filters={"label": LABEL_OWNER}, ignore_removed=True)
+    for c in found:
+        if _orphaned(c.labels):
             out.append(f"container {c.name} ({c.status})")
             if not dry_run:
                 with contextlib.suppress(docker.errors.NotFound):
                     c.remove(force=True)
     for n in client.networks.list(filters={"label": LABEL_OWNER}):
-        if orphaned(n.attrs.get("Labels")):
+        if _orphaned(n.attrs.get("Labels")):
             out.append(f"network {n.name}")
             if not dry_run:
                 with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):

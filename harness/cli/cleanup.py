@@ -45,7 +45,7 @@ def _containers(dry_run: bool) -> list[str]:
     flt = {"label": docker_backend.LABEL_SESSION}
     unowned = [
         c.name
-        for c in client.containers.list(all=True, filters=flt)
+        for c in client.containers.list(all=True, filters=flt, ignore_removed=True)
         if docker_backend.LABEL_OWNER not in c.labels
     ]
     if unowned:

@@ -4,6 +4,7 @@ fails the test, elsewhere it skips (a machine without Docker can still run the r
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
@@ -30,3 +31,13 @@ def job_image() -> str:
         need("no harness-job:cpu image (build it with `harness images build`)")
     assert found is not None
     return found
+
+
+def containers(label: str | None = None) -> list[Any]:
+    """The engine's containers, running or not, with `label` ("key" or "key=value"; None: all).
+    One removed while they are listed (another test's clean-up) is left out, not an error."""
+    import docker
+
+    cli = docker.from_env(timeout=30)
+    flt = {"label": label} if label else None
+    return list(cli.containers.list(all=True, filters=flt, ignore_removed=True))
