@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from solver.pipeline.jobs import Job, Times
 
 PLAIN_NODES = 30  # the balance relaxation's node limits: its work bound (see balance_relaxation)
 SUBSET_NODES = 1_000
+# SCIP's separation setting for the subset model: AGGRESSIVE raised its bound at N = 100 (sampled
+# seed 4, 50 s: 2.7634 -> 2.7647; the schedule 2.7683) at about the same nodes per second;
+# heuristics off or best-first node selection lowered it (2.7595)
+SUBSET_SEPARATING = "AGGRESSIVE"
 SUBSET_MAX_KEYS = 1_200  # (job, option) pairs up to which the subset model is built
 PLAIN_MAX_KEYS = 2_000  # ... and the plain one (its root alone took 21 s at N = 500)
 
@@ -105,12 +109,52 @@ def balance_lower_bound(
 @dataclass(frozen=True)
 class Balance:
     """The balance relaxation's proven bound, the splits of its best solution (None if SCIP
-    found none), and whether the time limit (rather than its node limits) stopped it."""
+    found none), and whether the time limit (rather than its node limits) stopped it.
+    `search` is its subset model as its node limit left it, when it was not solved: the final
+    search may go on with it (`resume_balance`)."""
 
     bound: float
     splits: list[int] | None
     cut_by_time: bool
     nodes: int
+    search: _Open | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class _Open:
+    """A subset model SCIP stopped at its node limit, and what reads its splits out."""
+
+    model: Any
+    y: dict[tuple[int, int], Any]
+    options: Sequence[Sequence[int]]
+
+
+def resume_balance(bal: Balance, time_limit: float | None) -> Balance:
+    """The subset model's search, gone on from where its node limit stopped it (SCIP keeps its
+    tree) for up to `time_limit` s: a search bounded by time, so only the final one may run it.
+    At N = 100 its dual bound keeps rising where the position model's LP does not finish its
+    root (sampled seed 2, 60 s in all: 2.5750, where the 60 s solve without it ended at 2.5729;
+    the best schedule 2.5759).
+    Returns `bal` itself when there is nothing to go on with."""
+    open_ = bal.search
+    if open_ is None:
+        return bal
+    m = open_.model
+    m.setParam("limits/nodes", -1)
+    # SCIP's clock counts every call's solving time: the limit is set past what was spent
+    spent = float(m.getSolvingTime())
+    m.setParam("limits/time", 1e20 if time_limit is None else spent + max(0.05, time_limit))
+    m.optimize()
+    splits = _splits(m, open_.y, open_.options) if m.getNSols() > 0 else bal.splits
+    done = None if m.getStatus() == "optimal" else open_
+    bound = max(bal.bound, float(m.getDualbound()))
+    return Balance(bound, splits, m.getStatus() == "timelimit", int(m.getNTotalNodes()), done)
+
+
+def _splits(m: Any, y: dict[tuple[int, int], Any], options: Sequence[Sequence[int]]) -> list[int]:
+    """Per job the option its best solution sets most; ties go to the lower index."""
+    val: dict[tuple[int, int], float] = {k: m.getVal(v) for k, v in y.items()}
+    return [-max((val[j, s], -s) for s in options[j])[1] for j in range(len(options))]
 
 
 def balance_bound_and_splits(
@@ -155,6 +199,7 @@ def balance_relaxation(
     keys = sum(len(o) for o in options)
     cut = False
     nodes = 0
+    search = None
     for subset in (False, True):
         if keys > (subset_max_keys if subset else plain_max_keys):
             break
@@ -163,6 +208,10 @@ def balance_relaxation(
             cut = True
             break
         m, y = _balance_model(jobs, options, subset)
+        if subset:  # its bound is what it is for: more cuts per node (see SUBSET_SEPARATING)
+            from pyscipopt import SCIP_PARAMSETTING
+
+            m.setSeparating(getattr(SCIP_PARAMSETTING, SUBSET_SEPARATING))
         m.setParam("limits/nodes", subset_nodes if subset else plain_nodes)
         if t_end is not None:
             m.setParam("limits/time", max(0.05, t_end - time.perf_counter()))
@@ -176,10 +225,10 @@ def balance_relaxation(
         nodes += int(m.getNNodes())
         best_bound = max(best_bound, float(m.getDualbound()))
         if m.getNSols() > 0:
-            val: dict[tuple[int, int], float] = {k: m.getVal(v) for k, v in y.items()}
-            # per job the option most set; ties go to the lower index
-            splits = [-max((val[j, s], -s) for s in options[j])[1] for j in range(n)]
-    return Balance(best_bound, splits, cut, nodes)
+            splits = _splits(m, y, options)
+        if subset and m.getStatus() == "nodelimit":
+            search = _Open(m, y, options)
+    return Balance(best_bound, splits, cut, nodes, search)
 
 
 def _balance_model(

@@ -234,6 +234,7 @@ def _offline_opt(
     how = {
         "bdp": "bounded DP",
         "bound": "the balance bound (the best schedule found meets it)",
+        "balance": "the balance relaxation's search",
     }.get(o.method, f"SCIP ({o.method.removeprefix('scip-')} model)")
     note = f"proven optimal by {how}"
     if not o.optimal:

@@ -18,13 +18,17 @@ never weaker than the best of them), then runs phases, each of which may settle 
   later phases go on from its incumbent and its bound;
 - bound met: when the best schedule so far meets the bound, it is proven and SCIP is not run
   (the answer's method is "bound");
+- balance search: for N >= BALANCE_SEARCH_MIN_N with free splits, where the position model
+  does not finish its root LP within a minute, the final search goes on with the balance
+  relaxation's subset model from where its node limit stopped it (its bound keeps rising; its
+  best splits, in their best heuristic order, may give a shorter schedule);
 - SCIP: the position (or disjunctive) model of solver/pipeline/model.py, warm-started, bounded
   below by the bound, with the rest of the time limit.
 
 Every phase before SCIP is bounded by its work (nodes, states, insertions), so it ends on the
 same schedule and bound on any machine; the time limit is the one wall-clock cap, and when it
 stops a phase early the result's notes name the phase. ExactResult.method says which phase
-proved (or stopped): "bdp", "bound", "scip-position", ...
+proved (or stopped): "bdp", "bound", "balance", "scip-position", ...
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from solver.pipeline.baselines import best_order_heuristic
-from solver.pipeline.bounds import Balance, balance_relaxation, fixed_lower_bound
+from solver.pipeline.bounds import Balance, balance_relaxation, fixed_lower_bound, resume_balance
 from solver.pipeline.check import makespan_of
 from solver.pipeline.dp import solve_bdp
 from solver.pipeline.jobs import Job, Schedule, Start, job_times, nondominated
@@ -53,6 +57,7 @@ from solver.pipeline.quick_bounds import quick_lower_bound
 Formulation = Literal["position", "disjunctive"]
 Method = Literal["auto", "bdp", "scip"]
 BDP_MAX_N = 14  # method "auto" tries the bounded DP first up to this many jobs
+BALANCE_SEARCH_MIN_N = 100  # from here the final search goes on with the balance relaxation
 # a larger SCIP model is not built: past it the build takes most of a minute in Python and SCIP
 # overran a 60 s limit in its presolve (N = 500, 630,000 binaries: 112 s); N = 100 is ~80,000
 MAX_BINARIES = 200_000
@@ -133,6 +138,10 @@ def solve_exact(
     settled = _by_bound(search)
     if settled is not None:
         return settled
+    if _balance_search_first(search):
+        settled = _by_balance_search(search)
+        if settled is not None:
+            return settled
     return _by_scip(
         search, quiet=quiet, threads=threads, node_limit=node_limit, max_binaries=max_binaries
     )
@@ -158,6 +167,7 @@ class _Search:
     cheap: float = field(init=False)  # the best cheap bound: the floor of every bound reported
     cheap_splits: list[int] | None = None  # the Lagrangian's splits (free splits only)
     bal_weighed: bool = False  # the caller's warm start is no worse than the balance splits
+    balance: Balance | None = None  # the balance relaxation (its open search, if any)
 
     def __post_init__(self) -> None:
         fixed = self.fixed_splits
@@ -194,6 +204,7 @@ class _Search:
         """The balance relaxation's bound (with the cheap floor) and splits, and a note when
         the time limit cut it short."""
         self.lb = max(self.cheap, bal.bound)
+        self.balance = bal
         self.bal_splits = bal.splits if bal.splits is not None else self.cheap_splits
         if bal.cut_by_time:
             self.notes.append(
@@ -285,6 +296,49 @@ def _by_bound(search: _Search) -> ExactResult | None:
         return search.answer(
             search.warm, search.warm_ms, search.warm_ms, "optimal", True, 0, "bound"
         )
+    return None
+
+
+def _balance_search_first(search: _Search) -> bool:
+    """Whether the final search goes on with the balance relaxation before (usually instead
+    of) the position model: free splits, its subset model left open, and at least
+    BALANCE_SEARCH_MIN_N jobs, where the position model's root LP does not finish in a minute
+    (N = 100: SCIP ends at its root, its bound the one it was handed)."""
+    bal = search.balance
+    return (
+        search.fixed_splits is None
+        and bal is not None
+        and bal.search is not None
+        and len(search.jobs) >= BALANCE_SEARCH_MIN_N
+    )
+
+
+def _by_balance_search(search: _Search) -> ExactResult | None:
+    """The balance relaxation's subset model, gone on (bounded by the time left only: this is
+    the final search) from where its node limit stopped it; its best split choice, in its best
+    heuristic order, replaces the best schedule when shorter. Settles unless SCIP solved the
+    relaxation with time to spare, when the position model goes on from here."""
+    assert search.balance is not None
+    before = search.balance.splits
+    bal = resume_balance(search.balance, search.remaining())
+    search.balance, search.lb = bal, max(search.bound(), bal.bound)
+    if bal.splits is not None and bal.splits != before:
+        cand = _default_warm(search.jobs, search.options, None, bal.splits)
+        cand_ms = makespan_of(search.jobs, *cand)
+        if cand_ms < search.warm_ms - 1e-12:
+            search.warm, search.warm_ms = cand, cand_ms
+    lb_all = max(search.lb, search.dp_lb)
+    optimal = relative_gap(search.warm_ms, lb_all) <= 1e-9
+    if optimal or bal.cut_by_time or bal.search is not None:
+        status = "optimal" if optimal else "timelimit"
+        lower = search.warm_ms if optimal else lb_all
+        return search.answer(
+            search.warm, search.warm_ms, lower, status, optimal, bal.nodes, "balance"
+        )
+    search.notes.append(
+        f"the balance relaxation solved at {bal.bound:.6g} after {bal.nodes} nodes; "
+        "SCIP's position model goes on"
+    )
     return None
 
 

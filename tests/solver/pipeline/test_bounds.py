@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from solver.pipeline.baselines import order_for_splits
-from solver.pipeline.bounds import balance_bound_and_splits, balance_lower_bound
+from solver.pipeline.bounds import (
+    balance_bound_and_splits,
+    balance_lower_bound,
+    balance_relaxation,
+    resume_balance,
+)
 from solver.pipeline.check import makespan_of
 from solver.pipeline.jobs import Job, SplitOption, nondominated
 from solver.pipeline.sample import sample_jobs
@@ -45,3 +52,22 @@ def test_balance_bound_closes_the_gap_on_a_sampled_batch_of_50() -> None:
     ms = makespan_of(jobs, order_for_splits(jobs, splits), splits)
     assert lb <= ms + 1e-9
     assert (ms - lb) / ms < 0.01
+
+
+def test_a_balance_relaxation_stopped_by_its_node_limit_goes_on_where_it_stopped() -> None:
+    """resume_balance continues SCIP's search to the optimum an unlimited solve reaches (sampled
+    N = 15, seed 3: about 150 nodes), from a bound the node limit left lower; its splits
+    schedule at or above that bound."""
+    jobs = sample_jobs(num_jobs=15, seed=3)
+    options = [nondominated(j) for j in jobs]
+    stopped = balance_relaxation(jobs, options, subset_nodes=2)
+    assert stopped.search is not None  # left open by its node limit
+    whole = balance_relaxation(jobs, options, subset_nodes=-1)
+    assert whole.search is None and whole.bound > stopped.bound + 1e-6
+    gone_on = resume_balance(stopped, None)
+    assert gone_on.search is None and not gone_on.cut_by_time
+    assert gone_on.nodes > 2 and gone_on.bound == pytest.approx(whole.bound, rel=1e-6)
+    assert gone_on.splits is not None
+    ms = makespan_of(jobs, order_for_splits(jobs, gone_on.splits), gone_on.splits)
+    assert gone_on.bound <= ms + 1e-9
+    assert resume_balance(gone_on, None) is gone_on  # nothing left to go on with

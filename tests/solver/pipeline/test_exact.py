@@ -86,3 +86,31 @@ def test_time_limit_keeps_best_schedule_bound_and_gap() -> None:
 def test_an_empty_batch_is_optimal_at_zero() -> None:
     r = solve_exact([])
     assert r.optimal and r.makespan == 0 and r.order == [] and r.method == "-"
+
+
+def test_the_final_search_goes_on_with_the_balance_relaxation_its_node_limit_left_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """From BALANCE_SEARCH_MIN_N jobs (here lowered to reach a small batch) the final search
+    continues the balance relaxation: sampled N = 15, seed 3, left open after 2 nodes, is then
+    proven optimal by it (its splits' schedule meets its bound), where one SCIP node of the
+    position model from the same start proves nothing."""
+    from solver.pipeline import exact
+    from solver.pipeline.bounds import Balance, balance_relaxation
+
+    jobs = sample_jobs(num_jobs=15, seed=3)
+    options = [nondominated(j) for j in jobs]
+    whole = balance_relaxation(jobs, options, subset_nodes=-1)
+
+    def open_balance() -> Balance:
+        b = balance_relaxation(jobs, options, subset_nodes=2)
+        assert b.search is not None and b.bound < whole.bound - 1e-6
+        return b
+
+    r = solve_exact(jobs, method="scip", balance=open_balance(), node_limit=1)
+    assert r.method == "scip-position" and not r.optimal
+    monkeypatch.setattr(exact, "BALANCE_SEARCH_MIN_N", 2)
+    r = solve_exact(jobs, method="scip", balance=open_balance(), node_limit=1)
+    assert r.method == "balance" and r.optimal and r.status == "optimal"
+    assert r.makespan == pytest.approx(whole.bound, rel=1e-6)
+    assert makespan_of(jobs, r.order, r.splits) == pytest.approx(r.makespan)
