@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROC = Path("/proc")
+ENDED = ("Z", "X")  # /proc/PID/stat states of a process that runs no more: zombie, dead
 
 
 @dataclass(frozen=True)
@@ -55,14 +56,14 @@ def zombie(pid: int, proc: Path = PROC) -> bool:
     """Whether the process has ended and only waits for its parent to collect its status: it
     runs no code any more (no clean-up either), yet its PID and /proc entry stay."""
     fields = _stat(pid, proc)
-    return fields is not None and fields[0] in ("Z", "X")
+    return fields is not None and fields[0] in ENDED
 
 
 def start_time(pid: int, proc: Path = PROC) -> int | None:
     """A running process's start time in clock ticks since boot; None when it does not exist
     or has ended (a zombie: killed, its parent not yet told)."""
     fields = _stat(pid, proc)
-    if fields is None or fields[0] in ("Z", "X"):
+    if fields is None or fields[0] in ENDED:
         return None
     return int(fields[19])  # field 22 of the whole line
 
