@@ -253,8 +253,9 @@ def default_ledger_dir() -> Path:
 
 class CoreLedger:
     """The cores harness probes hold on this host, shared by every harness process on it: one
-    JSON lease file per holder ({"pid", "cpusets": {name: cores}}), read and written under an
-    exclusive lock. A lease whose process is gone holds nothing (and is removed)."""
+    JSON lease file per holder ({"pid", "start", "cpusets": {name: cores}}), read and written
+    under an exclusive lock. A lease whose process is gone (ended, or its PID since given to a
+    later process: "start" is its start time, harness/owner.py) holds nothing and is removed."""
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = root or default_ledger_dir()
@@ -269,9 +270,10 @@ class CoreLedger:
                 lease = json.loads(f.read_text())
                 pid = int(lease["pid"])
                 sets = dict(lease["cpusets"])
+                start = None if lease.get("start") is None else int(lease["start"])
             except (OSError, ValueError, KeyError, TypeError):
                 continue
-            if not _alive(pid):
+            if not _holds(pid, start):
                 with contextlib.suppress(OSError):
                     f.unlink()
                 continue
@@ -310,7 +312,8 @@ class CoreLedger:
             return busy
 
         def hold(grant: Grant) -> None:
-            path.write_text(json.dumps({"pid": pid, "cpusets": grant.cpusets}))
+            lease = {"pid": pid, "start": owner.me().start, "cpusets": grant.cpusets}
+            path.write_text(json.dumps(lease))
 
         grant = assign_waiting(
             wants,
@@ -348,6 +351,16 @@ class CoreLedger:
             yield
         finally:
             os.close(fd)  # releases the lock
+
+
+def _holds(pid: int, start: int | None) -> bool:
+    """Whether a lease's process still runs: alive, and (when the lease says) started when
+    the lease's maker did; a start time this process cannot read (another user's, hidden)
+    leaves the PID's word."""
+    if not _alive(pid):
+        return False
+    now = owner.start_time(pid) if start is not None else None
+    return now is None or now == start
 
 
 def _alive(pid: int) -> bool:

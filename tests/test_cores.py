@@ -115,6 +115,20 @@ def test_a_lease_of_a_killed_process_not_yet_collected_holds_nothing(tmp_path: P
         assert not lease.exists()
 
 
+def test_a_lease_whose_pid_now_names_a_later_process_holds_nothing(tmp_path: Path) -> None:
+    """The PID answers (here: this very process), but not the process that made the lease:
+    its start time differs, so the kernel gave that PID to another process since."""
+    from harness import owner
+
+    me = owner.me()
+    reused = tmp_path / "reused.json"
+    reused.write_text(json.dumps({"pid": me.pid, "start": me.start - 1, "cpusets": {"p": [0]}}))
+    mine = tmp_path / "mine.json"
+    mine.write_text(json.dumps({"pid": me.pid, "start": me.start, "cpusets": {"q": [1]}}))
+    assert CoreLedger(tmp_path).busy() == {1: [f"q (pid {me.pid})"]}
+    assert not reused.exists() and mine.exists()
+
+
 def test_two_processes_lease_disjoint_cores(tmp_path: Path) -> None:
     """A second harness process on the host sees the first one's cores as busy."""
     with other_probe_holding(tmp_path, 1) as (pid, held):
