@@ -7,7 +7,8 @@ never weaker than the best of them), then runs phases, each of which may settle 
 
 - bound: a lower bound computed outside the models (solver/pipeline/bounds.py: machine and
   Johnson bounds for fixed splits; for free splits above BDP_MAX_N, the balance relaxation with
-  its subset bounds, bounded by SCIP node limits, whose splits also seed the warm start);
+  its subset bounds and its count relaxation, bounded by SCIP node limits, whose splits also
+  seed the warm start);
 - warm start: the caller's schedule, or the bound's splits (or each job's least total time) in
   the best of FIFO/Johnson/NEH order, whichever is shorter;
 - DP: for N <= BDP_MAX_N (method "auto"), the exact bounded dynamic programme of
@@ -252,7 +253,8 @@ class _Search:
 
 def _warm_start(search: _Search, warm: Start | None) -> None:
     """The start: the caller's schedule (its splits mapped onto kept options), replaced by the
-    bound's splits in their best heuristic order when those are shorter."""
+    bound's splits (the balance relaxation's, the count relaxation's) in their best heuristic
+    order when those are shorter."""
     jobs, options = search.jobs, search.options
     if warm is None:
         warm = _default_warm(jobs, options, search.fixed_splits, search.bal_splits)
@@ -261,8 +263,12 @@ def _warm_start(search: _Search, warm: Start | None) -> None:
         w_splits = list(search.fixed_splits)
     w_splits = [_undominated(jobs[j], options[j], w_splits[j]) for j in range(len(jobs))]
     warm_ms = makespan_of(jobs, w_order, w_splits)
-    if search.bal_splits is not None and not search.bal_weighed:  # they may beat the start
-        b_order, b_splits = _default_warm(jobs, options, None, search.bal_splits)
+    cands = [] if search.bal_weighed else [search.bal_splits]  # they may beat the start
+    cands.append(None if search.balance is None else search.balance.count_splits)
+    for cand in cands:
+        if cand is None or search.fixed_splits is not None:
+            continue
+        b_order, b_splits = _default_warm(jobs, options, None, cand)
         b_ms = makespan_of(jobs, b_order, b_splits)
         if b_ms < warm_ms - 1e-12:
             w_order, w_splits, warm_ms = b_order, b_splits, b_ms

@@ -9,7 +9,7 @@ import random
 import pytest
 
 from solver.pipeline.baselines import saig_run
-from solver.pipeline.bounds import balance_relaxation
+from solver.pipeline.bounds import balance_relaxation, count_relaxation
 from solver.pipeline.compare import compare_methods
 from solver.pipeline.exact import solve_exact
 from solver.pipeline.families import FAMILIES
@@ -37,6 +37,7 @@ def test_every_bound_is_below_the_brute_force_optimum(family: str) -> None:
         quick = quick_lower_bound(jobs, options)
         assert all(v <= opt + TOL for v in quick.parts.values()), (family, seed, quick.parts)
         assert balance_relaxation(jobs, options).bound <= opt + TOL
+        assert count_relaxation(jobs, options).bound <= opt + TOL
         for method in ("bdp", "scip"):
             r = solve_exact(jobs, method=method)  # type: ignore[arg-type]
             assert r.lower_bound <= opt + TOL <= r.makespan + 2 * TOL
