@@ -104,6 +104,7 @@ def test_split_resnet18_across_two_containers_on_a_shaped_link(image: str, tmp_p
     assert (edge.cpus, server.cpus) == (1.0, 1.0)
     assert not set(edge.cpuset) & set(server.cpuset)  # two cores, one each
     assert edge.threads == 1 and server.threads == 1
+    assert res.host_load is not None and min(res.host_load) >= 0  # how busy the host was
     hi, lo = res.phases
     for ph in (hi, lo):
         assert ph.outputs_match is True and ph.max_abs_diff is not None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import shutil
 import threading
 import time
@@ -153,6 +154,7 @@ class SessionRun:
     network: str | None = None
     error: str | None = None
     hellos: dict[str, Record] = field(default_factory=dict)
+    load: tuple[float, float] | None = None  # the host's 1-minute load average, before/after
 
 
 class _Host:
@@ -259,7 +261,9 @@ def run_session(
     try:
         with be.lease(wants, what="run-split", allow_oversubscribe=shares) as grant:
             cpusets = {"edge": grant.cpusets[wants[1].name], "server": grant.cpusets[wants[0].name]}
+            load_before = os.getloadavg()[0]
             runs = _run_pair(be, host, requests, cpusets, names, net_name, on_record)
+            load = (load_before, os.getloadavg()[0])
     except CoresRefused as exc:
         raise RunSplitError(str(exc)) from None
     return SessionRun(
@@ -273,6 +277,7 @@ def run_session(
         network=net_name,
         error=host.error,
         hellos=dict(host.hellos),
+        load=load,
     )
 
 

@@ -108,6 +108,12 @@ class RunSplitResult(Strict):
     phases: list[PhaseResult]
     clock_offset_s: float | None = None
     rtt_s: float | None = None
+    host_load: tuple[float, float] | None = Field(
+        default=None,
+        description="the host's 1-minute load average when the two containers started and "
+        "when they ended: well above what the run itself adds (about its two sides' CPUs), "
+        "other work shared the host's cores and the timings include it",
+    )
     notes: list[str] = Field(default_factory=list)
     ok: bool
     error: str | None = None
@@ -268,6 +274,7 @@ def summarise(session: Any, run: Any, source: str) -> RunSplitResult:
         phases=phases,
         clock_offset_s=conn.get("offset_s"),
         rtt_s=conn.get("rtt_s"),
+        host_load=run.load,
         notes=list(run.notes),
         ok=ok,
         error=error,
