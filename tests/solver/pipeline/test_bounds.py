@@ -91,3 +91,18 @@ def test_counting_the_jobs_per_cut_closes_what_the_subset_model_leaves_open() ->
     assert counted.bound > subset.bound * 1.001
     both = balance_relaxation(jobs, options, subset_nodes=0)  # the count step is in it
     assert both.bound >= counted.bound - 1e-9 and both.count_splits == counted.splits
+
+
+def test_past_the_split_models_key_limits_the_count_relaxation_still_bounds() -> None:
+    """A batch too big for the plain and subset models (N = 500 at 8 cuts each) keeps the count
+    relaxation, whose only integers are its counts: here all three limits are set low."""
+    jobs = sample_jobs(num_jobs=20, seed=4)
+    options = [nondominated(j) for j in jobs]
+    alone = count_relaxation(jobs, options)
+    bal = balance_relaxation(jobs, options, plain_max_keys=10, subset_max_keys=10)
+    assert bal.splits is None and bal.search is None  # neither split model was built
+    assert bal.count_splits == alone.splits and bal.bound == pytest.approx(alone.bound)
+    none = balance_relaxation(
+        jobs, options, plain_max_keys=10, subset_max_keys=10, count_max_keys=10
+    )
+    assert none.count_splits is None and none.bound < alone.bound
