@@ -50,7 +50,8 @@ def test_a_validate_decision_file_is_read(tmp_path: Path) -> None:
         "kind": "validate-decision",
         "rows": [
             {"plan": "chosen", "mode": "latency", "measured_throughput": 1.0,
-             "measured_accuracy": 0.5},
+             "measured_accuracy": 0.5, "predicted_stages": {"edge": 0.25, "server": 0.75},
+             "measured_stages": {"edge": 0.25, "server": 1.25, "up": 2.0}},
             {"plan": "chosen", "mode": "pipeline", "measured_throughput": 400.0,
              "measured_accuracy": 0.962},
             {"plan": "unpruned best", "mode": "pipeline", "measured_throughput": 190.0,
@@ -60,4 +61,6 @@ def test_a_validate_decision_file_is_read(tmp_path: Path) -> None:
     }  # fmt: skip
     path = tmp_path / "v.json"
     path.write_text(__import__("json").dumps(doc))
-    assert b.read_measured(str(path)) == [b.MeasuredRun("d0", 400.0, 0.962)]
+    # the streamed phase has no stages here: the one-at-a-time phase's, 1.5 s where the
+    # profiles said 1.0, give the drift
+    assert b.read_measured(str(path)) == [b.MeasuredRun("d0", 400.0, 0.962, 1.5, str(path))]
