@@ -77,7 +77,7 @@ def test_a_balance_relaxation_stopped_by_its_node_limit_goes_on_where_it_stopped
 
 def test_counting_the_jobs_per_cut_closes_what_the_subset_model_leaves_open() -> None:
     """Sampled N = 100, seed 4 (one network, so the jobs share their cuts): the subset model's
-    dual creeps (2.7645 after 50 nodes, 2.7650 after a minute) because its LP splits two jobs
+    dual creeps (2.7645 after 50 nodes, 2.7649 after a minute) because its LP splits two jobs
     between cuts and so balances the machines no schedule can; with the number of jobs per cut
     an integer, the relaxation solves in a few nodes to a bound its own splits' schedule meets
     to 0.001%."""
