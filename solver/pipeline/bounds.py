@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from solver.pipeline.jobs import Job, Times
+from solver.pipeline.model import BuildStopped
 
 PLAIN_NODES = 30  # the balance relaxation's node limits: its work bound (see balance_relaxation)
 SUBSET_NODES = 1_000
@@ -226,7 +227,11 @@ def balance_relaxation(
             cut = cut or counted.cut_by_time
             continue
         subset = step == "subset"
-        m, y = _balance_model(jobs, options, subset)
+        try:
+            m, y = _balance_model(jobs, options, subset, t_end)
+        except BuildStopped:
+            cut = True
+            break
         if subset:  # its bound is what it is for: more cuts per node (see SUBSET_SEPARATING)
             from pyscipopt import SCIP_PARAMSETTING
 
@@ -278,10 +283,14 @@ def count_relaxation(
     are each job's largest share at its best solution."""
     if len(jobs) < 2:  # one first and one last job: the model needs two
         return Balance(joint_lower_bound(jobs, options), [o[0] for o in options], False, 0)
-    m, y = _count_model(jobs, options)
+    t_end = None if time_limit is None else time.perf_counter() + max(0.05, time_limit)
+    try:
+        m, y = _count_model(jobs, options, t_end)
+    except BuildStopped:
+        return Balance(joint_lower_bound(jobs, options), None, True, 0)
     m.setParam("limits/nodes", nodes)
-    if time_limit is not None:
-        m.setParam("limits/time", max(0.05, time_limit))
+    if t_end is not None:
+        m.setParam("limits/time", _left(t_end))
     m.optimize()
     splits = _splits(m, y, options) if m.getNSols() > 0 else None
     bound = max(joint_lower_bound(jobs, options), float(m.getDualbound()))
@@ -289,12 +298,12 @@ def count_relaxation(
 
 
 def _count_model(
-    jobs: Sequence[Job], options: Sequence[Sequence[int]]
+    jobs: Sequence[Job], options: Sequence[Sequence[int]], deadline: float | None = None
 ) -> tuple[Any, dict[tuple[int, int], Any]]:
     """The subset model (see _balance_model), relaxed but for the count of jobs per cut."""
     from pyscipopt import quicksum
 
-    m, y = _balance_model(jobs, options, True)
+    m, y = _balance_model(jobs, options, True, deadline)
     for v in m.getVars():
         if v.vtype() in ("BINARY", "INTEGER"):
             m.chgVarType(v, "CONTINUOUS")
@@ -305,9 +314,14 @@ def _count_model(
 
 
 def _balance_model(
-    jobs: Sequence[Job], options: Sequence[Sequence[int]], subset: bool
+    jobs: Sequence[Job],
+    options: Sequence[Sequence[int]],
+    subset: bool,
+    deadline: float | None = None,
 ) -> tuple[Any, dict[tuple[int, int], Any]]:
-    """The balance MILP (see balance_bound_and_splits) and its split variables y[j, s]."""
+    """The balance MILP (see balance_bound_and_splits) and its split variables y[j, s].
+    BuildStopped when `deadline` (a time.perf_counter() value) passes while building: at
+    N = 400 the build alone takes over a second."""
     from pyscipopt import Model, quicksum
 
     n = len(jobs)
@@ -329,6 +343,7 @@ def _balance_model(
     m.addCons(quicksum(la.values()) == 1)
     t = {k: jobs[k[0]].options[k[1]].times for k in keys}
     for mach in range(3):
+        _stop_at(deadline, mach)
         m.addCons(
             bound
             >= quicksum(y[k] * t[k][mach] for k in keys)
@@ -351,6 +366,7 @@ def _balance_model(
             span = {k: sum(t[k][mach + 1 :] if side == "tail" else t[k][:mach]) for k in keys}
             other_end = 2 if side == "tail" else 0  # remote after the tail; local before a head
             for theta in _thresholds(span.values()):
+                _stop_at(deadline, mach)
                 members = [k for k in keys if span[k] >= theta]
                 rest = [(k, min(t[k][mach], t[k][other_end])) for k in keys if span[k] < theta]
                 w = m.addVar(vtype="B")
@@ -372,6 +388,11 @@ def _balance_model(
                 )
     m.setObjective(bound, "minimize")
     return m, y
+
+
+def _stop_at(deadline: float | None, mach: int) -> None:
+    if deadline is not None and time.perf_counter() > deadline:
+        raise BuildStopped(f"the balance model was not built in time (machine {mach + 1} of 3)")
 
 
 def _thresholds(values: Iterable[float], most: int = 12) -> list[float]:

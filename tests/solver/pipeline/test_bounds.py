@@ -12,6 +12,7 @@ from solver.pipeline.bounds import (
     balance_lower_bound,
     balance_relaxation,
     count_relaxation,
+    joint_lower_bound,
     resume_balance,
 )
 from solver.pipeline.check import makespan_of
@@ -106,3 +107,17 @@ def test_past_the_split_models_key_limits_the_count_relaxation_still_bounds() ->
         jobs, options, plain_max_keys=10, subset_max_keys=10, count_max_keys=10
     )
     assert none.count_splits is None and none.bound < alone.bound
+
+
+def test_a_count_relaxation_the_time_limit_stops_while_building_says_so() -> None:
+    """Its build is not SCIP's (N = 400: over a second in Python): the limit stops it too, and
+    what is left is the joint bound, marked cut by time."""
+    import time
+
+    jobs = sample_jobs(num_jobs=400, seed=1)
+    options = [nondominated(j) for j in jobs]
+    t0 = time.perf_counter()
+    stopped = count_relaxation(jobs, options, time_limit=0.2)
+    assert time.perf_counter() - t0 < 0.2 + 0.5
+    assert stopped.cut_by_time and stopped.splits is None
+    assert stopped.bound == pytest.approx(joint_lower_bound(jobs, options))
