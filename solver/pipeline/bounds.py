@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from solver.pipeline.jobs import Job, Times
-from solver.pipeline.model import BuildStopped
+from solver.pipeline.model import BuildStopped, stop_at
 
 PLAIN_NODES = 30  # the balance relaxation's node limits: its work bound (see balance_relaxation)
 SUBSET_NODES = 1_000
@@ -343,7 +343,7 @@ def _balance_model(
     m.addCons(quicksum(la.values()) == 1)
     t = {k: jobs[k[0]].options[k[1]].times for k in keys}
     for mach in range(3):
-        _stop_at(deadline, mach)
+        stop_at(deadline, "balance model machines", mach, 3)
         m.addCons(
             bound
             >= quicksum(y[k] * t[k][mach] for k in keys)
@@ -366,7 +366,7 @@ def _balance_model(
             span = {k: sum(t[k][mach + 1 :] if side == "tail" else t[k][:mach]) for k in keys}
             other_end = 2 if side == "tail" else 0  # remote after the tail; local before a head
             for theta in _thresholds(span.values()):
-                _stop_at(deadline, mach)
+                stop_at(deadline, "balance model machines", mach, 3)
                 members = [k for k in keys if span[k] >= theta]
                 rest = [(k, min(t[k][mach], t[k][other_end])) for k in keys if span[k] < theta]
                 w = m.addVar(vtype="B")
@@ -388,11 +388,6 @@ def _balance_model(
                 )
     m.setObjective(bound, "minimize")
     return m, y
-
-
-def _stop_at(deadline: float | None, mach: int) -> None:
-    if deadline is not None and time.perf_counter() > deadline:
-        raise BuildStopped(f"the balance model was not built in time (machine {mach + 1} of 3)")
 
 
 def _thresholds(values: Iterable[float], most: int = 12) -> list[float]:

@@ -36,7 +36,7 @@ class BuildStopped(RuntimeError):
     """The model was not finished building by its deadline (the time limit ran out first)."""
 
 
-def _stop_at(deadline: float | None, what: str, done: int, total: int) -> None:
+def stop_at(deadline: float | None, what: str, done: int, total: int) -> None:
     if deadline is not None and time.perf_counter() > deadline:
         raise BuildStopped(f"the model was not built in time ({what}: {done} of {total})")
 
@@ -92,26 +92,26 @@ def build_position(
     model = Model("pipeline-position")
     z: dict[tuple[int, int, int], Any] = {}
     for c in range(len(classes)):
-        _stop_at(deadline, "position model variables, classes", c, len(classes))
+        stop_at(deadline, "position model variables, classes", c, len(classes))
         for s in copts[c]:
             for p in range(n):
                 z[c, s, p] = model.addVar(vtype="B", name=f"z_{c}_{s}_{p}")
     C = [[model.addVar(lb=0.0, name=f"C{m}_{p}") for p in range(n)] for m in range(3)]
     _branching_aggregates(model, z, classes, copts, n)
-    _stop_at(deadline, "position model constraints", 0, n)
+    stop_at(deadline, "position model constraints", 0, n)
     for p in range(n):
         model.addCons(quicksum(z[c, s, p] for c in range(len(classes)) for s in copts[c]) == 1)
     for c, cls in enumerate(classes):
         model.addCons(quicksum(z[c, s, p] for s in copts[c] for p in range(n)) == len(cls))
     P: list[list[Any]] = [[], [], []]
     for p in range(n):
-        _stop_at(deadline, "position model stage times", p, n)
+        stop_at(deadline, "position model stage times", p, n)
         for m in range(3):
             P[m].append(
                 quicksum(tm(c, s, m) * z[c, s, p] for c in range(len(classes)) for s in copts[c])
             )
     for p in range(n):
-        _stop_at(deadline, "position model constraints", p, n)
+        stop_at(deadline, "position model constraints", p, n)
         for m in range(3):
             if m > 0:
                 model.addCons(C[m][p] >= C[m - 1][p] + P[m][p])
@@ -238,7 +238,7 @@ def build_disjunctive(
         model.addCons(cmax >= S[2][j] + p[2][j])
     for k, ((i, j), v) in enumerate(o.items()):
         if k % 256 == 0:
-            _stop_at(deadline, "disjunctive model pairs", k, len(o))
+            stop_at(deadline, "disjunctive model pairs", k, len(o))
         for m in range(3):
             model.addCons(S[m][j] >= S[m][i] + p[m][i] - bigm * (1 - v))
             model.addCons(S[m][i] >= S[m][j] + p[m][j] - bigm * v)
