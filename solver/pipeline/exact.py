@@ -265,8 +265,8 @@ def _warm_start(search: _Search, warm: Start | None) -> None:
     warm_ms = makespan_of(jobs, w_order, w_splits)
     cands = [] if search.bal_weighed else [search.bal_splits]  # they may beat the start
     cands.append(None if search.balance is None else search.balance.count_splits)
-    for cand in cands:
-        if cand is None or search.fixed_splits is not None:
+    for cand in cands:  # (none with fixed splits: no relaxation is solved for them)
+        if cand is None:
             continue
         b_order, b_splits = _default_warm(jobs, options, None, cand)
         b_ms = makespan_of(jobs, b_order, b_splits)
