@@ -10,9 +10,11 @@ import pytest
 from harness.runsplit.compare import (
     compare_makespan,
     compare_phase,
+    compute_ratio,
     median_abs,
     predict,
     relative_error,
+    speed_note,
     transfer_s,
 )
 from harness.runsplit.plan import LinkSetting, Phase, PipelineJob, PlanSpec, PlanStep, Segment
@@ -139,6 +141,17 @@ def test_phase_result_and_comparisons_from_records() -> None:
     row = compare_phase("p", pred, res)
     assert row.latency_error == pytest.approx((pred.latency_s - 0.11) / 0.11)
     assert row.measured_stages is not None and row.measured_stages["up"] == pytest.approx(0.055)
+    # edge 0.02 + server 0.01 measured against 0.010 + 0.004 profiled
+    assert row.compute_ratio == pytest.approx(0.03 / 0.014)
+
+
+def test_compute_ratio_sets_both_sides_against_their_profiles_and_needs_both() -> None:
+    pred = {"edge": 0.010, "up": 0.5, "server": 0.030, "down": 0.1}
+    meas = {"edge": 0.015, "up": 9.0, "server": 0.045, "down": 9.0, "other": 1.0}
+    assert compute_ratio(pred, meas) == pytest.approx(1.5)  # the link's stages do not count
+    assert compute_ratio(pred, None) is None and compute_ratio(None, meas) is None
+    assert compute_ratio({"edge": 0.0, "server": 0.0}, meas) is None  # nothing was predicted
+    assert compute_ratio(pred, {"edge": None, "server": 0.0}) is None  # nothing was measured
 
 
 def test_streamed_rate_is_the_steady_state_not_the_fill_and_drain() -> None:
@@ -191,3 +204,13 @@ def test_pipeline_phase_makespan() -> None:
     assert res.throughput_per_s is None and res.shaping is None
     row = compare_makespan("OPT", 1.89, res)
     assert row.makespan_error == pytest.approx(-0.1) and row.repeats == 3
+
+
+def test_a_machine_off_its_profiled_speed_in_every_phase_is_named_once() -> None:
+    slow = speed_note([1.51, 1.67, 1.34, None])
+    assert slow is not None and "slower" in slow and "x1.34-x1.67" in slow
+    fast = speed_note([0.7, 0.8])
+    assert fast is not None and "faster" in fast
+    # one phase near its profile: the machine's speed is not what the errors say
+    assert speed_note([1.26, 0.86, 0.95, 0.94]) is None
+    assert speed_note([None, None]) is None and speed_note([]) is None

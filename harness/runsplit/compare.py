@@ -19,7 +19,7 @@ Relative error = (predicted - measured) / measured: negative when the model is o
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pydantic import Field
@@ -116,6 +116,41 @@ def predict(
     )
 
 
+def compute_ratio(
+    predicted: Mapping[str, float | None] | None, measured: Mapping[str, float | None] | None
+) -> float | None:
+    """Measured over predicted compute, edge and server together: above 1 the sides computed
+    slower than their profiles said (the machine's speed since profiling, or load), which no
+    link or pipeline model can account for."""
+    if not predicted or not measured:
+        return None
+    p = sum(float(predicted.get(k) or 0.0) for k in ("edge", "server"))
+    m = sum(float(measured.get(k) or 0.0) for k in ("edge", "server"))
+    return m / p if p > 0 and m > 0 else None
+
+
+SPEED_TOLERANCE = 0.2  # compute off its profile by more than this in every phase: say so
+
+
+def speed_note(ratios: Sequence[float | None]) -> str | None:
+    """A line when every phase computed off its profiled time by more than SPEED_TOLERANCE the
+    same way: then the profiles are from a machine that ran at another speed (another window of
+    a shared VM, other load, another clock), and the errors above say that, not the model."""
+    xs = sorted(r for r in ratios if r is not None)
+    if not xs:
+        return None
+    slow, fast = xs[0] > 1 + SPEED_TOLERANCE, xs[-1] < 1 / (1 + SPEED_TOLERANCE)
+    if not (slow or fast):
+        return None
+    med = xs[len(xs) // 2]
+    return (
+        f"every phase computed {'slower' if slow else 'faster'} than its profiles (compute "
+        f"x{xs[0]:.2f}-x{xs[-1]:.2f}, median x{med:.2f}): this machine runs at another speed than "
+        "when they were measured, and the errors follow it; profile again in this window for a "
+        "prediction of it"
+    )
+
+
 def relative_error(predicted: float | None, measured: float | None) -> float | None:
     if predicted is None or measured is None or measured <= 0:
         return None
@@ -137,6 +172,11 @@ class Comparison(Strict):
     throughput_error: float | None
     predicted_stages: dict[str, float]
     measured_stages: dict[str, float] | None = None
+    compute_ratio: float | None = Field(
+        default=None,
+        description="measured over predicted compute (edge + server) per request: how fast the "
+        "sides computed against their profiles, whatever the link did",
+    )
     shaping: str | None = None
     outputs_match: bool | None = None
     predicted_accuracy: float | None = Field(
@@ -193,6 +233,12 @@ def compare_phase(
             "other": s.other_s,
         }
     window = ph.window if ph.mode == "throughput" else 1
+    pred_stages = {
+        "edge": pred.edge_s,
+        "up": pred.up_s,
+        "server": pred.server_s,
+        "down": pred.down_s,
+    }
     pt: float | None = pred.throughput(ph.mode, window)
     if pt is not None and not math.isfinite(pt):  # a plan predicted to take no time at all
         pt = None
@@ -207,13 +253,9 @@ def compare_phase(
         predicted_throughput=pt,
         measured_throughput=ph.throughput_per_s,
         throughput_error=relative_error(pt, ph.throughput_per_s),
-        predicted_stages={
-            "edge": pred.edge_s,
-            "up": pred.up_s,
-            "server": pred.server_s,
-            "down": pred.down_s,
-        },
+        predicted_stages=pred_stages,
         measured_stages=meas_stages,
+        compute_ratio=compute_ratio(pred_stages, meas_stages),
         shaping=ph.shaping,
         outputs_match=ph.outputs_match,
         predicted_accuracy=predicted_accuracy,

@@ -6,7 +6,7 @@ import shutil
 
 from rich.console import Console
 
-from harness.runsplit.compare import Validation
+from harness.runsplit.compare import Validation, speed_note
 from harness.runsplit.summary import RunSplitResult, StageShares
 
 
@@ -143,6 +143,7 @@ def render_validation(v: Validation) -> None:
             "pred samples/s",
             "meas samples/s",
             "error ",
+            "compute x",
             "output ok",
         )
         for col in cols:
@@ -157,9 +158,13 @@ def render_validation(v: Validation) -> None:
                 _num(r.predicted_throughput),
                 _num(r.measured_throughput),
                 _pct(r.throughput_error),
+                "-" if r.compute_ratio is None else f"x{r.compute_ratio:.2f}",
                 _match(r.outputs_match),
             )
         con.print(t)
+        note = speed_note([r.compute_ratio for r in v.rows])
+        if note:
+            con.print(f"[yellow]note:[/yellow] {note}")
     scored = [r for r in v.rows if r.measured_accuracy is not None]
     if scored:
         t = Table(title="predicted vs measured accuracy (the domain's real held-out samples)")
