@@ -521,6 +521,11 @@ class BundleTiming(Strict):
     median_ci: MedianCI | None = Field(
         default=None, description="interval of the median latency and why its timing stopped"
     )
+    rounds: int = Field(
+        default=1,
+        description="rounds over the pass's bundles its calls were taken in (infer.rounds): "
+        "above 1 they span the pass, not one stretch",
+    )
 
     def busy_s(self, quota_cpus: float | None) -> float:
         """Seconds the device is occupied per batch when batches stream: the latency, or the

@@ -158,6 +158,12 @@ class InferSpec(Strict):
     min_window_s: Annotated[float, Field(ge=0)] = 0.0
     samples: Annotated[int, Field(gt=0)] = 4  # real input images pushed through to make activations
     energy_window_s: Annotated[float, Field(ge=0)] = 1.0
+    # Fixed mode takes a bundle's `repeats` in this many rounds over all bundles of a batch
+    # size (round-robin), so that its median spans the whole pass rather than a fraction of a
+    # second: on a machine whose speed switches every few seconds (a shared VM: one digits
+    # variant's forward read 15 ms and 23 ms a few seconds apart), a bundle timed in one
+    # stretch measures one moment of it, and its interval hides that. 1: one stretch each.
+    rounds: Annotated[int, Field(gt=0)] = 3
     # How long each bundle is timed (harness/stopping.py). `fixed` (the default): `repeats`
     # calls and `min_window_s`; the interval of the median latency is recorded per bundle all
     # the same. `confidence`: from the fewest calls with an interval on, stop once it is within

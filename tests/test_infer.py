@@ -19,8 +19,10 @@ from harness.workloads.infer import (
     bundle_ranges,
     collect,
     load_inputs,
+    round_counts,
     run_infer,
     time_bundle,
+    time_bundles,
     time_call,
 )
 
@@ -135,6 +137,7 @@ def test_bundles_record_the_interval_of_their_median_latency(
         ci = b.median_ci
         assert ci is not None and ci.quantity == "latency_s" and ci.mode == "fixed"
         assert ci.stopped == "fixed_count" and ci.n == 3 and ci.lo is None  # 3 < 6 calls
+        assert b.rounds == 3  # one call a round: the spec's default rounds
 
 
 def test_confidence_mode_times_a_bundle_until_its_median_is_known() -> None:
@@ -153,6 +156,44 @@ def test_confidence_mode_times_a_bundle_until_its_median_is_known() -> None:
     rng = iter([0.001, 0.009] * 50)  # alternating 1 ms / 9 ms: never within 2%
     out, stream = time_bundle(lambda: time.sleep(next(rng)), torch.device("cpu"), cfg)
     assert stream.stopped == "max_count" and len(out) == 40
+
+
+def test_fixed_mode_takes_each_bundle_in_rounds_over_the_pass() -> None:
+    """A machine whose speed switches halfway through a pass: timed in one stretch each, the
+    first bundle sees only the fast half and the last only the slow one; in rounds, each bundle
+    sees both, and the calls interleave."""
+    order: list[str] = []
+
+    def bundle(name: str) -> Any:
+        def run() -> None:
+            order.append(name)
+            time.sleep(0.001 if len(order) <= total // 2 else 0.008)
+
+        return run
+
+    def seen(cfg: Any) -> list[Any]:
+        order.clear()
+        return time_bundles([bundle("a"), bundle("b")], torch.device("cpu"), cfg)
+
+    one = _spec(repeats=6, warmup=2, rounds=1).infer
+    three = _spec(repeats=6, warmup=2, rounds=3).infer
+    assert one is not None and three is not None
+    total = 2 * (2 + 6)
+    a, b = seen(one)
+    assert a.rounds == b.rounds == 1 and order == ["a"] * 8 + ["b"] * 8
+    assert max(a.latencies) < 0.004 < min(b.latencies)  # each bundle saw one moment
+    total = 2 * (2 + 6 + 1 + 1)  # later rounds warm up with one call each
+    a, b = seen(three)
+    assert a.rounds == b.rounds == 3 and order[:5] == ["a"] * 4 + ["b"]
+    assert a.timed == [False, False, True, True, False, True, True, False, True, True]
+    for t in (a, b):
+        assert len(t.latencies) == len(t.stream.values) == 6 and t.stream.stopped == "fixed_count"
+        assert min(t.latencies) < 0.004 < max(t.latencies)  # both halves of the pass
+    assert round_counts(20, 3) == [7, 7, 6] and round_counts(2, 5) == [1, 1]
+    conf = _spec(repeats=6, warmup=1, rounds=3, stop="confidence", max_repeats=8).infer
+    assert conf is not None
+    assert [t.rounds for t in seen(conf)] == [1, 1]  # its rule decides each stretch
+    assert order[: order.index("b")] == ["a"] * order.index("b")
 
 
 def test_frequency_request_here_is_refused_with_reason(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import socket
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -224,6 +225,63 @@ def time_bundle(
         out.append(dt)
         if stream.add(dt, time.perf_counter() - start) is not None:
             return out, stream
+
+
+def round_counts(repeats: int, rounds: int) -> list[int]:
+    """`repeats` calls cut into at most `rounds` rounds, as even as counts allow.
+
+    >>> round_counts(15, 3), round_counts(20, 3), round_counts(2, 3)
+    ([5, 5, 5], [7, 7, 6], [1, 1])
+    """
+    n = max(1, min(rounds, repeats))
+    return [repeats // n + (1 if r < repeats % n else 0) for r in range(n)]
+
+
+@dataclass
+class Timed:
+    """One bundle's timing over a pass: seconds per timed call, the stream its rule saw, the
+    rounds it was taken in, which of its calls (warm-ups included) were timed, in call order,
+    and its peak GPU memory (MiB; None on a CPU)."""
+
+    latencies: list[float]
+    stream: Stream
+    rounds: int = 1
+    timed: list[bool] = field(default_factory=list)
+    peak_mb: float | None = None
+
+
+def time_bundles(
+    fns: Sequence[Callable[[], object]], device: torch.device, cfg: InferSpec
+) -> list[Timed]:
+    """Each bundle's timing, for one pass.
+
+    Fixed mode takes each bundle's `repeats` in `cfg.rounds` round-robin rounds over all of
+    them (the full warm-up before a bundle's first round, one call before each later one), so
+    each median spans the pass; confidence mode times each bundle in one stretch, its rule
+    deciding where the stretch ends."""
+    counts = round_counts(cfg.repeats, cfg.rounds)
+    if cfg.stop != "fixed" or len(counts) <= 1 or len(fns) <= 1:
+        counts = [cfg.repeats]
+    out = [Timed([], Stream(cfg.rule()), len(counts)) for _ in fns]
+    for r, n in enumerate(counts):
+        warm = cfg.warmup if r == 0 else min(cfg.warmup, 1)
+        for fn, t in zip(fns, out, strict=True):
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+            if len(counts) == 1:
+                lat, t.stream = time_bundle(fn, device, cfg)
+            else:
+                lat = time_call(fn, device, n, warm, cfg.min_window_s / len(counts))
+            t.latencies += lat
+            t.timed += [False] * warm + [True] * len(lat)
+            if device.type == "cuda":
+                peak = torch.cuda.max_memory_allocated(device) / 2**20
+                t.peak_mb = max(t.peak_mb or 0.0, peak)
+    if len(counts) > 1:
+        for t in out:
+            t.stream.values = sorted(t.latencies)
+            t.stream.stopped = "max_count" if len(t.latencies) >= MAX_REPEATS else "fixed_count"
+    return out
 
 
 def _bundle_fn(
@@ -444,24 +502,29 @@ class _Pass:
         for bs in cfg.batch_sizes:
             batch = _cycle(self.images, bs).to(device)
             acts = activations(self.chain, batch)
-            for i, j in self.ranges:
-                fn = _bundle_fn(self.chain, i, j, acts[i])
-                if device.type == "cuda":
-                    torch.cuda.reset_peak_memory_stats(device)
+            fns = [_bundle_fn(self.chain, i, j, acts[i]) for i, j in self.ranges]
+            cpu_calls: list[list[float]] = [[] for _ in fns]
+            timed = [
+                fn if device.type == "cuda" else _cpu_counted(fn, cpu_calls[k])
+                for k, fn in enumerate(fns)
+            ]
+            with torch.inference_mode():
+                timings = time_bundles(timed, device, cfg)
+            for k, (i, j) in enumerate(self.ranges):
+                tm = timings[k]
+                lat, stream = tm.latencies, tm.stream
+                cpu_timed = [c for c, on in zip(cpu_calls[k], tm.timed, strict=False) if on]
                 e_j, e_reason = None, self.energy_reason
-                cpu_calls: list[float] = []
-                timed = fn if device.type == "cuda" else _cpu_counted(fn, cpu_calls)
-                with torch.inference_mode():
-                    lat, stream = time_bundle(timed, device, cfg)
-                    if self.counter is not None or self.power_log:
-                        meter = self.counter or _NullCounter()
+                if self.counter is not None or self.power_log:
+                    meter = self.counter or _NullCounter()
+                    with torch.inference_mode():
                         joules, calls, t0, t1 = energy_mod.measure_window(
-                            meter, fn, cfg.energy_window_s, sync
+                            meter, fns[k], cfg.energy_window_s, sync
                         )
-                        if self.counter is not None:
-                            e_j, e_reason = _per_call(joules, calls, cfg.energy_window_s)
-                        else:
-                            windows.append((offset + len(out), t0, t1, calls))
+                    if self.counter is not None:
+                        e_j, e_reason = _per_call(joules, calls, cfg.energy_window_s)
+                    else:
+                        windows.append((offset + len(out), t0, t1, calls))
                 stat = Stat.of(lat)
                 rec: dict[str, Any] = {
                     "start": i,
@@ -470,16 +533,12 @@ class _Pass:
                     "frequency_mhz": f,
                     "observed_frequency_mhz": self.clocks.observed(),
                     "latency": stat.model_dump(),
-                    # the timed calls are the last len(lat) (the warm-up ones come first)
-                    "cpu_s": statistics.median(cpu_calls[-len(lat) :]) if cpu_calls else None,
+                    "cpu_s": statistics.median(cpu_timed) if cpu_timed else None,
                     "median_ci": MedianCI.of(lat, "latency_s", stream.record("latency_s")),
+                    "rounds": tm.rounds,
                     "energy_j": e_j,
                     "energy_reason": e_reason,
-                    "peak_mem_mb": (
-                        torch.cuda.max_memory_allocated(device) / 2**20
-                        if device.type == "cuda"
-                        else None
-                    ),
+                    "peak_mem_mb": tm.peak_mb,
                 }
                 out.append(rec)
                 self.done += 1
