@@ -37,7 +37,7 @@ fmt:
 
 # Speed and quality targets: each script prints its figures and whether its targets hold.
 bench *ARGS:
-    for b in bench/*.py; do echo "== $b"; {{python}} "$b" {{ARGS}}; done
+    for b in bench/[!_]*.py; do echo "== $b"; {{python}} "$b" {{ARGS}}; done
 
 # Profile the main job on this host, validate it, and draw it.
 demo:

@@ -14,6 +14,18 @@ were measured on (a problem file's devices, link and batch size are kept, its do
     python3 bench/accuracy_split.py profiles/accuracy/*.json --problem problems/accuracy-split.yaml
     python3 bench/accuracy_split.py --measured out/acc/measured.json profiles/accuracy/*.json
     python3 bench/accuracy_split.py               # SYNTHETIC factory variants (no measurement)
+    python3 bench/accuracy_split.py profiles/accuracy/*.json \
+        --problem problems/accuracy-split.yaml --fresh out/acc-fresh   # one window, ~12 min
+
+`--fresh DIR` measures real mode the way a user would in one sitting: every given profile is
+made again (the same variant, device name, CPUs and backend), the problem is solved with the
+new profiles, and each decided domain's choice runs `--runs` times (interleaved) with
+`harness validate-decision`; predictions and measurements then come from one window of this
+machine, whose speed moves by tens of percent over hours. `--reuse` keeps profiles already in
+DIR.
+
+`--solution FILE` sets the runs against that solution's predictions (a `--fresh` session's, as
+committed under results/accuracy-split/one-window/) instead of the bench's own.
 
 `--measured` (repeatable) is a `harness validate-decision --out` file of an accsplit solution
 (its domain from the run's notes; the 'chosen' plan's streamed throughput and accuracy), or a
@@ -34,6 +46,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._shared import harness_cli  # noqa: E402
 from solver.accsplit import solve  # noqa: E402
 from solver.accsplit.problem import AccSplitProblem, default_problem  # noqa: E402
 from solver.accsplit.solution import AccSplitSolution  # noqa: E402
@@ -283,12 +296,13 @@ def _from_validation(raw: dict[str, Any], path: str) -> list[MeasuredRun]:
 
 def _drift(row: dict[str, Any] | None) -> float | None:
     """Measured over predicted compute (edge + server) per request, from the row's stages."""
-    if row is None:
-        return None
-    pred, meas = row.get("predicted_stages") or {}, row.get("measured_stages") or {}
-    p = sum(float(pred.get(k) or 0.0) for k in ("edge", "server"))
-    m = sum(float(meas.get(k) or 0.0) for k in ("edge", "server"))
-    return m / p if p > 0 and m > 0 else None
+    from harness.runsplit.compare import compute_ratio
+
+    return (
+        None
+        if row is None
+        else compute_ratio(row.get("predicted_stages"), row.get("measured_stages"))
+    )
 
 
 def report_real(sol: AccSplitSolution, measured: list[str] | None) -> None:
@@ -340,6 +354,71 @@ def _per_run(sol: AccSplitSolution, runs: list[MeasuredRun]) -> None:
         )
 
 
+def fresh_profiles(paths: list[str], folder: Path, reuse: bool) -> list[str]:
+    """Each given variant profile made again into `folder`: its job, variant, device name,
+    CPUs and backend, as `harness profile` takes them."""
+    import yaml
+
+    from harness.profile import load_profile
+    from solver.profiles import profile_cpus
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for path in paths:
+        prof = load_profile(path)
+        if prof.variant is None or prof.infer is None or prof.variant.weights is None:
+            raise SystemExit(f"{path}: --fresh needs inference profiles of saved variants")
+        spec = folder / f"{prof.job.name}.yaml"
+        if not spec.exists():
+            spec.write_text(yaml.safe_dump(prof.job.model_dump(mode="json"), sort_keys=False))
+        manifest = Path(prof.variant.weights).parent / "manifest.json"
+        dst = folder / Path(path).name
+        out.append(str(dst))
+        if reuse and dst.exists():
+            continue
+        harness_cli(
+            "profile", str(spec), "--variant", f"{manifest}:{prof.variant.id}",
+            "--device-name", prof.infer.device_name, "--cpu", f"{profile_cpus(prof):g}",
+            "--backend", prof.backend, "--out", str(dst),
+        )  # fmt: skip
+    return out
+
+
+def fresh_real_mode(
+    paths: list[str], problem: str | None, folder: Path, runs: int, requests: int, reuse: bool
+) -> tuple[AccSplitSolution, list[str], list[str]]:
+    """Profile again, solve, run each decided domain `runs` times (d0, d1, ..., d0, ...); the
+    solution, the new profiles and the runs' validate-decision files."""
+    import glob
+    import os
+    import time
+
+    t0 = time.perf_counter()
+    load = os.getloadavg()[0]
+    fresh = fresh_profiles(paths, folder / "profiles", reuse)
+    t_prof = time.perf_counter() - t0
+    harness_cli("solve", *fresh, *(["--problem", problem] if problem else []),
+                "--out", str(folder / "solve"))  # fmt: skip
+    found = sorted(glob.glob(str(folder / "solve" / "*-accsplit-solution.json")))
+    if not found:
+        raise SystemExit(f"{folder / 'solve'}: harness solve wrote no accsplit solution")
+    sol = AccSplitSolution.model_validate_json(Path(found[0]).read_text())
+    domains = [d.domain for d in sol.domains if d.choice is not None]
+    measured = []
+    for k in range(1, runs + 1):
+        for d in domains:
+            out = folder / f"{d}-run{k}.json"
+            harness_cli("validate-decision", found[0], "--domain", d, "-n", str(requests),
+                        "--out", str(out))  # fmt: skip
+            measured.append(str(out))
+    print(
+        f"   fresh: {len(fresh)} profiles in {t_prof:.0f} s, solved, {len(measured)} runs; "
+        f"{time.perf_counter() - t0:.0f} s in all; load average {load:.2f} at the start, "
+        f"{os.getloadavg()[0]:.2f} at the end; {found[0]}"
+    )
+    return sol, fresh, measured
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("profiles", nargs="*", help="profiles that carry `variant`")
@@ -350,7 +429,31 @@ def main() -> None:
         help="real-mode results: validate-decision --out files, or a JSON list per domain "
         "(repeatable)",
     )
+    ap.add_argument(
+        "--fresh",
+        type=Path,
+        metavar="DIR",
+        help="profile again, solve and run real mode in one window, under DIR",
+    )
+    ap.add_argument("--runs", type=int, default=3, help="--fresh: runs per domain (3)")
+    ap.add_argument("-n", "--requests", type=int, default=30, help="--fresh: requests per phase")
+    ap.add_argument("--reuse", action="store_true", help="--fresh: keep profiles already made")
+    ap.add_argument(
+        "--solution",
+        type=Path,
+        help="the accsplit solution the --measured runs ran (default: the bench's own at 3%%)",
+    )
     args = ap.parse_args()
+    if args.fresh is not None and not args.profiles:
+        ap.error("--fresh needs the variant profiles to make again")
+    decided, measured = None, list(args.measured or [])
+    if args.solution is not None:
+        decided = AccSplitSolution.model_validate_json(args.solution.read_text())
+    if args.fresh is not None:  # the whole bench then reads the profiles of this window
+        print(f"real mode in one window under {args.fresh} (profile again, solve, run)")
+        decided, args.profiles, measured = fresh_real_mode(
+            args.profiles, args.problem, args.fresh, args.runs, args.requests, args.reuse
+        )
     profiles, what = load(args.profiles)
     problem = base_problem(profiles, args.problem)
     print(f"accuracy-aware split bench: {what}; devices {[d.name for d in problem.devices]}, "
@@ -359,7 +462,7 @@ def main() -> None:
     exact_vs_gd(profiles, problem)
     surrogate_error(sols[0.03])
     try:
-        report_real(sols[0.03], args.measured)
+        report_real(decided or sols[0.03], measured)
     except ValueError as exc:  # a --measured file that cannot be read: one line, exit 2
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -38,6 +38,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._shared import harness_cli  # noqa: E402
 from harness.backends.base import OnRecord, ProbeRequest, ProbeRun  # noqa: E402
 from harness.backends.docker import DockerBackend, Placement  # noqa: E402
 from harness.options import ProfileOptions  # noqa: E402
@@ -214,17 +215,6 @@ def run_model(model: str, folder: Path, quick: bool, reuse: bool) -> list[dict[s
     return rows
 
 
-def harness_cli(*argv: str) -> None:
-    """One of the user's commands, as they type it; its output goes to this bench's log."""
-    import subprocess
-
-    cmd = ["harness", *argv]
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:]
-        raise SystemExit(f"`{' '.join(cmd)}` failed (exit {done.returncode}): {tail}")
-
-
 def readme_flow(folder: Path, reuse: bool) -> list[dict[str, Any]]:
     """The README's split flow with fresh profiles, in one go: profile res18 at 1 and 2 CPUs
     (Docker), solve with problems/edge-cloud.yaml, validate-decision (the chosen plan and the
@@ -271,6 +261,7 @@ def readme_flow(folder: Path, reuse: bool) -> list[dict[str, Any]]:
             "meas_thr": r["measured_throughput"],
             "thr_error": r["throughput_error"],
             "outputs_match": r["outputs_match"],
+            "compute_x": r.get("compute_ratio"),  # measured over profiled compute
         }
         for r in distinct
     ]
@@ -320,7 +311,8 @@ def main() -> None:
             print(
                 f"  {r['plan']:<18} {r['mode']:<10} pred {r['pred_ms']:8.1f} ms meas {meas:>8} "
                 f"ms {lat:>7}; samples/s pred {r['pred_thr'] or 0:8.2f} meas "
-                f"{r['meas_thr'] or 0:8.2f} {thr:>7}"
+                f"{r['meas_thr'] or 0:8.2f} {thr:>7}; compute "
+                f"{'-' if r['compute_x'] is None else format(r['compute_x'], '.2f') + 'x'}"
             )
         flow_ok = print_spread("README flow", flow)
     print("(timings on a shared 2-core machine: other jobs may run beside this one)")

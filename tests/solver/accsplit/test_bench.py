@@ -64,3 +64,31 @@ def test_a_validate_decision_file_is_read(tmp_path: Path) -> None:
     # the streamed phase has no stages here: the one-at-a-time phase's, 1.5 s where the
     # profiles said 1.0, give the drift
     assert b.read_measured(str(path)) == [b.MeasuredRun("d0", 400.0, 0.962, 1.5, str(path))]
+
+
+def test_fresh_mode_remakes_each_profile_as_it_was_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--fresh profiles every variant again with its own job, variant, device name, CPUs and
+    backend; the commands are recorded here, not run (the flow itself is the bench's run)."""
+    b = _bench()
+    root = BENCH.parents[1]
+    given = [str(root / "profiles/accuracy/digits-p40-edge.json")]
+    given.append(str(root / "profiles/accuracy/digits-ref-server.json"))
+    calls: list[tuple[str, ...]] = []
+    monkeypatch.setattr(b, "harness_cli", lambda *argv: calls.append(argv))
+    out = b.fresh_profiles(given, tmp_path, reuse=False)
+    assert [Path(p).name for p in out] == ["digits-p40-edge.json", "digits-ref-server.json"]
+    assert len(calls) == 2 and all(c[0] == "profile" for c in calls)
+    edge, server = (dict(zip(c[2::2], c[3::2], strict=False)) for c in calls)
+    assert edge["--variant"].endswith("variants/digits/manifest.json:p40")
+    assert (edge["--device-name"], edge["--cpu"], edge["--backend"]) == ("edge", "0.5", "docker")
+    assert server["--variant"].endswith(":ref") and server["--cpu"] == "1"
+    assert (tmp_path / "digits-infer.yaml").exists()  # the job as the profile recorded it
+    # --reuse keeps what is there; a profile of no saved variant cannot be remade
+    (tmp_path / "digits-p40-edge.json").write_text("{}")
+    calls.clear()
+    b.fresh_profiles(given, tmp_path, reuse=True)
+    assert [c[c.index("--out") + 1] for c in calls] == [str(tmp_path / "digits-ref-server.json")]
+    with pytest.raises(SystemExit, match="saved variants"):
+        b.fresh_profiles([str(root / "profiles/res18-1cpu.json")], tmp_path, reuse=False)
