@@ -31,6 +31,7 @@ SUBSET_SEPARATING = "AGGRESSIVE"
 SUBSET_MAX_KEYS = 1_200  # (job, option) pairs up to which the subset model is built
 PLAIN_MAX_KEYS = 2_000  # ... and the plain one (its root alone took 21 s at N = 500)
 COUNT_MAX_KEYS = 4_000  # ... and the count relaxation (sampled N = 500, 4,000 keys: 19 s)
+CHECK_EVERY = 64  # jobs built between two looks at a build deadline
 
 
 def johnson_makespan(pairs: Sequence[tuple[float, float]]) -> float:
@@ -304,7 +305,9 @@ def _count_model(
     from pyscipopt import quicksum
 
     m, y = _balance_model(jobs, options, True, deadline)
-    for v in m.getVars():
+    for i, v in enumerate(variables := m.getVars()):
+        if i % (16 * CHECK_EVERY) == 0:
+            stop_at(deadline, "count model relaxing", i, len(variables))
         if v.vtype() in ("BINARY", "INTEGER"):
             m.chgVarType(v, "CONTINUOUS")
     for s in sorted({s for o in options for s in o}):
@@ -330,13 +333,19 @@ def _balance_model(
     m.setParam("parallel/maxnthreads", 1)
     keys = [(j, s) for j in range(n) for s in options[j]]
     y = {k: m.addVar(vtype="B") for k in keys}
+    stop_at(deadline, "balance model variables", 1, 3)
     f = {k: m.addVar(vtype="B") for k in keys}
+    stop_at(deadline, "balance model variables", 2, 3)
     la = {k: m.addVar(vtype="B") for k in keys}
     bound = m.addVar(lb=0.0)
     for j in range(n):
+        if j % CHECK_EVERY == 0:  # the clock is read often enough to stop on time when loaded
+            stop_at(deadline, "balance model jobs", j, n)
         m.addCons(quicksum(y[j, s] for s in options[j]) == 1)
         m.addCons(quicksum(f[j, s] + la[j, s] for s in options[j]) <= 1)
-    for k in keys:
+    for i, k in enumerate(keys):
+        if i % (4 * CHECK_EVERY) == 0:
+            stop_at(deadline, "balance model links", i, len(keys))
         m.addCons(f[k] <= y[k])
         m.addCons(la[k] <= y[k])
     m.addCons(quicksum(f.values()) == 1)
