@@ -12,11 +12,11 @@ import time
 
 import pytest
 
-from solver.budget import MIN_PHASE_S, RESERVE_S, Budget
+from solver.budget import MIN_PHASE_S, OVERRUN_S, RESERVE_S, Budget
 from solver.problem import SolveOptions
 from solver.profiles import ProfileSet
 
-SLACK_S = 1.0
+SLACK_S = OVERRUN_S
 
 
 def test_a_budget_hands_out_what_is_left() -> None:

@@ -110,14 +110,18 @@ def test_past_the_split_models_key_limits_the_count_relaxation_still_bounds() ->
 
 
 def test_a_count_relaxation_the_time_limit_stops_while_building_says_so() -> None:
-    """Its build is not SCIP's (N = 400: over a second in Python): the limit stops it too, and
-    what is left is the joint bound, marked cut by time."""
+    """Its build is not SCIP's (N = 400: about 0.4 s in Python here, and 12 s with its solve):
+    the limit stops it too, within the budget's promise, and what is left is the joint bound,
+    marked cut by time, with no node searched. The promise is what is checked, not a tighter
+    figure: a loaded CI process once took 0.84 s for this 0.2 s limit."""
     import time
+
+    from solver.budget import OVERRUN_S
 
     jobs = sample_jobs(num_jobs=400, seed=1)
     options = [nondominated(j) for j in jobs]
     t0 = time.perf_counter()
     stopped = count_relaxation(jobs, options, time_limit=0.2)
-    assert time.perf_counter() - t0 < 0.2 + 0.5
-    assert stopped.cut_by_time and stopped.splits is None
+    assert time.perf_counter() - t0 < 0.2 + OVERRUN_S
+    assert stopped.cut_by_time and stopped.splits is None and stopped.nodes == 0
     assert stopped.bound == pytest.approx(joint_lower_bound(jobs, options))
