@@ -221,6 +221,10 @@ class MeasuredRun:
     # predicted: above 1 the machine computed slower than when it was profiled
     compute_drift: float | None = None
     source: str = ""
+    # what validate-decision held the run to, and whether that was a profile made after the
+    # choice (--profiles: the winner's curse taken out) rather than the one it was chosen by
+    predicted_rps: float | None = None
+    remeasured: bool = False
 
 
 @dataclass(frozen=True)
@@ -232,11 +236,14 @@ class RealModeErrors:
     runs: dict[str, int] = field(default_factory=dict)  # runs per domain (their median counts)
 
 
-def real_mode_errors(sol: AccSplitSolution, runs: list[MeasuredRun]) -> RealModeErrors:
-    """Predicted (the solution) vs measured (the runs), per domain that has both. Several
-    runs of one domain count as one measurement: their median throughput (this machine's speed
-    drifts by tens of percent from minute to minute; repeats say how much), the largest
-    accuracy error."""
+def real_mode_errors(
+    sol: AccSplitSolution, runs: list[MeasuredRun], remeasured: bool = False
+) -> RealModeErrors:
+    """Predicted (the solution; with `remeasured`, what the runs were held to where a profile
+    made after the choice priced them) vs measured (the runs), per domain that has both.
+    Several runs of one domain count as one measurement: their median throughput (this
+    machine's speed drifts by tens of percent from minute to minute; repeats say how much), the
+    largest accuracy error."""
     by: dict[str, list[MeasuredRun]] = {}
     for r in runs:
         by.setdefault(r.domain, []).append(r)
@@ -251,9 +258,14 @@ def real_mode_errors(sol: AccSplitSolution, runs: list[MeasuredRun]) -> RealMode
             continue
         doms.append(d.domain)
         measured = statistics.median(r.throughput_rps for r in rs)
-        thr.append(abs(c.throughput_rps - measured) / measured)
+        thr.append(abs(_predicted(c.throughput_rps, rs, remeasured) - measured) / measured)
         acc.append(max(abs(c.accuracy.value - r.accuracy) for r in rs))
     return RealModeErrors(doms, thr, acc, missing, {k: len(v) for k, v in by.items()})
+
+
+def _predicted(decided: float, runs: list[MeasuredRun], remeasured: bool) -> float:
+    again = [r.predicted_rps for r in runs if r.remeasured and r.predicted_rps is not None]
+    return statistics.median(again) if remeasured and again else decided
 
 
 def read_measured(path: str) -> list[MeasuredRun]:
@@ -291,7 +303,14 @@ def _from_validation(raw: dict[str, Any], path: str) -> list[MeasuredRun]:
         print(f"   {path}: the run measured no throughput or no accuracy")
         return []
     drift = _drift(row) or _drift(by_mode.get("latency"))
-    return [MeasuredRun(domains[0], float(thr), float(acc), drift, path)]
+    again = any("priced from another profile" in n for n in notes)
+    pred = row.get("predicted_throughput")
+    return [
+        MeasuredRun(
+            domains[0], float(thr), float(acc), drift, path,
+            None if pred is None else float(pred), again,
+        )
+    ]  # fmt: skip
 
 
 def _drift(row: dict[str, Any] | None) -> float | None:
@@ -318,20 +337,17 @@ def report_real(sol: AccSplitSolution, measured: list[str] | None) -> None:
     if not e.domains:
         print(f"   {', '.join(measured)}: no domain of the decision was run ({e.missing} decided)")
         return
-    tm = statistics.median(e.throughput_rel)
+    again = any(r.remeasured for r in runs)
+    if again:  # the prediction as the choice made it, then as a profile made after it says
+        _errors_line("as decided (the profiles it was chosen by)", e)
+        e = real_mode_errors(sol, runs, remeasured=True)
+        print("   re-measured: the chosen variants profiled again after the choice, and the")
+        print("   runs held to those profiles (validate-decision --profiles):")
+    tm = _errors_line("", e)
     am = max(e.accuracy_abs)
-    per = ", ".join(
-        f"{d} {err:+.1%} ({e.runs.get(d, 1)} run{'s' if e.runs.get(d, 1) > 1 else ''})"
-        for d, err in zip(e.domains, e.throughput_rel, strict=True)
-    )
-    print(
-        f"   {len(e.domains)} domains: throughput error median {tm:.1%} (max "
-        f"{max(e.throughput_rel):.1%}; |error| per domain, of the median run: {per}); "
-        f"accuracy error max {am * 100:.2f} points"
-    )
     if e.missing:
         print(f"   decided but not run: {', '.join(e.missing)}")
-    _per_run(sol, runs)
+    _per_run(sol, runs, again)
     print(
         f"   target: throughput median < {TARGET_THROUGHPUT_ERR:.0%}: "
         f"{'MET' if tm < TARGET_THROUGHPUT_ERR else 'MISSED'}; accuracy < "
@@ -339,14 +355,31 @@ def report_real(sol: AccSplitSolution, measured: list[str] | None) -> None:
     )
 
 
-def _per_run(sol: AccSplitSolution, runs: list[MeasuredRun]) -> None:
+def _errors_line(label: str, e: RealModeErrors) -> float:
+    """One line of per-domain errors; the median throughput error."""
+    tm = statistics.median(e.throughput_rel)
+    am = max(e.accuracy_abs)
+    per = ", ".join(
+        f"{d} {err:+.1%} ({e.runs.get(d, 1)} run{'s' if e.runs.get(d, 1) > 1 else ''})"
+        for d, err in zip(e.domains, e.throughput_rel, strict=True)
+    )
+    print(
+        f"   {label + ': ' if label else ''}{len(e.domains)} domains: throughput error median "
+        f"{tm:.1%} (max {max(e.throughput_rel):.1%}; |error| per domain, of the median run: "
+        f"{per}); accuracy error max {am * 100:.2f} points"
+    )
+    return tm
+
+
+def _per_run(sol: AccSplitSolution, runs: list[MeasuredRun], remeasured: bool = False) -> None:
     """Each run's error beside its compute drift: where the machine computed slower than when
     it was profiled, the throughput error follows the drift, not the pipeline model."""
     predicted = {d.domain: d.choice.throughput_rps for d in sol.domains if d.choice is not None}
     for r in runs:
         if r.domain not in predicted:
             continue
-        err = (predicted[r.domain] - r.throughput_rps) / r.throughput_rps
+        pred = _predicted(predicted[r.domain], [r], remeasured)
+        err = (pred - r.throughput_rps) / r.throughput_rps
         drift = "-" if r.compute_drift is None else f"x{r.compute_drift:.2f}"
         print(
             f"   {Path(r.source).name or r.domain}: {r.domain} measured "
@@ -384,11 +417,30 @@ def fresh_profiles(paths: list[str], folder: Path, reuse: bool) -> list[str]:
     return out
 
 
+def remeasured_profiles(
+    sol: AccSplitSolution, solution: Path, folder: Path, reuse: bool
+) -> list[str]:
+    """The profiles each decided domain's choice was priced by, made once more after the
+    choice: the run is then held to a measurement the choice did not select (the winner's
+    curse: the chosen variant is the one whose profile read fastest)."""
+    from harness.runsplit.decision import find_file
+
+    cited = sorted({r.path for d in sol.domains if d.choice for r in d.choice.profiles})
+    return fresh_profiles([str(find_file(c, solution, "profiles")) for c in cited], folder, reuse)
+
+
 def fresh_real_mode(
-    paths: list[str], problem: str | None, folder: Path, runs: int, requests: int, reuse: bool
+    paths: list[str],
+    problem: str | None,
+    folder: Path,
+    runs: int,
+    requests: int,
+    reuse: bool,
+    remeasure: bool = False,
 ) -> tuple[AccSplitSolution, list[str], list[str]]:
-    """Profile again, solve, run each decided domain `runs` times (d0, d1, ..., d0, ...); the
-    solution, the new profiles and the runs' validate-decision files."""
+    """Profile again, solve, (with `remeasure`, profile the chosen variants once more,) run
+    each decided domain `runs` times (d0, d1, ..., d0, ...); the solution, the new profiles
+    and the runs' validate-decision files."""
     import glob
     import os
     import time
@@ -404,12 +456,14 @@ def fresh_real_mode(
         raise SystemExit(f"{folder / 'solve'}: harness solve wrote no accsplit solution")
     sol = AccSplitSolution.model_validate_json(Path(found[0]).read_text())
     domains = [d.domain for d in sol.domains if d.choice is not None]
+    again = remeasured_profiles(sol, Path(found[0]), folder / "again", reuse) if remeasure else []
+    extra = ["--profiles", ",".join(again)] if again else []
     measured = []
     for k in range(1, runs + 1):
         for d in domains:
             out = folder / f"{d}-run{k}.json"
             harness_cli("validate-decision", found[0], "--domain", d, "-n", str(requests),
-                        "--out", str(out))  # fmt: skip
+                        *extra, "--out", str(out))  # fmt: skip
             measured.append(str(out))
     print(
         f"   fresh: {len(fresh)} profiles in {t_prof:.0f} s, solved, {len(measured)} runs; "
@@ -439,6 +493,12 @@ def main() -> None:
     ap.add_argument("-n", "--requests", type=int, default=30, help="--fresh: requests per phase")
     ap.add_argument("--reuse", action="store_true", help="--fresh: keep profiles already made")
     ap.add_argument(
+        "--remeasure",
+        action="store_true",
+        help="--fresh: profile the chosen variants again after solving and hold the runs to "
+        "those profiles (the winner's curse taken out)",
+    )
+    ap.add_argument(
         "--solution",
         type=Path,
         help="the accsplit solution the --measured runs ran (default: the bench's own at 3%%)",
@@ -452,8 +512,9 @@ def main() -> None:
     if args.fresh is not None:  # the whole bench then reads the profiles of this window
         print(f"real mode in one window under {args.fresh} (profile again, solve, run)")
         decided, args.profiles, measured = fresh_real_mode(
-            args.profiles, args.problem, args.fresh, args.runs, args.requests, args.reuse
-        )
+            args.profiles, args.problem, args.fresh, args.runs, args.requests, args.reuse,
+            args.remeasure,
+        )  # fmt: skip
     profiles, what = load(args.profiles)
     problem = base_problem(profiles, args.problem)
     print(f"accuracy-aware split bench: {what}; devices {[d.name for d in problem.devices]}, "

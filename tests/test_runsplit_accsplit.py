@@ -68,3 +68,52 @@ def test_weights_that_changed_are_refused(
     monkeypatch.chdir(ROOT)
     with pytest.raises(DecisionError, match="is not the weights the decision was measured"):
         load_decision(bad, RunOptions())
+
+
+def _again(src: Path, factor: float, out: Path) -> Path:
+    """`src` as if profiled once more: a new id, every bundle `factor` times as long."""
+    from harness.profile import load_profile, save_profile
+
+    prof = load_profile(src)
+    assert prof.infer is not None
+    bundles = [
+        b.model_copy(
+            update={"latency": b.latency.model_copy(update={"median": b.latency.median * factor})}
+        )
+        for b in prof.infer.bundles
+    ]
+    infer = prof.infer.model_copy(update={"bundles": bundles})
+    save_profile(prof.model_copy(update={"id": f"again-{prof.id}", "infer": infer}), out)
+    return out
+
+
+def test_a_variant_profiled_again_is_held_to_that_profile(
+    solution: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chosen variant was the fastest-looking of ten, each profiled once: the run is held to
+    its profile made again (here the server's, 1.5x as slow), and a profile of another variant
+    changes nothing."""
+    monkeypatch.chdir(ROOT)
+    sol = json.loads(solution.read_text())
+    chosen = next(x for x in sol["domains"] if x["domain"] == "d1")["choice"]
+    server = chosen["server_device"]
+    ref = next(r for r in chosen["profiles"] if r["device_name"] == server)
+    plain = load_decision(solution, RunOptions(baselines=False, domain="d1"))
+    again = _again(ROOT / ref["path"], 1.5, tmp_path / "again.json")
+    d = load_decision(solution, RunOptions(baselines=False, domain="d1", profiles=[again]))
+    (before,), (after,) = plain.plans, d.plans
+    assert before.prediction.server_s > 0
+    assert after.prediction.server_s == pytest.approx(1.5 * before.prediction.server_s)
+    assert after.prediction.edge_s == pytest.approx(before.prediction.edge_s)
+    assert after.prediction.cycle_s > before.prediction.cycle_s  # a lower rate is promised
+    v = chosen["variant"]
+    want = f"chosen: server compute priced from another profile of variant {v}"
+    assert any(n.startswith(want) for n in d.notes), d.notes
+    other = next(
+        p
+        for p in sorted((ROOT / "profiles" / "accuracy").glob(f"digits-*-{server}.json"))
+        if p.name != f"digits-{v}-{server}.json"
+    )
+    o_again = _again(other, 1.5, tmp_path / "o.json")
+    o = load_decision(solution, RunOptions(baselines=False, domain="d1", profiles=[o_again]))
+    assert o.plans[0].prediction == before.prediction

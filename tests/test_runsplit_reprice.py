@@ -1,5 +1,6 @@
 """A side the host clips is priced at the CPUs it gets, from a profile of its own machine at
-those CPUs (pure: real solver runs on factory profiles)."""
+those CPUs; a side measured again is priced from that measurement, not the one the choice was
+made by (pure: real solver runs on factory profiles)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 from harness.profile import save_profile
 from harness.runsplit.decision import RunOptions, load_decision
-from harness.runsplit.reprice import at_cpus
+from harness.runsplit.reprice import at_cpus, remeasured
 from tests.factory.infer_profiles import make_infer_profile
 from tests.factory.split import split_solution
 
@@ -93,3 +94,60 @@ def test_the_cli_says_before_the_run_which_side_it_repriced_and_warns_no_more(
     assert "note: server: this host gives it 1 of the 2 CPUs" in out
     assert "measured at 1 CPU)" in out and "will not match the prediction" not in out
     assert out.index("note: server") < out.index("running ")
+
+
+def _server_again(tmp_path: Path, cpus: float = 2.0) -> Path:
+    """The solution's server (same job, host and CPUs) profiled once more, at half the speed."""
+    prof = make_infer_profile(device_name="server", n_layers=6, speed=2.0, cpus=cpus, seed=1)
+    path = tmp_path / f"server-again-{cpus:g}.json"
+    save_profile(prof, path)
+    return path
+
+
+def test_a_side_profiled_again_is_priced_from_that_profile(tmp_path: Path) -> None:
+    """The winner's curse: the plan was chosen by the profile that read fastest; the run is
+    held to one measured independently. Only the server's compute moves."""
+    path = split_solution(tmp_path, bw=100.0)
+    plain = load_decision(path, RunOptions())
+    again = _server_again(tmp_path)
+    d = load_decision(path, RunOptions(profiles=[again]))
+    from harness.profile import load_profile
+
+    alt = load_profile(again).infer
+    assert alt is not None
+    moved = 0
+    for before, after in zip(plain.plans, d.plans, strict=True):
+        for a, b in zip(before.steps, after.steps, strict=True):
+            if b.kind == "compute" and b.role == "server":
+                bundle = alt.bundle(b.start, b.end, 1)
+                assert bundle is not None and b.latency_s == bundle.latency.median
+                assert b.latency_s > a.latency_s
+            else:
+                assert a == b
+        if before.prediction.server_s > 0:
+            moved += 1
+            assert after.prediction.server_s > before.prediction.server_s
+            assert any(
+                n.startswith(f"{after.name}: server compute priced from another") for n in d.notes
+            )
+        else:
+            assert after.prediction == before.prediction
+    assert moved and d.repriced == []  # not a clipped side: a measurement of the same one
+
+
+def test_another_profile_at_other_cpus_or_of_itself_is_not_a_remeasurement(
+    tmp_path: Path,
+) -> None:
+    server = make_infer_profile(device_name="server", n_layers=6, speed=4.0, cpus=2.0)
+    other_cpus = make_infer_profile(device_name="server", n_layers=6, speed=2.0, cpus=1.0, seed=1)
+    other_model = make_infer_profile(
+        device_name="server", model="othernet", n_layers=6, speed=2.0, cpus=2.0, seed=1
+    )
+    edge = make_infer_profile(device_name="edge", n_layers=6, cpus=2.0, seed=1)
+    assert remeasured([server, other_cpus, other_model, edge], server) is None
+    again = make_infer_profile(device_name="server", n_layers=6, speed=2.0, cpus=2.0, seed=1)
+    assert remeasured([server, again], server) is again
+    path = split_solution(tmp_path, bw=100.0)
+    plain = load_decision(path, RunOptions())
+    d = load_decision(path, RunOptions(profiles=[_server_again(tmp_path, cpus=1.0)]))
+    assert [c.prediction for c in d.plans] == [c.prediction for c in plain.plans]

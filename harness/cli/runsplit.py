@@ -36,7 +36,11 @@ Workdir = Annotated[
     Path | None, typer.Option(help="folder for the containers' requests, records and logs")
 ]
 Profiles = Annotated[
-    str | None, typer.Option(help="profile files to look in, comma-separated (pipeline)")
+    str | None,
+    typer.Option(
+        help="profile files to look in, comma-separated: a pipeline's groups; a split's side "
+        "measured again after solving (or at the CPUs the host gives it) is priced from it"
+    ),
 ]
 Repeats = Annotated[int, typer.Option(help="pipeline: runs of each schedule (median)")]
 Domain = Annotated[

@@ -107,7 +107,9 @@ def _validate(model: Any, raw: dict[str, Any], path: Path) -> Any:
         raise DecisionError(f"{path}: field '{loc}': {err['msg']}") from None
 
 
-def _find_file(ref: str, path: Path, where: str) -> Path:
+def find_file(ref: str, path: Path, where: str) -> Path:
+    """A file the solution at `path` cites: as recorded, relative to the solution, or by name
+    beside it (a solution moved with its profiles)."""
     p = Path(ref)
     for cand in (p, path.parent / p, path.parent / p.name):
         if cand.is_file():
@@ -233,8 +235,10 @@ def split_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Decisio
         _caps(devs[server].cpus, profs[server]),
     )
     dec = Decision("split", session, plans=cases, notes=notes)
+    sides = {"edge": profs[edge], "server": profs[server]}
+    extra = pool[len(pool) - len(opts.profiles) :]  # --profiles, read after the cited ones
+    _remeasure(dec, {c.name: sides for c in cases}, extra, prob.batch_size, link, reply)
     if opts.host_cpus:
-        sides = {"edge": profs[edge], "server": profs[server]}
         _reprice(dec, sides, pool, prob.batch_size, link, reply, opts.host_cpus)
     return dec
 
@@ -285,7 +289,7 @@ def _split_profiles(
     prob = sol.problem
     loaded = []
     for i, ref in enumerate(sol.profiles):
-        p = _find_file(ref.path, path, f"profiles.{i}.path")
+        p = find_file(ref.path, path, f"profiles.{i}.path")
         loaded.append(Loaded(p, _load(p, path, f"profiles.{i}.path")))
     for p in opts.profiles:
         loaded.append(Loaded(p, _load(p, path, "--profiles")))
@@ -454,7 +458,7 @@ def _pipeline_profile(
             hit = [pr for p, pr in extra if ref in (pr.id, str(p), p.name)]
             if not hit:
                 try:
-                    p = _find_file(ref, path, f"{where}.profiles.{k}")
+                    p = find_file(ref, path, f"{where}.profiles.{k}")
                 except DecisionError:
                     continue
                 hit = [_load(p, path, f"{where}.profiles.{k}")]
@@ -636,7 +640,47 @@ def accsplit_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Deci
         f"domain {dec.domain}: variant {dec.choice.variant}, predicted accuracy "
         f"{dec.choice.accuracy.value:.4f} ({dec.choice.accuracy.source}) on {n} samples"
     )
-    return Decision("accsplit", session, plans=cases, notes=notes)
+    result = Decision("accsplit", session, plans=cases, notes=notes)
+    if opts.profiles:
+        pool = [_load(p, path, "--profiles") for p in opts.profiles]
+        sides = (("edge", edge), ("server", server))
+        priced_by = {
+            name: {role: _choice_profile(choice, path, where, d) for role, d in sides}
+            for name, choice in named
+        }
+        _remeasure(result, priced_by, pool, batch, link, reply_bytes(prof, sol.problem.precision))
+    return result
+
+
+def _remeasure(
+    dec: Decision,
+    priced_by: dict[str, dict[str, Profile]],
+    pool: list[Profile],
+    batch: int,
+    link: LinkSetting,
+    reply: int,
+) -> None:
+    """Each plan's sides re-priced from a later profile of what priced them, found among
+    --profiles (reprice.remeasured): the prediction the run is held to is then one measured
+    independently of the choice. `priced_by`: plan name -> role -> its profile."""
+    from harness.runsplit.reprice import compute_s, remeasured, repriced
+
+    for case in dec.plans:
+        for role, was in priced_by.get(case.name, {}).items():
+            before = compute_s(case.steps, role)
+            again = remeasured(pool, was) if before else None
+            steps = None if again is None else repriced(case.steps, role, again, batch)
+            if again is None or steps is None:
+                continue
+            case.steps = steps
+            case.prediction = predict(steps, batch, link, reply * batch)
+            v, inf = was.variant, was.infer
+            what = f"variant {v.id}" if v else (inf.model if inf else "its model")
+            dec.notes.append(
+                f"{case.name}: {role} compute priced from another profile of {what} "
+                f"({again.id[:12]}): {compute_s(steps, role) * 1e3:.1f} ms a batch, where the "
+                f"profile it was chosen by read {before * 1e3:.1f} ms"
+            )
 
 
 def _domain(sol: Any, path: Path, want: str | None) -> Any:
@@ -665,7 +709,7 @@ def _choice_profile(choice: Any, path: Path, where: str, device: str) -> Profile
     mine = [r for r in choice.profiles if r.device_name == device] or list(choice.profiles)
     if not mine:
         raise DecisionError(f"{path}: field '{where}': the choice names no profile")
-    return _load(_find_file(mine[0].path, path, where), path, where)
+    return _load(find_file(mine[0].path, path, where), path, where)
 
 
 def _weights(choice: Any, path: Path, i: int) -> Path:

@@ -8,6 +8,10 @@ solution cites (or --profiles) hold one of the same model measured at the CPUs t
 its compute steps are re-priced from that profile, bundle by bundle, and the decision says so
 before the run; where none is, the plan keeps its prediction and the run is flagged as not
 comparable, as before.
+
+The same re-pricing takes a variant's later profile (`remeasured`): an accuracy-aware decision
+re-measured after it was made is predicted from the new profile, not from the one it was chosen
+by.
 """
 
 from __future__ import annotations
@@ -36,6 +40,38 @@ def at_cpus(pool: Sequence[Profile], like: Profile, cpus: float) -> Profile | No
         ):
             return p
     return None
+
+
+def remeasured(pool: Sequence[Profile], was: Profile) -> Profile | None:
+    """Another profile of `was`'s variant (the same weights; else the same job) on the same
+    device, host and CPUs, from `pool`: a measurement independent of the decision's own. A
+    choice among many variants (or cuts), each profiled once on a machine whose speed moves,
+    picks the one whose profile read fastest, so its own profile reads optimistic (the winner's
+    curse); one made after the choice does not."""
+    v, inf = was.variant, was.infer
+    assert inf is not None
+    for p in pool:
+        same = (
+            p.variant is not None and p.variant.weights_sha256 == v.weights_sha256
+            if v is not None
+            else p.variant is None and p.job == was.job
+        )
+        if (
+            same
+            and p.id != was.id
+            and p.infer is not None
+            and p.infer.device_name == inf.device_name
+            and len(p.infer.layers) == len(inf.layers)
+            and (p.host.hostname, p.host.cpu_model) == (was.host.hostname, was.host.cpu_model)
+            and profile_cpus(p) == profile_cpus(was)
+        ):
+            return p
+    return None
+
+
+def compute_s(steps: Sequence[PlanStep], role: str) -> float:
+    """Seconds of `role`'s compute steps in one batch's plan."""
+    return sum(st.latency_s for st in steps if st.kind == "compute" and st.role == role)
 
 
 def repriced(

@@ -42,6 +42,13 @@ def test_real_mode_errors_use_only_measured_runs(family: ProfileSet) -> None:
     runs3 = [b.MeasuredRun("d0", t, c0.accuracy.value) for t in (c * 0.5, c * 0.9, c * 1.1)]
     e3 = b.real_mode_errors(sol, runs3)
     assert e3.throughput_rel[0] == pytest.approx(0.1 / 0.9) and e3.runs == {"d0": 3}
+    # runs held to a profile made after the choice: that prediction, when asked for
+    again = [
+        b.MeasuredRun("d0", c * 0.9, c0.accuracy.value, predicted_rps=c * 0.72, remeasured=True)
+    ]
+    assert b.real_mode_errors(sol, again).throughput_rel[0] == pytest.approx(0.1 / 0.9)
+    e4 = b.real_mode_errors(sol, again, remeasured=True)
+    assert e4.throughput_rel[0] == pytest.approx(0.18 / 0.9)
 
 
 def test_a_validate_decision_file_is_read(tmp_path: Path) -> None:
@@ -64,6 +71,15 @@ def test_a_validate_decision_file_is_read(tmp_path: Path) -> None:
     # the streamed phase has no stages here: the one-at-a-time phase's, 1.5 s where the
     # profiles said 1.0, give the drift
     assert b.read_measured(str(path)) == [b.MeasuredRun("d0", 400.0, 0.962, 1.5, str(path))]
+    # a run validate-decision re-priced from a later profile says so in its notes
+    doc["rows"][1]["predicted_throughput"] = 420.0  # type: ignore[index]
+    doc["run"]["notes"].append(  # type: ignore[index]
+        "chosen: server compute priced from another profile of variant p50 (abc): 9.0 ms a "
+        "batch, where the profile it was chosen by read 7.0 ms"
+    )
+    path.write_text(__import__("json").dumps(doc))
+    (run,) = b.read_measured(str(path))
+    assert run.remeasured and run.predicted_rps == 420.0
 
 
 def test_fresh_mode_remakes_each_profile_as_it_was_made(
@@ -92,3 +108,33 @@ def test_fresh_mode_remakes_each_profile_as_it_was_made(
     assert [c[c.index("--out") + 1] for c in calls] == [str(tmp_path / "digits-ref-server.json")]
     with pytest.raises(SystemExit, match="saved variants"):
         b.fresh_profiles([str(root / "profiles/res18-1cpu.json")], tmp_path, reuse=False)
+
+
+def test_remeasure_profiles_what_each_choice_was_priced_by_once_more(
+    family: ProfileSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--remeasure: after solving, the profiles the decided choices cite are made again (each
+    once, however many domains chose it), found as validate-decision finds them."""
+    import shutil
+
+    b = _bench()
+    root = BENCH.parents[1]
+    sol = solve(acc_problem(epsilon=0.03, domains=["d0", "d1"]), family, SolveOptions())
+    real = {
+        "edge": root / "profiles/accuracy/digits-p40-edge.json",
+        "server": root / "profiles/accuracy/digits-p40-server.json",
+    }
+    for d in sol.domains:  # cite real variant profiles, by name, beside the solution
+        if d.choice is not None:
+            for r in d.choice.profiles:
+                r.path = f"elsewhere/{real[r.device_name].name}"
+    for f in real.values():
+        shutil.copy(f, tmp_path / f.name)
+    solution = tmp_path / "s.json"
+    solution.write_text(sol.model_dump_json())
+    calls: list[tuple[str, ...]] = []
+    monkeypatch.setattr(b, "harness_cli", lambda *argv: calls.append(argv))
+    out = b.remeasured_profiles(sol, solution, tmp_path / "again", reuse=False)
+    cited = {r.device_name for d in sol.domains if d.choice for r in d.choice.profiles}
+    assert sorted(Path(p).name for p in out) == sorted(real[c].name for c in cited)
+    assert [c[0] for c in calls] == ["profile"] * len(cited)
