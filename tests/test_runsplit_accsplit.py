@@ -107,8 +107,11 @@ def test_a_variant_profiled_again_is_held_to_that_profile(
     assert after.prediction.edge_s == pytest.approx(before.prediction.edge_s)
     assert after.prediction.cycle_s > before.prediction.cycle_s  # a lower rate is promised
     v = chosen["variant"]
-    want = f"chosen: server compute priced from another profile of variant {v}"
+    want = f"chosen: server compute priced from another profile of variant {v} (again.json): "
     assert any(n.startswith(want) for n in d.notes), d.notes
+    hint = f"domain d1: variant {v} looked best of "  # and how to take the curse out
+    assert any(n.startswith(hint) for n in plain.notes), plain.notes
+    assert not any(n.startswith(hint) for n in d.notes)
     other = next(
         p
         for p in sorted((ROOT / "profiles" / "accuracy").glob(f"digits-*-{server}.json"))

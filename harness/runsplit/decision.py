@@ -236,7 +236,7 @@ def split_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Decisio
     )
     dec = Decision("split", session, plans=cases, notes=notes)
     sides = {"edge": profs[edge], "server": profs[server]}
-    extra = pool[len(pool) - len(opts.profiles) :]  # --profiles, read after the cited ones
+    extra = list(zip(opts.profiles, pool[len(pool) - len(opts.profiles) :], strict=True))
     _remeasure(dec, {c.name: sides for c in cases}, extra, prob.batch_size, link, reply)
     if opts.host_cpus:
         _reprice(dec, sides, pool, prob.batch_size, link, reply, opts.host_cpus)
@@ -641,21 +641,29 @@ def accsplit_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Deci
         f"{dec.choice.accuracy.value:.4f} ({dec.choice.accuracy.source}) on {n} samples"
     )
     result = Decision("accsplit", session, plans=cases, notes=notes)
-    if opts.profiles:
-        pool = [_load(p, path, "--profiles") for p in opts.profiles]
-        sides = (("edge", edge), ("server", server))
-        priced_by = {
-            name: {role: _choice_profile(choice, path, where, d) for role, d in sides}
-            for name, choice in named
-        }
-        _remeasure(result, priced_by, pool, batch, link, reply_bytes(prof, sol.problem.precision))
+    pool = [(p, _load(p, path, "--profiles")) for p in opts.profiles]
+    sides = (("edge", edge), ("server", server))
+    priced_by = {
+        name: {role: _choice_profile(choice, path, where, d) for role, d in sides}
+        for name, choice in named
+    }
+    before = len(notes)
+    _remeasure(result, priced_by, pool, batch, link, reply_bytes(prof, sol.problem.precision))
+    rivals = sum(p.feasible for p in dec.front) - 1
+    if len(notes) == before and rivals > 0:
+        notes.append(
+            f"domain {dec.domain}: variant {dec.choice.variant} looked best of "
+            f"{rivals + 1} feasible variants, each profiled once: where the machine's speed "
+            "moves, the winner's profile reads optimistic; profile it again and pass the "
+            "files with --profiles to hold the run to that measurement"
+        )
     return result
 
 
 def _remeasure(
     dec: Decision,
     priced_by: dict[str, dict[str, Profile]],
-    pool: list[Profile],
+    pool: list[tuple[Path, Profile]],
     batch: int,
     link: LinkSetting,
     reply: int,
@@ -668,7 +676,7 @@ def _remeasure(
     for case in dec.plans:
         for role, was in priced_by.get(case.name, {}).items():
             before = compute_s(case.steps, role)
-            again = remeasured(pool, was) if before else None
+            again = remeasured([p for _, p in pool], was) if before else None
             steps = None if again is None else repriced(case.steps, role, again, batch)
             if again is None or steps is None:
                 continue
@@ -678,7 +686,8 @@ def _remeasure(
             what = f"variant {v.id}" if v else (inf.model if inf else "its model")
             dec.notes.append(
                 f"{case.name}: {role} compute priced from another profile of {what} "
-                f"({again.id[:12]}): {compute_s(steps, role) * 1e3:.1f} ms a batch, where the "
+                f"({next(f.name for f, p in pool if p is again)}): "
+                f"{compute_s(steps, role) * 1e3:.1f} ms a batch, where the "
                 f"profile it was chosen by read {before * 1e3:.1f} ms"
             )
 
