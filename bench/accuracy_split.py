@@ -22,7 +22,9 @@ made again (the same variant, device name, CPUs and backend), the problem is sol
 new profiles, and each decided domain's choice runs `--runs` times (interleaved) with
 `harness validate-decision`; predictions and measurements then come from one window of this
 machine, whose speed moves by tens of percent over hours. `--reuse` keeps profiles already in
-DIR.
+DIR. `--remeasure` then profiles the choices' variants once more after solving and holds the
+runs to those profiles (validate-decision --profiles): the chosen variant's own profile is the
+best-looking of many noisy ones; the error is printed both ways.
 
 `--solution FILE` sets the runs against that solution's predictions (a `--fresh` session's, as
 committed under results/accuracy-split/one-window/) instead of the bench's own.
