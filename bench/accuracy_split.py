@@ -227,6 +227,9 @@ class MeasuredRun:
     # choice (--profiles: the winner's curse taken out) rather than the one it was chosen by
     predicted_rps: float | None = None
     remeasured: bool = False
+    # the run's throughput error once each side's compute is taken as the run measured it:
+    # the link and pipeline model's own (validate-decision's throughput_error_at_compute)
+    error_at_compute: float | None = None
 
 
 @dataclass(frozen=True)
@@ -306,11 +309,12 @@ def _from_validation(raw: dict[str, Any], path: str) -> list[MeasuredRun]:
         return []
     drift = _drift(row) or _drift(by_mode.get("latency"))
     again = any("priced from another profile" in n for n in notes)
-    pred = row.get("predicted_throughput")
+    pred, known = row.get("predicted_throughput"), row.get("throughput_error_at_compute")
     return [
         MeasuredRun(
             domains[0], float(thr), float(acc), drift, path,
             None if pred is None else float(pred), again,
+            None if known is None else float(known),
         )
     ]  # fmt: skip
 
@@ -349,6 +353,13 @@ def report_real(sol: AccSplitSolution, measured: list[str] | None) -> None:
     am = max(e.accuracy_abs)
     if e.missing:
         print(f"   decided but not run: {', '.join(e.missing)}")
+    known = [abs(r.error_at_compute) for r in runs if r.error_at_compute is not None]
+    if known:
+        print(
+            f"   the link and pipeline model alone (each run's compute as it measured it): "
+            f"median |error| {statistics.median(known):.1%} over {len(known)} runs (max "
+            f"{max(known):.1%}); the rest is the sides computing off their profiles"
+        )
     _per_run(sol, runs, again)
     print(
         f"   target: throughput median < {TARGET_THROUGHPUT_ERR:.0%}: "
@@ -383,9 +394,10 @@ def _per_run(sol: AccSplitSolution, runs: list[MeasuredRun], remeasured: bool = 
         pred = _predicted(predicted[r.domain], [r], remeasured)
         err = (pred - r.throughput_rps) / r.throughput_rps
         drift = "-" if r.compute_drift is None else f"x{r.compute_drift:.2f}"
+        known = "" if r.error_at_compute is None else f", at its compute {r.error_at_compute:+.1%}"
         print(
             f"   {Path(r.source).name or r.domain}: {r.domain} measured "
-            f"{r.throughput_rps:8.1f}/s, error {err:+6.1%}, compute drift {drift}"
+            f"{r.throughput_rps:8.1f}/s, error {err:+6.1%}, compute drift {drift}{known}"
         )
 
 

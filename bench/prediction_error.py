@@ -43,7 +43,7 @@ from harness.backends.base import OnRecord, ProbeRequest, ProbeRun  # noqa: E402
 from harness.backends.docker import DockerBackend, Placement  # noqa: E402
 from harness.options import ProfileOptions  # noqa: E402
 from harness.profile import Profile, load_profile  # noqa: E402
-from harness.runsplit.compare import predict, relative_error  # noqa: E402
+from harness.runsplit.compare import at_compute, predict, relative_error  # noqa: E402
 from harness.runsplit.decision import steps_of  # noqa: E402
 from harness.runsplit.orchestrate import Session, run_session  # noqa: E402
 from harness.runsplit.plan import LinkSetting, ModelRef, Phase, PlanSpec, segments_of  # noqa: E402
@@ -192,6 +192,8 @@ def run_model(model: str, folder: Path, quick: bool, reuse: bool) -> list[dict[s
         meas = ph.latency.median if ph.latency else None
         st = ph.stages
         pred_thr = pred.throughput("throughput", streamed.window)
+        # the same predictions remade with each side's compute as that phase measured it
+        k_lat, k_thr = at_compute(pred, _stages(ph)), at_compute(pred, _stages(streamed))
         rows.append(
             {
                 **case,
@@ -201,6 +203,12 @@ def run_model(model: str, folder: Path, quick: bool, reuse: bool) -> list[dict[s
                 "pred_thr": pred_thr,
                 "meas_thr": streamed.throughput_per_s,
                 "thr_error": relative_error(pred_thr, streamed.throughput_per_s),
+                "error_k": None if k_lat is None else relative_error(k_lat.latency_s, meas),
+                "thr_error_k": None
+                if k_thr is None
+                else relative_error(
+                    k_thr.throughput("throughput", streamed.window), streamed.throughput_per_s
+                ),
                 "pred_compute_ms": (pred.edge_s + pred.server_s) * 1e3,
                 "meas_compute_ms": None
                 if st is None
@@ -213,6 +221,11 @@ def run_model(model: str, folder: Path, quick: bool, reuse: bool) -> list[dict[s
             }
         )
     return rows
+
+
+def _stages(ph: Any) -> dict[str, float] | None:
+    st = ph.stages
+    return None if st is None else {"edge": st.edge_compute_s, "server": st.server_compute_s}
 
 
 def readme_flow(folder: Path, reuse: bool) -> list[dict[str, Any]]:
@@ -260,6 +273,7 @@ def readme_flow(folder: Path, reuse: bool) -> list[dict[str, Any]]:
             "pred_thr": r["predicted_throughput"],
             "meas_thr": r["measured_throughput"],
             "thr_error": r["throughput_error"],
+            "thr_error_k": r.get("throughput_error_at_compute"),
             "outputs_match": r["outputs_match"],
             "compute_x": r.get("compute_ratio"),  # measured over profiled compute
         }
@@ -287,6 +301,15 @@ def print_spread(what: str, rows: list[dict[str, Any]]) -> bool:
         f"{lat[2]} runs), throughput {thr[0] * 100:.1f}% (p90 {thr[1] * 100:.1f}%, {thr[2]} "
         f"runs); target median < {TARGET:.0%}: {'holds' if ok else 'MISSED'}"
     )
+    lat_k = spread([r.get("error_k") for r in rows])
+    thr_k = spread([r.get("thr_error_k") for r in rows])
+    if lat_k[2] or thr_k[2]:  # the machine's speed taken out: the link and pipeline model's
+        parts = [
+            f"{name} median |error| {med * 100:.1f}% (p90 {p90 * 100:.1f}%)"
+            for name, (med, p90, n) in (("latency", lat_k), ("throughput", thr_k))
+            if n
+        ]
+        print(f"  at each run's own compute: {', '.join(parts)}")
     return ok
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from harness.runsplit.compare import (
+    at_compute,
     compare_makespan,
     compare_phase,
     compute_ratio,
@@ -143,6 +144,31 @@ def test_phase_result_and_comparisons_from_records() -> None:
     assert row.measured_stages is not None and row.measured_stages["up"] == pytest.approx(0.055)
     # edge 0.02 + server 0.01 measured against 0.010 + 0.004 profiled
     assert row.compute_ratio == pytest.approx(0.03 / 0.014)
+    # with that compute the model predicts a latency of 0.03 + its link times
+    known = pred.latency_s + 0.016
+    assert row.throughput_error_at_compute == pytest.approx((1 / known - 8.0) / 8.0)
+
+
+def test_at_its_compute_the_error_left_is_the_link_and_pipeline_models() -> None:
+    """A run whose sides computed 1.5x their profiles, on a link that behaved as modelled:
+    the plain error is the machine's, and the prediction remade at the run's compute is
+    exact; streamed, the busiest resource is found again at the new compute."""
+    pred = predict(STEPS, 4, LinkSetting(up_mbps=800.0, down_mbps=800.0, latency_ms=5.0))
+    meas = {"edge": 0.015, "up": pred.up_s, "server": 0.006, "down": pred.down_s}
+    k = at_compute(pred, meas)
+    assert k is not None
+    assert (k.edge_s, k.server_s) == pytest.approx((0.015, 0.006))
+    assert k.latency_s == pytest.approx(pred.latency_s + 0.005 + 0.002)
+    assert k.up_s == pred.up_s and k.down_s == pred.down_s  # the link as predicted
+    assert k.throughput("throughput") == pytest.approx(4 / 0.015)  # the edge, slower
+    assert pred.throughput("throughput") == pytest.approx(4 / 0.010)
+    busy = predict([PlanStep("compute", "server", 0.01, 0, 8, busy_s=0.02)], 1, None)
+    k2 = at_compute(busy, {"server": 0.015})
+    assert k2 is not None and k2.server_busy_s == pytest.approx(0.03)  # occupancy scaled alike
+    assert at_compute(pred, None) is None
+    assert at_compute(pred, {"edge": 0.015, "server": None}) is None  # a side not measured
+    only_server = predict(STEPS[2:3], 1, None)
+    assert at_compute(only_server, {"edge": None, "server": 0.008}) is not None
 
 
 def test_compute_ratio_sets_both_sides_against_their_profiles_and_needs_both() -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pydantic import Field
 
@@ -129,6 +129,32 @@ def compute_ratio(
     return m / p if p > 0 and m > 0 else None
 
 
+def at_compute(pred: Prediction, measured: Mapping[str, float | None] | None) -> Prediction | None:
+    """`pred` with each side's compute as the run measured it per request (its streamed
+    occupancy scaled alike): what the link and pipeline model say once the compute is known.
+    Its error is that model's own; the rest of the plain error is the sides computing off their
+    profiles. None where a side that computes has no measured compute."""
+    if not measured:
+        return None
+    scale = {}
+    for side, p in (("edge", pred.edge_s), ("server", pred.server_s)):
+        m = float(measured.get(side) or 0.0)
+        if p > 0 and m <= 0:
+            return None
+        scale[side] = m / p if p > 0 else 1.0
+    edge, server = pred.edge_s * scale["edge"], pred.server_s * scale["server"]
+    return replace(
+        pred,
+        latency_s=pred.latency_s + (edge - pred.edge_s) + (server - pred.server_s),
+        edge_s=edge,
+        server_s=server,
+        edge_busy_s=None if pred.edge_busy_s is None else pred.edge_busy_s * scale["edge"],
+        server_busy_s=(
+            None if pred.server_busy_s is None else pred.server_busy_s * scale["server"]
+        ),
+    )
+
+
 SPEED_TOLERANCE = 0.2  # compute off its profile by more than this in every phase: say so
 
 
@@ -177,6 +203,12 @@ class Comparison(Strict):
         description="measured over predicted compute (edge + server) per request: how fast the "
         "sides computed against their profiles, whatever the link did",
     )
+    throughput_error_at_compute: float | None = Field(
+        default=None,
+        description="the throughput error of the prediction remade with each side's compute as "
+        "this run measured it: the link and pipeline model's own error, the machine's speed "
+        "taken out",
+    )
     shaping: str | None = None
     outputs_match: bool | None = None
     predicted_accuracy: float | None = Field(
@@ -211,6 +243,7 @@ class Validation(Strict):
     makespans: list[MakespanComparison] = Field(default_factory=list)
     median_abs_latency_error: float | None = None
     median_abs_throughput_error: float | None = None
+    median_abs_throughput_error_at_compute: float | None = None
     median_abs_makespan_error: float | None = None
     max_abs_accuracy_error: float | None = Field(
         default=None, description="accsplit: the largest |predicted - measured| accuracy"
@@ -239,9 +272,9 @@ def compare_phase(
         "server": pred.server_s,
         "down": pred.down_s,
     }
-    pt: float | None = pred.throughput(ph.mode, window)
-    if pt is not None and not math.isfinite(pt):  # a plan predicted to take no time at all
-        pt = None
+    pt = _finite(pred.throughput(ph.mode, window))  # None: predicted to take no time at all
+    known = at_compute(pred, meas_stages)
+    pt_known = None if known is None else _finite(known.throughput(ph.mode, window))
     return Comparison(
         plan=name,
         phase=ph.name,
@@ -256,6 +289,7 @@ def compare_phase(
         predicted_stages=pred_stages,
         measured_stages=meas_stages,
         compute_ratio=compute_ratio(pred_stages, meas_stages),
+        throughput_error_at_compute=relative_error(pt_known, ph.throughput_per_s),
         shaping=ph.shaping,
         outputs_match=ph.outputs_match,
         predicted_accuracy=predicted_accuracy,
@@ -267,6 +301,10 @@ def compare_phase(
         ),
         scored=ph.scored,
     )
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
 
 
 def compare_makespan(method: str, predicted: float, ph: PhaseResult) -> MakespanComparison:

@@ -133,7 +133,12 @@ def render_validation(v: Validation) -> None:
     con = _console()
     render_run(v.run)
     if v.rows:
-        t = Table(title="predicted vs measured (error = (predicted - measured) / measured)")
+        t = Table(
+            title="predicted vs measured (error = (predicted - measured) / measured)",
+            caption="compute x: the sides' compute per request, measured over profiled; at its "
+            "compute: the throughput error with each side's compute as this run measured it "
+            "(the link and pipeline model's own)",
+        )
         cols = (
             "plan",
             "mode",
@@ -144,6 +149,7 @@ def render_validation(v: Validation) -> None:
             "meas samples/s",
             "error ",
             "compute x",
+            "at its compute",
             "output ok",
         )
         for col in cols:
@@ -159,6 +165,7 @@ def render_validation(v: Validation) -> None:
                 _num(r.measured_throughput),
                 _pct(r.throughput_error),
                 "-" if r.compute_ratio is None else f"x{r.compute_ratio:.2f}",
+                _pct(r.throughput_error_at_compute),
                 _match(r.outputs_match),
             )
         con.print(t)
@@ -200,7 +207,11 @@ def render_validation(v: Validation) -> None:
     if v.median_abs_latency_error is not None:
         parts.append(f"latency {v.median_abs_latency_error * 100:.1f}%")
     if v.median_abs_throughput_error is not None:
-        parts.append(f"throughput {v.median_abs_throughput_error * 100:.1f}%")
+        known = v.median_abs_throughput_error_at_compute
+        parts.append(
+            f"throughput {v.median_abs_throughput_error * 100:.1f}%"
+            + ("" if known is None else f" ({known * 100:.1f}% at the run's own compute)")
+        )
     if v.median_abs_makespan_error is not None:
         parts.append(f"makespan {v.median_abs_makespan_error * 100:.1f}%")
     if v.max_abs_accuracy_error is not None:

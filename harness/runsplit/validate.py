@@ -31,6 +31,9 @@ def validation_of(decision: Decision, result: RunSplitResult, solution: str) -> 
         makespans=spans,
         median_abs_latency_error=median_abs([r.latency_error for r in rows]),
         median_abs_throughput_error=median_abs([r.throughput_error for r in rows]),
+        median_abs_throughput_error_at_compute=median_abs(
+            [r.throughput_error_at_compute for r in rows]
+        ),
         median_abs_makespan_error=median_abs([m.makespan_error for m in spans]),
         max_abs_accuracy_error=max(
             (abs(r.accuracy_error) for r in rows if r.accuracy_error is not None), default=None

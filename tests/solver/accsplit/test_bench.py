@@ -73,13 +73,14 @@ def test_a_validate_decision_file_is_read(tmp_path: Path) -> None:
     assert b.read_measured(str(path)) == [b.MeasuredRun("d0", 400.0, 0.962, 1.5, str(path))]
     # a run validate-decision re-priced from a later profile says so in its notes
     doc["rows"][1]["predicted_throughput"] = 420.0  # type: ignore[index]
+    doc["rows"][1]["throughput_error_at_compute"] = 0.02  # type: ignore[index]
     doc["run"]["notes"].append(  # type: ignore[index]
         "chosen: server compute priced from another profile of variant p50 (abc): 9.0 ms a "
         "batch, where the profile it was chosen by read 7.0 ms"
     )
     path.write_text(__import__("json").dumps(doc))
     (run,) = b.read_measured(str(path))
-    assert run.remeasured and run.predicted_rps == 420.0
+    assert run.remeasured and run.predicted_rps == 420.0 and run.error_at_compute == 0.02
 
 
 def test_fresh_mode_remakes_each_profile_as_it_was_made(
