@@ -120,3 +120,47 @@ def test_a_variant_profiled_again_is_held_to_that_profile(
     o_again = _again(other, 1.5, tmp_path / "o.json")
     o = load_decision(solution, RunOptions(baselines=False, domain="d1", profiles=[o_again]))
     assert o.plans[0].prediction == before.prediction
+
+
+def test_a_stored_run_is_set_against_the_decision_as_it_reads_now(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """validate-decision --from-run: a committed real-mode run held to its solution again,
+    nothing run; each row gains the error at the run's own compute. A run of another domain,
+    of other phases, or a file that is no run is one line, and run-split refuses the option."""
+    monkeypatch.chdir(ROOT)
+    sol = "results/accuracy-split/accuracy-split-accsplit-solution.json"
+    stored = ROOT / "results/accuracy-split/real-mode/d0-run1.json"
+    out = tmp_path / "again.json"
+    args = ["validate-decision", sol, "--domain", "d0", "--from-run", str(stored)]
+    r = runner.invoke(app, [*args, "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "at its compute" in r.output and "at the run's own compute" in r.output
+    doc = json.loads(out.read_text())
+    old = json.loads(stored.read_text())
+    assert doc["run"]["phases"] == old["run"]["phases"]  # the measurements as they were
+    chosen = [x for x in doc["rows"] if x["plan"] == "chosen"]
+    assert chosen and all(x["throughput_error_at_compute"] is not None for x in chosen)
+    assert [x["measured_throughput"] for x in doc["rows"]] == [
+        x["measured_throughput"] for x in old["rows"]
+    ]
+    assert any(n.startswith("measurements from ") for n in doc["run"]["notes"])
+    other = runner.invoke(
+        app, ["validate-decision", sol, "--domain", "d1", "--from-run", str(stored)]
+    )
+    assert other.exit_code == 2 and "ran domain d0; this decision's is domain d1" in other.output
+    cut = tmp_path / "cut.json"
+    old["run"]["phases"] = old["run"]["phases"][:2]
+    cut.write_text(json.dumps(old))
+    r2 = runner.invoke(app, ["validate-decision", sol, "--domain", "d0", "--from-run", str(cut)])
+    assert (
+        r2.exit_code == 2 and "ran phases ['chosen (latency)', 'chosen (throughput)']" in r2.output
+    )
+    junk = tmp_path / "junk.json"
+    junk.write_text('{"kind": "run-split"}')
+    r3 = runner.invoke(app, ["validate-decision", sol, "--from-run", str(junk)])
+    assert (
+        r3.exit_code == 2 and "not a run-split result (field 'source': Field required)" in r3.output
+    )
+    r4 = runner.invoke(app, ["run-split", sol, "--from-run", str(stored)])
+    assert r4.exit_code == 2 and "only validate-decision" in r4.output

@@ -11,12 +11,15 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from harness.cli.common import check_out, check_time_limit
 from harness.cli.common import fail as _fail
+
+if TYPE_CHECKING:
+    from harness.runsplit.decision import Decision
 
 SHAPINGS = ("auto", "tc", "token-bucket")
 
@@ -51,6 +54,14 @@ Server = Annotated[
     typer.Option(help="packing: the server to run (default: most jobs that fit this host)"),
 ]
 Batches = Annotated[int, typer.Option(help="packing: measured batches per job (the slowest's)")]
+FromRun = Annotated[
+    Path | None,
+    typer.Option(
+        help="validate-decision: hold a stored run (a run-split or validate-decision --out file "
+        "of this solution) to the prediction as it is now (--profiles re-priced, say), and run "
+        "nothing"
+    ),
+]
 Oversubscribe = Annotated[
     bool,
     typer.Option(
@@ -96,8 +107,11 @@ def _execute(
     profiles: str | None,
     repeats: int,
     domain: str | None = None,
+    from_run: Path | None = None,
 ) -> int:
     _check(requests, warmup, window, repeats, shaping)
+    if from_run is not None and not validate:
+        raise _fail("--from-run: only validate-decision sets a stored run against its decision")
     for name, v in (("--bandwidth-mbps", bandwidth_mbps), ("--latency-ms", latency_ms)):
         if v is not None and not (
             math.isfinite(v) and v >= 0 and (name != "--bandwidth-mbps" or v > 0)
@@ -137,6 +151,8 @@ def _execute(
         decision.session.phases = [decision.session.phases[last.phase]]
         last.phase = 0
         decision.methods = [last]
+    if from_run is not None:
+        return _recompare(decision, solution, from_run, out)
     # the run takes minutes: find now, by writing there, what only a write would find at its end
     check_out(out, "--out", probe=True)
     check_out(workdir, "--workdir", folder=True, probe=True)
@@ -181,6 +197,59 @@ def _execute(
     return 0 if result.ok else 1
 
 
+def _recompare(decision: Decision, solution: Path, stored: Path, out: Path | None) -> int:
+    """validate-decision --from-run: the stored run's measurements against the decision's
+    prediction as it is now; nothing runs."""
+    from pydantic import ValidationError
+
+    from harness.profile import WriteError, read_json, write_atomic
+    from harness.runsplit.render import render_validation
+    from harness.runsplit.summary import RunSplitResult
+    from harness.runsplit.validate import validation_of
+
+    try:
+        raw = read_json(stored, "a run-split or validate-decision --out file")
+    except ValueError as exc:
+        raise _fail(f"--from-run: {exc}") from None
+    doc = (
+        raw.get("run") if isinstance(raw, dict) and raw.get("kind") == "validate-decision" else raw
+    )
+    try:
+        run = RunSplitResult.model_validate(doc)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        where = ".".join(str(x) for x in e["loc"]) or "(top)"
+        raise _fail(
+            f"--from-run: {stored}: not a run-split result (field '{where}': {e['msg']})"
+        ) from None
+    want = [ph.name for ph in decision.session.phases]
+    got = [ph.name for ph in run.phases]
+    if got != want:
+        raise _fail(f"--from-run: {stored} ran phases {got}; this decision's are {want}")
+    ran, wanted = _domain_of(run.notes), _domain_of(decision.notes)
+    if ran is not None and wanted is not None and ran != wanted:
+        raise _fail(f"--from-run: {stored} ran {ran}; this decision's is {wanted} (--domain)")
+    notes = decision.notes
+    run.notes = notes + [n for n in run.notes if n not in notes]
+    run.notes.append(f"measurements from {stored}, set against {solution} as it reads now")
+    report = validation_of(decision, run, str(solution))
+    render_validation(report)
+    if out is not None:
+        try:
+            write_atomic(out, report.model_dump_json(indent=1) + "\n")
+        except WriteError as exc:
+            raise _fail(f"--out: {exc}") from None
+        typer.echo(f"wrote {out}")
+    return 0 if run.ok else 1
+
+
+def _domain_of(notes: list[str]) -> str | None:
+    """An accsplit run's domain, as its notes name it ('domain d0: variant p40, ...')."""
+    return next(
+        (n.split(":")[0] for n in notes if n.startswith("domain ") and ": variant " in n), None
+    )
+
+
 def _command(validate: bool, doc: str) -> Callable[..., None]:
     """run-split and validate-decision take the same options; only what they print differs."""
 
@@ -203,10 +272,13 @@ def _command(validate: bool, doc: str) -> Callable[..., None]:
         server: Server = None,
         batches: Batches = 6,
         allow_oversubscribe: Oversubscribe = False,
+        from_run: FromRun = None,
     ) -> None:
         from harness.cli import packrun
 
         if packrun.is_packing(solution):  # a packing decision: its server's jobs, for real
+            if from_run is not None:
+                raise _fail("--from-run: a packing decision's runs are not re-compared")
             raise typer.Exit(
                 packrun.execute(
                     solution,
@@ -240,6 +312,7 @@ def _command(validate: bool, doc: str) -> Callable[..., None]:
                 profiles=profiles,
                 repeats=repeats,
                 domain=domain,
+                from_run=from_run,
             )
         )
 

@@ -160,8 +160,9 @@ SPEED_TOLERANCE = 0.2  # compute off its profile by more than this in every phas
 
 def speed_note(ratios: Sequence[float | None]) -> str | None:
     """A line when every phase computed off its profiled time by more than SPEED_TOLERANCE the
-    same way: then the profiles are from a machine that ran at another speed (another window of
-    a shared VM, other load, another clock), and the errors above say that, not the model."""
+    same way: the errors above then say how the sides computed (another window of a shared VM,
+    other load, another clock, or a side that computes after idling for the link), not what
+    the link and pipeline model got wrong."""
     xs = sorted(r for r in ratios if r is not None)
     if not xs:
         return None
@@ -171,9 +172,10 @@ def speed_note(ratios: Sequence[float | None]) -> str | None:
     med = xs[len(xs) // 2]
     return (
         f"every phase computed {'slower' if slow else 'faster'} than its profiles (compute "
-        f"x{xs[0]:.2f}-x{xs[-1]:.2f}, median x{med:.2f}): this machine runs at another speed than "
-        "when they were measured, and the errors follow it; profile again in this window for a "
-        "prediction of it"
+        f"x{xs[0]:.2f}-x{xs[-1]:.2f}, median x{med:.2f}): the errors follow the sides' compute, "
+        "not the link or the pipeline model (their own error is the 'at its compute' column); "
+        "the machine's speed moved since profiling, or the run computes otherwise than a "
+        "profile does (after waiting for the link, beside the other side)"
     )
 
 
