@@ -74,3 +74,17 @@ def check_out(path: Path | None, option: str, *, folder: bool = False, probe: bo
         check_writable(path, folder=folder, probe=probe)
     except WriteError as exc:
         raise fail(f"{option}: {exc}") from None
+
+
+def write_result(out: Path | None, text: str) -> None:
+    """A command's result JSON written atomically to --out (None: not asked), and said; a
+    write that fails at the end is the one-line --out error."""
+    if out is None:
+        return
+    from harness.profile import WriteError, write_atomic
+
+    try:
+        write_atomic(out, text + "\n")
+    except WriteError as exc:
+        raise fail(f"--out: {exc}") from None
+    typer.echo(f"wrote {out}")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from harness.cli.common import check_out, check_time_limit
+from harness.cli.common import check_out, check_time_limit, write_result
 from harness.cli.common import fail as _fail
 
 MAX_BATCHES = 10_000
@@ -56,7 +56,6 @@ def execute(
     from harness.packrun.render import render
     from harness.packrun.result import validation_of
     from harness.packrun.run import RunOptions, run_plan
-    from harness.profile import WriteError, write_atomic
     from harness.telemetry.host import gpu_count
 
     try:  # bad input is found before an engine is asked for
@@ -101,10 +100,5 @@ def execute(
         return 130
     result = validation_of(plan, run, batches, warmup)
     typer.echo(render(result))
-    if out is not None:
-        try:
-            write_atomic(out, result.model_dump_json(indent=1) + "\n")
-        except WriteError as exc:
-            raise _fail(f"--out: {exc}") from None
-        typer.echo(f"wrote {out}")
+    write_result(out, result.model_dump_json(indent=1))
     return 0 if result.ok else 1

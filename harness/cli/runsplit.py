@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from harness.cli.common import check_out, check_time_limit
+from harness.cli.common import check_out, check_time_limit, write_result
 from harness.cli.common import fail as _fail
 
 if TYPE_CHECKING:
@@ -120,7 +120,6 @@ def _execute(
     check_time_limit(timeout, "--timeout")
     check_out(out, "--out")
     check_out(workdir, "--workdir", folder=True)
-    from harness.profile import WriteError, write_atomic
     from harness.runsplit.decision import DecisionError, RunOptions, load_decision
     from harness.runsplit.orchestrate import RunSplitError, placement_warnings, run_session
     from harness.runsplit.plan import PlanError
@@ -188,12 +187,7 @@ def _execute(
     else:
         text = result.model_dump_json(indent=1)
         render_run(result)
-    if out is not None:
-        try:
-            write_atomic(out, text + "\n")
-        except WriteError as exc:
-            raise _fail(f"--out: {exc}") from None
-        typer.echo(f"wrote {out}")
+    write_result(out, text)
     return 0 if result.ok else 1
 
 
@@ -202,10 +196,10 @@ def _recompare(decision: Decision, solution: Path, stored: Path, out: Path | Non
     prediction as it is now; nothing runs."""
     from pydantic import ValidationError
 
-    from harness.profile import WriteError, read_json, write_atomic
+    from harness.profile import read_json
     from harness.runsplit.render import render_validation
     from harness.runsplit.summary import RunSplitResult
-    from harness.runsplit.validate import validation_of
+    from harness.runsplit.validate import recompared
 
     try:
         raw = read_json(stored, "a run-split or validate-decision --out file")
@@ -222,32 +216,13 @@ def _recompare(decision: Decision, solution: Path, stored: Path, out: Path | Non
         raise _fail(
             f"--from-run: {stored}: not a run-split result (field '{where}': {e['msg']})"
         ) from None
-    want = [ph.name for ph in decision.session.phases]
-    got = [ph.name for ph in run.phases]
-    if got != want:
-        raise _fail(f"--from-run: {stored} ran phases {got}; this decision's are {want}")
-    ran, wanted = _domain_of(run.notes), _domain_of(decision.notes)
-    if ran is not None and wanted is not None and ran != wanted:
-        raise _fail(f"--from-run: {stored} ran {ran}; this decision's is {wanted} (--domain)")
-    notes = decision.notes
-    run.notes = notes + [n for n in run.notes if n not in notes]
-    run.notes.append(f"measurements from {stored}, set against {solution} as it reads now")
-    report = validation_of(decision, run, str(solution))
+    try:
+        report = recompared(decision, run, str(stored), str(solution))
+    except ValueError as exc:
+        raise _fail(f"--from-run: {exc}") from None
     render_validation(report)
-    if out is not None:
-        try:
-            write_atomic(out, report.model_dump_json(indent=1) + "\n")
-        except WriteError as exc:
-            raise _fail(f"--out: {exc}") from None
-        typer.echo(f"wrote {out}")
+    write_result(out, report.model_dump_json(indent=1))
     return 0 if run.ok else 1
-
-
-def _domain_of(notes: list[str]) -> str | None:
-    """An accsplit run's domain, as its notes name it ('domain d0: variant p40, ...')."""
-    return next(
-        (n.split(":")[0] for n in notes if n.startswith("domain ") and ": variant " in n), None
-    )
 
 
 def _command(validate: bool, doc: str) -> Callable[..., None]:

@@ -40,3 +40,27 @@ def validation_of(decision: Decision, result: RunSplitResult, solution: str) -> 
         ),
         run=result,
     )
+
+
+def recompared(decision: Decision, run: RunSplitResult, stored: str, solution: str) -> Validation:
+    """A stored run's measurements against the decision's prediction as it reads now (its
+    profiles re-priced, say); ValueError (one line) when the run is not of this decision: other
+    phases, or another accsplit domain."""
+    want = [ph.name for ph in decision.session.phases]
+    got = [ph.name for ph in run.phases]
+    if got != want:
+        raise ValueError(f"{stored} ran phases {got}; this decision's are {want}")
+    ran, wanted = _domain_of(run.notes), _domain_of(decision.notes)
+    if ran is not None and wanted is not None and ran != wanted:
+        raise ValueError(f"{stored} ran {ran}; this decision's is {wanted} (--domain)")
+    notes = decision.notes
+    run = run.model_copy(update={"notes": notes + [n for n in run.notes if n not in notes]})
+    run.notes.append(f"measurements from {stored}, set against {solution} as it reads now")
+    return validation_of(decision, run, solution)
+
+
+def _domain_of(notes: list[str]) -> str | None:
+    """An accsplit run's domain, as its notes name it ('domain d0: variant p40, ...')."""
+    return next(
+        (n.split(":")[0] for n in notes if n.startswith("domain ") and ": variant " in n), None
+    )
