@@ -147,6 +147,10 @@ def test_another_profile_at_other_cpus_or_of_itself_is_not_a_remeasurement(
     assert remeasured([server, other_cpus, other_model, edge], server) is None
     again = make_infer_profile(device_name="server", n_layers=6, speed=2.0, cpus=2.0, seed=1)
     assert remeasured([server, again], server) is again
+    from datetime import timedelta
+
+    later = again.model_copy(update={"id": "later", "created": again.created + timedelta(hours=1)})
+    assert remeasured([later, again], server) is later  # of several, the latest
     path = split_solution(tmp_path, bw=100.0)
     plain = load_decision(path, RunOptions())
     d = load_decision(path, RunOptions(profiles=[_server_again(tmp_path, cpus=1.0)]))

@@ -47,26 +47,25 @@ def remeasured(pool: Sequence[Profile], was: Profile) -> Profile | None:
     device, host and CPUs, from `pool`: a measurement independent of the decision's own. A
     choice among many variants (or cuts), each profiled once on a machine whose speed moves,
     picks the one whose profile read fastest, so its own profile reads optimistic (the winner's
-    curse); one made after the choice does not."""
+    curse); one made after the choice does not. Of several, the latest."""
     v, inf = was.variant, was.infer
     assert inf is not None
-    for p in pool:
-        same = (
+    same = [
+        p
+        for p in pool
+        if (
             p.variant is not None and p.variant.weights_sha256 == v.weights_sha256
             if v is not None
             else p.variant is None and p.job == was.job
         )
-        if (
-            same
-            and p.id != was.id
-            and p.infer is not None
-            and p.infer.device_name == inf.device_name
-            and len(p.infer.layers) == len(inf.layers)
-            and (p.host.hostname, p.host.cpu_model) == (was.host.hostname, was.host.cpu_model)
-            and profile_cpus(p) == profile_cpus(was)
-        ):
-            return p
-    return None
+        and p.id != was.id
+        and p.infer is not None
+        and p.infer.device_name == inf.device_name
+        and len(p.infer.layers) == len(inf.layers)
+        and (p.host.hostname, p.host.cpu_model) == (was.host.hostname, was.host.cpu_model)
+        and profile_cpus(p) == profile_cpus(was)
+    ]
+    return max(same, key=lambda p: p.created, default=None)  # several: the latest
 
 
 def compute_s(steps: Sequence[PlanStep], role: str) -> float:
