@@ -145,6 +145,21 @@ def test_a_stored_run_is_set_against_the_decision_as_it_reads_now(
         x["measured_throughput"] for x in old["rows"]
     ]
     assert any(n.startswith("measurements from ") for n in doc["run"]["notes"])
+    # the notes of the decision it ran give way to the decision's as it reads now; the run's
+    # own stay, and a re-comparison of a re-comparison does not pile up
+    old["run"]["notes"] += ["chosen: a note its decision gave then", "the run's own note"]
+    old["run"]["decision_notes"] = [*old["run"]["notes"][:-1]]
+    then = tmp_path / "then.json"
+    then.write_text(json.dumps(old))
+    r5 = runner.invoke(app, [*args[:-1], str(then), "--out", str(out)])
+    assert r5.exit_code == 0, r5.output
+    notes = json.loads(out.read_text())["run"]["notes"]
+    assert "chosen: a note its decision gave then" not in notes and "the run's own note" in notes
+    r6 = runner.invoke(app, [*args[:-1], str(out), "--out", str(tmp_path / "twice.json")])
+    assert r6.exit_code == 0, r6.output
+    twice = json.loads((tmp_path / "twice.json").read_text())["run"]["notes"]
+    assert sum(n.startswith("measurements from ") for n in twice) == 1
+    assert "the run's own note" in twice and len(twice) == len(notes)
     other = runner.invoke(
         app, ["validate-decision", sol, "--domain", "d1", "--from-run", str(stored)]
     )

@@ -180,6 +180,7 @@ def _execute(
         return 130
     result = summarise(decision.session, run, str(solution))
     result.notes = decision.notes + result.notes
+    result.decision_notes = list(decision.notes)
     if validate:
         report = validation_of(decision, result, str(solution))
         text = report.model_dump_json(indent=1)

@@ -218,7 +218,7 @@ def split_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Decisio
         raise DecisionError(f"{path}: field 'problem.devices': only {edge!r}: nothing to split")
     if prob.output_device not in (edge, server):
         raise DecisionError(f"{path}: field 'problem.pins.output': not {edge!r} or {server!r}")
-    profs, pool = _split_profiles(sol, path, opts, (edge, server))
+    profs, pool, extra = _split_profiles(sol, path, opts, (edge, server))
     link = _link(prob.links, edge, server, path, opts)
     notes: list[str] = []
     reply = reply_bytes(profs[edge], prob.precision)
@@ -236,7 +236,6 @@ def split_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Decisio
     )
     dec = Decision("split", session, plans=cases, notes=notes)
     sides = {"edge": profs[edge], "server": profs[server]}
-    extra = list(zip(opts.profiles, pool[len(pool) - len(opts.profiles) :], strict=True))
     _remeasure(dec, {c.name: sides for c in cases}, extra, prob.batch_size, link, reply)
     if opts.host_cpus:
         _reprice(dec, sides, pool, prob.batch_size, link, reply, opts.host_cpus)
@@ -281,9 +280,9 @@ def _reprice(
 
 def _split_profiles(
     sol: Any, path: Path, opts: RunOptions, roles: tuple[str, str]
-) -> tuple[dict[str, Profile], list[Profile]]:
-    """The edge's and the server's profile (those the solution cites, then --profiles), and
-    every profile read."""
+) -> tuple[dict[str, Profile], list[Profile], list[tuple[Path, Profile]]]:
+    """The edge's and the server's profile (those the solution cites, then --profiles), every
+    profile read, and the --profiles ones with their paths."""
     from solver.split.solution import Loaded
 
     prob = sol.problem
@@ -291,8 +290,8 @@ def _split_profiles(
     for i, ref in enumerate(sol.profiles):
         p = find_file(ref.path, path, f"profiles.{i}.path")
         loaded.append(Loaded(p, _load(p, path, f"profiles.{i}.path")))
-    for p in opts.profiles:
-        loaded.append(Loaded(p, _load(p, path, "--profiles")))
+    extra = [(p, _load(p, path, "--profiles")) for p in opts.profiles]
+    loaded += [Loaded(p, prof) for p, prof in extra]
     devs = {d.name: d for d in prob.devices}
     profs: dict[str, Profile] = {}
     for role_dev in roles:
@@ -305,7 +304,7 @@ def _split_profiles(
                 f"{[str(it.path) for it in loaded]}"
             )
         profs[role_dev] = mine[0].profile
-    return profs, [it.profile for it in loaded]
+    return profs, [it.profile for it in loaded], extra
 
 
 def reply_bytes(prof: Profile, precision: str) -> int:
@@ -589,9 +588,13 @@ def accsplit_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Deci
     refs: dict[str, ModelRef] = {}
     prof: Profile | None = None
     where = f"domains.{dec.domain}.choice.profiles"
-    caps = {d: _caps(None, _choice_profile(dec.choice, path, where, d)) for d in (edge, server)}
-    for i, (_, choice) in enumerate(named):
-        prof = _choice_profile(choice, path, where, edge)
+    priced_by = {  # plan name -> role -> the profile it was priced by, each read once
+        name: {role: _choice_profile(choice, path, where, d) for role, d in _roles(edge, server)}
+        for name, choice in named
+    }
+    caps = {d: _caps(None, priced_by["chosen"][role]) for role, d in _roles(edge, server)}
+    for i, (name, choice) in enumerate(named):
+        prof = priced_by[name]["edge"]
         key = f"{choice.family}-{choice.variant}"
         if key not in refs:
             name = f"variant-{choice.variant}.pt"
@@ -642,11 +645,6 @@ def accsplit_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Deci
     )
     result = Decision("accsplit", session, plans=cases, notes=notes)
     pool = [(p, _load(p, path, "--profiles")) for p in opts.profiles]
-    sides = (("edge", edge), ("server", server))
-    priced_by = {
-        name: {role: _choice_profile(choice, path, where, d) for role, d in sides}
-        for name, choice in named
-    }
     before = len(notes)
     _remeasure(result, priced_by, pool, batch, link, reply_bytes(prof, sol.problem.precision))
     rivals = sum(p.feasible for p in dec.front) - 1
@@ -660,6 +658,10 @@ def accsplit_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Deci
     return result
 
 
+def _roles(edge: str, server: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    return (("edge", edge), ("server", server))
+
+
 def _remeasure(
     dec: Decision,
     priced_by: dict[str, dict[str, Profile]],
@@ -671,11 +673,12 @@ def _remeasure(
     """Each plan's sides re-priced from a later profile of what priced them, found among
     --profiles (reprice.remeasured): the prediction the run is held to is then one measured
     independently of the choice. `priced_by`: plan name -> role -> its profile."""
-    from harness.runsplit.reprice import compute_s, remeasured, repriced
+    from harness.runsplit.reprice import remeasured, repriced
 
+    files = {id(p): f for f, p in pool}
     for case in dec.plans:
         for role, was in priced_by.get(case.name, {}).items():
-            before = compute_s(case.steps, role)
+            before = _side_s(case.prediction, role)
             again = remeasured([p for _, p in pool], was) if before else None
             steps = None if again is None else repriced(case.steps, role, again, batch)
             if again is None or steps is None:
@@ -686,10 +689,14 @@ def _remeasure(
             what = f"variant {v.id}" if v else (inf.model if inf else "its model")
             dec.notes.append(
                 f"{case.name}: {role} compute priced from another profile of {what} "
-                f"({next(f.name for f, p in pool if p is again)}): "
-                f"{compute_s(steps, role) * 1e3:.1f} ms a batch, where the "
-                f"profile it was chosen by read {before * 1e3:.1f} ms"
+                f"({files[id(again)].name}): {_side_s(case.prediction, role) * 1e3:.1f} ms a "
+                f"batch, where the profile it was chosen by read {before * 1e3:.1f} ms"
             )
+
+
+def _side_s(pred: Prediction, role: str) -> float:
+    """A side's compute seconds per batch in a prediction."""
+    return pred.edge_s if role == "edge" else pred.server_s
 
 
 def _domain(sol: Any, path: Path, want: str | None) -> Any:

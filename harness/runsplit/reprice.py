@@ -68,11 +68,6 @@ def remeasured(pool: Sequence[Profile], was: Profile) -> Profile | None:
     return max(same, key=lambda p: p.created, default=None)  # several: the latest
 
 
-def compute_s(steps: Sequence[PlanStep], role: str) -> float:
-    """Seconds of `role`'s compute steps in one batch's plan."""
-    return sum(st.latency_s for st in steps if st.kind == "compute" and st.role == role)
-
-
 def repriced(
     steps: Sequence[PlanStep], role: str, prof: Profile, batch_size: int
 ) -> list[PlanStep] | None:

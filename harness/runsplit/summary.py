@@ -115,6 +115,11 @@ class RunSplitResult(Strict):
         "other work shared the host's cores and the timings include it",
     )
     notes: list[str] = Field(default_factory=list)
+    decision_notes: list[str] = Field(
+        default_factory=list,
+        description="the notes of the decision it ran (validate-decision; also first in notes): "
+        "a later re-comparison (--from-run) puts the decision's notes as they read then instead",
+    )
     ok: bool
     error: str | None = None
 

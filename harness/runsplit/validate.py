@@ -53,9 +53,13 @@ def recompared(decision: Decision, run: RunSplitResult, stored: str, solution: s
     ran, wanted = _domain_of(run.notes), _domain_of(decision.notes)
     if ran is not None and wanted is not None and ran != wanted:
         raise ValueError(f"{stored} ran {ran}; this decision's is {wanted} (--domain)")
-    notes = decision.notes
-    run = run.model_copy(update={"notes": notes + [n for n in run.notes if n not in notes]})
-    run.notes.append(f"measurements from {stored}, set against {solution} as it reads now")
+    # the run's own notes, without those of the decision it ran (a file written before runs
+    # recorded them: without any note the decision gives now)
+    stale = set(run.decision_notes or decision.notes)
+    own = [n for n in run.notes if n not in stale]
+    now = list(decision.notes)
+    mark = f"measurements from {stored}, set against {solution} as it reads now"
+    run = run.model_copy(update={"notes": [*now, *own, mark], "decision_notes": [*now, mark]})
     return validation_of(decision, run, solution)
 
 
