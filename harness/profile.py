@@ -537,6 +537,35 @@ class BundleTiming(Strict):
         return max(lat, self.cpu_s / quota_cpus)
 
 
+class IdleTiming(Strict):
+    """The whole model at one batch size, called after an idle gap, against the same calls back
+    to back in the same rounds. A split side computes after waiting for the link, and a core
+    that idled (its caches taken by others, its clock let down) computes slower than one timed
+    back to back, as every bundle latency is: the ratio says by how much, here."""
+
+    batch_size: int
+    gap_s: float = Field(ge=0, description="seconds slept before each timed call")
+    calls: Annotated[int, Field(gt=0)] = Field(description="timed calls after the gap")
+    after_s: float = Field(description="median seconds per call after the gap")
+    back_to_back_s: float = Field(description="median seconds per call back to back, same rounds")
+    ratio: float = Field(gt=0, description="after_s / back_to_back_s")
+
+
+class WakeTiming(Strict):
+    """The whole model at one batch size with a sibling thread of the process woken this often
+    (a sleep loop), against it alone in the same rounds. Streamed, a split side receives the
+    next request while it computes: each packet wakes its reader thread, which takes the core
+    and the interpreter's lock from the compute for a moment; the ratio says what that costs
+    at a rate of wake-ups, here."""
+
+    batch_size: int
+    wakes_per_s: float = Field(ge=0, description="the sibling's wake-ups per second, as counted")
+    calls: Annotated[int, Field(gt=0)] = Field(description="timed calls beside the sibling")
+    beside_s: float = Field(description="median seconds per call beside the waking sibling")
+    alone_s: float = Field(description="median seconds per call alone, same rounds")
+    ratio: float = Field(gt=0, description="beside_s / alone_s")
+
+
 class FrequencyInfo(Strict):
     domain: Literal["gpu", "cpu", "none"] = "none"
     available_mhz: list[float] = Field(default_factory=list)
@@ -561,6 +590,17 @@ class InferSection(Strict):
     enforced: Enforcement | None = None
     probes: list[Probe] = Field(default_factory=list)
     total_s: float | None = None
+    after_idle: list[IdleTiming] = Field(
+        default_factory=list,
+        description="the whole model after idle gaps, per batch size (default clock); empty in "
+        "profiles made before it was measured, or with infer.idle_gaps_ms empty",
+    )
+    beside_wakeups: list[WakeTiming] = Field(
+        default_factory=list,
+        description="the whole model beside a sibling thread woken at a few rates, per batch "
+        "size (default clock); empty in profiles made before it was measured, or with "
+        "infer.wake_periods_us empty",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> InferSection:
@@ -586,6 +626,16 @@ class InferSection(Strict):
             ):
                 return b
         return None
+
+    def idle_curve(self, batch_size: int) -> list[tuple[float, float]]:
+        """(gap seconds, ratio) at `batch_size`, shortest gap first; empty when not measured."""
+        return sorted((t.gap_s, t.ratio) for t in self.after_idle if t.batch_size == batch_size)
+
+    def wake_curve(self, batch_size: int) -> list[tuple[float, float]]:
+        """(wake-ups per second, ratio) at `batch_size`, slowest rate first; empty: not measured."""
+        return sorted(
+            (t.wakes_per_s, t.ratio) for t in self.beside_wakeups if t.batch_size == batch_size
+        )
 
 
 # ---------------------------------------------------------------- model variants (accuracy)

@@ -175,6 +175,21 @@ class InferSpec(Strict):
     target_rel_ci: Annotated[float, Field(gt=0, lt=1)] = DEFAULT_TARGET
     confidence: Annotated[float, Field(gt=0.5, lt=1)] = DEFAULT_CONFIDENCE
     max_repeats: Annotated[int, Field(gt=0)] | None = None
+    # The whole model after idle gaps, per batch size (profile: InferSection.after_idle): a
+    # split side computes after waiting for the link, and a core that idled computes slower
+    # than one timed back to back. `idle_calls` pairs (a call right after a call, then one
+    # after the gap) per gap in each of `rounds` rounds; empty: not measured.
+    idle_gaps_ms: list[Annotated[float, Field(gt=0, le=1000)]] = Field(
+        default_factory=lambda: [2.0, 10.0, 50.0]
+    )
+    idle_calls: Annotated[int, Field(gt=0, le=100)] = 3
+    # The whole model beside a sibling thread that sleeps this many microseconds in a loop
+    # (profile: InferSection.beside_wakeups): streamed, a split side's reader thread is woken by
+    # each packet of the next request while it computes. `idle_calls` calls alone and as many
+    # beside the sibling per period in each of `rounds` rounds; empty: not measured.
+    wake_periods_us: list[Annotated[float, Field(gt=0, le=1e6)]] = Field(
+        default_factory=lambda: [1000.0, 200.0, 50.0]
+    )
 
     def rule(self) -> StopRule:
         """The stopping rule of each bundle's timing."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,8 @@ from harness.workloads.infer import (
     load_inputs,
     round_counts,
     run_infer,
+    time_after_idle,
+    time_beside_wakeups,
     time_bundle,
     time_bundles,
     time_call,
@@ -349,3 +352,75 @@ def test_power_log_option_joins_bundle_energy_on_the_host(tmp_path: Path) -> Non
     assert len(missed.bundles) == len(inf.bundles)
     for b in missed.bundles:
         assert b.energy_j is None and "does not cover the window" in (b.energy_reason or "")
+
+
+def test_the_whole_model_is_timed_after_each_idle_gap_per_batch_size(
+    profiled: tuple[dict[str, Any], list[dict[str, Any]]],
+) -> None:
+    sec = InferSection.model_validate(profiled[0])
+    cfg = _spec().infer
+    assert cfg is not None
+    want = {(b, g / 1000) for b in (1, 2) for g in cfg.idle_gaps_ms}
+    assert {(t.batch_size, t.gap_s) for t in sec.after_idle} == want
+    for t in sec.after_idle:
+        assert t.calls == cfg.idle_calls * cfg.rounds
+        assert t.ratio == pytest.approx(t.after_s / t.back_to_back_s)
+    assert [g for g, _ in sec.idle_curve(2)] == sorted(g / 1000 for g in cfg.idle_gaps_ms)
+    assert sec.idle_curve(64) == []
+
+
+def test_after_idle_sets_a_core_slow_after_idling_against_itself_back_to_back() -> None:
+    """A fake core (no real one here can be told to idle slowly): each call spins 1 ms, and
+    2 ms more when more than 5 ms passed since the last call ended."""
+    last = [time.perf_counter()]
+
+    def call() -> None:
+        now = time.perf_counter()
+        spin = 0.001 + (0.002 if now - last[0] > 0.005 else 0.0)
+        while time.perf_counter() - now < spin:
+            pass
+        last[0] = time.perf_counter()
+
+    got = time_after_idle(call, torch.device("cpu"), [0.001, 0.02], calls=2, rounds=2)
+    after, warm = got[0.02]
+    assert len(after) == 4 and len(warm) == 8  # back-to-back calls pooled over the gaps
+    assert statistics.median(after) == pytest.approx(0.003, abs=0.0007)
+    assert statistics.median(warm) == pytest.approx(0.001, abs=0.0007)
+    assert statistics.median(got[0.001][0]) < 0.0022  # 1 ms idle: not slowed
+
+
+def test_no_idle_gaps_and_no_wake_periods_measure_nothing(tmp_path: Path) -> None:
+    request = {"threads": 1, "data_dir": str(tmp_path), "caps": {"cpus": 1}, "overrides": {}}
+    spec = _spec(idle_gaps_ms=[], wake_periods_us=[], batch_sizes=[1], max_bundle_len=1)
+    section, _ = collect(spec, request)
+    sec = InferSection.model_validate(section)
+    assert sec.after_idle == [] and sec.beside_wakeups == []
+
+
+def test_the_whole_model_is_timed_beside_a_waking_sibling_per_batch_size(
+    profiled: tuple[dict[str, Any], list[dict[str, Any]]],
+) -> None:
+    sec = InferSection.model_validate(profiled[0])
+    cfg = _spec().infer
+    assert cfg is not None
+    assert sorted(t.batch_size for t in sec.beside_wakeups) == sorted(
+        b for b in (1, 2) for _ in cfg.wake_periods_us
+    )
+    for t in sec.beside_wakeups:
+        assert t.calls == cfg.idle_calls * cfg.rounds and t.wakes_per_s > 0
+        assert t.ratio == pytest.approx(t.beside_s / t.alone_s)
+    rates = [w for w, _ in sec.wake_curve(1)]
+    assert rates == sorted(rates) and len(rates) == len(cfg.wake_periods_us)
+
+
+def test_a_sibling_that_wakes_more_often_is_counted_so() -> None:
+    """The call sleeps (it leaves the interpreter's lock, as a torch op does): the count is
+    the sibling's own, not how long a busy call kept it out."""
+
+    def call() -> None:
+        time.sleep(0.002)
+
+    got = time_beside_wakeups(call, torch.device("cpu"), [0.01, 0.001], calls=3, rounds=2)
+    (b_slow, a_slow, slow), (b_fast, a_fast, fast) = got[0.01], got[0.001]
+    assert len(b_slow) == len(a_slow) == 6 == len(b_fast) == len(a_fast)
+    assert 0 < slow < 110 and fast > 3 * slow  # at most one wake-up per 10 ms sleep

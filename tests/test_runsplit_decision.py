@@ -157,6 +157,47 @@ def test_validation_sets_predictions_against_phases(tmp_path: Path) -> None:
     assert v.median_abs_latency_error is not None
 
 
+def test_each_side_is_held_to_its_profiles_ratio_after_the_gap_it_idles(tmp_path: Path) -> None:
+    """Profiles that measured their sides 1.5x slower after 1 ms idle: one request at a time a
+    plan's computing sides are predicted that much slower (a side alone never idles), and the
+    row says by what; streamed, the busiest resource is not slowed."""
+    path = split_solution(tmp_path, after_idle=[(0.001, 1.5)], beside_wakeups=[(1.0, 1.2)])
+    d = load_decision(path, RunOptions(throughput=True))
+    assert all(c.idle == {"edge": [(0.001, 1.5)], "server": [(0.001, 1.5)]} for c in d.plans)
+    assert all(c.wakes == {"edge": [(1.0, 1.2)], "server": [(1.0, 1.2)]} for c in d.plans)
+    phases = []
+    for i, ph in enumerate(d.session.phases):
+        recs = [
+            {"type": "request", "phase": i, "latency_s": 0.1},
+            {"type": "phase_done", "phase": i, "samples": 1, "wall_s": 0.1, "outputs_match": True},
+        ]
+        phases.append(phase_result(i, ph, recs, None))
+    box = ContainerOutcome(role="edge", name="e", outcome="ok", asked_cpus=1, cpus=1, cpuset=[0])
+    res = RunSplitResult(
+        source=str(path), models=["toynet"], containers=[box], phases=phases, ok=True
+    )
+    v = validation_of(d, res, str(path))
+    rows = {(r.plan, r.mode): r for r in v.rows}
+    split = [c for c in d.plans if c.prediction.edge_s > 0 and c.prediction.server_s > 0]
+    assert split, "a plan that computes on both sides"
+    row = rows[(split[0].name, "latency")]
+    p = split[0].prediction
+    assert row.after_idle == {"edge": pytest.approx(1.5), "server": pytest.approx(1.5)}
+    assert row.predicted_latency_s == pytest.approx(p.latency_s + 0.5 * (p.edge_s + p.server_s))
+    alone = [c for c in d.plans if c.prediction.server_s == 0 and c.prediction.up_s == 0]
+    for c in alone:  # all on the edge: it never waits
+        assert rows[(c.name, "latency")].after_idle is None
+    streamed = rows[(split[0].name, "throughput")]
+    busy = {"edge": p.edge_busy_s or p.edge_s, "server": p.server_busy_s or p.server_s}
+    slowest = max(busy, key=lambda k: busy[k])
+    if busy[slowest] > max(p.up_busy_s or 0.0, p.down_busy_s or 0.0):  # a side sets the rate
+        assert slowest not in (streamed.after_idle or {})
+    woke = streamed.beside_wakeups or {}
+    assert woke["server"] == pytest.approx(1.2)  # woken more than once a second
+    assert ("edge" in woke) == any(st.kind == "transfer" and not st.up for st in split[0].steps)
+    assert rows[(split[0].name, "latency")].beside_wakeups is None  # it receives while waiting
+
+
 def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     r = runner.invoke(app, ["run-split", str(tmp_path / "none.json")])
     assert r.exit_code == 2

@@ -142,16 +142,20 @@ def at_compute(pred: Prediction, measured: Mapping[str, float | None] | None) ->
         if p > 0 and m <= 0:
             return None
         scale[side] = m / p if p > 0 else 1.0
-    edge, server = pred.edge_s * scale["edge"], pred.server_s * scale["server"]
+    return scaled(pred, scale["edge"], scale["server"])
+
+
+def scaled(pred: Prediction, edge: float, server: float) -> Prediction:
+    """`pred` with the edge's compute times `edge` and the server's times `server` (their
+    streamed occupancy alike), the latency following."""
+    e, s = pred.edge_s * edge, pred.server_s * server
     return replace(
         pred,
-        latency_s=pred.latency_s + (edge - pred.edge_s) + (server - pred.server_s),
-        edge_s=edge,
-        server_s=server,
-        edge_busy_s=None if pred.edge_busy_s is None else pred.edge_busy_s * scale["edge"],
-        server_busy_s=(
-            None if pred.server_busy_s is None else pred.server_busy_s * scale["server"]
-        ),
+        latency_s=pred.latency_s + (e - pred.edge_s) + (s - pred.server_s),
+        edge_s=e,
+        server_s=s,
+        edge_busy_s=None if pred.edge_busy_s is None else pred.edge_busy_s * edge,
+        server_busy_s=None if pred.server_busy_s is None else pred.server_busy_s * server,
     )
 
 
@@ -211,6 +215,16 @@ class Comparison(Strict):
         "this run measured it: the link and pipeline model's own error, the machine's speed "
         "taken out",
     )
+    after_idle: dict[str, float] | None = Field(
+        default=None,
+        description="per side, the ratio its predicted compute was slowed by for the gap it "
+        "idles in this phase, from its profile's after_idle; None: no side slowed",
+    )
+    beside_wakeups: dict[str, float] | None = Field(
+        default=None,
+        description="streamed, per side, the ratio its predicted compute was slowed by for the "
+        "packets it receives while it computes, from its profile's beside_wakeups",
+    )
     shaping: str | None = None
     outputs_match: bool | None = None
     predicted_accuracy: float | None = Field(
@@ -254,8 +268,17 @@ class Validation(Strict):
 
 
 def compare_phase(
-    name: str, pred: Prediction, ph: PhaseResult, predicted_accuracy: float | None = None
+    name: str,
+    pred: Prediction,
+    ph: PhaseResult,
+    predicted_accuracy: float | None = None,
+    after_idle: Mapping[str, float] | None = None,
+    beside_wakeups: Mapping[str, float] | None = None,
 ) -> Comparison:
+    """One phase's row. `after_idle`, `beside_wakeups`: the ratios `pred` has already been
+    slowed by for the gaps each side idles and the packets it receives while it computes in
+    this phase (runsplit/idle.py, wakeups.py), recorded with the row."""
+    window = ph.window if ph.mode == "throughput" else 1
     lat = ph.latency.median if ph.latency is not None else None
     meas_stages = None
     if ph.stages is not None:
@@ -267,7 +290,6 @@ def compare_phase(
             "down": s.return_s,
             "other": s.other_s,
         }
-    window = ph.window if ph.mode == "throughput" else 1
     pred_stages = {
         "edge": pred.edge_s,
         "up": pred.up_s,
@@ -292,6 +314,8 @@ def compare_phase(
         measured_stages=meas_stages,
         compute_ratio=compute_ratio(pred_stages, meas_stages),
         throughput_error_at_compute=relative_error(pt_known, ph.throughput_per_s),
+        after_idle={r: x for r, x in (after_idle or {}).items() if x != 1.0} or None,
+        beside_wakeups={r: x for r, x in (beside_wakeups or {}).items() if x != 1.0} or None,
         shaping=ph.shaping,
         outputs_match=ph.outputs_match,
         predicted_accuracy=predicted_accuracy,

@@ -64,6 +64,8 @@ class PlanCase:
     prediction: Prediction
     phases: dict[str, int] = field(default_factory=dict)  # mode -> phase index
     predicted_accuracy: float | None = None  # accsplit: the variant's on the domain
+    idle: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # role -> curve
+    wakes: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # role -> curve
 
 
 @dataclass
@@ -236,6 +238,8 @@ def split_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Decisio
     )
     dec = Decision("split", session, plans=cases, notes=notes)
     sides = {"edge": profs[edge], "server": profs[server]}
+    for c in cases:
+        c.idle, c.wakes = curves(sides, prob.batch_size)
     _remeasure(dec, {c.name: sides for c in cases}, extra, prob.batch_size, link, reply)
     if opts.host_cpus:
         _reprice(dec, sides, pool, prob.batch_size, link, reply, opts.host_cpus)
@@ -269,6 +273,7 @@ def _reprice(
         for c, steps in zip(dec.plans, new, strict=True):
             assert steps is not None
             c.steps, c.prediction = steps, predict(steps, batch, link, reply * batch)
+            _update_curves(c, {side.role: alt}, batch)
         dec.repriced.append(side.role)
         at = f"{side.cpus:g} CPU{'' if side.cpus == 1 else 's'}"
         dec.notes.append(
@@ -305,6 +310,24 @@ def _split_profiles(
             )
         profs[role_dev] = mine[0].profile
     return profs, [it.profile for it in loaded], extra
+
+
+Curves = dict[str, list[tuple[float, float]]]
+
+
+def curves(sides: dict[str, Profile], batch: int) -> tuple[Curves, Curves]:
+    """Role -> its profile's whole model after idle gaps (runsplit/idle.py), and role -> beside
+    a waking thread (wakeups.py), at `batch`."""
+    idle = {r: p.infer.idle_curve(batch) for r, p in sides.items() if p.infer is not None}
+    wakes = {r: p.infer.wake_curve(batch) for r, p in sides.items() if p.infer is not None}
+    return idle, wakes
+
+
+def _update_curves(case: PlanCase, sides: dict[str, Profile], batch: int) -> None:
+    """A side re-priced from another profile takes that profile's curves too."""
+    idle, wakes = curves(sides, batch)
+    case.idle.update(idle)
+    case.wakes.update(wakes)
 
 
 def reply_bytes(prof: Profile, precision: str) -> int:
@@ -628,6 +651,7 @@ def accsplit_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Deci
         )
         for c in cs:
             c.predicted_accuracy = choice.accuracy.value
+            c.idle, c.wakes = curves(priced_by[name], sol.problem.batch_size)
             c.phases = {m: k + len(phases) for m, k in c.phases.items()}
         phases += ph
         cases += cs
@@ -685,6 +709,7 @@ def _remeasure(
                 continue
             case.steps = steps
             case.prediction = predict(steps, batch, link, reply * batch)
+            _update_curves(case, {role: again}, batch)
             v, inf = was.variant, was.infer
             what = f"variant {v.id}" if v else (inf.model if inf else "its model")
             dec.notes.append(

@@ -169,6 +169,26 @@ def render_validation(v: Validation) -> None:
                 _match(r.outputs_match),
             )
         con.print(t)
+        idle = [
+            f"{r.phase}: " + ", ".join(f"{side} x{x:.2f}" for side, x in r.after_idle.items())
+            for r in v.rows
+            if r.after_idle
+        ]
+        if idle:
+            con.print(
+                "predicted compute slowed for the gap each side idles (its profile's after_idle): "
+                + "; ".join(idle)
+            )
+        woke = [
+            f"{r.phase}: " + ", ".join(f"{side} x{x:.2f}" for side, x in r.beside_wakeups.items())
+            for r in v.rows
+            if r.beside_wakeups
+        ]
+        if woke:
+            con.print(
+                "predicted compute slowed for the packets each side receives while it computes "
+                "(its profile's beside_wakeups): " + "; ".join(woke)
+            )
         note = speed_note([r.compute_ratio for r in v.rows])
         if note:
             con.print(f"[yellow]note:[/yellow] {note}")

@@ -5,13 +5,17 @@ from __future__ import annotations
 from harness.runsplit.compare import (
     Comparison,
     MakespanComparison,
+    Prediction,
     Validation,
     compare_makespan,
     compare_phase,
     median_abs,
 )
-from harness.runsplit.decision import Decision
+from harness.runsplit.decision import Decision, PlanCase
+from harness.runsplit.idle import after_idle
+from harness.runsplit.plan import Mode
 from harness.runsplit.summary import RunSplitResult
+from harness.runsplit.wakeups import beside_wakeups, received
 
 
 def validation_of(decision: Decision, result: RunSplitResult, solution: str) -> Validation:
@@ -19,7 +23,8 @@ def validation_of(decision: Decision, result: RunSplitResult, solution: str) -> 
     for case in decision.plans:
         for i in case.phases.values():
             ph = result.phases[i]
-            rows.append(compare_phase(case.name, case.prediction, ph, case.predicted_accuracy))
+            pred, idle, woke = as_run(case, ph.mode, ph.window)
+            rows.append(compare_phase(case.name, pred, ph, case.predicted_accuracy, idle, woke))
     spans: list[MakespanComparison] = [
         compare_makespan(m.method, m.predicted_makespan_s, result.phases[m.phase])
         for m in decision.methods
@@ -68,3 +73,15 @@ def _domain_of(notes: list[str]) -> str | None:
     return next(
         (n.split(":")[0] for n in notes if n.startswith("domain ") and ": variant " in n), None
     )
+
+
+def as_run(
+    case: PlanCase, mode: Mode, window: int | None
+) -> tuple[Prediction, dict[str, float], dict[str, float]]:
+    """The case's prediction as a run computes: streamed, each side slowed by the packets it
+    receives while it computes (wakeups.py), then by the gap it idles (idle.py); and the
+    ratios of each."""
+    w = window if mode == "throughput" else 1
+    pred, woke = beside_wakeups(case.prediction, mode, w, case.wakes, received(case.steps))
+    pred, idle = after_idle(pred, mode, w, case.idle)
+    return pred, idle, woke

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import socket
 import statistics
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -225,6 +226,88 @@ def time_bundle(
         out.append(dt)
         if stream.add(dt, time.perf_counter() - start) is not None:
             return out, stream
+
+
+def time_after_idle(
+    fn: Callable[[], object],
+    device: torch.device,
+    gaps_s: Sequence[float],
+    calls: int,
+    rounds: int,
+) -> dict[float, tuple[list[float], list[float]]]:
+    """Per gap: (seconds per call after sleeping the gap, seconds per call back to back). Each
+    timed call after a gap follows a timed call that follows another call at once, in every one
+    of `rounds` rounds over the gaps, so that a drift of the machine's speed falls on both
+    alike. Bounded by counts; the gaps are the only sleeps."""
+    sync = _sync(device)
+    fn()
+    sync()
+    after: dict[float, list[float]] = {g: [] for g in gaps_s}
+    warm: list[float] = []
+    for _ in range(max(1, rounds)):
+        for g in gaps_s:
+            for _ in range(calls):
+                t0 = time.perf_counter()  # right after a call: back to back
+                fn()
+                sync()
+                warm.append(time.perf_counter() - t0)
+                time.sleep(g)
+                t0 = time.perf_counter()
+                fn()
+                sync()
+                after[g].append(time.perf_counter() - t0)
+    return {g: (after[g], warm) for g in gaps_s}
+
+
+def time_beside_wakeups(
+    fn: Callable[[], object],
+    device: torch.device,
+    periods_s: Sequence[float],
+    calls: int,
+    rounds: int,
+) -> dict[float, tuple[list[float], list[float], float]]:
+    """Per sleep period: (seconds per call beside a sibling thread that sleeps the period in a
+    loop, seconds per call alone, the sibling's wake-ups per second as counted). Alone and
+    beside alternate in every one of `rounds` rounds; bounded by counts."""
+    sync = _sync(device)
+    fn()
+    sync()
+    out: dict[float, tuple[list[float], list[float], float]] = {}
+    counts = {p: [0, 0.0] for p in periods_s}  # wake-ups, seconds the sibling ran
+    beside: dict[float, list[float]] = {p: [] for p in periods_s}
+    alone: dict[float, list[float]] = {p: [] for p in periods_s}
+
+    def timed(into: list[float]) -> None:
+        for _ in range(calls):
+            t0 = time.perf_counter()
+            fn()
+            sync()
+            into.append(time.perf_counter() - t0)
+
+    for _ in range(max(1, rounds)):
+        for p in periods_s:
+            timed(alone[p])
+            stop = threading.Event()
+            woke = [0]
+            th = threading.Thread(target=_sibling, args=(p, stop, woke), daemon=True)
+            t0 = time.perf_counter()
+            th.start()
+            timed(beside[p])
+            stop.set()
+            th.join()
+            counts[p][0] += woke[0]
+            counts[p][1] += time.perf_counter() - t0
+    for p in periods_s:
+        n, secs = counts[p]
+        out[p] = (beside[p], alone[p], n / secs if secs > 0 else 0.0)
+    return out
+
+
+def _sibling(period: float, stop: threading.Event, woke: list[int]) -> None:
+    """A thread that sleeps `period` in a loop, counting its wake-ups, until `stop`."""
+    while not stop.is_set():
+        time.sleep(period)
+        woke[0] += 1
 
 
 def round_counts(repeats: int, rounds: int) -> list[int]:
@@ -461,6 +544,8 @@ def run_infer(spec: JobSpec, request: dict[str, Any], emit: Emit) -> None:
                 else energy_desc
             ),
             "bundles": bundles,
+            "after_idle": ctx.after_idle,
+            "beside_wakeups": ctx.beside_wakeups,
             "total_s": time.perf_counter() - t_begin,
         }
     )
@@ -492,6 +577,9 @@ class _Pass:
         self.ranges, self.clocks, self.counter, self.power_log = ranges, clocks, counter, power_log
         self.emit, self.total, self.done = emit, total, 0
         self.energy_reason: str | None = None
+        self.after_idle: list[dict[str, Any]] = []  # at the first clock setting only
+        self.beside_wakeups: list[dict[str, Any]] = []
+        self.idle_done: set[int] = set()
 
     def run(
         self, f: float | None, windows: list[tuple[int, float, float, int]], offset: int
@@ -560,8 +648,57 @@ class _Pass:
                         ),
                     }
                 )
+            if (cfg.idle_gaps_ms or cfg.wake_periods_us) and bs not in self.idle_done:
+                self.idle_done.add(bs)
+                whole = _bundle_fn(self.chain, 0, len(self.chain), acts[0])
+                with torch.inference_mode():
+                    self.after_idle += idle_records(whole, device, cfg, bs)
+                    self.beside_wakeups += wake_records(whole, device, cfg, bs)
             del acts, batch
         return out
+
+
+def idle_records(
+    fn: Callable[[], object], device: torch.device, cfg: InferSpec, batch_size: int
+) -> list[dict[str, Any]]:
+    """InferSection.after_idle entries for one batch size."""
+    gaps = [g / 1000.0 for g in cfg.idle_gaps_ms]
+    out = []
+    for g, (after, warm) in time_after_idle(fn, device, gaps, cfg.idle_calls, cfg.rounds).items():
+        a, w = statistics.median(after), statistics.median(warm)
+        out.append(
+            {
+                "batch_size": batch_size,
+                "gap_s": g,
+                "calls": len(after),
+                "after_s": a,
+                "back_to_back_s": w,
+                "ratio": a / w if w > 0 else 1.0,
+            }
+        )
+    return out
+
+
+def wake_records(
+    fn: Callable[[], object], device: torch.device, cfg: InferSpec, batch_size: int
+) -> list[dict[str, Any]]:
+    """InferSection.beside_wakeups entries for one batch size."""
+    periods = [p / 1e6 for p in cfg.wake_periods_us]
+    got = time_beside_wakeups(fn, device, periods, cfg.idle_calls, cfg.rounds)
+    out = []
+    for beside, alone, rate in got.values():
+        b, a = statistics.median(beside), statistics.median(alone)
+        out.append(
+            {
+                "batch_size": batch_size,
+                "wakes_per_s": rate,
+                "calls": len(beside),
+                "beside_s": b,
+                "alone_s": a,
+                "ratio": b / a if a > 0 else 1.0,
+            }
+        )
+    return out
 
 
 def _default_name(request: dict[str, Any]) -> str:

@@ -20,10 +20,12 @@ from harness.profile import (
     CutPoint,
     FrequencyInfo,
     HostFacts,
+    IdleTiming,
     InferSection,
     Layer,
     Profile,
     Stat,
+    WakeTiming,
     make_profile_id,
     save_profile,
 )
@@ -46,11 +48,14 @@ def make_infer_profile(
     seed: int = 0,
     layer_latency_s: list[float] | None = None,
     cut_bytes: list[int] | None = None,
+    after_idle: list[tuple[float, float]] | None = None,
+    beside_wakeups: list[tuple[float, float]] | None = None,
 ) -> Profile:
     """One device's profile of `model`: every bundle up to max_bundle_len, at each batch size
     and frequency. `speed` divides latencies (a server is faster than an edge device); the
     layer structure (names, cuts) depends only on `model` and `n_layers`, so profiles of one
-    model on several devices fit together."""
+    model on several devices fit together. `after_idle`: (gap s, ratio), `beside_wakeups`:
+    (wake-ups per s, ratio), at every batch size."""
     struct = random.Random(f"{model}-{n_layers}")
     rng = random.Random(f"{model}-{device_name}-{seed}")
     if layer_latency_s is None:
@@ -117,6 +122,20 @@ def make_infer_profile(
         energy_reason=None if with_energy else "no energy counter (factory)",
         bundles=bundles,
         caps=Caps(cpus=cpus),
+        after_idle=[
+            IdleTiming(
+                batch_size=bs, gap_s=g, calls=9, after_s=0.01 * r, back_to_back_s=0.01, ratio=r
+            )
+            for bs in batch_sizes
+            for g, r in after_idle or []
+        ],
+        beside_wakeups=[
+            WakeTiming(
+                batch_size=bs, wakes_per_s=w, calls=9, beside_s=0.01 * r, alone_s=0.01, ratio=r
+            )
+            for bs in batch_sizes
+            for w, r in beside_wakeups or []
+        ],
     )
     created = datetime(2026, 1, 1, tzinfo=UTC)
     job = JobSpec(name=f"{model}-infer", kind=JobKind.infer, model=model, infer=InferSpec())

@@ -11,23 +11,34 @@ from solver.split.instance import Option, SplitInstance, Transfer
 from tests.factory.infer_profiles import make_infer_profile
 
 
-def edge_server_profiles(tmp_path: Path) -> tuple[Path, Path]:
-    """A 1-CPU edge and a 4x faster 2-CPU server, 6 layers of one model, saved."""
-    edge = make_infer_profile(device_name="edge", n_layers=6, cpus=1.0)
-    server = make_infer_profile(device_name="server", n_layers=6, speed=4.0, cpus=2.0)
+def edge_server_profiles(
+    tmp_path: Path,
+    after_idle: list[tuple[float, float]] | None = None,
+    beside_wakeups: list[tuple[float, float]] | None = None,
+) -> tuple[Path, Path]:
+    """A 1-CPU edge and a 4x faster 2-CPU server, 6 layers of one model, saved; both sides'
+    `after_idle` (gap s, ratio) and `beside_wakeups` (wake-ups per s, ratio) curves."""
+    curves = {"after_idle": after_idle, "beside_wakeups": beside_wakeups}
+    edge = make_infer_profile(device_name="edge", n_layers=6, cpus=1.0, **curves)
+    server = make_infer_profile(device_name="server", n_layers=6, speed=4.0, cpus=2.0, **curves)
     pe, ps = tmp_path / "edge.json", tmp_path / "server.json"
     save_profile(edge, pe)
     save_profile(server, ps)
     return pe, ps
 
 
-def split_solution(tmp_path: Path, bw: float = 20.0) -> Path:
+def split_solution(
+    tmp_path: Path,
+    bw: float = 20.0,
+    after_idle: list[tuple[float, float]] | None = None,
+    beside_wakeups: list[tuple[float, float]] | None = None,
+) -> Path:
     """`harness solve`'s split solution of those profiles (link `bw` Mbit/s, 5 ms), saved."""
     from solver.problem import SolveOptions
     from solver.profiles import ProfileSet
     from solver.split import SplitProblem, solve
 
-    pe, ps = edge_server_profiles(tmp_path)
+    pe, ps = edge_server_profiles(tmp_path, after_idle, beside_wakeups)
     raw = {
         "kind": "split",
         "name": "t",
