@@ -5,7 +5,9 @@ accuracy; a domain or weights it cannot run are one line."""
 
 from __future__ import annotations
 
+import io
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -30,24 +32,28 @@ def solution(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_domain_decision_stages_its_variant_and_samples(
-    solution: Path, monkeypatch: pytest.MonkeyPatch
+    solution: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.chdir(ROOT)  # the weights are recorded relative to the repository
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     d = load_decision(solution, RunOptions(baselines=True, domain="d1"))
+    assert list(scratch.iterdir()) == []  # reading a decision leaves nothing behind
     sol = json.loads(solution.read_text())
     chosen = next(x for x in sol["domains"] if x["domain"] == "d1")["choice"]
     assert d.kind == "accsplit"
     assert d.plans[0].name == "chosen"
     assert d.plans[0].predicted_accuracy == chosen["accuracy"]["value"]
-    files = d.session.files
-    assert f"variant-{chosen['variant']}.pt" in files and "domain.npz" in files
+    files, blobs = d.session.files, d.session.blobs
+    assert f"variant-{chosen['variant']}.pt" in files and "domain.npz" in blobs
     refs = {m.weights for m in d.session.models}
     assert f"variant-{chosen['variant']}.pt" in refs
     assert all(m.inputs == "domain.npz" and m.n_layers == 7 for m in d.session.models)
     assert (d.session.edge_cpus, d.session.server_cpus) == (0.5, 1.0)
     from harness.workloads.digits import load_samples
 
-    assert len(load_samples(files["domain.npz"]).labels) == 80  # d1's held-out samples
+    assert len(load_samples(io.BytesIO(blobs["domain.npz"])).labels) == 80  # d1's held-out
 
 
 def test_an_unknown_domain_is_one_line(solution: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -179,3 +185,24 @@ def test_a_stored_run_is_set_against_the_decision_as_it_reads_now(
     )
     r4 = runner.invoke(app, ["run-split", sol, "--from-run", str(stored)])
     assert r4.exit_code == 2 and "only validate-decision" in r4.output
+
+
+def test_a_committed_session_that_carries_profiles_carries_every_one_its_choices_cite() -> None:
+    """A one-window session folder re-reads on any machine (`--from-run`) only if every profile
+    its decided domains cite (the choice and the unpruned best) lies beside its solution, the
+    same measurement by id: a folder with some of them and not others worked only where the
+    rest still lay at their recorded paths."""
+    from harness.profile import load_profile
+
+    folders = sorted((ROOT / "results/accuracy-split/one-window").glob("session*"))
+    carrying = [f for f in folders if any(f.glob("digits-*.json"))]
+    assert carrying, "no session carries its profiles"
+    for folder in carrying:
+        (sol_path,) = folder.glob("*-accsplit-solution.json")
+        sol = json.loads(sol_path.read_text())
+        for dom in sol["domains"]:
+            for key in ("choice", "unpruned_best"):
+                for ref in (dom.get(key) or {}).get("profiles", []):
+                    beside = folder / Path(ref["path"]).name
+                    assert beside.is_file(), f"{folder.name}: {dom['domain']} {key}: {beside.name}"
+                    assert load_profile(beside).id == ref["id"]

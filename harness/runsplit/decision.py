@@ -633,7 +633,8 @@ def accsplit_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Deci
     split = sol.domain_split or (prof.variant.domains if prof.variant else None)
     if split is None:
         raise DecisionError(f"{path}: field 'domain_split': missing, and no profile has one")
-    n = _stage_samples(split, dec.domain, prof.job.input_shape[-1], files)
+    blobs: dict[str, bytes] = {}
+    n = _stage_samples(split, dec.domain, prof.job.input_shape[-1], blobs)
     batch = sol.problem.batch_size
     notes: list[str] = []
     need = -(-n // batch)  # batches that cover the domain once
@@ -663,6 +664,7 @@ def accsplit_decision(raw: dict[str, Any], path: Path, opts: RunOptions) -> Deci
         (devs[server].cpus or caps[server][0], caps[server][1]),
     )
     session.files = files
+    session.blobs = blobs
     notes.append(
         f"domain {dec.domain}: variant {dec.choice.variant}, predicted accuracy "
         f"{dec.choice.accuracy.value:.4f} ({dec.choice.accuracy.source}) on {n} samples"
@@ -770,11 +772,10 @@ def _weights(choice: Any, path: Path, i: int) -> Path:
     raise DecisionError(f"{path}: variant {choice.variant!r}: weights {choice.weights} not found")
 
 
-def _stage_samples(split: Any, domain: str, size: int, files: dict[str, str]) -> int:
-    """The domain's labelled held-out samples, written where the session stages them from."""
-    import tempfile
-
-    from harness.workloads.digits import DigitsError, make_split, save_samples
+def _stage_samples(split: Any, domain: str, size: int, blobs: dict[str, bytes]) -> int:
+    """The domain's labelled held-out samples, kept as the file's bytes for the session to
+    write into both probe folders (nothing is written on the host to be left behind)."""
+    from harness.workloads.digits import DigitsError, make_split, samples_bytes
 
     try:
         samples = make_split(split, size).domains.get(domain)
@@ -782,7 +783,5 @@ def _stage_samples(split: Any, domain: str, size: int, files: dict[str, str]) ->
         raise DecisionError(str(exc)) from None
     if samples is None:
         raise DecisionError(f"domain {domain!r}: not among the {split.count} domains of the split")
-    out = Path(tempfile.mkdtemp(prefix="harness-domain-")) / SAMPLES_FILE
-    save_samples(out, samples)
-    files[SAMPLES_FILE] = str(out)
+    blobs[SAMPLES_FILE] = samples_bytes(samples)
     return len(samples.labels)

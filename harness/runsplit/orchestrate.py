@@ -134,6 +134,9 @@ class Session:
     # weights, a domain's labelled samples): the job image needs neither the manifest nor
     # scikit-learn
     files: dict[str, str] = field(default_factory=dict)
+    # staged file name -> its contents, written into both probe folders (a domain's labelled
+    # samples, made on the host for this run)
+    blobs: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -250,6 +253,8 @@ def run_session(
     for d in dirs.values():
         for name, src in session.files.items():
             shutil.copyfile(src, d / name)
+        for name, data in session.blobs.items():
+            (d / name).write_bytes(data)
     host = _Host(shaping, dirs["edge"])
     host.phases = list(session.phases)
     sides = {"edge": edge_side, "server": server_side}

@@ -14,8 +14,10 @@ samples as a file (`save_samples` / `load_samples`) and needs no scikit-learn.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -205,6 +207,13 @@ def save_samples(path: str | Path, s: Samples) -> None:
         np.savez(fh, images=s.images, labels=s.labels, index=s.index)
 
 
-def load_samples(path: str | Path) -> Samples:
+def samples_bytes(s: Samples) -> bytes:
+    """The .npz `save_samples` writes, as bytes."""
+    buf = io.BytesIO()
+    np.savez(buf, images=s.images, labels=s.labels, index=s.index)
+    return buf.getvalue()
+
+
+def load_samples(path: str | Path | IO[bytes]) -> Samples:
     with np.load(path) as z:
         return Samples(z["images"], z["labels"], z["index"])
