@@ -14,25 +14,25 @@ segment of it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from harness.runsplit.compare import Prediction, scaled
 from harness.runsplit.plan import Mode
 
-Curve = Sequence[tuple[float, float]]  # (gap seconds, ratio), shortest gap first
+Curve = Sequence[tuple[float, float]]  # (a gap in seconds or a rate a second, ratio), ascending
 ROUNDS = 60  # at most, damped fixed-point rounds (a side slowed into the busiest idles no more)
 TOLERANCE = 1e-6
 
 
-def factor(curve: Curve, gap_s: float) -> float:
-    """The ratio after idling `gap_s`: 1 with no gap or no curve, linear between the measured
-    gaps (from 1 at no gap), the longest gap's ratio beyond it."""
-    if not curve or gap_s <= 0:
+def factor(curve: Curve, x: float) -> float:
+    """The curve's ratio at `x` (a gap idled, a rate of wake-ups): 1 at none or without a
+    curve, linear between the measured points (from 1 at zero), the last one's beyond it."""
+    if not curve or x <= 0:
         return 1.0
     pts = [(0.0, 1.0), *curve]
-    for (g0, r0), (g1, r1) in zip(pts, pts[1:], strict=False):
-        if gap_s <= g1:
-            return r1 if g1 <= g0 else r0 + (r1 - r0) * (gap_s - g0) / (g1 - g0)
+    for (x0, r0), (x1, r1) in zip(pts, pts[1:], strict=False):
+        if x <= x1:
+            return r1 if x1 <= x0 else r0 + (r1 - r0) * (x - x0) / (x1 - x0)
     return pts[-1][1]
 
 
@@ -54,16 +54,26 @@ def after_idle(
 ) -> tuple[Prediction, dict[str, float]]:
     """`pred` with each computing side slowed by its ratio at the gap it idles, and the ratios;
     unchanged where no side has a curve."""
+    return settle(pred, curves, lambda p: gaps(p, mode, window))
+
+
+def settle(
+    pred: Prediction,
+    curves: Mapping[str, Curve],
+    where: Callable[[Prediction], Mapping[str, float]],
+) -> tuple[Prediction, dict[str, float]]:
+    """`pred` with each computing side that has a curve slowed by its curve's ratio at the
+    point `where` reads off the slowed prediction (a gap, a rate), and the ratios: damped
+    fixed-point rounds from the ratios at the unslowed prediction."""
     computes = {"edge": pred.edge_s, "server": pred.server_s}
     live = {r: c for r, c in curves.items() if c and computes.get(r)}
     if not live:
         return pred, {}
-    idle = gaps(pred, mode, window)
-    ratios = {r: factor(c, idle[r]) for r, c in live.items()}
+    at = where(pred)
+    ratios = {r: factor(c, at[r]) for r, c in live.items()}
     for _ in range(ROUNDS):
-        out = scaled(pred, ratios.get("edge", 1.0), ratios.get("server", 1.0))
-        idle = gaps(out, mode, window)
-        new = {r: (ratios[r] + factor(c, idle[r])) / 2 for r, c in live.items()}
+        at = where(scaled(pred, ratios.get("edge", 1.0), ratios.get("server", 1.0)))
+        new = {r: (ratios[r] + factor(c, at[r])) / 2 for r, c in live.items()}
         if all(abs(new[r] - ratios[r]) < TOLERANCE for r in live):
             break
         ratios = new

@@ -17,13 +17,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from harness.runsplit.compare import Prediction, scaled
-from harness.runsplit.idle import Curve, factor
+from harness.runsplit.compare import Prediction
+from harness.runsplit.idle import Curve, settle
 from harness.runsplit.plan import Mode, PlanStep
 
 MSS = 1448  # payload bytes of a full TCP segment on a 1500-byte MTU (a Docker bridge's)
-ROUNDS = 60
-TOLERANCE = 1e-6
 
 
 def received(steps: Sequence[PlanStep]) -> dict[str, float]:
@@ -54,17 +52,7 @@ def beside_wakeups(
 ) -> tuple[Prediction, dict[str, float]]:
     """`pred` with each computing side that receives while it computes slowed by its ratio at
     the rate its packets arrive, and the ratios; unchanged one at a time or without curves."""
-    computes = {"edge": pred.edge_s, "server": pred.server_s}
-    live = {r: c for r, c in curves.items() if c and computes.get(r) and got.get(r, 0.0) > 0}
-    if not live or mode == "latency" or window == 1:
+    if mode == "latency" or window == 1:
         return pred, {}
-    rates = wake_rates(pred, mode, window, got)
-    ratios = {r: factor(c, rates[r]) for r, c in live.items()}
-    for _ in range(ROUNDS):
-        out = scaled(pred, ratios.get("edge", 1.0), ratios.get("server", 1.0))
-        rates = wake_rates(out, mode, window, got)
-        new = {r: (ratios[r] + factor(c, rates[r])) / 2 for r, c in live.items()}
-        if all(abs(new[r] - ratios[r]) < TOLERANCE for r in live):
-            break
-        ratios = new
-    return scaled(pred, ratios.get("edge", 1.0), ratios.get("server", 1.0)), ratios
+    live = {r: c for r, c in curves.items() if got.get(r, 0.0) > 0}
+    return settle(pred, live, lambda p: wake_rates(p, mode, window, got))
