@@ -175,18 +175,16 @@ class InferSpec(Strict):
     target_rel_ci: Annotated[float, Field(gt=0, lt=1)] = DEFAULT_TARGET
     confidence: Annotated[float, Field(gt=0.5, lt=1)] = DEFAULT_CONFIDENCE
     max_repeats: Annotated[int, Field(gt=0)] | None = None
-    # The whole model after idle gaps, per batch size (profile: InferSection.after_idle): a
-    # split side computes after waiting for the link, and a core that idled computes slower
-    # than one timed back to back. `idle_calls` pairs (a call right after a call, then one
-    # after the gap) per gap in each of `rounds` rounds; empty: not measured.
+    # The whole model timed as a split side runs it, per batch size (profile: InferSection
+    # .after_idle, .beside_wakeups): after each idle gap (a side waits for the link), and beside
+    # a sibling thread that sleeps each period in a loop (streamed, each packet of the next
+    # request wakes a side's reader while it computes), against calls right after a call.
+    # `idle_calls` of each in every one of `rounds` rounds: rounds x idle_calls x (2 x gaps +
+    # periods) calls of the whole model; both lists empty: not measured.
     idle_gaps_ms: list[Annotated[float, Field(gt=0, le=1000)]] = Field(
-        default_factory=lambda: [2.0, 10.0, 50.0]
+        default_factory=lambda: [10.0, 50.0]
     )
-    idle_calls: Annotated[int, Field(gt=0, le=100)] = 3
-    # The whole model beside a sibling thread that sleeps this many microseconds in a loop
-    # (profile: InferSection.beside_wakeups): streamed, a split side's reader thread is woken by
-    # each packet of the next request while it computes. `idle_calls` calls alone and as many
-    # beside the sibling per period in each of `rounds` rounds; empty: not measured.
+    idle_calls: Annotated[int, Field(gt=0, le=100)] = 2
     wake_periods_us: list[Annotated[float, Field(gt=0, le=1e6)]] = Field(
         default_factory=lambda: [1000.0, 200.0, 50.0]
     )

@@ -22,8 +22,7 @@ from harness.workloads.infer import (
     load_inputs,
     round_counts,
     run_infer,
-    time_after_idle,
-    time_beside_wakeups,
+    time_as_run,
     time_bundle,
     time_bundles,
     time_call,
@@ -365,6 +364,8 @@ def test_the_whole_model_is_timed_after_each_idle_gap_per_batch_size(
     for t in sec.after_idle:
         assert t.calls == cfg.idle_calls * cfg.rounds
         assert t.ratio == pytest.approx(t.after_s / t.back_to_back_s)
+    refs = {(t.batch_size, t.back_to_back_s) for t in sec.after_idle}
+    assert refs == {(t.batch_size, t.alone_s) for t in sec.beside_wakeups}  # one reference
     assert [g for g, _ in sec.idle_curve(2)] == sorted(g / 1000 for g in cfg.idle_gaps_ms)
     assert sec.idle_curve(64) == []
 
@@ -381,12 +382,12 @@ def test_after_idle_sets_a_core_slow_after_idling_against_itself_back_to_back() 
             pass
         last[0] = time.perf_counter()
 
-    got = time_after_idle(call, torch.device("cpu"), [0.001, 0.02], calls=2, rounds=2)
-    after, warm = got[0.02]
-    assert len(after) == 4 and len(warm) == 8  # back-to-back calls pooled over the gaps
-    assert statistics.median(after) == pytest.approx(0.003, abs=0.0007)
-    assert statistics.median(warm) == pytest.approx(0.001, abs=0.0007)
-    assert statistics.median(got[0.001][0]) < 0.0022  # 1 ms idle: not slowed
+    got = time_as_run(call, torch.device("cpu"), [0.001, 0.02], [], calls=2, rounds=2)
+    assert len(got.after[0.02]) == 4 and len(got.back_to_back) == 8  # pooled over the gaps
+    assert statistics.median(got.after[0.02]) == pytest.approx(0.003, abs=0.0007)
+    assert statistics.median(got.back_to_back) == pytest.approx(0.001, abs=0.0007)
+    assert statistics.median(got.after[0.001]) < 0.0022  # 1 ms idle: not slowed
+    assert got.beside == {} and got.wakes_per_s == {}
 
 
 def test_no_idle_gaps_and_no_wake_periods_measure_nothing(tmp_path: Path) -> None:
@@ -420,7 +421,7 @@ def test_a_sibling_that_wakes_more_often_is_counted_so() -> None:
     def call() -> None:
         time.sleep(0.002)
 
-    got = time_beside_wakeups(call, torch.device("cpu"), [0.01, 0.001], calls=3, rounds=2)
-    (b_slow, a_slow, slow), (b_fast, a_fast, fast) = got[0.01], got[0.001]
-    assert len(b_slow) == len(a_slow) == 6 == len(b_fast) == len(a_fast)
+    got = time_as_run(call, torch.device("cpu"), [], [0.01, 0.001], calls=3, rounds=2)
+    assert len(got.beside[0.01]) == len(got.beside[0.001]) == 6 == len(got.back_to_back)
+    slow, fast = got.wakes_per_s[0.01], got.wakes_per_s[0.001]
     assert 0 < slow < 110 and fast > 3 * slow  # at most one wake-up per 10 ms sleep

@@ -228,78 +228,60 @@ def time_bundle(
             return out, stream
 
 
-def time_after_idle(
+@dataclass
+class AsRun:
+    """The whole model timed as a split side runs it (seconds per call): right after another
+    call, after each idle gap, and beside a sibling thread sleeping each period in a loop (with
+    its wake-ups a second as counted)."""
+
+    back_to_back: list[float] = field(default_factory=list)
+    after: dict[float, list[float]] = field(default_factory=dict)
+    beside: dict[float, list[float]] = field(default_factory=dict)
+    wakes_per_s: dict[float, float] = field(default_factory=dict)
+
+
+def time_as_run(
     fn: Callable[[], object],
     device: torch.device,
     gaps_s: Sequence[float],
-    calls: int,
-    rounds: int,
-) -> dict[float, tuple[list[float], list[float]]]:
-    """Per gap: (seconds per call after sleeping the gap, seconds per call back to back). Each
-    timed call after a gap follows a timed call that follows another call at once, in every one
-    of `rounds` rounds over the gaps, so that a drift of the machine's speed falls on both
-    alike. Bounded by counts; the gaps are the only sleeps."""
-    sync = _sync(device)
-    fn()
-    sync()
-    after: dict[float, list[float]] = {g: [] for g in gaps_s}
-    warm: list[float] = []
-    for _ in range(max(1, rounds)):
-        for g in gaps_s:
-            for _ in range(calls):
-                t0 = time.perf_counter()  # right after a call: back to back
-                fn()
-                sync()
-                warm.append(time.perf_counter() - t0)
-                time.sleep(g)
-                t0 = time.perf_counter()
-                fn()
-                sync()
-                after[g].append(time.perf_counter() - t0)
-    return {g: (after[g], warm) for g in gaps_s}
-
-
-def time_beside_wakeups(
-    fn: Callable[[], object],
-    device: torch.device,
     periods_s: Sequence[float],
     calls: int,
     rounds: int,
-) -> dict[float, tuple[list[float], list[float], float]]:
-    """Per sleep period: (seconds per call beside a sibling thread that sleeps the period in a
-    loop, seconds per call alone, the sibling's wake-ups per second as counted). Alone and
-    beside alternate in every one of `rounds` rounds; bounded by counts."""
+) -> AsRun:
+    """`rounds` x `calls` times: per gap, a call right after a call, then one after sleeping
+    the gap; per period, a call beside a sibling thread that sleeps the period in a loop. The
+    back-to-back calls are the reference of both, taken in the same rounds so that a drift of
+    the machine's speed falls on all alike. Bounded by counts; the gaps and the sibling are
+    the only sleeps."""
     sync = _sync(device)
-    fn()
-    sync()
-    out: dict[float, tuple[list[float], list[float], float]] = {}
-    counts = {p: [0, 0.0] for p in periods_s}  # wake-ups, seconds the sibling ran
-    beside: dict[float, list[float]] = {p: [] for p in periods_s}
-    alone: dict[float, list[float]] = {p: [] for p in periods_s}
 
-    def timed(into: list[float]) -> None:
-        for _ in range(calls):
-            t0 = time.perf_counter()
-            fn()
-            sync()
-            into.append(time.perf_counter() - t0)
+    def timed() -> float:
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        return time.perf_counter() - t0
 
-    for _ in range(max(1, rounds)):
+    out = AsRun(after={g: [] for g in gaps_s}, beside={p: [] for p in periods_s})
+    woken = {p: [0, 0.0] for p in periods_s}  # wake-ups, seconds the sibling ran
+    timed()
+    for _ in range(max(1, rounds) * calls):
+        for g in gaps_s:
+            out.back_to_back.append(timed())
+            time.sleep(g)
+            out.after[g].append(timed())
+        if not gaps_s:
+            out.back_to_back.append(timed())
         for p in periods_s:
-            timed(alone[p])
-            stop = threading.Event()
-            woke = [0]
+            stop, woke = threading.Event(), [0]
             th = threading.Thread(target=_sibling, args=(p, stop, woke), daemon=True)
             t0 = time.perf_counter()
             th.start()
-            timed(beside[p])
+            out.beside[p].append(timed())
             stop.set()
             th.join()
-            counts[p][0] += woke[0]
-            counts[p][1] += time.perf_counter() - t0
-    for p in periods_s:
-        n, secs = counts[p]
-        out[p] = (beside[p], alone[p], n / secs if secs > 0 else 0.0)
+            woken[p][0] += woke[0]
+            woken[p][1] += time.perf_counter() - t0
+    out.wakes_per_s = {p: n / secs if secs > 0 else 0.0 for p, (n, secs) in woken.items()}
     return out
 
 
@@ -652,53 +634,44 @@ class _Pass:
                 self.idle_done.add(bs)
                 whole = _bundle_fn(self.chain, 0, len(self.chain), acts[0])
                 with torch.inference_mode():
-                    self.after_idle += idle_records(whole, device, cfg, bs)
-                    self.beside_wakeups += wake_records(whole, device, cfg, bs)
+                    idle, woke = as_run_records(whole, device, cfg, bs)
+                self.after_idle += idle
+                self.beside_wakeups += woke
             del acts, batch
         return out
 
 
-def idle_records(
+def as_run_records(
     fn: Callable[[], object], device: torch.device, cfg: InferSpec, batch_size: int
-) -> list[dict[str, Any]]:
-    """InferSection.after_idle entries for one batch size."""
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """InferSection.after_idle and .beside_wakeups entries for one batch size."""
     gaps = [g / 1000.0 for g in cfg.idle_gaps_ms]
-    out = []
-    for g, (after, warm) in time_after_idle(fn, device, gaps, cfg.idle_calls, cfg.rounds).items():
-        a, w = statistics.median(after), statistics.median(warm)
-        out.append(
-            {
-                "batch_size": batch_size,
-                "gap_s": g,
-                "calls": len(after),
-                "after_s": a,
-                "back_to_back_s": w,
-                "ratio": a / w if w > 0 else 1.0,
-            }
-        )
-    return out
-
-
-def wake_records(
-    fn: Callable[[], object], device: torch.device, cfg: InferSpec, batch_size: int
-) -> list[dict[str, Any]]:
-    """InferSection.beside_wakeups entries for one batch size."""
     periods = [p / 1e6 for p in cfg.wake_periods_us]
-    got = time_beside_wakeups(fn, device, periods, cfg.idle_calls, cfg.rounds)
-    out = []
-    for beside, alone, rate in got.values():
-        b, a = statistics.median(beside), statistics.median(alone)
-        out.append(
-            {
-                "batch_size": batch_size,
-                "wakes_per_s": rate,
-                "calls": len(beside),
-                "beside_s": b,
-                "alone_s": a,
-                "ratio": b / a if a > 0 else 1.0,
-            }
-        )
-    return out
+    got = time_as_run(fn, device, gaps, periods, cfg.idle_calls, cfg.rounds)
+    ref = statistics.median(got.back_to_back)
+    idle = [
+        {
+            "batch_size": batch_size,
+            "gap_s": g,
+            "calls": len(xs),
+            "after_s": statistics.median(xs),
+            "back_to_back_s": ref,
+            "ratio": statistics.median(xs) / ref if ref > 0 else 1.0,
+        }
+        for g, xs in got.after.items()
+    ]
+    woke = [
+        {
+            "batch_size": batch_size,
+            "wakes_per_s": got.wakes_per_s[p],
+            "calls": len(xs),
+            "beside_s": statistics.median(xs),
+            "alone_s": ref,
+            "ratio": statistics.median(xs) / ref if ref > 0 else 1.0,
+        }
+        for p, xs in got.beside.items()
+    ]
+    return idle, woke
 
 
 def _default_name(request: dict[str, Any]) -> str:
