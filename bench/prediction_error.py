@@ -44,10 +44,11 @@ from harness.backends.docker import DockerBackend, Placement  # noqa: E402
 from harness.options import ProfileOptions  # noqa: E402
 from harness.profile import Profile, load_profile  # noqa: E402
 from harness.runsplit.compare import at_compute, predict, relative_error  # noqa: E402
-from harness.runsplit.decision import steps_of  # noqa: E402
+from harness.runsplit.decision import PlanCase, curves, steps_of  # noqa: E402
 from harness.runsplit.orchestrate import Session, run_session  # noqa: E402
 from harness.runsplit.plan import LinkSetting, ModelRef, Phase, PlanSpec, segments_of  # noqa: E402
 from harness.runsplit.summary import summarise  # noqa: E402
+from harness.runsplit.validate import as_run  # noqa: E402
 from harness.spec import load_spec  # noqa: E402
 from harness.sweep import Sweep  # noqa: E402
 from solver.problem import Link  # noqa: E402
@@ -104,8 +105,9 @@ def pick_cuts(n_layers: int) -> list[int]:
 
 def predicted_plans(
     edge: Loaded, server: Loaded, bw: float, cuts: list[int]
-) -> list[tuple[int, Any, Any]]:
-    """(cut, plan steps, prediction) for each cut: the solver's best plan that splits there."""
+) -> list[tuple[int, Any, PlanCase]]:
+    """(cut, plan steps, case) for each cut: the solver's best plan that splits there, its
+    prediction and each side's curves of computing as a run does (validate-decision's own)."""
     problem = SplitProblem(
         name="bench",
         devices=[
@@ -126,7 +128,9 @@ def predicted_plans(
             raise SystemExit(f"no plan splits {edge.profile.infer.model} at cut {k}")  # type: ignore[union-attr]
         steps = steps_of(plan_out(inst, path), "edge", "server")
         link = LinkSetting(up_mbps=bw, down_mbps=bw, latency_ms=LATENCY_MS)
-        out.append((k, steps, predict(steps, 1, link)))
+        case = PlanCase(f"cut {k}", steps, predict(steps, 1, link))
+        case.idle, case.wakes = curves({"edge": edge.profile, "server": server.profile}, 1)
+        out.append((k, steps, case))
     return out
 
 
@@ -152,7 +156,7 @@ def run_model(model: str, folder: Path, quick: bool, reuse: bool) -> list[dict[s
         n_layers=len(infer.layers),
     )
     for bw in BANDWIDTHS_MBPS:
-        for k, steps, pred in predicted_plans(loaded["edge"], loaded["server"], bw, cuts):
+        for k, steps, plan_case in predicted_plans(loaded["edge"], loaded["server"], bw, cuts):
             cases.append(
                 {
                     "model": model,
@@ -160,7 +164,7 @@ def run_model(model: str, folder: Path, quick: bool, reuse: bool) -> list[dict[s
                     "after": infer.layers[k - 1].name,
                     "kB": infer.cuts[k].bytes_fp32 / 1e3,
                     "mbps": bw,
-                    "pred": pred,
+                    "pred": plan_case,
                 }
             )
             for mode in ("latency", "throughput"):
@@ -187,13 +191,18 @@ def run_model(model: str, folder: Path, quick: bool, reuse: bool) -> list[dict[s
         raise SystemExit(f"{model}: the split run failed: {res.error}")
     rows = []
     for i, case in enumerate(cases):
-        pred = case.pop("pred")
+        plan = case.pop("pred")
         ph, streamed = res.phases[2 * i], res.phases[2 * i + 1]
         meas = ph.latency.median if ph.latency else None
         st = ph.stages
-        pred_thr = pred.throughput("throughput", streamed.window)
+        # each mode's prediction as validate-decision makes it (a side slowed for the gap it
+        # idles and, streamed, for the packets it receives while it computes)
+        pred = as_run(plan, "latency", 1)[0]
+        streamed_pred = as_run(plan, "throughput", streamed.window)[0]
+        pred_thr = streamed_pred.throughput("throughput", streamed.window)
         # the same predictions remade with each side's compute as that phase measured it
-        k_lat, k_thr = at_compute(pred, _stages(ph)), at_compute(pred, _stages(streamed))
+        k_lat = at_compute(pred, _stages(ph))
+        k_thr = at_compute(streamed_pred, _stages(streamed))
         rows.append(
             {
                 **case,
