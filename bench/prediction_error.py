@@ -8,7 +8,9 @@ mobilenet_v2, alexnet), this profiles the edge and the server under the very con
 the split run then uses (1 CPU each, the edge on core 0, the server on core 1: like is compared
 with like), predicts the latency and the streamed throughput of three splits at two link
 bandwidths from those profiles with the solver's own cost model (bundle latencies along the
-plan + latency + bytes / bandwidth each way; streamed, the busiest resource), runs each split
+plan + latency + bytes / bandwidth each way; streamed, the busiest resource), each side's
+compute slowed as validate-decision slows it (its profile's after_idle and beside_wakeups:
+runsplit/idle.py, wakeups.py), runs each split
 across two real containers on the shaped link, and prints predicted against measured: the
 median and p90 |error| of latency and of throughput, each part and pooled. Target: median
 |error| under 10%.
