@@ -135,9 +135,8 @@ def test_pipeline_without_profiled_jobs_cannot_run(tmp_path: Path) -> None:
         load_decision(path, RunOptions())
 
 
-def test_validation_sets_predictions_against_phases(tmp_path: Path) -> None:
-    path = split_solution(tmp_path)
-    d = load_decision(path, RunOptions(throughput=False))
+def _validated_at_100ms(d: Any, path: Path) -> Any:
+    """The decision's validation against a run whose every phase measured one 0.1 s request."""
     phases = []
     for i, ph in enumerate(d.session.phases):
         recs = [
@@ -149,7 +148,13 @@ def test_validation_sets_predictions_against_phases(tmp_path: Path) -> None:
     res = RunSplitResult(
         source=str(path), models=["toynet"], containers=[box], phases=phases, ok=True
     )
-    v = validation_of(d, res, str(path))
+    return validation_of(d, res, str(path))
+
+
+def test_validation_sets_predictions_against_phases(tmp_path: Path) -> None:
+    path = split_solution(tmp_path)
+    d = load_decision(path, RunOptions(throughput=False))
+    v = _validated_at_100ms(d, path)
     assert len(v.rows) == len(d.plans)
     for row, case in zip(v.rows, d.plans, strict=True):
         assert row.measured_latency_s == pytest.approx(0.1)
@@ -165,18 +170,7 @@ def test_each_side_is_held_to_its_profiles_ratio_after_the_gap_it_idles(tmp_path
     d = load_decision(path, RunOptions(throughput=True))
     assert all(c.idle == {"edge": [(0.001, 1.5)], "server": [(0.001, 1.5)]} for c in d.plans)
     assert all(c.wakes == {"edge": [(1.0, 1.2)], "server": [(1.0, 1.2)]} for c in d.plans)
-    phases = []
-    for i, ph in enumerate(d.session.phases):
-        recs = [
-            {"type": "request", "phase": i, "latency_s": 0.1},
-            {"type": "phase_done", "phase": i, "samples": 1, "wall_s": 0.1, "outputs_match": True},
-        ]
-        phases.append(phase_result(i, ph, recs, None))
-    box = ContainerOutcome(role="edge", name="e", outcome="ok", asked_cpus=1, cpus=1, cpuset=[0])
-    res = RunSplitResult(
-        source=str(path), models=["toynet"], containers=[box], phases=phases, ok=True
-    )
-    v = validation_of(d, res, str(path))
+    v = _validated_at_100ms(d, path)
     rows = {(r.plan, r.mode): r for r in v.rows}
     split = [c for c in d.plans if c.prediction.edge_s > 0 and c.prediction.server_s > 0]
     assert split, "a plan that computes on both sides"

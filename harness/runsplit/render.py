@@ -6,7 +6,7 @@ import shutil
 
 from rich.console import Console
 
-from harness.runsplit.compare import Validation, speed_note
+from harness.runsplit.compare import Comparison, Validation, speed_note
 from harness.runsplit.summary import RunSplitResult, StageShares
 
 
@@ -127,6 +127,16 @@ def render_run(res: RunSplitResult) -> None:
         con.print(f"[red]error:[/red] {res.error}")
 
 
+def _ratios_line(rows: list[Comparison], attr: str) -> str:
+    """'phase: side xR, ...; ...' for the rows whose `attr` ratios slowed a side."""
+    parts = []
+    for r in rows:
+        ratios = getattr(r, attr) or {}
+        if ratios:
+            parts.append(f"{r.phase}: " + ", ".join(f"{k} x{x:.2f}" for k, x in ratios.items()))
+    return "; ".join(parts)
+
+
 def render_validation(v: Validation) -> None:
     from rich.table import Table
 
@@ -169,26 +179,13 @@ def render_validation(v: Validation) -> None:
                 _match(r.outputs_match),
             )
         con.print(t)
-        idle = [
-            f"{r.phase}: " + ", ".join(f"{side} x{x:.2f}" for side, x in r.after_idle.items())
-            for r in v.rows
-            if r.after_idle
-        ]
-        if idle:
-            con.print(
-                "predicted compute slowed for the gap each side idles (its profile's after_idle): "
-                + "; ".join(idle)
-            )
-        woke = [
-            f"{r.phase}: " + ", ".join(f"{side} x{x:.2f}" for side, x in r.beside_wakeups.items())
-            for r in v.rows
-            if r.beside_wakeups
-        ]
-        if woke:
-            con.print(
-                "predicted compute slowed for the packets each side receives while it computes "
-                "(its profile's beside_wakeups): " + "; ".join(woke)
-            )
+        for attr, why in (
+            ("after_idle", "the gap each side idles"),
+            ("beside_wakeups", "the packets each side receives while it computes"),
+        ):
+            line = _ratios_line(v.rows, attr)
+            if line:
+                con.print(f"predicted compute slowed for {why} (its profile's {attr}): {line}")
         note = speed_note([r.compute_ratio for r in v.rows])
         if note:
             con.print(f"[yellow]note:[/yellow] {note}")
