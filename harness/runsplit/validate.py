@@ -81,7 +81,6 @@ def as_run(
     """The case's prediction as a run computes: streamed, each side slowed by the packets it
     receives while it computes (wakeups.py), then by the gap it idles (idle.py); and the
     ratios of each."""
-    w = window if mode == "throughput" else 1
-    pred, woke = beside_wakeups(case.prediction, mode, w, case.wakes, received(case.steps))
-    pred, idle = after_idle(pred, mode, w, case.idle)
+    pred, woke = beside_wakeups(case.prediction, mode, window, case.wakes, received(case.steps))
+    pred, idle = after_idle(pred, mode, window, case.idle)
     return pred, idle, woke

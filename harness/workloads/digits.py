@@ -203,12 +203,11 @@ def head(s: Samples, n: int) -> Samples:
 
 def save_samples(path: str | Path, s: Samples) -> None:
     """One .npz (images, labels, index) a job image reads with numpy alone."""
-    with open(path, "wb") as fh:
-        np.savez(fh, images=s.images, labels=s.labels, index=s.index)
+    Path(path).write_bytes(samples_bytes(s))
 
 
 def samples_bytes(s: Samples) -> bytes:
-    """The .npz `save_samples` writes, as bytes."""
+    """The .npz `save_samples` writes, as bytes (staged into a probe folder as they are)."""
     buf = io.BytesIO()
     np.savez(buf, images=s.images, labels=s.labels, index=s.index)
     return buf.getvalue()
